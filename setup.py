@@ -1,0 +1,46 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""ament_python package aloe_ros (src layout)."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'aloe_ros'
+
+# One entry per ROS node or tool; `ros2 run aloe_ros <name>` finds them in lib/aloe_ros.
+CONSOLE_SCRIPTS = [
+    'aloe = aloe_ros.cli:main',
+    'smoke_graph = aloe_ros.nodes.smoke_graph:main',
+]
+
+
+def tree(folder):
+    """Return data_files entries that install every file under folder into share/aloe_ros/folder."""
+    entries = []
+    for root, _dirs, files in os.walk(folder):
+        if files:
+            entries.append((os.path.join('share', PACKAGE, root),
+                            [os.path.join(root, f) for f in files]))
+    return entries
+
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    package_dir={'': 'src'},
+    packages=find_packages(where='src', exclude=['aloe_msgs*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        *tree('launch'), *tree('config'), *tree('urdf'), *tree('rviz'),
+    ] + ([('share/' + PACKAGE + '/meshes', glob('meshes/*'))] if glob('meshes/*') else []),
+    install_requires=['setuptools'],
+    zip_safe=False,
+    maintainer='aloe_ros maintainers',
+    maintainer_email='maintainers@aloe-ros.dev',
+    description='ALOE human-in-the-loop post-training for chunked bimanual policies on ROS 2.',
+    license='Apache-2.0',
+    entry_points={'console_scripts': CONSOLE_SCRIPTS},
+)
