@@ -1,0 +1,23 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+#
+# Source this after scripts/setup.sh: activates the venv and the colcon install space.
+# Usage: . scripts/env.sh
+_ALOE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
+_ALOE_VENV="${ALOE_VENV:-$_ALOE_ROOT/.venv}"
+if [ ! -f "$_ALOE_ROOT/install/setup.bash" ]; then
+    echo "[aloe env] install/ missing: run scripts/setup.sh first" >&2
+    return 1 2>/dev/null || exit 1
+fi
+# shellcheck disable=SC1091
+. "$_ALOE_VENV/bin/activate"
+export AMENT_PREFIX_PATH="$_ALOE_VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+case $- in *u*) _aloe_had_u=1; set +u;; *) _aloe_had_u=0;; esac
+# shellcheck disable=SC1091
+. "$_ALOE_ROOT/install/setup.bash"
+[ "$_aloe_had_u" = 1 ] && set -u
+export MUJOCO_GL="${MUJOCO_GL:-egl}"
+export HF_HUB_OFFLINE=1
+export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+export PATH="$_ALOE_ROOT/install/aloe_ros/lib/aloe_ros:$PATH"
+unset _ALOE_ROOT _ALOE_VENV _aloe_had_u

@@ -1,0 +1,44 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""The `aloe` command: one entry point for the project's tools.
+
+Each subcommand lives in its own module and is imported only when used, so `aloe --help` is
+instant and a broken optional piece never hides the others.
+"""
+
+import importlib
+import sys
+
+# name -> (module, function, one-line help). The function takes argv (list of str), returns an exit code.
+SUBCOMMANDS = {
+    'smoke': ('aloe_ros.nodes.smoke_graph', 'main',
+              'round-trip every aloe_msgs message, service and action between two processes'),
+    'launch': ('aloe_ros.launch_tools.cli', 'main',
+               'run a ROS 2 YAML launch file here: aloe launch [PKG] FILE [arg:=value ...]'),
+}
+
+
+def _usage() -> str:
+    width = max(len(n) for n in SUBCOMMANDS)
+    lines = ['usage: aloe <command> [args...]', '', 'commands:']
+    lines += [f'  {name.ljust(width)}  {helptext}' for name, (_m, _f, helptext) in SUBCOMMANDS.items()]
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    """Dispatch `aloe <command> ...` to the command's module."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ('-h', '--help', 'help'):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"aloe: unknown command '{name}'\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module, func, _help = SUBCOMMANDS[name]
+    code = getattr(importlib.import_module(module), func)(rest)
+    return int(code or 0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
