@@ -1,0 +1,394 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""The episode store: MCAP files under ``<root>/episodes/<YYYYMMDD>/`` plus a SQLite catalog.
+
+Layout::
+
+    <root>/catalog.sqlite                         catalog (WAL)
+    <root>/episodes/<YYYYMMDD>/<id>.mcap          complete episodes
+    <root>/episodes/<YYYYMMDD>/<id>.mcap.partial  the episode being recorded
+    <root>/quarantine/<id>.mcap.partial           leftovers of a killed recorder (never deleted)
+    <root>/.writer.lock                           held (flock) by the one writing store
+
+Open with ``mode='w'`` in the recorder: it takes the writer lock and recovers what a killed
+writer left (see :meth:`EpisodeStore.recover`). ``mode='r'`` (the learner, exports) never
+touches files and lists complete episodes only.
+"""
+
+import fcntl
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from aloe_ros.core.episode import Episode, OUTCOME_NONE, SOURCE_HOLD, SOURCE_HUMAN
+from aloe_ros.core.episode import SOURCE_POLICY, SOURCE_SCRIPTED
+from aloe_ros.storage.catalog import (Catalog, EpisodeRecord, STATUS_COMPLETE,
+                                      STATUS_QUARANTINED, STATUS_RECORDING)
+from aloe_ros.storage.convert import (EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14, StepStats,
+                                      episode_from_messages, header, image_message,
+                                      outcome_flags, sparse_rewards, split_proprio)
+from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, decode, fsync_dir,
+                                           iter_messages, read_metadata, sha256_file)
+
+LOG = logging.getLogger('aloe_ros.storage')
+
+OBSERVATION_TOPIC = '/aloe/observation'
+STEP_TOPIC = '/aloe/executed_step'
+EVENT_TOPIC = '/aloe/episode_event'
+STEP_TYPE = 'aloe_msgs/msg/ExecutedStep'
+
+
+class StoreLockedError(RuntimeError):
+    """Another process holds the store's writer lock."""
+
+
+@dataclass
+class RewardConfig:
+    """Sparse terminal reward: ``success_reward`` at a successful end, ``-step_penalty`` per step."""
+
+    success_reward: float = 1.0
+    step_penalty: float = 0.0
+
+
+class EpisodeRecording:
+    """An open episode: append messages, then :meth:`close` with an outcome.
+
+    Every message on ``/aloe/executed_step`` is counted for the catalog (source counts,
+    interventions, policy versions). Validation of steps is the caller's job
+    (:func:`aloe_ros.storage.convert.check_executed_step`); pass the decoded step to avoid
+    decoding twice.
+    """
+
+    def __init__(self, store: 'EpisodeStore', episode_id: str, writer: EpisodeFileWriter,
+                 rel_path: str, task: str, instruction: str, seed: int, started_at: float):
+        self.store = store
+        self.episode_id = episode_id
+        self.task = task
+        self.instruction = instruction
+        self.seed = seed
+        self.started_at = started_at
+        self.rel_path = rel_path
+        self.stats = StepStats()
+        self.last_step_index: Optional[int] = None
+        self._writer = writer
+        self._t_first: Optional[int] = None
+        self._t_last: Optional[int] = None
+
+    @property
+    def bytes_written(self) -> int:
+        """Payload bytes appended so far."""
+        return self._writer.bytes_in
+
+    @property
+    def closed(self) -> bool:
+        """True once closed or abandoned."""
+        return self._writer.closed
+
+    def add_topic(self, topic: str, type_name: str, reliability: int = 1, durability: int = 2,
+                  depth: int = 10) -> None:
+        """Register an extra topic (cameras) with its type and offered QoS."""
+        self._writer.add_topic(topic, type_name, reliability, durability, depth)
+
+    def write(self, topic: str, message: Any, log_time_ns: int, decoded: Any = None) -> int:
+        """Append a message (CDR bytes or object/dict); return the bytes written."""
+        n = self._writer.write(topic, message, log_time_ns)
+        if topic == STEP_TOPIC:
+            step = decoded if decoded is not None else (
+                decode(STEP_TYPE, message) if isinstance(message, (bytes, bytearray, memoryview))
+                else _Attr(message))
+            self.stats.add(int(step.source), int(step.policy_version), bool(step.intervention))
+            self.last_step_index = int(step.step_index)
+        self._t_first = log_time_ns if self._t_first is None else min(self._t_first, log_time_ns)
+        self._t_last = log_time_ns if self._t_last is None else max(self._t_last, log_time_ns)
+        return n
+
+    def close(self, outcome: int, reason: str = '') -> EpisodeRecord:
+        """Finalize the file (atomic rename) and mark the catalog row complete; return it."""
+        terminated, truncated = outcome_flags(outcome)
+        rewards = sparse_rewards(self.stats.num_steps, outcome, self.store.rewards.success_reward,
+                                 self.store.rewards.step_penalty)
+        duration = ((self._t_last - self._t_first) * 1e-9 if self._t_first is not None else 0.0)
+        by = self.stats.by_source
+        fields = dict(
+            outcome=int(outcome), terminated=terminated, truncated=truncated,
+            num_steps=self.stats.num_steps, num_policy_steps=by.get(SOURCE_POLICY, 0),
+            num_human_steps=by.get(SOURCE_HUMAN, 0), num_scripted_steps=by.get(SOURCE_SCRIPTED, 0),
+            num_hold_steps=by.get(SOURCE_HOLD, 0), num_interventions=self.stats.num_interventions,
+            policy_versions=list(self.stats.policy_versions),
+            episode_return=float(rewards.sum()), duration=float(duration), reason=reason)
+        summary = dict(fields)
+        summary['policy_versions'] = ','.join(str(v) for v in fields['policy_versions'])
+        path, size, digest = self._writer.close(summary=summary)
+        self.store.catalog.update(self.episode_id, status=STATUS_COMPLETE, ended_at=time.time(),
+                                  uri='file://' + os.path.abspath(path), size_bytes=size,
+                                  sha256=digest, **fields)
+        self.store._recording = None
+        return self.store.catalog.get(self.episode_id)
+
+
+class _Attr:
+    """Attribute view of a dict message (steps passed as dicts in tests and sim)."""
+
+    def __init__(self, obj: Any):
+        self._obj = obj
+
+    def __getattr__(self, name: str) -> Any:
+        obj = self.__dict__['_obj']
+        return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+
+
+class EpisodeStore:
+    """Episode store at ``root``; implements the core's EpisodeSource (complete episodes only)."""
+
+    def __init__(self, root: str, mode: str = 'r', rewards: Optional[RewardConfig] = None,
+                 compression: str = 'zstd'):
+        if mode not in ('r', 'w'):
+            raise ValueError(f"mode must be 'r' or 'w', not {mode!r}")
+        self.root = os.path.abspath(root)
+        self.mode = mode
+        self.rewards = rewards or RewardConfig()
+        self.compression = compression
+        self.quarantined: List[str] = []
+        self._recording: Optional[EpisodeRecording] = None
+        self._lock_fd: Optional[int] = None
+        os.makedirs(os.path.join(self.root, 'episodes'), exist_ok=True)
+        if mode == 'w':
+            self._take_lock()
+        self.catalog = Catalog(os.path.join(self.root, 'catalog.sqlite'))
+        if mode == 'w':
+            self.quarantined = self.recover()
+
+    def _take_lock(self) -> None:
+        fd = os.open(os.path.join(self.root, '.writer.lock'), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreLockedError(f'{self.root} is already open for writing by another process')
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Abandon an open recording (its ``.partial`` is quarantined on next open) and release."""
+        if self._recording is not None:
+            self._recording._writer.abandon()
+            self._recording = None
+        self.catalog.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # EpisodeSource -------------------------------------------------------------------------
+
+    def episode_ids(self) -> Sequence[str]:
+        """Return the ids of all complete episodes, oldest first."""
+        return [r.episode_id for r in self.catalog.query(status=STATUS_COMPLETE)]
+
+    def load_episode(self, episode_id: str) -> Episode:
+        """Read one complete episode's MCAP into an Episode."""
+        rec = self.catalog.get(episode_id)
+        if rec is None or rec.status != STATUS_COMPLETE:
+            raise KeyError(f'no complete episode {episode_id} in {self.root}')
+        return self.read_file(os.path.join(self.root, rec.path), episode_id)
+
+    def read_file(self, path: str, episode_id: Optional[str] = None) -> Episode:
+        """Decode an episode MCAP (observations, executed steps, events) into an Episode."""
+        obs, steps, events = [], [], []
+        for topic, _t, msg in iter_messages(path, [OBSERVATION_TOPIC, STEP_TOPIC, EVENT_TOPIC]):
+            {OBSERVATION_TOPIC: obs, STEP_TOPIC: steps, EVENT_TOPIC: events}[topic].append(msg)
+        meta = read_metadata(path).get('aloe_episode', {})
+        episode_id = episode_id or meta.get('episode_id') or os.path.basename(path).split('.')[0]
+        return episode_from_messages(episode_id, obs, steps, events, self.rewards.success_reward,
+                                     self.rewards.step_penalty, meta)
+
+    # queries ---------------------------------------------------------------------------------
+
+    def records(self, **filters: Any) -> List[EpisodeRecord]:
+        """Return catalog rows (see :meth:`Catalog.query` for filters)."""
+        return self.catalog.query(**filters)
+
+    def path_of(self, episode_id: str) -> str:
+        """Return the absolute path of an episode's file."""
+        rec = self.catalog.get(episode_id)
+        if rec is None:
+            raise KeyError(f'no episode {episode_id} in {self.root}')
+        return os.path.join(self.root, rec.path)
+
+    # writing ---------------------------------------------------------------------------------
+
+    @property
+    def recording(self) -> Optional[EpisodeRecording]:
+        """The open episode, if any."""
+        return self._recording
+
+    def begin_episode(self, task: str = '', instruction: str = '', seed: int = -1,
+                      episode_id: Optional[str] = None, now: Optional[float] = None
+                      ) -> EpisodeRecording:
+        """Open a new episode file and its ``recording`` catalog row."""
+        if self.mode != 'w':
+            raise PermissionError('store opened read-only')
+        if self._recording is not None:
+            raise RuntimeError(f'episode {self._recording.episode_id} is still open')
+        now = time.time() if now is None else now
+        episode_id = episode_id or str(uuid.uuid4())
+        day = time.strftime('%Y%m%d', time.gmtime(now))
+        rel_path = os.path.join('episodes', day, episode_id + '.mcap')
+        meta = {'episode_id': episode_id, 'task': task, 'instruction': instruction,
+                'seed': str(seed), 'started_at': f'{now:.6f}'}
+        # Row first: a crash after it leaves a `recording` row that recovery resolves.
+        self.catalog.insert(episode_id, rel_path, now, task, instruction, seed)
+        try:
+            writer = EpisodeFileWriter(os.path.join(self.root, rel_path), meta, self.compression)
+        except BaseException:
+            self.catalog.update(episode_id, status=STATUS_QUARANTINED, reason='file not created')
+            raise
+        self._recording = EpisodeRecording(self, episode_id, writer, rel_path, task, instruction,
+                                           seed, now)
+        return self._recording
+
+    def add_episode(self, episode: Episode, dt: float = 0.02, start_ns: Optional[int] = None,
+                    joint_names: Sequence[str] = ()) -> EpisodeRecord:
+        """Write a python-built Episode (sim benchmarks) as an MCAP episode; return its row.
+
+        One Observation and one ExecutedStep per tick, stamped ``start_ns + t * dt``, framed by
+        the STARTED / ENDED episode events, exactly what the recorder writes on a robot.
+        """
+        episode.validate()
+        start_ns = time.time_ns() if start_ns is None else int(start_ns)
+        rec = self.begin_episode(episode.task, episode.instruction, episode.seed,
+                                 episode.episode_id, start_ns * 1e-9)
+        names = list(joint_names) or (JOINT_NAMES_14 if episode.actions.shape[1] == 14 else [])
+        event = {'header': header(start_ns), 'episode_id': episode.episode_id,
+                 'event': EVENT_STARTED, 'outcome': OUTCOME_NONE, 'terminated': False,
+                 'truncated': False, 'task': episode.task, 'task_instruction': episode.instruction,
+                 'policy_version': int(episode.policy_versions[0]) if len(episode) else 0,
+                 'seed': int(episode.seed)}
+        rec.write(EVENT_TOPIC, event, start_ns)
+        cams = sorted(episode.images)
+        t_ns = start_ns
+        for t in range(len(episode)):
+            t_ns = start_ns + int(round(t * dt * 1e9))
+            pos, grip = split_proprio(episode.proprio[t])
+            obs = {'header': header(t_ns, 'world'), 'camera_names': cams,
+                   'images': [image_message(episode.images[c][t], t_ns, c) for c in cams],
+                   'joint_names': [n for n in names if not n.endswith('gripper')],
+                   'position': pos.tolist(), 'velocity': [], 'gripper': grip.tolist(),
+                   'task_instruction': episode.instruction, 'max_input_age': 0.0, 'stale': False}
+            rec.write(OBSERVATION_TOPIC, obs, t_ns)
+            step = {'header': header(t_ns), 'episode_id': episode.episode_id, 'step_index': t,
+                    'source': int(episode.sources[t]),
+                    'policy_version': int(episode.policy_versions[t]),
+                    'chunk_id': int(episode.extra['chunk_id'][t]) if 'chunk_id' in episode.extra
+                    else 0,
+                    'index_in_chunk': int(episode.extra['index_in_chunk'][t])
+                    if 'index_in_chunk' in episode.extra else 0,
+                    'intervention': bool(episode.interventions[t]), 'joint_names': names,
+                    'action': episode.actions[t].astype(np.float64).tolist(),
+                    'observed_position': episode.proprio[t].astype(np.float64).tolist()}
+            rec.write(STEP_TOPIC, step, t_ns)
+        end_ns = t_ns + int(round(dt * 1e9))
+        terminated, truncated = outcome_flags(episode.outcome)
+        event = dict(event, header=header(end_ns), event=EVENT_ENDED, outcome=int(episode.outcome),
+                     terminated=terminated, truncated=truncated)
+        rec.write(EVENT_TOPIC, event, end_ns)
+        return rec.close(episode.outcome, 'added from python')
+
+    # recovery --------------------------------------------------------------------------------
+
+    def recover(self) -> List[str]:
+        """Resolve what a killed writer left; return the quarantined files.
+
+        ``recording`` rows whose final file exists (killed between rename and catalog commit)
+        are completed from the file's summary; the others become ``quarantined``. Every
+        ``.partial`` under ``episodes/`` moves to ``quarantine/`` (never used, never deleted),
+        and a complete ``.mcap`` missing from the catalog is indexed.
+        """
+        moved: List[str] = []
+        for rec in self.catalog.query(status=STATUS_RECORDING):
+            final = os.path.join(self.root, rec.path)
+            if os.path.exists(final):
+                self._index_file(final, rec.episode_id)
+            else:
+                self.catalog.update(rec.episode_id, status=STATUS_QUARANTINED,
+                                    reason='recorder stopped while the episode was open')
+        episodes_dir = os.path.join(self.root, 'episodes')
+        for dirpath, _dirs, files in os.walk(episodes_dir):
+            for name in sorted(files):
+                path = os.path.join(dirpath, name)
+                if name.endswith(PARTIAL_SUFFIX):
+                    moved.append(self._quarantine(path))
+                elif name.endswith('.mcap'):
+                    episode_id = name[:-len('.mcap')]
+                    if self.catalog.get(episode_id) is None:
+                        self._index_file(path, episode_id)
+        return moved
+
+    def _quarantine(self, path: str) -> str:
+        qdir = os.path.join(self.root, 'quarantine')
+        os.makedirs(qdir, exist_ok=True)
+        name = os.path.basename(path)
+        target = os.path.join(qdir, name)
+        k = 1
+        while os.path.exists(target):
+            target = os.path.join(qdir, f'{name}.{k}')
+            k += 1
+        shutil.move(path, target)
+        fsync_dir(qdir)
+        return target
+        fsync_dir(os.path.dirname(path))
+        episode_id = name[:-len('.mcap' + PARTIAL_SUFFIX)]
+        rel = os.path.relpath(target, self.root)
+        if self.catalog.get(episode_id) is not None:
+            self.catalog.update(episode_id, status=STATUS_QUARANTINED, path=rel)
+        LOG.warning('incomplete episode file %s (recorder stopped mid-episode) moved to %s',
+                    path, target)
+        return target
+
+    def _index_file(self, path: str, episode_id: str) -> None:
+        """Complete or add the catalog row of a finalized file from its metadata."""
+        try:
+            meta = read_metadata(path)
+        except Exception as exc:  # a broken final file is quarantined, never indexed
+            LOG.error('cannot read %s (%s): moved to quarantine', path, exc)
+            target = self._quarantine_final(path)
+            if self.catalog.get(episode_id) is not None:
+                self.catalog.update(episode_id, status=STATUS_QUARANTINED,
+                                    path=os.path.relpath(target, self.root), reason=str(exc))
+            return
+        head, summ = meta.get('aloe_episode', {}), meta.get('aloe_summary', {})
+        rel = os.path.relpath(path, self.root)
+        if self.catalog.get(episode_id) is None:
+            self.catalog.insert(episode_id, rel, float(head.get('started_at', os.path.getmtime(path))),
+                                head.get('task', ''), head.get('instruction', ''),
+                                int(head.get('seed', -1)))
+        fields: Dict[str, Any] = {}
+        for key in ('outcome', 'num_steps', 'num_policy_steps', 'num_human_steps',
+                    'num_scripted_steps', 'num_hold_steps', 'num_interventions'):
+            if key in summ:
+                fields[key] = int(summ[key])
+        for key in ('episode_return', 'duration'):
+            if key in summ:
+                fields[key] = float(summ[key])
+        for key in ('terminated', 'truncated'):
+            if key in summ:
+                fields[key] = summ[key] == 'True'
+        if summ.get('policy_versions'):
+            fields['policy_versions'] = [int(v) for v in summ['policy_versions'].split(',')]
+        self.catalog.update(episode_id, status=STATUS_COMPLETE, path=rel,
+                            uri='file://' + os.path.abspath(path), size_bytes=os.path.getsize(path),
+                            sha256=sha256_file(path), ended_at=os.path.getmtime(path),
+                            reason='indexed on recovery', **fields)
+        LOG.warning('episode file %s was finalized but not cataloged: indexed', path)
+
+    def _quarantine_final(self, path: str) -> str:
+        qdir = os.path.join(self.root, 'quarantine')
+        os.makedirs(qdir, exist_ok=True)
+        target = os.path.join(qdir, os.path.basename(path) + '.broken')
+        shutil.move(path, target)
+        fsync_dir(qdir)
+        return target
