@@ -184,7 +184,7 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
     task = started[0].task if started else metadata.get('task', '')
     instruction = started[0].task_instruction if started else metadata.get('instruction', '')
     seed = int(started[0].seed) if started else int(metadata.get('seed', -1))
-    outcome = int(ended[-1].outcome) if ended else OUTCOME_NONE
+    outcome = int(ended[-1].outcome) if ended else int(metadata.get('outcome', OUTCOME_NONE))
     terminated, truncated = outcome_flags(outcome)
 
     n = len(steps)

@@ -33,7 +33,8 @@ from aloe_ros.storage.catalog import (Catalog, EpisodeRecord, STATUS_COMPLETE,
 from aloe_ros.storage.convert import (EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14, StepStats,
                                       episode_from_messages, header, image_message,
                                       outcome_flags, sparse_rewards, split_proprio)
-from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, decode, fsync_dir,
+from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, decode, encode,
+                                           fsync_dir,
                                            iter_messages, read_metadata, sha256_file)
 
 LOG = logging.getLogger('aloe_ros.storage')
@@ -97,11 +98,14 @@ class EpisodeRecording:
 
     def write(self, topic: str, message: Any, log_time_ns: int, decoded: Any = None) -> int:
         """Append a message (CDR bytes or object/dict); return the bytes written."""
+        if topic == STEP_TOPIC and decoded is None:
+            # Encode once so fields a dict leaves out take their message defaults.
+            if not isinstance(message, (bytes, bytearray, memoryview)):
+                message = encode(STEP_TYPE, message)
+            decoded = decode(STEP_TYPE, message)
         n = self._writer.write(topic, message, log_time_ns)
         if topic == STEP_TOPIC:
-            step = decoded if decoded is not None else (
-                decode(STEP_TYPE, message) if isinstance(message, (bytes, bytearray, memoryview))
-                else _Attr(message))
+            step = decoded
             self.stats.add(int(step.source), int(step.policy_version), bool(step.intervention))
             self.last_step_index = int(step.step_index)
         self._t_first = log_time_ns if self._t_first is None else min(self._t_first, log_time_ns)
@@ -130,17 +134,6 @@ class EpisodeRecording:
                                   sha256=digest, **fields)
         self.store._recording = None
         return self.store.catalog.get(self.episode_id)
-
-
-class _Attr:
-    """Attribute view of a dict message (steps passed as dicts in tests and sim)."""
-
-    def __init__(self, obj: Any):
-        self._obj = obj
-
-    def __getattr__(self, name: str) -> Any:
-        obj = self.__dict__['_obj']
-        return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
 class EpisodeStore:
@@ -201,7 +194,8 @@ class EpisodeStore:
         obs, steps, events = [], [], []
         for topic, _t, msg in iter_messages(path, [OBSERVATION_TOPIC, STEP_TOPIC, EVENT_TOPIC]):
             {OBSERVATION_TOPIC: obs, STEP_TOPIC: steps, EVENT_TOPIC: events}[topic].append(msg)
-        meta = read_metadata(path).get('aloe_episode', {})
+        records = read_metadata(path)
+        meta = dict(records.get('aloe_episode', {}), **records.get('aloe_summary', {}))
         episode_id = episode_id or meta.get('episode_id') or os.path.basename(path).split('.')[0]
         return episode_from_messages(episode_id, obs, steps, events, self.rewards.success_reward,
                                      self.rewards.step_penalty, meta)
