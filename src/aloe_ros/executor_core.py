@@ -1,0 +1,440 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Chunk executor logic, ROS-free: what target to send at each control tick, and why.
+
+The executor plays action chunks (H x D joint targets) at a fixed rate and arbitrates between
+the policy, a human operator and holding still:
+
+1. Before the first valid observation nothing is commanded; the first target is the observed
+   position (clipped into the limits), so the robot never starts with a jump.
+2. ``HOLD``/``ESTOP`` mode, a stale observation, a NaN chunk, or a chunk that ran out:
+   hold, i.e. repeat the last commanded (safe) target. ``ESTOP`` latches until ``RUN``/``HOLD``
+   and drops the running chunk.
+3. Intervention active: forward the teleop command (hold while the operator's leader is still
+   aligning, or when teleop commands stop arriving).
+4. Otherwise play the policy chunk. Step ``k`` of a chunk is meant for ``stamp + k * dt``: the
+   first tick after a chunk arrives starts at ``k = round((now - stamp) / dt)`` (steps already
+   in the past are skipped) and each tick advances one step. A new chunk, or the policy taking
+   over from a human/hold, is blended in over ``blend_steps`` ticks:
+   ``target = (1 - a) * previous_plan + a * new_chunk``, ``a = i / (blend_steps + 1)`` at blend tick i.
+
+Every target passes ``JointLimits.apply``: velocity limit relative to the previous command
+(``|x_t - x_{t-1}| <= v_max * dt``) then position clip into ``[lower, upper]``. Nothing else
+writes the command, so no emitted command is outside the position limits.
+"""
+
+from dataclasses import dataclass, field
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
+
+#: Default action order (docs/INTERFACES.md): left arm + gripper, then right arm + gripper.
+ARM_JOINTS = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper')
+DEFAULT_JOINT_NAMES = tuple(f'{side}_{j}' for side in ('left', 'right') for j in ARM_JOINTS)
+
+MODE_RUN = 0
+MODE_HOLD = 1
+MODE_ESTOP = 2
+MODE_NAMES = {MODE_RUN: 'RUN', MODE_HOLD: 'HOLD', MODE_ESTOP: 'ESTOP'}
+
+# aloe_msgs/SafetyEvent values (kept here so this module needs no ROS)
+LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2
+KIND_HOLD, KIND_LIMIT_CLAMP, KIND_REJECTED_INPUT, KIND_ESTOP, KIND_STALE_INPUT, KIND_RESUMED = range(6)
+
+
+@dataclass
+class SafetyNote:
+    """A safety-relevant change to report once: SafetyEvent level/kind and a message."""
+
+    level: int
+    kind: int
+    message: str
+
+
+@dataclass
+class JointLimits:
+    """Per-joint position and velocity limits, in action order."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    max_velocity: np.ndarray
+
+    def __post_init__(self):
+        """Convert to float arrays and check consistency."""
+        self.lower = np.asarray(self.lower, dtype=float)
+        self.upper = np.asarray(self.upper, dtype=float)
+        self.max_velocity = np.asarray(self.max_velocity, dtype=float)
+        n = self.lower.shape[0]
+        if self.upper.shape != (n,) or self.max_velocity.shape != (n,) or self.lower.shape != (n,):
+            raise ValueError('lower, upper and max_velocity must have one entry per joint')
+        if not (np.all(np.isfinite(self.lower)) and np.all(np.isfinite(self.upper))
+                and np.all(np.isfinite(self.max_velocity))):
+            raise ValueError('limits must be finite')
+        if np.any(self.lower > self.upper):
+            raise ValueError('lower limit above upper limit')
+        if np.any(self.max_velocity <= 0):
+            raise ValueError('max velocity must be > 0')
+
+    def apply(self, previous: np.ndarray, target: np.ndarray, dt: float) -> Tuple[np.ndarray, np.ndarray]:
+        """Return (command, clamped mask): ``target`` velocity-limited from ``previous``, then clipped."""
+        max_step = self.max_velocity * dt
+        stepped = np.clip(target, previous - max_step, previous + max_step)
+        command = np.clip(stepped, self.lower, self.upper)
+        clamped = np.abs(command - target) > 1e-9
+        return command, clamped
+
+
+@dataclass
+class Chunk:
+    """One action chunk as the executor needs it (ROS-free copy of aloe_msgs/ActionChunk)."""
+
+    stamp: float
+    chunk_id: int
+    policy_version: int
+    dt: float
+    actions: np.ndarray  # (H, D) in the executor's joint order
+    start_index: Optional[int] = None  # set on the first tick that plays the chunk
+
+    @property
+    def horizon(self) -> int:
+        """Return the number of steps H."""
+        return int(self.actions.shape[0])
+
+
+@dataclass
+class ExecutorConfig:
+    """Executor settings (the node fills them from parameters)."""
+
+    limits: JointLimits
+    joint_names: Sequence[str] = DEFAULT_JOINT_NAMES
+    dt: float = 0.02
+    blend_steps: int = 5
+    observation_timeout: float = 0.2
+    teleop_timeout: float = 0.2
+    skip_past_steps: bool = True
+
+
+@dataclass
+class TickResult:
+    """What one control tick decided."""
+
+    command: np.ndarray
+    source: int
+    policy_version: int = 0
+    chunk_id: int = 0
+    index_in_chunk: int = 0
+    intervention: bool = False
+    hold_reason: str = ''
+    clamped_joints: List[str] = field(default_factory=list)
+    notes: List[SafetyNote] = field(default_factory=list)
+
+
+def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon: int, action_dim: int,
+                      joint_names: Sequence[str], dt: float, actions: Sequence[float],
+                      executor_joint_names: Sequence[str], default_dt: float) -> Chunk:
+    """Validate ActionChunk fields and return a Chunk in the executor's joint order.
+
+    Raises ValueError saying what is wrong: sizes that do not match, unknown or missing joint
+    names, non-finite values, a non-positive dt.
+    """
+    d = len(executor_joint_names)
+    if horizon <= 0:
+        raise ValueError(f'chunk {chunk_id}: horizon {horizon} must be > 0')
+    flat = np.asarray(actions, dtype=float)
+    if flat.shape[0] != horizon * action_dim:
+        raise ValueError(f'chunk {chunk_id}: {flat.shape[0]} actions, expected horizon*action_dim '
+                         f'= {horizon}*{action_dim}')
+    table = flat.reshape(horizon, action_dim)
+    names = list(joint_names)
+    if names:
+        if len(names) != action_dim:
+            raise ValueError(f'chunk {chunk_id}: {len(names)} joint names for action_dim {action_dim}')
+        unknown = [n for n in names if n not in executor_joint_names]
+        missing = [n for n in executor_joint_names if n not in names]
+        if unknown or missing:
+            raise ValueError(f'chunk {chunk_id}: unknown joints {unknown}, missing joints {missing}')
+        index = [names.index(n) for n in executor_joint_names]
+        table = table[:, index]
+    elif action_dim != d:
+        raise ValueError(f'chunk {chunk_id}: action_dim {action_dim} without joint names, expected {d}')
+    if not np.all(np.isfinite(table)):
+        bad = sorted({int(k) for k in np.argwhere(~np.isfinite(table))[:, 0]})
+        raise FloatingPointError(f'chunk {chunk_id}: NaN/inf at steps {bad[:5]}')
+    if not math.isfinite(dt) or dt < 0:
+        raise ValueError(f'chunk {chunk_id}: dt {dt} must be >= 0')
+    return Chunk(stamp=float(stamp), chunk_id=int(chunk_id), policy_version=int(policy_version),
+                 dt=float(dt) if dt > 0 else default_dt, actions=table)
+
+
+def observation_to_action_vector(action_names: Sequence[str], obs_names: Sequence[str],
+                                 position: Sequence[float], gripper: Sequence[float]) -> np.ndarray:
+    """Return the observed state in action order from Observation fields.
+
+    Arm joints are looked up by name in ``obs_names``; gripper dimensions (action names with
+    'gripper' not in ``obs_names``) take ``gripper`` in order (left then right). Raises
+    ValueError when a joint is missing or sizes disagree.
+    """
+    if len(obs_names) != len(position):
+        raise ValueError(f'{len(obs_names)} joint names but {len(position)} positions')
+    by_name = dict(zip(obs_names, position))
+    out = np.empty(len(action_names))
+    g = 0
+    for i, name in enumerate(action_names):
+        if name in by_name:
+            out[i] = by_name[name]
+        elif 'gripper' in name:
+            if g >= len(gripper):
+                raise ValueError(f'no gripper value for {name} ({len(gripper)} given)')
+            out[i] = gripper[g]
+            g += 1
+        else:
+            raise ValueError(f'observation has no joint {name}')
+    return out
+
+
+class ExecutorCore:
+    """Decides the command at every tick; see the module docstring for the rules."""
+
+    def __init__(self, config: ExecutorConfig):
+        """Start in RUN mode, with nothing observed and no chunk."""
+        self.config = config
+        self.joint_names = list(config.joint_names)
+        if config.limits.lower.shape[0] != len(self.joint_names):
+            raise ValueError(f'limits have {config.limits.lower.shape[0]} joints, '
+                             f'joint_names {len(self.joint_names)}')
+        self.mode = MODE_RUN
+        self._chunk: Optional[Chunk] = None
+        self._blend_from_chunk: Optional[Chunk] = None
+        self._blend_from_target: Optional[np.ndarray] = None
+        self._blend_tick = 0
+        self._last_command: Optional[np.ndarray] = None
+        self._observed: Optional[np.ndarray] = None
+        self._obs_time = -math.inf
+        self._obs_stale = False
+        self._teleop: Optional[np.ndarray] = None
+        self._teleop_time = -math.inf
+        self.intervention = False
+        self.aligning = False
+        self._last_source: Optional[int] = None
+        self._hold_reason = ''
+        self._was_clamping = False
+        self._pending: List[SafetyNote] = []
+
+    # ---------------------------------------------------------------- inputs
+
+    @property
+    def observed(self) -> Optional[np.ndarray]:
+        """Return the latest observed position in action order (None before the first)."""
+        return None if self._observed is None else self._observed.copy()
+
+    @property
+    def last_command(self) -> Optional[np.ndarray]:
+        """Return the last commanded target (None before the first tick with an observation)."""
+        return None if self._last_command is None else self._last_command.copy()
+
+    def on_observation(self, now: float, position: np.ndarray, stale: bool = False) -> None:
+        """Record an observation (action order) received at ``now``; raises ValueError if invalid."""
+        position = np.asarray(position, dtype=float)
+        if position.shape != (len(self.joint_names),):
+            raise ValueError(f'observation has {position.shape[0]} values, expected {len(self.joint_names)}')
+        if not np.all(np.isfinite(position)):
+            raise FloatingPointError('observation contains NaN/inf')
+        self._observed = position
+        self._obs_time = now
+        self._obs_stale = bool(stale)
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        """Start playing ``chunk`` (already validated), blending from the running plan."""
+        if self._chunk is not None and chunk.chunk_id == self._chunk.chunk_id \
+                and chunk.policy_version == self._chunk.policy_version:
+            return
+        self._begin_blend()
+        self._chunk = chunk
+
+    def on_bad_chunk(self, reason: str, nan: bool) -> None:
+        """Record a rejected chunk; a NaN chunk also drops the running one so the executor holds."""
+        self._pending.append(SafetyNote(LEVEL_WARN, KIND_REJECTED_INPUT, f'{reason}: chunk rejected'
+                                        + ('; holding last target' if nan else '; kept running chunk')))
+        if nan:
+            self._chunk = None
+            self._blend_from_chunk = None
+
+    def on_teleop(self, now: float, target: np.ndarray) -> None:
+        """Record a teleop target (action order); raises ValueError/FloatingPointError if invalid."""
+        target = np.asarray(target, dtype=float)
+        if target.shape != (len(self.joint_names),):
+            raise ValueError(f'teleop command has {target.shape[0]} values, expected {len(self.joint_names)}')
+        if not np.all(np.isfinite(target)):
+            raise FloatingPointError('teleop command contains NaN/inf')
+        self._teleop = target
+        self._teleop_time = now
+
+    def on_intervention(self, active: bool, aligning: bool = False) -> None:
+        """Record the operator's intervention state."""
+        if self.intervention and not active:
+            # Handback: the old chunk was planned before the human moved the robot.
+            self._chunk = None
+            self._blend_from_chunk = None
+        self.intervention = bool(active)
+        self.aligning = bool(aligning)
+
+    def set_mode(self, mode: int, reason: str = '') -> str:
+        """Switch RUN/HOLD/ESTOP; return a message. ESTOP drops the running chunk."""
+        if mode not in MODE_NAMES:
+            raise ValueError(f'unknown mode {mode}')
+        previous = self.mode
+        self.mode = mode
+        why = f' ({reason})' if reason else ''
+        if mode == MODE_ESTOP:
+            self._chunk = None
+            self._blend_from_chunk = None
+            self._pending.append(SafetyNote(LEVEL_ERROR, KIND_ESTOP, f'e-stop{why}: holding last target'))
+        elif previous != mode:
+            self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED if mode == MODE_RUN else KIND_HOLD,
+                                            f'mode {MODE_NAMES[previous]} -> {MODE_NAMES[mode]}{why}'))
+        return f'mode {MODE_NAMES[mode]}{why}'
+
+    # ---------------------------------------------------------------- tick
+
+    def tick(self, now: float) -> Optional[TickResult]:
+        """Return the command for the tick at time ``now`` (None until the first observation)."""
+        if self._observed is None:
+            return None
+        if self._last_command is None:
+            self._last_command = np.clip(self._observed, self.config.limits.lower, self.config.limits.upper)
+        result = self._decide(now)
+        command, clamped = self.config.limits.apply(self._last_command, result.command, self.config.dt)
+        result.command = command
+        result.clamped_joints = [n for n, c in zip(self.joint_names, clamped) if c]
+        self._last_command = command
+        self._note_changes(result)
+        result.notes = self._pending
+        self._pending = []
+        self._last_source = result.source
+        return result
+
+    def _hold(self, reason: str) -> TickResult:
+        return TickResult(command=self._last_command, source=SOURCE_HOLD, hold_reason=reason,
+                          intervention=self.intervention)
+
+    def _decide(self, now: float) -> TickResult:
+        cfg = self.config
+        if self.mode == MODE_ESTOP:
+            return self._hold('e-stop')
+        if self.mode == MODE_HOLD:
+            return self._hold('hold mode')
+        if self._obs_stale or now - self._obs_time > cfg.observation_timeout:
+            return self._hold('stale observation')
+        if self.intervention:
+            if self.aligning:
+                return self._hold('operator aligning leader')
+            if self._teleop is None or now - self._teleop_time > cfg.teleop_timeout:
+                return self._hold('no teleop command')
+            return TickResult(command=self._teleop.copy(), source=SOURCE_HUMAN, intervention=True)
+        chunk = self._chunk
+        if chunk is None:
+            return self._hold('no chunk')
+        if self._last_source != SOURCE_POLICY and self._blend_from_target is None \
+                and self._blend_from_chunk is None:
+            self._begin_blend(from_running_chunk=False)
+        index = self._advance(chunk, now)
+        if index >= chunk.horizon:
+            self._chunk = None
+            return self._hold('chunk ran out')
+        target = chunk.actions[index].copy()
+        if self._blend_tick < cfg.blend_steps and (self._blend_from_chunk is not None
+                                                   or self._blend_from_target is not None):
+            self._blend_tick += 1
+            alpha = self._blend_tick / (cfg.blend_steps + 1)
+            previous = self._previous_plan(now)
+            target = (1.0 - alpha) * previous + alpha * target
+        else:
+            self._blend_from_chunk = None
+            self._blend_from_target = None
+        return TickResult(command=target, source=SOURCE_POLICY, policy_version=chunk.policy_version,
+                          chunk_id=chunk.chunk_id, index_in_chunk=index)
+
+    def _advance(self, chunk: Chunk, now: float) -> int:
+        """Return the chunk step for this tick: one past the last played, or later if time says so."""
+        index = 0 if chunk.start_index is None else chunk.start_index + 1
+        if self.config.skip_past_steps:
+            index = max(index, int(round((now - chunk.stamp) / chunk.dt)))
+        chunk.start_index = index
+        return index
+
+    def _begin_blend(self, from_running_chunk: bool = True) -> None:
+        """Blend the next policy targets in from whatever runs now (a chunk, or the last command)."""
+        self._blend_tick = 0
+        running = self._chunk
+        if from_running_chunk and running is not None and running.start_index is not None \
+                and running.start_index + 1 < running.horizon:
+            self._blend_from_chunk = running
+            self._blend_from_target = None
+        else:
+            self._blend_from_chunk = None
+            self._blend_from_target = None if self._last_command is None else self._last_command.copy()
+
+    def _previous_plan(self, now: float) -> np.ndarray:
+        old = self._blend_from_chunk
+        if old is not None:
+            k = old.start_index + self._blend_tick
+            if k < old.horizon:
+                return old.actions[k]
+            self._blend_from_target = old.actions[-1].copy()
+            self._blend_from_chunk = None
+        if self._blend_from_target is None:
+            self._blend_from_target = self._last_command.copy()
+        return self._blend_from_target
+
+    def _note_changes(self, result: TickResult) -> None:
+        reason = result.hold_reason
+        if reason != self._hold_reason:
+            if reason and reason != 'e-stop':
+                kind = KIND_STALE_INPUT if reason == 'stale observation' else KIND_HOLD
+                level = LEVEL_INFO if reason in ('no chunk', 'hold mode', 'operator aligning leader') \
+                    else LEVEL_WARN
+                self._pending.append(SafetyNote(level, kind, f'{reason}: holding last target'))
+            elif not reason and self._hold_reason:
+                who = 'human' if result.source == SOURCE_HUMAN else 'policy'
+                self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED,
+                                                f'{self._hold_reason} cleared: {who} resumed'))
+            self._hold_reason = reason
+        clamping = bool(result.clamped_joints)
+        if clamping and not self._was_clamping:
+            self._pending.append(SafetyNote(
+                LEVEL_WARN, KIND_LIMIT_CLAMP,
+                f'target outside position/velocity limits for {result.clamped_joints}: clamped'))
+        self._was_clamping = clamping
+
+
+class LoopStats:
+    """Control-loop timing: period error and missed ticks (for diagnostics)."""
+
+    def __init__(self, period: float, window: int = 500):
+        """Track ticks expected every ``period`` s, keeping the last ``window`` errors."""
+        self.period = period
+        self._errors = np.zeros(window)
+        self._n = 0
+        self._last: Optional[float] = None
+        self.ticks = 0
+        self.missed_ticks = 0
+
+    def tick(self, t: float) -> None:
+        """Record a tick at monotonic time ``t``."""
+        self.ticks += 1
+        if self._last is not None:
+            elapsed = t - self._last
+            self._errors[self._n % self._errors.shape[0]] = abs(elapsed - self.period)
+            self._n += 1
+            missed = int(round(elapsed / self.period)) - 1
+            if missed > 0:
+                self.missed_ticks += missed
+        self._last = t
+
+    def period_error(self, percentile: float = 99.0) -> float:
+        """Return the given percentile of |period - nominal| [s] over the window (0 if unknown)."""
+        n = min(self._n, self._errors.shape[0])
+        return float(np.percentile(self._errors[:n], percentile)) if n else 0.0
