@@ -97,13 +97,14 @@ def load_launch(path, arguments=None, resolver=None, base_env=None):
     if unknown:
         known = ', '.join(sorted(plan.declared)) or '(none)'
         raise LaunchError(f'unknown launch argument(s) {", ".join(unknown)}; known: {known}', path)
-    plan.arguments = {name: ctx.configs.get(name, '') for name in plan.declared}
+    plan.arguments = {name: info['value'] for name, info in plan.declared.items()}
     required = set()
     for value in plan.required_names:
         required.update(value.replace(',', ' ').split())
     for spec in plan.processes:
         spec.required = spec.label in required or spec.fully_qualified_name in required
-    unmatched = required - {s.label for s in plan.processes} - {s.fully_qualified_name for s in plan.processes}
+    started = {s.label for s in plan.processes} | {s.fully_qualified_name for s in plan.processes}
+    unmatched = required - started
     if unmatched:
         raise LaunchError(f'{REQUIRED_NODES_CONFIG} names no started process: '
                           f'{", ".join(sorted(unmatched))}', path)
@@ -177,6 +178,7 @@ def _do_arg(body, ctx):
             raise LaunchError(f"missing required launch argument '{name}' (no default); pass {name}:=VALUE"
                               + (f" ({body['description']})" if body.get('description') else ''), ctx.path)
         ctx.configs[name] = ctx.text(body['default'], f"default of arg '{name}'")
+    ctx.plan.declared[name].setdefault('value', ctx.configs[name])
     if 'choices' in body:
         choices = [str(c) for c in body['choices']]
         if ctx.configs[name] not in choices:
