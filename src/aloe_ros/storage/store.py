@@ -166,11 +166,15 @@ class EpisodeStore:
             raise StoreLockedError(f'{self.root} is already open for writing by another process')
         self._lock_fd = fd
 
-    def close(self) -> None:
-        """Abandon an open recording (its ``.partial`` is quarantined on next open) and release."""
+    def abandon_recording(self) -> None:
+        """Drop the open episode unfinished: its ``.partial`` is quarantined on the next open."""
         if self._recording is not None:
             self._recording._writer.abandon()
             self._recording = None
+
+    def close(self) -> None:
+        """Abandon an open recording (see :meth:`abandon_recording`) and release the store."""
+        self.abandon_recording()
         self.catalog.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)

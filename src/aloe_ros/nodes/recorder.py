@@ -1,0 +1,307 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Episode manager and recorder node: owns the episode lifecycle and writes every episode.
+
+Services ``/aloe/start_episode`` and ``/aloe/end_episode`` open and close episodes; the node
+publishes ``/aloe/episode_event`` (reliable, transient local) on each change and
+``/aloe/episode_summary`` once an episode's file is complete. While an episode is open it
+records, as serialized CDR exactly as received (``raw=True``), observations, executed steps,
+intervention states, action chunks, safety events, its own episode events and optional camera
+topics into the episode's MCAP (see :mod:`aloe_ros.storage`).
+
+Outcomes: SUCCESS/FAILURE terminate, TIMEOUT/ABORTED truncate. ``max_episode_steps`` > 0 ends
+an episode as TIMEOUT when that many steps were accepted. SIGINT/SIGTERM close the open
+episode as ABORTED. Bad input (invalid ExecutedStep, EndEpisode with nothing open,
+StartEpisode while one is open) is refused with one log line, counted in ``/diagnostics``,
+and the node keeps running.
+"""
+
+import os
+import sys
+from typing import Any, List, Optional
+
+from aloe_msgs.msg import (ActionChunk, EpisodeEvent, EpisodeSummary, ExecutedStep,
+                           InterventionState, Observation, SafetyEvent)
+from aloe_msgs.srv import EndEpisode, StartEpisode
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import Image
+
+from aloe_ros.core.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TIMEOUT
+from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
+                                   OncePerCause, ParamSpec, declare_parameters, latched, reliable,
+                                   run_node)
+from aloe_ros.storage import EpisodeStore, RewardConfig, StoreLockedError, check_executed_step
+from aloe_ros.storage.convert import EVENT_ENDED, EVENT_STARTED, outcome_flags
+from aloe_ros.storage.episode_file import BEST_EFFORT, VOLATILE, decode
+from aloe_ros.storage.store import EVENT_TOPIC, STEP_TOPIC, STEP_TYPE
+
+#: The recorder reads observations best effort (as published) with a deeper queue than a
+#: controller would, so a slow disk write does not drop the next one.
+OBSERVATION_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                             reliability=ReliabilityPolicy.BEST_EFFORT,
+                             durability=DurabilityPolicy.VOLATILE)
+CAMERA_QOS = OBSERVATION_QOS
+
+# topic -> (message class, subscription QoS); recorded raw while an episode is open.
+RECORDED = {
+    '/aloe/observation': (Observation, OBSERVATION_QOS),
+    '/aloe/executed_step': (ExecutedStep, reliable(200)),
+    '/aloe/intervention': (InterventionState, LATCHED),
+    '/aloe/action_chunk': (ActionChunk, reliable(5)),
+    '/aloe/safety_event': (SafetyEvent, EVENTS),
+}
+
+
+def _check_topic(names: List[str]) -> Optional[str]:
+    for n in names:
+        if not n or n.endswith('/') or any(c.isspace() for c in n):
+            return f'invalid topic name {n!r}'
+    if len(set(names)) != len(names):
+        return 'topics listed twice'
+    return None
+
+
+PARAMS = [
+    ParamSpec('storage_root', os.path.expanduser('~/aloe_data'),
+              'Episode store root: episodes/<YYYYMMDD>/<id>.mcap, catalog.sqlite, quarantine/.',
+              read_only=True, allow_empty=False),
+    ParamSpec('compression', 'zstd', 'MCAP chunk compression.', read_only=True,
+              choices=('zstd', 'lz4', 'none')),
+    ParamSpec('action_dim', 14, 'Action size D every ExecutedStep must have.', min=1, max=256,
+              read_only=True),
+    ParamSpec('max_episode_steps', 0,
+              'End the episode as TIMEOUT after this many accepted steps (0 = no limit).',
+              min=0, max=100_000_000),
+    ParamSpec('default_task', 'default', 'Task used when StartEpisode leaves it empty.',
+              allow_empty=False),
+    ParamSpec('default_instruction', '', 'Instruction used when StartEpisode leaves it empty.'),
+    ParamSpec('success_reward', 1.0, 'Reward at the last step of a successful episode.',
+              min=-1e6, max=1e6, read_only=True),
+    ParamSpec('step_penalty', 0.0, 'Reward subtracted at every step.', min=0.0, max=1e6,
+              read_only=True),
+    ParamSpec('camera_topics', [], 'sensor_msgs/Image topics recorded too (e.g. /cam_high/image_raw).',
+              kind='string_array', read_only=True, check=_check_topic),
+    ParamSpec('diagnostics_period', 1.0, 'Period of /diagnostics reports [s].', min=0.1, max=60.0,
+              read_only=True),
+]
+
+
+class RecorderNode(Node):
+    """Episode manager + recorder: services, events, raw recording into the episode store."""
+
+    def __init__(self, **kwargs: Any):
+        """Declare and validate parameters, open the store (recovering leftovers), wire topics."""
+        super().__init__('aloe_recorder', **kwargs)
+        self.params = declare_parameters(self, PARAMS)
+        self._log_once = OncePerCause(self.get_logger())
+        try:
+            self.store = EpisodeStore(
+                self.params['storage_root'], mode='w', compression=self.params['compression'],
+                rewards=RewardConfig(self.params['success_reward'], self.params['step_penalty']))
+        except (StoreLockedError, OSError) as exc:
+            raise ConfigError('storage_root', str(exc)) from exc
+        for path in self.store.quarantined:
+            self.get_logger().warning(f'found an incomplete episode from a stopped recorder: '
+                                      f'moved to {path} (not used for training)')
+        self.diag = DiagnosticsPublisher(self, self.params['diagnostics_period'])
+        self.diag.declare('rejected', 'ignored_outside_episode', 'episodes_recorded', 'write_errors',
+                          'bytes_written', *[f'msgs{t.replace("/", "_")}' for t in RECORDED])
+        self.diag.set('quarantined_on_start', len(self.store.quarantined))
+        self._last_policy_version = 0
+        self._event_pub = self.create_publisher(EpisodeEvent, EVENT_TOPIC, latched(10))
+        self._summary_pub = self.create_publisher(EpisodeSummary, '/aloe/episode_summary', COMMANDS)
+        self._subs = []
+        for topic, (cls, qos) in RECORDED.items():
+            self._subs.append(self.create_subscription(
+                cls, topic, self._recorder_for(topic), qos, raw=True))
+        for topic in self.params['camera_topics']:
+            self._subs.append(self.create_subscription(
+                Image, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
+        self.create_service(StartEpisode, '/aloe/start_episode', self._on_start)
+        self.create_service(EndEpisode, '/aloe/end_episode', self._on_end)
+        self.create_timer(self.params['diagnostics_period'], self._update_diagnostics)
+        self.get_logger().info(f'recording episodes into {self.store.root} '
+                               f'({len(self.store.episode_ids())} complete episodes in the catalog)')
+
+    # ------------------------------------------------------------------ episode lifecycle
+
+    def _reject(self, what: str) -> None:
+        """Log one line saying what was refused, and count it."""
+        self.get_logger().warning(what)
+        self.diag.count('rejected')
+
+    def _on_start(self, req: StartEpisode.Request, res: StartEpisode.Response):
+        """Open a new episode and announce it with EVENT_STARTED."""
+        rec = self.store.recording
+        if rec is not None:
+            res.success = False
+            res.message = f'episode {rec.episode_id} is still open: end it first'
+            self._reject(f'StartEpisode refused: {res.message}')
+            return res
+        task = req.task or self.params['default_task']
+        instruction = req.task_instruction or self.params['default_instruction']
+        try:
+            rec = self.store.begin_episode(task, instruction, int(req.seed))
+        except Exception as exc:  # disk full, permissions: refuse, keep running
+            res.success = False
+            res.message = f'cannot open an episode file: {exc}'
+            self.diag.count('write_errors')
+            self.get_logger().error(f'StartEpisode failed: {res.message}')
+            return res
+        for topic in self.params['camera_topics']:
+            rec.add_topic(topic, 'sensor_msgs/msg/Image', BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
+        self._publish_event(EVENT_STARTED, 0)
+        res.success = True
+        res.episode_id = rec.episode_id
+        res.message = f'episode {rec.episode_id} started (task {task!r})'
+        self.get_logger().info(res.message)
+        return res
+
+    def _on_end(self, req: EndEpisode.Request, res: EndEpisode.Response):
+        """Close the open episode with the requested outcome."""
+        if self.store.recording is None:
+            res.success = False
+            res.message = 'no episode is open'
+            self._reject('EndEpisode refused: no episode is open')
+            return res
+        if req.outcome not in OUTCOME_NAMES or req.outcome == 0:
+            res.success = False
+            res.message = f'unknown outcome {req.outcome} (1 success, 2 failure, 3 aborted, 4 timeout)'
+            self._reject(f'EndEpisode refused: {res.message}; episode stays open')
+            return res
+        record = self.end_episode(int(req.outcome), req.reason)
+        res.success = record is not None
+        res.episode_id = record.episode_id if record else ''
+        res.num_steps = record.num_steps if record else 0
+        res.message = (f'episode {res.episode_id} ended: {OUTCOME_NAMES[req.outcome]}, '
+                       f'{res.num_steps} steps' if record else 'episode file could not be finalized')
+        return res
+
+    def end_episode(self, outcome: int, reason: str = '', publish: bool = True):
+        """Write EVENT_ENDED, finalize the file, publish event and summary; return the record."""
+        rec = self.store.recording
+        terminated, truncated = outcome_flags(outcome)
+        event = self._event(EVENT_ENDED, outcome)
+        try:
+            rec.write(EVENT_TOPIC, _serialize(event), self.get_clock().now().nanoseconds)
+            record = rec.close(outcome, reason)
+        except Exception as exc:
+            self.diag.count('write_errors')
+            self.get_logger().error(f'episode {rec.episode_id}: finalizing failed ({exc}); the '
+                                    'partial file is quarantined on the next start')
+            self.store.abandon_recording()
+            return None
+        self.diag.count('episodes_recorded')
+        self.get_logger().info(
+            f'episode {record.episode_id} ended: {OUTCOME_NAMES[outcome]} '
+            f'({"terminated" if terminated else "truncated"}), {record.num_steps} steps, '
+            f'{record.num_human_steps} human, {record.size_bytes} bytes -> {record.uri}'
+            + (f' ({reason})' if reason else ''))
+        if publish:
+            self._event_pub.publish(event)
+            self._summary_pub.publish(_summary(record, self.get_clock().now().to_msg()))
+        return record
+
+    def _event(self, kind: int, outcome: int) -> EpisodeEvent:
+        rec = self.store.recording
+        terminated, truncated = outcome_flags(outcome)
+        msg = EpisodeEvent(episode_id=rec.episode_id, event=kind, outcome=outcome,
+                           terminated=terminated, truncated=truncated, task=rec.task,
+                           task_instruction=rec.instruction,
+                           policy_version=self._last_policy_version, seed=int(rec.seed))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        return msg
+
+    def _publish_event(self, kind: int, outcome: int) -> None:
+        event = self._event(kind, outcome)
+        self.store.recording.write(EVENT_TOPIC, _serialize(event),
+                                   self.get_clock().now().nanoseconds)
+        self._event_pub.publish(event)
+
+    # ------------------------------------------------------------------ recording
+
+    def _recorder_for(self, topic: str):
+        count_key = f'msgs{topic.replace("/", "_")}'
+
+        def callback(data: bytes) -> None:
+            rec = self.store.recording
+            if rec is None:
+                self.diag.count('ignored_outside_episode')
+                return
+            decoded = None
+            if topic == STEP_TOPIC:
+                decoded = decode(STEP_TYPE, data)
+                problem = check_executed_step(decoded, self.params['action_dim'],
+                                              rec.last_step_index, rec.episode_id)
+                if problem:
+                    self._reject(f'ExecutedStep rejected, not recorded: {problem}')
+                    return
+                if decoded.source == ExecutedStep.SOURCE_POLICY:
+                    self._last_policy_version = int(decoded.policy_version)
+            try:
+                n = rec.write(topic, data, self.get_clock().now().nanoseconds, decoded=decoded)
+            except Exception as exc:
+                self.diag.count('write_errors')
+                self._log_once.report('write', f'writing {topic} to {rec.episode_id} failed: {exc}',
+                                      'error')
+                return
+            self.diag.count(count_key)
+            self.diag.count('bytes_written', n)
+            limit = self.params['max_episode_steps']
+            if topic == STEP_TOPIC and limit and rec.stats.num_steps >= limit:
+                self.end_episode(OUTCOME_TIMEOUT, f'max_episode_steps={limit} reached')
+
+        return callback
+
+    def _update_diagnostics(self) -> None:
+        rec = self.store.recording
+        self.diag.set('state', 'recording' if rec else 'idle')
+        self.diag.set('episode_id', rec.episode_id if rec else '')
+        self.diag.set('episode_steps', rec.stats.num_steps if rec else 0)
+        self.diag.set('episode_bytes', rec.bytes_written if rec else 0)
+        if self.diag.counter('write_errors'):
+            self.diag.set_status(DiagnosticsPublisher.ERROR, 'episode file write errors')
+        elif self.diag.counter('rejected'):
+            self.diag.set_status(DiagnosticsPublisher.WARN,
+                                 f'{self.diag.counter("rejected")} inputs rejected')
+        else:
+            self.diag.set_status(DiagnosticsPublisher.OK, 'recording' if rec else 'idle')
+
+    # ------------------------------------------------------------------ shutdown
+
+    def destroy_node(self) -> None:
+        """Close an open episode as ABORTED (truncated), then release the store."""
+        if getattr(self, 'store', None) is not None:
+            if self.store.recording is not None:
+                self.end_episode(OUTCOME_ABORTED, 'recorder shut down', publish=rclpy.ok())
+            self.store.close()
+            self.store = None
+        super().destroy_node()
+
+
+def _serialize(msg: Any) -> bytes:
+    return serialize_message(msg)
+
+
+def _summary(record, stamp) -> EpisodeSummary:
+    msg = EpisodeSummary(
+        episode_id=record.episode_id, task=record.task, outcome=record.outcome,
+        terminated=record.terminated, truncated=record.truncated, num_steps=record.num_steps,
+        num_policy_steps=record.num_policy_steps, num_human_steps=record.num_human_steps,
+        num_scripted_steps=record.num_scripted_steps, num_interventions=record.num_interventions,
+        policy_versions=list(record.policy_versions), episode_return=float(record.episode_return),
+        duration=float(record.duration), uri=record.uri, size_bytes=record.size_bytes)
+    msg.header.stamp = stamp
+    return msg
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Run the recorder until Ctrl-C / SIGTERM (exit code 2 on an invalid configuration)."""
+    sys.exit(run_node(RecorderNode, args))
+
+
+if __name__ == '__main__':
+    main()
