@@ -32,7 +32,8 @@ def test_basic_plan_defaults(resolver):
     assert talker.env == {'ALOE_TEST_ROBOT': 'sim'}
     assert plan.arguments == {'robot': 'sim', 'rate': '50', 'side': 'left'}
     assert talker.ros_arguments() == [
-        '--ros-args', '-r', '__node:=talker', '-r', '__ns:=/arm', '--params-file', str(FIXTURES / 'params.yaml'),
+        '--ros-args', '-r', '__node:=talker', '-r', '__ns:=/arm',
+        '--params-file', str(FIXTURES / 'params.yaml'),
         '-p', 'rate:=50', '-p', 'period:=0.02', '-p', 'label:=hello', '-p', 'joints:=[1, 2]',
         '-r', 'chatter:=/aloe/chatter']
 
@@ -85,7 +86,8 @@ def test_include_scoping_and_unknown_include_arg(tmp_path, resolver):
     path = write(tmp_path, """
         launch:
           - include: {file: "$(dirname)/inc.launch.yaml", arg: [{name: who, value: outer}]}
-          - node: {pkg: fake_pkg, exec: listener, name: after, if: "$(eval '\\"$(optenv INNER_ONLY)\\" == \\"\\"')"}
+          - node:
+              {pkg: fake_pkg, exec: listener, name: after, if: "$(eval '\\"$(optenv INNER_ONLY)\\" == \\"\\"')"}
         """)
     plan = load_launch(path, resolver=resolver, base_env={})
     assert [s.name for s in plan.processes] == ['outer', 'after']
