@@ -71,10 +71,10 @@ ARM_BASES: Dict[str, Tuple[float, float, float, float]] = {
 
 #: Wrist camera pose in the wrist_rotate link: position and MuJoCo xyaxes (camera looks along -z),
 #: looking forward and down at the fingers.
-WRIST_CAM_POS = (0.0, 0.0, 0.06)
+WRIST_CAM_POS = (-0.02, 0.0, 0.075)
 WRIST_CAM_XYAXES = (0.0, -1.0, 0.0, 0.447214, 0.0, 0.894427)
 #: Top camera in world.
-HIGH_CAM_POS = (0.0, -0.55, 0.95)
+HIGH_CAM_POS = (0.0, -0.42, 0.72)
 HIGH_CAM_XYAXES = (1.0, 0.0, 0.0, 0.0, 0.866025, 0.5)
 CAMERA_FOVY_DEG = {'cam_high': 60.0, 'cam_left_wrist': 75.0, 'cam_right_wrist': 75.0}
 
