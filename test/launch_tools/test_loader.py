@@ -87,7 +87,8 @@ def test_include_scoping_and_unknown_include_arg(tmp_path, resolver):
         launch:
           - include: {file: "$(dirname)/inc.launch.yaml", arg: [{name: who, value: outer}]}
           - node:
-              {pkg: fake_pkg, exec: listener, name: after, if: "$(eval '\\"$(optenv INNER_ONLY)\\" == \\"\\"')"}
+              {pkg: fake_pkg, exec: listener, name: after,
+               if: "$(eval '\\"$(optenv INNER_ONLY)\\" == \\"\\"')"}
         """)
     plan = load_launch(path, resolver=resolver, base_env={})
     assert [s.name for s in plan.processes] == ['outer', 'after']

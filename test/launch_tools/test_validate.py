@@ -24,8 +24,10 @@ def test_reports_undeclared_params_unknown_exec_package_and_missing_file(tmp_pat
           - node: {{pkg: aloe_ros, exec: ghost_node}}
           - node: {{pkg: nobody_pkg, exec: x}}
           - node: {{pkg: robot_state_publisher, exec: robot_state_publisher}}
-          - node: {{pkg: aloe_ros, exec: chunk_executor, name: ex2, param: [{{from: {tmp_path}/none.yaml}}]}}
-          - node: {{pkg: aloe_ros, exec: chunk_executor, name: ex3, param: [{{from: {FIXTURES}/params.yaml}}]}}
+          - node: {{pkg: aloe_ros, exec: chunk_executor, name: ex2,
+                    param: [{{from: {tmp_path}/none.yaml}}]}}
+          - node: {{pkg: aloe_ros, exec: chunk_executor, name: ex3,
+                    param: [{{from: {FIXTURES}/params.yaml}}]}}
         """))
     errors = validate_launch_file(path, {'chunk_executor': {'rate'}}, resolver=resolver,
                                   external_packages=['robot_state_publisher'])
