@@ -111,6 +111,7 @@ class RecorderNode(Node):
                           'bytes_written', *[f'msgs{t.replace("/", "_")}' for t in RECORDED])
         self.diag.set('quarantined_on_start', len(self.store.quarantined))
         self._last_policy_version = 0
+        self._rejected_seen = 0
         self._event_pub = self.create_publisher(EpisodeEvent, EVENT_TOPIC, latched(10))
         self._summary_pub = self.create_publisher(EpisodeSummary, '/aloe/episode_summary', COMMANDS)
         self._subs = []
@@ -132,6 +133,8 @@ class RecorderNode(Node):
         """Log one line saying what was refused, and count it."""
         self.get_logger().warning(what)
         self.diag.count('rejected')
+        self.diag.set_status(DiagnosticsPublisher.WARN,
+                             f'{self.diag.counter("rejected")} inputs rejected, last: {what}')
 
     def _on_start(self, req: StartEpisode.Request, res: StartEpisode.Response):
         """Open a new episode and announce it with EVENT_STARTED."""
@@ -262,13 +265,13 @@ class RecorderNode(Node):
         self.diag.set('episode_id', rec.episode_id if rec else '')
         self.diag.set('episode_steps', rec.stats.num_steps if rec else 0)
         self.diag.set('episode_bytes', rec.bytes_written if rec else 0)
+        rejected = self.diag.counter('rejected')
         if self.diag.counter('write_errors'):
             self.diag.set_status(DiagnosticsPublisher.ERROR, 'episode file write errors')
-        elif self.diag.counter('rejected'):
-            self.diag.set_status(DiagnosticsPublisher.WARN,
-                                 f'{self.diag.counter("rejected")} inputs rejected')
-        else:
+        elif rejected == self._rejected_seen:
+            # WARN (set when an input is refused) stays for one full period after the last one.
             self.diag.set_status(DiagnosticsPublisher.OK, 'recording' if rec else 'idle')
+        self._rejected_seen = rejected
 
     # ------------------------------------------------------------------ shutdown
 
