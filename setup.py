@@ -13,6 +13,7 @@ PACKAGE = 'aloe_ros'
 CONSOLE_SCRIPTS = [
     'aloe = aloe_ros.cli:main',
     'smoke_graph = aloe_ros.nodes.smoke_graph:main',
+    'aloe_recorder = aloe_ros.nodes.recorder:main',
 ]
 
 
