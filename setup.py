@@ -13,6 +13,9 @@ PACKAGE = 'aloe_ros'
 CONSOLE_SCRIPTS = [
     'aloe = aloe_ros.cli:main',
     'smoke_graph = aloe_ros.nodes.smoke_graph:main',
+    'aloe_observation = aloe_ros.nodes.observation:main',
+    'aloe_chunk_executor = aloe_ros.nodes.chunk_executor:main',
+    'aloe_teleop = aloe_ros.nodes.teleop:main',
     'aloe_recorder = aloe_ros.nodes.recorder:main',
 ]
 

@@ -222,6 +222,7 @@ class ExecutorCore:
         self._hold_reason = ''
         self._was_clamping = False
         self._pending: List[SafetyNote] = []
+        self._bad_chunk_reported = False
 
     # ---------------------------------------------------------------- inputs
 
@@ -251,13 +252,16 @@ class ExecutorCore:
         if self._chunk is not None and chunk.chunk_id == self._chunk.chunk_id \
                 and chunk.policy_version == self._chunk.policy_version:
             return
+        self._bad_chunk_reported = False
         self._begin_blend()
         self._chunk = chunk
 
     def on_bad_chunk(self, reason: str, nan: bool) -> None:
         """Record a rejected chunk; a NaN chunk also drops the running one so the executor holds."""
-        self._pending.append(SafetyNote(LEVEL_WARN, KIND_REJECTED_INPUT, f'{reason}: chunk rejected'
-                                        + ('; holding last target' if nan else '; kept running chunk')))
+        if not self._bad_chunk_reported:  # once per cause: until a valid chunk arrives again
+            self._bad_chunk_reported = True
+            self._pending.append(SafetyNote(LEVEL_WARN, KIND_REJECTED_INPUT, f'{reason}: chunk rejected'
+                                            + ('; holding last target' if nan else '; kept running chunk')))
         if nan:
             self._chunk = None
             self._blend_from_chunk = None

@@ -122,6 +122,8 @@ def test_nan_chunk_rejected_and_holds():
     assert r.source == SOURCE_HOLD
     assert ec.KIND_REJECTED_INPUT in [n.kind for n in r.notes]
     np.testing.assert_allclose(r.command, 0.01)
+    core.on_bad_chunk('chunk 3: NaN', nan=True)
+    assert ec.KIND_REJECTED_INPUT not in [n.kind for n in core.tick(2 * DT).notes]  # once per cause
 
 
 def test_chunk_validation_reorders_and_rejects():

@@ -1,0 +1,284 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Chunk executor node: plays action chunks at a fixed rate, arbitrates policy vs human.
+
+Thin shell around ``aloe_ros.executor_core.ExecutorCore`` (all rules live there).
+
+Subscribes: ``/aloe/observation`` (Observation, sensor data), ``/aloe/action_chunk`` (ActionChunk,
+reliable 5), ``/aloe/intervention`` (InterventionState, latched), ``/aloe/teleop_command``
+(JointState, 14 names), ``/aloe/episode_event`` (EpisodeEvent, latched).
+Publishes: per arm ``/<controller>/joint_trajectory`` (JointTrajectory) or ``/<controller>/commands``
+(Float64MultiArray) by ``command_interface``; ``/aloe/executed_step`` (ExecutedStep, reliable 200)
+every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
+Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
+"""
+
+import sys
+import time
+
+from aloe_msgs.msg import ActionChunk, EpisodeEvent, ExecutedStep, InterventionState, Observation
+from aloe_msgs.msg import SafetyEvent
+from aloe_msgs.srv import SetMode
+from builtin_interfaces.msg import Duration
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from aloe_ros import executor_core as ec
+from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED, OncePerCause,
+                                   ParamSpec, SENSOR_DATA, declare_parameters, reliable, run_node,
+                                   stamp_to_sec)
+
+# ALOHA (ViperX 300 s) joint limits [rad], gripper normalised [0, 1]; override per robot in YAML.
+_ARM_LOWER = [-3.14, -1.85, -1.76, -3.14, -1.87, -3.14, 0.0]
+_ARM_UPPER = [3.14, 1.26, 1.61, 3.14, 2.23, 3.14, 1.0]
+_ARM_VMAX = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0]
+
+
+def parameter_specs():
+    """Return the executor's parameters (also used by tests and docs)."""
+    return [
+        ParamSpec('rate', 50.0, 'control loop rate [Hz]', min=1.0, max=1000.0, read_only=True),
+        ParamSpec('joint_names', list(ec.DEFAULT_JOINT_NAMES), 'action dimensions in order',
+                  read_only=True, allow_empty=False),
+        ParamSpec('lower_limits', _ARM_LOWER * 2, 'lower position limit per joint [rad | 0..1]',
+                  length_of='joint_names', read_only=True),
+        ParamSpec('upper_limits', _ARM_UPPER * 2, 'upper position limit per joint [rad | 0..1]',
+                  length_of='joint_names', read_only=True),
+        ParamSpec('max_velocities', _ARM_VMAX * 2, 'max velocity per joint [rad/s | 1/s]',
+                  length_of='joint_names', min=1e-6, read_only=True),
+        ParamSpec('blend_steps', 5, 'ticks over which a new chunk is blended into the running plan',
+                  min=0, max=1000),
+        ParamSpec('skip_past_steps', True, 'skip chunk steps whose time (stamp + k*dt) has passed'),
+        ParamSpec('observation_timeout', 0.2, 'hold when no observation arrived for this long [s]',
+                  min=0.001, max=10.0),
+        ParamSpec('teleop_timeout', 0.2, 'hold during an intervention when no teleop command arrived '
+                  'for this long [s]', min=0.001, max=10.0),
+        ParamSpec('command_interface', 'trajectory', 'trajectory: JointTrajectory to '
+                  '<controller>/joint_trajectory; forward: Float64MultiArray to <controller>/commands',
+                  choices=['trajectory', 'forward'], read_only=True),
+        ParamSpec('arms', ['left', 'right'], 'arm prefixes: joints named <arm>_* go to that arm',
+                  read_only=True, allow_empty=False),
+        ParamSpec('controllers', ['left_arm_controller', 'right_arm_controller'],
+                  'controller namespace per arm', length_of='arms', read_only=True),
+        ParamSpec('trajectory_time_from_start', 0.0, 'time_from_start of the trajectory point [s]; '
+                  '0 = one control period', min=0.0, max=5.0),
+        ParamSpec('start_mode', 'RUN', 'mode at start-up', choices=['RUN', 'HOLD'], read_only=True),
+    ]
+
+
+class ChunkExecutorNode(Node):
+    """ROS shell of ExecutorCore: converts messages, runs the fixed-rate timer, publishes."""
+
+    def __init__(self, **kwargs):
+        """Declare parameters, build the core, create interfaces and the control timer."""
+        super().__init__('chunk_executor', **kwargs)
+        p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
+        self.p = p
+        self.dt = 1.0 / p['rate']
+        self.joint_names = list(p['joint_names'])
+        limits = ec.JointLimits(p['lower_limits'], p['upper_limits'], p['max_velocities'])
+        self.core = ec.ExecutorCore(ec.ExecutorConfig(
+            limits=limits, joint_names=self.joint_names, dt=self.dt, blend_steps=p['blend_steps'],
+            observation_timeout=p['observation_timeout'], teleop_timeout=p['teleop_timeout'],
+            skip_past_steps=p['skip_past_steps']))
+        if p['start_mode'] == 'HOLD':
+            self.core.set_mode(ec.MODE_HOLD, 'start_mode')
+        self.arm_index = []
+        for arm in p['arms']:
+            idx = [i for i, n in enumerate(self.joint_names) if n.startswith(arm + '_')]
+            if not idx:
+                raise ConfigError('arms', f"no joint in joint_names starts with '{arm}_'")
+            self.arm_index.append(idx)
+
+        self.diag = DiagnosticsPublisher(self)
+        self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected',
+                          'observations_rejected', 'teleop_rejected', 'policy_steps', 'human_steps',
+                          'hold_steps', 'clamped_steps')
+        self.once = OncePerCause(self.get_logger(), on_event=self._publish_cause_event)
+        self.loop = ec.LoopStats(self.dt)
+        self.episode_id = ''
+        self.step_index = 0
+
+        self.safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
+        self.step_pub = self.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
+        forward = p['command_interface'] == 'forward'
+        self.cmd_pubs = [
+            self.create_publisher(Float64MultiArray if forward else JointTrajectory,
+                                  f'/{c}/commands' if forward else f'/{c}/joint_trajectory', COMMANDS)
+            for c in p['controllers']]
+        self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA)
+        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk, reliable(5))
+        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention, LATCHED)
+        self.create_subscription(JointState, '/aloe/teleop_command', self._on_teleop, COMMANDS)
+        self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
+        self.create_service(SetMode, '/aloe/executor/set_mode', self._on_set_mode)
+        self.timer = self.create_timer(self.dt, self._tick)
+        self.get_logger().info(
+            f'chunk executor at {p["rate"]:.0f} Hz, {len(self.joint_names)} joints, '
+            f'{p["command_interface"]} commands to {list(p["controllers"])}; holding until the first '
+            'observation')
+
+    # ------------------------------------------------------------------ helpers
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_param(self, name, value):
+        if name == 'blend_steps':
+            self.core.config.blend_steps = int(value)
+        elif name == 'skip_past_steps':
+            self.core.config.skip_past_steps = bool(value)
+        elif name == 'observation_timeout':
+            self.core.config.observation_timeout = float(value)
+        elif name == 'teleop_timeout':
+            self.core.config.teleop_timeout = float(value)
+
+    def _publish_safety(self, level: int, kind: int, message: str) -> None:
+        msg = SafetyEvent(level=level, kind=kind, node=self.get_fully_qualified_name(), message=message)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.safety_pub.publish(msg)
+
+    def _publish_cause_event(self, level: str, cause: str, message: str) -> None:
+        lvl = {'info': SafetyEvent.LEVEL_INFO,
+               'error': SafetyEvent.LEVEL_ERROR}.get(level, SafetyEvent.LEVEL_WARN)
+        kind = SafetyEvent.KIND_RESUMED if level == 'info' else SafetyEvent.KIND_REJECTED_INPUT
+        self._publish_safety(lvl, kind, message)
+
+    def _reorder(self, names, values, what: str) -> np.ndarray:
+        if len(names) != len(values):
+            raise ValueError(f'{what}: {len(names)} names but {len(values)} values')
+        by_name = dict(zip(names, values))
+        missing = [n for n in self.joint_names if n not in by_name]
+        unknown = [n for n in names if n not in self.joint_names]
+        if missing or unknown:
+            raise ValueError(f'{what}: unknown joints {unknown}, missing joints {missing}')
+        return np.array([by_name[n] for n in self.joint_names], dtype=float)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _on_observation(self, msg: Observation) -> None:
+        try:
+            observed = ec.observation_to_action_vector(self.joint_names, list(msg.joint_names),
+                                                       list(msg.position), list(msg.gripper))
+            self.core.on_observation(self._now(), observed, stale=msg.stale)
+        except (ValueError, FloatingPointError) as exc:
+            self.diag.count('observations_rejected')
+            self.once.report('observation', f'observation rejected: {exc}; holding if no valid one follows')
+            return
+        self.once.clear('observation', 'observations valid again')
+
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        self.diag.count('chunks_received')
+        try:
+            chunk = ec.chunk_from_fields(stamp_to_sec(msg.header.stamp), msg.chunk_id, msg.policy_version,
+                                         msg.horizon, msg.action_dim, list(msg.joint_names), msg.dt,
+                                         msg.actions, self.joint_names, self.dt)
+        except FloatingPointError as exc:
+            self.diag.count('chunks_rejected')
+            self.core.on_bad_chunk(str(exc), nan=True)
+            return
+        except ValueError as exc:
+            self.diag.count('chunks_rejected')
+            self.core.on_bad_chunk(str(exc), nan=False)
+            return
+        self.core.on_chunk(chunk)
+
+    def _on_intervention(self, msg: InterventionState) -> None:
+        self.core.on_intervention(msg.active, msg.aligning)
+
+    def _on_teleop(self, msg: JointState) -> None:
+        try:
+            target = self._reorder(list(msg.name), list(msg.position), 'teleop command')
+            self.core.on_teleop(self._now(), target)
+        except (ValueError, FloatingPointError) as exc:
+            self.diag.count('teleop_rejected')
+            self.once.report('teleop', f'teleop command rejected: {exc}; holding if no valid one follows')
+            return
+        self.once.clear('teleop', 'teleop commands valid again')
+
+    def _on_episode(self, msg: EpisodeEvent) -> None:
+        if msg.event == EpisodeEvent.EVENT_STARTED:
+            if msg.episode_id != self.episode_id:
+                self.episode_id = msg.episode_id
+                self.step_index = 0
+        elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self.episode_id:
+            self.episode_id = ''
+            self.step_index = 0
+
+    def _on_set_mode(self, request: SetMode.Request, response: SetMode.Response):
+        try:
+            response.message = self.core.set_mode(request.mode, request.reason)
+            response.success = True
+        except ValueError as exc:
+            response.success = False
+            response.message = str(exc)
+        response.mode = self.core.mode
+        self.get_logger().info(f'set_mode: {response.message}')
+        return response
+
+    # ------------------------------------------------------------------ control tick
+
+    def _tick(self) -> None:
+        self.loop.tick(time.monotonic())
+        now_msg = self.get_clock().now()
+        result = self.core.tick(now_msg.nanoseconds * 1e-9)
+        self.diag.count('ticks')
+        if result is None:
+            return
+        stamp = now_msg.to_msg()
+        self._publish_command(result.command, stamp)
+        step = ExecutedStep(episode_id=self.episode_id, step_index=self.step_index, source=result.source,
+                            policy_version=result.policy_version, chunk_id=result.chunk_id,
+                            index_in_chunk=result.index_in_chunk, intervention=result.intervention,
+                            joint_names=self.joint_names, action=result.command.tolist(),
+                            observed_position=self.core.observed.tolist())
+        step.header.stamp = stamp
+        self.step_pub.publish(step)
+        self.step_index += 1
+        self.diag.count({SOURCE_POLICY: 'policy_steps', SOURCE_HUMAN: 'human_steps'}.get(
+            result.source, 'hold_steps'))
+        if result.clamped_joints:
+            self.diag.count('clamped_steps')
+        for note in result.notes:
+            # rclpy loggers refuse one call site with several severities: one call per level
+            if note.level == ec.LEVEL_INFO:
+                self.get_logger().info(note.message)
+            elif note.level == ec.LEVEL_ERROR:
+                self.get_logger().error(note.message)
+            else:
+                self.get_logger().warning(note.message)
+            self._publish_safety(note.level, note.kind, note.message)
+        if self.loop.ticks % 50 == 0:
+            self.diag.set('period_error_p99_ms', self.loop.period_error(99.0) * 1e3)
+            self.diag.count('missed_ticks', self.loop.missed_ticks - self.diag.counter('missed_ticks'))
+            self.diag.set('mode', ec.MODE_NAMES[self.core.mode])
+            self.diag.set('hold_reason', result.hold_reason or '-')
+            self.diag.set('source', {SOURCE_HOLD: 'hold', SOURCE_HUMAN: 'human'}.get(result.source, 'policy'))
+
+    def _publish_command(self, command: np.ndarray, stamp) -> None:
+        forward = self.p['command_interface'] == 'forward'
+        tfs = self.p['trajectory_time_from_start'] or self.dt
+        for pub, idx in zip(self.cmd_pubs, self.arm_index):
+            values = [float(command[i]) for i in idx]
+            if forward:
+                pub.publish(Float64MultiArray(data=values))
+                continue
+            # header.stamp stays 0: "start now" for joint_trajectory_controller, immune to clock offsets
+            msg = JointTrajectory(joint_names=[self.joint_names[i] for i in idx])
+            sec = int(tfs)
+            msg.points = [JointTrajectoryPoint(positions=values, time_from_start=Duration(
+                sec=sec, nanosec=int(round((tfs - sec) * 1e9))))]
+            pub.publish(msg)
+
+
+def main(args=None):
+    """Run the chunk executor node."""
+    sys.exit(run_node(ChunkExecutorNode, args))
+
+
+if __name__ == '__main__':
+    main()
