@@ -17,6 +17,8 @@ cd "$ROOT"
 
 say() { printf '\033[1m[aloe setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31m[aloe setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+trap 'rc=$?; printf "\033[1;31m[aloe setup] error:\033[0m line %s failed (exit %s): %s\n" \
+    "$LINENO" "$rc" "$BASH_COMMAND" >&2' ERR
 
 # 1. Prerequisites -----------------------------------------------------------------------------
 if [ -n "${ALOE_PYTHON:-}" ]; then
@@ -82,8 +84,12 @@ fi
 
 # 3. colcon build of aloe_msgs and aloe_ros -----------------------------------------------------
 BUILD_STAMP="$ROOT/install/.aloe-build.sha256"
-BUILD_HASH="$( (echo "$REQ_HASH"; find src/aloe_msgs package.xml setup.py setup.cfg resource launch config urdf rviz \
-    -type f 2>/dev/null | sort | xargs sha256sum) | sha256sum | cut -d' ' -f1)"
+BUILD_INPUTS=()
+for p in src/aloe_msgs package.xml setup.py setup.cfg resource launch config urdf rviz; do
+    [ -e "$p" ] && BUILD_INPUTS+=("$p")
+done
+BUILD_HASH="$( (echo "$REQ_HASH"; find "${BUILD_INPUTS[@]}" -type f | sort | xargs sha256sum) \
+    | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$BUILD_STAMP" 2>/dev/null)" != "$BUILD_HASH" ]; then
     say "building aloe_msgs and aloe_ros with colcon (log: log/colcon-build.txt)"
     mkdir -p log
