@@ -18,7 +18,8 @@ Reward is sparse: 1 on the step that reaches success (terminated), else 0. An ob
 terminates with reward 0 (``info['failure']``). ``max_steps`` truncates.
 
 ``get_state()`` / ``set_state()`` snapshot everything the future depends on (MuJoCo's full
-integration state incl. warm start, controls and mocap zones, the step counter and the seed), so a
+integration state incl. warm start, controls and mocap zones, the last commanded action, the step
+counter and the seed), so a
 rollout from a restored state is bit-identical to the original one.
 """
 
@@ -42,6 +43,7 @@ class SimState:
     step_count: int
     seed: int
     task: str
+    last_action: np.ndarray
 
 
 class BimanualEnv:
@@ -128,6 +130,9 @@ class BimanualEnv:
             raise ValueError('action contains NaN or Inf')
         self._apply_action(action)
         mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+        # mj_step leaves positions/contacts of the state before its last integration; recompute them
+        # so observations (and a restored state) describe the current configuration.
+        mujoco.mj_forward(self.model, self.data)
         self.step_count += 1
         success = self.success()
         failure = (not success) and self.failure()
@@ -150,7 +155,7 @@ class BimanualEnv:
         size = mujoco.mj_stateSize(self.model, _STATE_SPEC)
         buf = np.empty(size)
         mujoco.mj_getState(self.model, self.data, buf, _STATE_SPEC)
-        return SimState(buf, self.step_count, self.seed, self.task.name)
+        return SimState(buf, self.step_count, self.seed, self.task.name, self.last_action.copy())
 
     def set_state(self, state: SimState) -> None:
         """Restore a snapshot taken by :meth:`get_state` on an env of the same task."""
@@ -160,9 +165,7 @@ class BimanualEnv:
         mujoco.mj_forward(self.model, self.data)
         self.step_count = state.step_count
         self.seed = state.seed
-        for i, s in enumerate(robot.SIDES):
-            self.last_action[7 * i:7 * i + 6] = self.data.ctrl[self._arm_act[s]]
-            self.last_action[7 * i + 6] = self.data.ctrl[self._finger_act[s][0]] / robot.FINGER_TRAVEL
+        self.last_action = np.array(state.last_action, dtype=np.float64)
 
     # --- observation -----------------------------------------------------------------------
 

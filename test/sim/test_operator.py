@@ -1,0 +1,63 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Simulated operator: takes over bad policies, hands back, labels the outcome."""
+
+import numpy as np
+
+from aloe_ros.core.episode import OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.sim import robot
+from aloe_ros.sim.env import BimanualEnv
+from aloe_ros.sim.expert import ScriptedExpert
+from aloe_ros.sim.operator import OperatorConfig, SimulatedOperator
+from aloe_ros.sim.rollout import run_episode
+
+
+def _setup(cfg=None):
+    env = BimanualEnv('handover', cameras=('cam_high',), image_size=(16, 16))
+    expert = ScriptedExpert(env)
+    return env, expert, SimulatedOperator(env, expert, cfg)
+
+
+def test_good_policy_is_never_interrupted():
+    env, expert, op = _setup()
+    ep = run_episode(env, lambda obs: expert.act(), op, seed=2)
+    assert ep.outcome == OUTCOME_SUCCESS and ep.terminated
+    assert not ep.interventions.any()
+    ep.validate()
+
+
+def test_stalling_policy_is_taken_over_then_handed_back():
+    env, expert, op = _setup()
+    home = np.asarray(robot.home_action())
+    ep = run_episode(env, lambda obs: home, op, seed=2)
+    events = list(ep.extra['operator_events'])
+    assert events[0].startswith(f'{op.cfg.stall_steps}: takeover: stall')
+    assert any('handback' in e for e in events)
+    assert ep.interventions.any() and not ep.interventions[:op.cfg.stall_steps].any()
+    assert set(ep.sources[ep.interventions]) == {SOURCE_HUMAN}
+    assert set(ep.sources[~ep.interventions]) == {SOURCE_POLICY}
+    assert ep.outcome == OUTCOME_SUCCESS, 'the operator finishes the task in the end'
+    assert ep.images['cam_high'].shape == (len(ep), 16, 16, 3)
+
+
+def test_dropping_policy_triggers_takeover_at_the_drop():
+    env, expert, op = _setup()
+
+    def dropper(obs):
+        a = expert.act()
+        if expert._held('left', 'block') and env.object_pos('block')[2] > 0.08:
+            a[6] = 1.0
+        return a
+    ep = run_episode(env, dropper, op, seed=3)
+    events = list(ep.extra['operator_events'])
+    assert 'takeover: dropped block' in events[0]
+    assert ep.outcome == OUTCOME_SUCCESS
+
+
+def test_deviating_policy_taken_over_and_timeout_without_help():
+    env, expert, op = _setup(OperatorConfig(max_steps=60, stall_steps=1000))
+    rng = np.random.default_rng(0)
+    ep = run_episode(env, lambda obs: expert.act() + rng.normal(0.0, 0.6, 14), op, seed=4)
+    assert 'deviation' in ep.extra['operator_events'][0]
+    assert ep.outcome == OUTCOME_TIMEOUT and ep.truncated and not ep.terminated
+    assert len(ep) == 60
