@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from mcap.reader import make_reader
 import numpy as np
 import pytest
 
@@ -50,6 +51,7 @@ class Driver:
         self.end_cli = n.create_client(EndEpisode, '/aloe/end_episode')
         self.obs_pub = n.create_publisher(Observation, '/aloe/observation', BEST_EFFORT)
         self.step_pub = n.create_publisher(ExecutedStep, '/aloe/executed_step', 200)
+        self.cam_pub = n.create_publisher(Image, '/cam_high/image_raw', BEST_EFFORT)
         self.events, self.summaries, self.diagnostics = [], [], []
         n.create_subscription(EpisodeEvent, '/aloe/episode_event', self.events.append, LATCHED)
         n.create_subscription(EpisodeSummary, '/aloe/episode_summary', self.summaries.append, 10)
@@ -101,7 +103,7 @@ def driver(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, '-m', 'aloe_ros.nodes.recorder', '--ros-args',
          '-p', f'storage_root:={root}', '-p', f'max_episode_steps:={MAX_STEPS}',
-         '-p', 'default_task:=handover'],
+         '-p', 'default_task:=handover', '-p', "camera_topics:=['/cam_high/image_raw']"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
     d = Driver(proc, root)
     try:
@@ -129,6 +131,7 @@ def test_records_an_episode_end_to_end(driver):
         obs.header.stamp.sec = 100 + k
         obs.images = [Image(height=4, width=6, encoding='rgb8', step=18, data=bytes([k]) * 72)]
         driver.obs_pub.publish(obs)
+        driver.cam_pub.publish(Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12)))
         driver.spin(0.03)
         driver.step(eid, k, 100 + k, source=src)
         driver.spin(0.03)
@@ -159,6 +162,14 @@ def test_records_an_episode_end_to_end(driver):
                                                                [k / 10, 1 - k / 10]), rtol=1e-6)
     rec = store.catalog.get(eid)
     assert rec.status == 'complete' and rec.num_steps == 6 and rec.size_bytes > 0
+    with open(store.path_of(eid), 'rb') as f:
+        summary = make_reader(f).get_summary()
+    types = {c.topic: summary.schemas[c.schema_id].name for c in summary.channels.values()}
+    assert types['/cam_high/image_raw'] == 'sensor_msgs/msg/Image'
+    assert types['/aloe/episode_event'] == 'aloe_msgs/msg/EpisodeEvent'
+    counts = summary.statistics.channel_message_counts
+    by_topic = {c.topic: counts.get(cid, 0) for cid, c in summary.channels.items()}
+    assert by_topic['/aloe/episode_event'] == 2 and by_topic['/cam_high/image_raw'] >= 1
 
 
 def test_bad_input_is_rejected_and_node_keeps_running(driver):

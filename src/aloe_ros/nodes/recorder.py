@@ -65,8 +65,9 @@ def _check_topic(names: List[str]) -> Optional[str]:
 
 
 PARAMS = [
-    ParamSpec('storage_root', os.path.expanduser('~/aloe_data'),
-              'Episode store root: episodes/<YYYYMMDD>/<id>.mcap, catalog.sqlite, quarantine/.',
+    ParamSpec('storage_root', '~/aloe_data',
+              'Episode store root (~ expanded): episodes/<YYYYMMDD>/<id>.mcap, catalog.sqlite, '
+              'quarantine/.',
               read_only=True, allow_empty=False),
     ParamSpec('compression', 'zstd', 'MCAP chunk compression.', read_only=True,
               choices=('zstd', 'lz4', 'none')),
@@ -99,7 +100,8 @@ class RecorderNode(Node):
         self._log_once = OncePerCause(self.get_logger())
         try:
             self.store = EpisodeStore(
-                self.params['storage_root'], mode='w', compression=self.params['compression'],
+                os.path.expanduser(self.params['storage_root']), mode='w',
+                compression=self.params['compression'],
                 rewards=RewardConfig(self.params['success_reward'], self.params['step_penalty']))
         except (StoreLockedError, OSError) as exc:
             raise ConfigError('storage_root', str(exc)) from exc
@@ -154,9 +156,17 @@ class RecorderNode(Node):
             self.diag.count('write_errors')
             self.get_logger().error(f'StartEpisode failed: {res.message}')
             return res
-        for topic in self.params['camera_topics']:
-            rec.add_topic(topic, 'sensor_msgs/msg/Image', BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
-        self._publish_event(EVENT_STARTED, 0)
+        try:
+            for topic in self.params['camera_topics']:
+                rec.add_topic(topic, 'sensor_msgs/msg/Image', BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
+            self._publish_event(EVENT_STARTED, 0)
+        except Exception as exc:
+            self.store.abandon_recording()
+            res.success = False
+            res.message = f'cannot write episode {rec.episode_id}: {exc}; abandoned (quarantined on restart)'
+            self.diag.count('write_errors')
+            self.get_logger().error(f'StartEpisode failed: {res.message}')
+            return res
         res.success = True
         res.episode_id = rec.episode_id
         res.message = f'episode {rec.episode_id} started (task {task!r})'

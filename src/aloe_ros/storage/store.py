@@ -83,12 +83,12 @@ class EpisodeRecording:
 
     @property
     def bytes_written(self) -> int:
-        """Payload bytes appended so far."""
+        """Return the payload bytes appended so far."""
         return self._writer.bytes_in
 
     @property
     def closed(self) -> bool:
-        """True once closed or abandoned."""
+        """Return True once closed or abandoned."""
         return self._writer.closed
 
     def add_topic(self, topic: str, type_name: str, reliability: int = 1, durability: int = 2,
@@ -221,7 +221,7 @@ class EpisodeStore:
 
     @property
     def recording(self) -> Optional[EpisodeRecording]:
-        """The open episode, if any."""
+        """Return the open episode, if any."""
         return self._recording
 
     def begin_episode(self, task: str = '', instruction: str = '', seed: int = -1,
@@ -234,6 +234,8 @@ class EpisodeStore:
             raise RuntimeError(f'episode {self._recording.episode_id} is still open')
         now = time.time() if now is None else now
         episode_id = episode_id or str(uuid.uuid4())
+        if self.catalog.get(episode_id) is not None:
+            raise ValueError(f'episode {episode_id} is already in {self.root}')
         day = time.strftime('%Y%m%d', time.gmtime(now))
         rel_path = os.path.join('episodes', day, episode_id + '.mcap')
         meta = {'episode_id': episode_id, 'task': task, 'instruction': instruction,
