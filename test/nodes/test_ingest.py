@@ -1,0 +1,114 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Observation ingestion: validation, approximate-time alignment, staleness (ROS-free)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.ingest import IngestConfig, InputRejected, ObservationIngest
+
+CAMS = ['cam_high', 'cam_left_wrist']
+ARM = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper']
+
+
+def image(h=48, w=64, value=0, encoding='rgb8'):
+    arr = np.full((h, w, 3), value, np.uint8)
+    return SimpleNamespace(height=h, width=w, encoding=encoding, is_bigendian=0, step=w * 3,
+                           data=arr.tobytes(), header=SimpleNamespace(frame_id='cam_optical'))
+
+
+def make(**kw):
+    cfg = dict(camera_names=CAMS, joint_names=DEFAULT_JOINT_NAMES, slop=0.02, staleness_limit=0.2)
+    cfg.update(kw)
+    return ObservationIngest(IngestConfig(**cfg))
+
+
+def feed_all(ing, t, now=None, cams=CAMS, arms=('left', 'right'), offset=0.0):
+    now = t if now is None else now
+    for c in cams:
+        ing.add_image(c, image(value=int(t * 100) % 255), t, now)
+    for a in arms:
+        pos = np.arange(7) * 0.1 + (1.0 if a == 'right' else 0.0) + offset
+        ing.add_joint_state(a, [f'{a}_{n}' for n in ARM], pos, [], t, now)
+
+
+def test_assembles_aligned_observation_in_order():
+    ing = make()
+    assert ing.assemble(10.0) is None
+    assert ing.waiting_for() == CAMS + ['left', 'right']
+    feed_all(ing, 10.0)
+    obs = ing.assemble(10.01)
+    assert obs.arm_joint_names == [n for n in DEFAULT_JOINT_NAMES if 'gripper' not in n]
+    np.testing.assert_allclose(obs.position[:6], np.arange(6) * 0.1)
+    np.testing.assert_allclose(obs.position[6:], 1.0 + np.arange(6) * 0.1)
+    np.testing.assert_allclose(obs.gripper, [0.6, 1.6])
+    assert [c for c, _ in obs.images] == CAMS
+    assert obs.images[0][1].data.shape == (64, 64, 3) and obs.images[0][1].frame_id == 'cam_optical'
+    assert not obs.stale and obs.max_input_age == 0.0
+
+
+def test_unprefixed_and_reordered_joint_names_accepted():
+    ing = make()
+    names = ARM[::-1]
+    s = ing.add_joint_state('left', names, np.arange(7.0)[::-1], np.ones(7), 1.0, 1.0)
+    np.testing.assert_allclose(s.data[0], np.arange(7.0))
+
+
+def test_approximate_time_picks_freshest_set_within_slop():
+    ing = make(slop=0.015)
+    # cameras at 10.000/10.033, joints at 10.00, 10.02, 10.04
+    for c in CAMS:
+        ing.add_image(c, image(), 10.000, 10.05)
+        ing.add_image(c, image(), 10.033, 10.05)
+    for t in (10.00, 10.02, 10.04):
+        for a in ('left', 'right'):
+            ing.add_joint_state(a, [f'{a}_{n}' for n in ARM], np.full(7, t), [], t, 10.05)
+    obs = ing.assemble(10.05)
+    assert obs.stamp == pytest.approx(10.04) and obs.oldest == pytest.approx(10.033)
+    assert obs.realigned and obs.max_input_age == pytest.approx(0.007)
+
+
+def test_unaligned_inputs_reuse_last_set_and_go_stale():
+    ing = make(slop=0.01, staleness_limit=0.1)
+    feed_all(ing, 10.0)
+    assert ing.assemble(10.0).realigned
+    feed_all(ing, 10.02, cams=[])  # cameras stopped: newer joints cannot align with them
+    obs = ing.assemble(10.03)
+    assert obs.realigned and obs.stamp == 10.0 and not obs.stale  # the old set still aligns
+    for k in range(5):  # old joint states leave the buffer: nothing aligns any more
+        feed_all(ing, 10.04 + 0.01 * k, cams=[])
+    obs = ing.assemble(10.09)
+    assert not obs.realigned and obs.stamp == 10.0 and not obs.stale
+    assert ing.assemble(10.2).stale
+
+
+@pytest.mark.parametrize('call,cause', [
+    (lambda i: i.add_image('cam_high', image(encoding='yuv422'), 1.0, 1.0), 'bad_image'),
+    (lambda i: i.add_image('cam_high', image(h=2000, w=2000), 1.0, 1.0), 'oversized_image'),
+    (lambda i: i.add_image('cam_x', image(), 1.0, 1.0), 'unknown_source'),
+    (lambda i: i.add_image('cam_high', image(), 0.5, 1.0), 'stale'),
+    (lambda i: i.add_image('cam_high', image(), 5.0, 1.0), 'future_stamp'),
+    (lambda i: i.add_image('cam_high', image(), 0.0, 1.0), 'bad_stamp'),
+    (lambda i: i.add_joint_state('left', ARM[:-1] + ['thumb'], np.zeros(7), [], 1.0, 1.0), 'unknown_joint'),
+    (lambda i: i.add_joint_state('left', ARM, np.zeros(6), [], 1.0, 1.0), 'bad_size'),
+    (lambda i: i.add_joint_state('left', ARM, np.zeros(7), np.zeros(3), 1.0, 1.0), 'bad_size'),
+    (lambda i: i.add_joint_state('left', ARM, [np.nan] + [0.0] * 6, [], 1.0, 1.0), 'nan'),
+])
+def test_bad_inputs_rejected_with_cause(call, cause):
+    ing = make(max_image_bytes=1024 * 1024)
+    with pytest.raises(InputRejected) as info:
+        call(ing)
+    assert info.value.cause == cause
+    assert 'rejected' in str(info.value)
+
+
+def test_out_of_order_rejected_and_buffer_unchanged():
+    ing = make()
+    feed_all(ing, 10.0)
+    with pytest.raises(InputRejected) as info:
+        ing.add_joint_state('left', ARM, np.ones(7), [], 9.99, 10.0)
+    assert info.value.cause == 'out_of_order'
+    assert ing.assemble(10.0).position[0] == 0.0
