@@ -15,6 +15,7 @@ from aloe_ros.storage import (EpisodeStore, RewardConfig, StoreLockedError, chec
                               export_npz, load_npz, message_definition)
 from aloe_ros.storage.convert import image_to_array, proprio_from, split_proprio
 from aloe_ros.storage.episode_file import decode, encode
+from aloe_ros.storage.schema import find_msg_file
 
 ARRAYS = ('proprio', 'actions', 'sources', 'policy_versions', 'interventions', 'rewards')
 
@@ -78,8 +79,11 @@ def test_schema_matches_rosbag2_layout_and_decodes(tmp_path, episode_factory):
         decoded = {ch.topic: msg for _s, ch, _m, msg in reader.iter_decoded_messages()}
     sections = obs_text.split('=' * 80 + '\n')
     headers = [s.splitlines()[0] for s in sections[1:]]
-    assert headers == ['MSG: std_msgs/Header', 'MSG: builtin_interfaces/Time', 'MSG: sensor_msgs/Image']
-    assert sections[0].startswith('# One time-aligned observation')
+    # rosbag2 order: depth first, each message's dependencies sorted, each type once.
+    assert headers == ['MSG: sensor_msgs/Image', 'MSG: std_msgs/Header', 'MSG: builtin_interfaces/Time']
+    assert sections[0].startswith('# One time-aligned observation') and sections[0].endswith('stale\n\n')
+    with open(find_msg_file('aloe_msgs/msg/Observation')) as f:
+        assert sections[0] == f.read() + '\n'
     assert decoded['/aloe/observation'].images[0].encoding == 'rgb8'
     assert decoded['/aloe/executed_step'].step_index == 3
     assert obs_text == message_definition('aloe_msgs/Observation')
@@ -195,3 +199,14 @@ def test_proprio_layout_and_image_decoding():
         'data': bytes([1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0])}))
     arr = image_to_array(img)
     assert arr.shape == (2, 2, 3) and arr[0, 0].tolist() == [3, 2, 1] and arr[1, 1].tolist() == [12, 11, 10]
+
+
+def test_schema_text_is_rosbag2_concatenation():
+    with open(find_msg_file('std_msgs/msg/Header')) as f:
+        header_text = f.read()
+    with open(find_msg_file('builtin_interfaces/msg/Time')) as f:
+        time_text = f.read()
+    expected = header_text + '\n' + '=' * 80 + '\nMSG: builtin_interfaces/Time\n' + time_text
+    assert message_definition('std_msgs/msg/Header') == expected
+    with pytest.raises(LookupError, match='NoSuchType'):
+        message_definition('aloe_msgs/msg/NoSuchType')

@@ -3,8 +3,10 @@
 """ROS 2 message definitions in the form rosbag2 writes into MCAP schemas (encoding ``ros2msg``).
 
 rosbag2 stores, per topic type, the type's own ``.msg`` text followed by every type it depends
-on, each once, in depth-first order of first use, separated by a line of 80 ``=`` and a
-``MSG: <pkg>/<Type>`` line. Foxglove, the ``mcap`` tools and ``mcap_ros2`` parse that layout.
+on, each once, depth first with each message's dependencies in sorted order; every dependency
+is preceded by an empty line, a line of 80 ``=`` and a ``MSG: <pkg>/<Type>`` line (the type as
+the field spells it). Foxglove, the ``mcap`` tools and ``mcap_ros2`` parse that layout; this
+module builds the same text byte for byte.
 
 The ``.msg`` files are found the way ament finds them: ``<prefix>/share/<pkg>/msg/<Type>.msg``
 for every prefix in ``AMENT_PREFIX_PATH``, then ``sys.prefix`` (the PyPI ROS wheels install their
@@ -64,33 +66,26 @@ def find_msg_file(type_name: str, prefixes: Optional[Sequence[str]] = None) -> s
                       'source the workspace (install/setup.bash) that provides it')
 
 
-_FIELD_RE = re.compile(r'^\s*([A-Za-z][\w/]*)(\[[^\]]*\])?\s+(\w+)')
+_FIELD_RE = re.compile(r'^\s*([A-Za-z0-9_/]+)(\[[^\]]*\])?\s+')
 
 
 def dependencies(pkg: str, msg_text: str) -> List[str]:
-    """Return the ``pkg/Type`` names of the message types a ``.msg`` text uses, in order."""
-    deps: List[str] = []
+    """Return the ``pkg/Type`` names of the message types a ``.msg`` text uses, sorted.
+
+    A type without a package is taken from ``pkg``. Sorted and unique, as rosbag2 collects them.
+    """
+    deps = set()
     for line in msg_text.splitlines():
-        line = line.split('#', 1)[0].strip()
-        if not line:
-            continue
         m = _FIELD_RE.match(line)
-        if m is None:
+        if m is None or m.group(1) in PRIMITIVES:
             continue
         ftype = m.group(1)
-        if ftype in PRIMITIVES or ftype.startswith('string<') or ftype.startswith('wstring<'):
-            continue
-        # A constant (`uint8 X=1`) has a primitive type, so it is skipped above.
-        if ftype == 'Header':
-            full = 'std_msgs/Header'
-        elif '/' in ftype:
+        if '/' in ftype:
             dpkg, dname = split_type(ftype)
-            full = f'{dpkg}/{dname}'
+            deps.add(f'{dpkg}/{dname}')
         else:
-            full = f'{pkg}/{ftype}'
-        if full not in deps:
-            deps.append(full)
-    return deps
+            deps.add(f'{pkg}/{ftype}')
+    return sorted(deps)
 
 
 def _read(path: str) -> str:
@@ -100,25 +95,20 @@ def _read(path: str) -> str:
 
 @lru_cache(maxsize=256)
 def _definition_cached(type_name: str, prefixes: Tuple[str, ...]) -> str:
-    pkg, name = split_type(type_name)
-    root_text = _read(find_msg_file(type_name, prefixes))
-    parts = [root_text.rstrip('\n') + '\n']
-    done = {f'{pkg}/{name}'}
+    seen = set()
 
-    def visit(dpkg: str, text: str, out: List[Tuple[str, str]]) -> None:
-        for dep in dependencies(dpkg, text):
-            if dep in done:
-                continue
-            done.add(dep)
-            dep_text = _read(find_msg_file(dep, prefixes))
-            out.append((dep, dep_text))
-            visit(dep.split('/')[0], dep_text, out)
+    def expand(name: str, depth: int) -> str:
+        if depth <= 0:
+            raise SchemaError(f'message definitions nest too deep below {type_name}')
+        text = _read(find_msg_file(name, prefixes))
+        out = text
+        for dep in dependencies(split_type(name)[0], text):
+            if dep not in seen:
+                seen.add(dep)
+                out += f'\n{SEPARATOR}\nMSG: {dep}\n' + expand(dep, depth - 1)
+        return out
 
-    ordered: List[Tuple[str, str]] = []
-    visit(pkg, root_text, ordered)
-    for dep, text in ordered:
-        parts.append(f'{SEPARATOR}\nMSG: {dep}\n{text.rstrip(chr(10))}\n')
-    return ''.join(parts)
+    return expand(type_name, 50)
 
 
 def message_definition(type_name: str, prefixes: Optional[Iterable[str]] = None) -> str:
