@@ -1,0 +1,348 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Learner node: ALOE critic + actor over the episode store, versioned weights to the policy.
+
+The learner reads complete episodes from the recorder's store (read-only; it may run on another
+machine that mounts the same store), trains in iterations and exports each iteration's actor as
+``actor_vNNNN.safetensors`` in ``weights_dir`` (atomic write + sha256), then announces it on
+``/aloe/policy_update`` (reliable, transient-local: a policy node that starts later still gets the
+newest version). Weights travel as files: on a separate GPU machine, ``weights_dir`` must be a
+directory both machines see at the same path (NFS, sshfs); the policy node verifies the sha256
+before loading, so a half-copied file is refused, never run.
+
+An iteration starts when ``episodes_per_iteration`` new episodes are in the store
+(``trigger: episodes``) or when a ``TrainIteration`` goal arrives (either trigger). The full
+learner state (nets, target critic, optimizers, RNGs, version) is saved after every iteration;
+on start the node resumes from it, so a restarted learner continues where it stopped.
+Training runs on a worker thread in short slices, so services and status stay responsive.
+"""
+
+import os
+import sys
+import threading
+import time
+from typing import Dict, Optional
+
+import numpy as np
+import rclpy
+from rclpy.action import ActionServer, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from aloe_msgs.action import TrainIteration
+from aloe_msgs.msg import ActionChunk, ChunkValue, LearnerStatus, Metric, Observation, PolicyUpdate
+from aloe_msgs.srv import EvaluateChunk
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, ParamSpec, SENSOR_DATA,
+                                   declare_parameters, latched, reliable)
+from aloe_ros.storage.convert import image_to_array, proprio_from
+
+SLICE = 10  # gradient steps per slice; the lock is released between slices
+
+PARAMS = [
+    ParamSpec('learner_config', '', 'Learner YAML (method, model, critic, actor, data)', read_only=True,
+              allow_empty=False),
+    ParamSpec('store_root', '', 'Episode store written by the recorder', read_only=True, allow_empty=False),
+    ParamSpec('weights_dir', '', 'Where actors and the learner state are written', read_only=True,
+              allow_empty=False),
+    ParamSpec('trigger', 'episodes', 'episodes: train after episodes_per_iteration new episodes; '
+              'action: only on TrainIteration goals', choices=['episodes', 'action']),
+    ParamSpec('episodes_per_iteration', 4, 'New episodes that start an iteration (trigger: episodes)',
+              min=1, max=100000),
+    ParamSpec('min_episodes', 1, 'Episodes needed before the first iteration', min=1, max=100000),
+    ParamSpec('critic_steps', 200, 'Critic gradient steps per iteration', min=0, max=10000000),
+    ParamSpec('actor_steps', 200, 'Actor gradient steps per iteration', min=0, max=10000000),
+    ParamSpec('resume', True, 'Resume from weights_dir/learner_state.safetensors when present',
+              read_only=True),
+    ParamSpec('poll_period', 1.0, 'Seconds between store polls', min=0.05, max=60.0),
+    ParamSpec('status_period', 1.0, 'Seconds between LearnerStatus messages', min=0.05, max=60.0),
+    ParamSpec('evaluate_running_chunks', True, 'Publish the critic\'s Q, V, A of each new chunk on '
+              '/aloe/chunk_value (RViz)'),
+    ParamSpec('torch_threads', 1, 'CPU threads for training', min=1, max=256, read_only=True),
+]
+PARAMETERS = {spec.name: spec.default for spec in PARAMS}
+
+
+def metrics_to_msgs(metrics: Dict[str, float]):
+    """Return a list of aloe_msgs/Metric from a dict (non-finite values kept: they are diagnostic)."""
+    return [Metric(name=str(k), value=float(v)) for k, v in sorted(metrics.items())]
+
+
+class LearnerNode(Node):
+    """ALOE learner over the episode store; publishes versioned, checksummed weights."""
+
+    def __init__(self):
+        """Declare parameters, build or resume the trainer, start the worker thread."""
+        super().__init__('learner')
+        self.cfg = declare_parameters(self, PARAMS)
+        import torch
+        from aloe_ros.core.config import load_config
+        from aloe_ros.core.trainer import AloeTrainer, STATE_FILE
+        from aloe_ros.storage.store import EpisodeStore
+        torch.set_num_threads(self.cfg['torch_threads'])
+        try:
+            self.learner_cfg = load_config(self.cfg['learner_config'])
+        except Exception as exc:
+            raise ConfigError('learner_config', str(exc)) from exc
+        os.makedirs(self.cfg['weights_dir'], exist_ok=True)
+        if not os.path.isdir(self.cfg['store_root']):
+            os.makedirs(self.cfg['store_root'], exist_ok=True)
+        self.store = EpisodeStore(self.cfg['store_root'], mode='r')
+        self.trainer = AloeTrainer(self.learner_cfg, self.store)
+        state = os.path.join(self.cfg['weights_dir'], STATE_FILE)
+        self._last_update: Optional[PolicyUpdate] = None
+        if self.cfg['resume'] and os.path.exists(state):
+            try:
+                self.trainer.load_state(self.cfg['weights_dir'])
+            except Exception as exc:
+                raise ConfigError('resume', f'cannot resume from {state}: {exc} (move it away to start '
+                                            'fresh)') from exc
+            self.get_logger().info(f'resumed learner state at v{self.trainer.version} from {state}')
+        self._lock = threading.Lock()
+        self._state = LearnerStatus.STATE_WAITING_FOR_DATA
+        self._iteration = 0
+        self._episodes_at_last_iteration = 0
+        self._metrics: Dict[str, float] = {}
+        self._message = 'waiting for episodes'
+        self._ups = 0.0
+        self._stop = threading.Event()
+        self._requested = threading.Event()
+        self._goal_lock = threading.Lock()
+        self._latest_obs: Optional[Observation] = None
+
+        self.diag = DiagnosticsPublisher(self)
+        self.diag.declare('iterations', 'exports', 'evaluations', 'evaluation_errors', 'train_errors')
+        self._update_pub = self.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
+        self._status_pub = self.create_publisher(LearnerStatus, '/aloe/learner_status', reliable(10))
+        self._value_pub = self.create_publisher(ChunkValue, '/aloe/chunk_value', reliable(10))
+        group = ReentrantCallbackGroup()
+        self.create_service(EvaluateChunk, '/aloe/evaluate_chunk', self._on_evaluate, callback_group=group)
+        self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA,
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        if self.cfg['evaluate_running_chunks']:
+            self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk, reliable(5),
+                                     callback_group=MutuallyExclusiveCallbackGroup())
+        self._action = ActionServer(self, TrainIteration, '/aloe/train_iteration', self._execute_goal,
+                                    goal_callback=lambda _g: GoalResponse.ACCEPT, callback_group=group)
+        self.create_timer(self.cfg['status_period'], self._publish_status)
+        if self.trainer.version > 0:
+            self._announce_existing()
+        self._worker = threading.Thread(target=self._loop, name='learner-worker', daemon=True)
+        self._worker.start()
+
+    # ------------------------------------------------------------------ training
+
+    def _announce_existing(self) -> None:
+        """Re-announce the newest exported actor after a restart (the policy may have restarted too)."""
+        from aloe_ros.core.checkpoint import actor_filename, sha256_file
+        path = os.path.join(self.cfg['weights_dir'], actor_filename(self.trainer.version))
+        if os.path.exists(path):
+            self._publish_update(path, sha256_file(path), self.trainer.version, {})
+
+    def _publish_update(self, path: str, sha256: str, version: int, metrics: Dict[str, float]) -> None:
+        msg = PolicyUpdate(version=int(version), checkpoint_uri='file://' + os.path.abspath(path),
+                           sha256=sha256, config_hash=self.learner_cfg.config_hash(),
+                           metrics=metrics_to_msgs(metrics))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._update_pub.publish(msg)
+        self._last_update = msg
+        self.get_logger().info(f'published policy v{version} ({os.path.basename(path)}, sha256 {sha256[:12]})')
+
+    def _loop(self) -> None:
+        """Worker: poll the store, run an iteration when triggered."""
+        while not self._stop.is_set():
+            try:
+                with self._lock:
+                    self.trainer.refresh()
+                n = len(self.trainer.replay.episode_ids)
+                due = (self.cfg['trigger'] == 'episodes' and n >= self.cfg['min_episodes']
+                       and n - self._episodes_at_last_iteration >= self.cfg['episodes_per_iteration'])
+                if due or self._requested.is_set():
+                    if n < self.cfg['min_episodes']:
+                        self._message = f'{n} episodes, need {self.cfg["min_episodes"]}'
+                    else:
+                        self.run_iteration(self.cfg['critic_steps'], self.cfg['actor_steps'])
+                    self._requested.clear()
+                elif n < self.cfg['min_episodes']:
+                    self._state = LearnerStatus.STATE_WAITING_FOR_DATA
+                    self._message = f'{n} episodes, need {self.cfg["min_episodes"]}'
+            except Exception as exc:  # the robot keeps its last policy; the error is reported, not fatal
+                self.diag.count('train_errors')
+                self._state = LearnerStatus.STATE_ERROR
+                self._message = f'{type(exc).__name__}: {exc}'
+                self.get_logger().error(f'learner iteration failed: {self._message}; retrying after the '
+                                        'next poll')
+            self._stop.wait(self.cfg['poll_period'])
+
+    def run_iteration(self, critic_steps: int, actor_steps: int, feedback=None) -> Dict[str, float]:
+        """Train critic then actor in slices, save state, export and announce the new actor."""
+        self._state = LearnerStatus.STATE_TRAINING
+        self._iteration += 1
+        self._message = f'iteration {self._iteration}'
+        t0 = time.monotonic()
+        acc: Dict[str, list] = {}
+        for phase, total in (('critic', critic_steps), ('actor', actor_steps)):
+            done = 0
+            while done < total and not self._stop.is_set():
+                n = min(SLICE, total - done)
+                with self._lock:
+                    m = self.trainer.train(n if phase == 'critic' else 0, n if phase == 'actor' else 0)
+                done += n
+                for k, v in m.items():
+                    acc.setdefault(k, []).append(v)
+                self._metrics = {k: float(v) for k, v in m.items()}
+                if feedback is not None:
+                    feedback(phase, done, total, self._metrics)
+        skip = ('critic_steps', 'actor_steps')
+        metrics = {k: float(np.mean(v)) for k, v in acc.items() if k not in skip}
+        elapsed = max(time.monotonic() - t0, 1e-6)
+        self._ups = (critic_steps + actor_steps) / elapsed
+        self._state = LearnerStatus.STATE_EXPORTING
+        with self._lock:
+            info = self.trainer.export(self.cfg['weights_dir'])
+            self.trainer.save_state(self.cfg['weights_dir'])
+        self._episodes_at_last_iteration = len(self.trainer.replay.episode_ids)
+        metrics['iteration_seconds'] = elapsed
+        self._metrics = metrics
+        self._publish_update(info.path, info.sha256, info.version, metrics)
+        self.diag.count('iterations')
+        self.diag.count('exports')
+        self.diag.set('policy_version', info.version)
+        self._state = LearnerStatus.STATE_IDLE
+        self._message = f'exported v{info.version} after iteration {self._iteration}'
+        return metrics
+
+    def _execute_goal(self, handle):
+        """TrainIteration action: one iteration now, with progress feedback."""
+        goal = handle.request
+        critic = goal.critic_steps or self.cfg['critic_steps']
+        actor = goal.actor_steps or self.cfg['actor_steps']
+
+        def feedback(phase, step, total, metrics):
+            handle.publish_feedback(TrainIteration.Feedback(phase=phase, step=step, total_steps=total,
+                                                            metrics=metrics_to_msgs(metrics)))
+        result = TrainIteration.Result()
+        with self._goal_lock:
+            try:
+                with self._lock:
+                    self.trainer.refresh()
+                if len(self.trainer.replay.episode_ids) < self.cfg['min_episodes']:
+                    raise RuntimeError(f'{len(self.trainer.replay.episode_ids)} episodes in the store, '
+                                       f'need {self.cfg["min_episodes"]}')
+                metrics = self.run_iteration(critic, actor, feedback)
+            except Exception as exc:
+                handle.abort()
+                result.success = False
+                result.message = f'{type(exc).__name__}: {exc}'
+                return result
+        handle.succeed()
+        result.success = True
+        result.message = self._message
+        result.policy_version = self.trainer.version
+        result.metrics = metrics_to_msgs(metrics)
+        return result
+
+    # ------------------------------------------------------------------ critic queries
+
+    def _obs_dict(self, msg: Observation) -> dict:
+        return {'images': {n: image_to_array(i) for n, i in zip(msg.camera_names, msg.images)},
+                'proprio': proprio_from(msg.position, msg.gripper), 'instruction': msg.task_instruction}
+
+    def _evaluate(self, obs_msg: Observation, actions, horizon: int, action_dim: int) -> dict:
+        obs = self._obs_dict(obs_msg)
+        with self._lock:
+            if len(actions) == 0:
+                from aloe_ros.core.runtime import obs_to_batch
+                batch = obs_to_batch(self.trainer.policy, self.learner_cfg, obs)
+                chunk = self.trainer.policy.sample(batch)[0].detach().numpy()
+            else:
+                if horizon * action_dim != len(actions):
+                    raise ValueError(f'{len(actions)} actions do not fill {horizon} x {action_dim}')
+                chunk = np.asarray(actions, dtype=np.float32).reshape(horizon, action_dim)
+            return self.trainer.evaluate(obs, chunk)
+
+    def _on_evaluate(self, request: EvaluateChunk.Request, response: EvaluateChunk.Response):
+        """Q per head, aggregated Q, V and A for an observation and a chunk."""
+        try:
+            out = self._evaluate(request.observation, request.actions, request.horizon, request.action_dim)
+        except Exception as exc:
+            self.diag.count('evaluation_errors')
+            response.success = False
+            response.message = f'{type(exc).__name__}: {exc}'
+            return response
+        self.diag.count('evaluations')
+        response.success = True
+        response.q_heads = [float(v) for v in out['q_heads']]
+        response.q, response.v, response.advantage = float(out['q']), float(out['v']), float(out['adv'])
+        return response
+
+    def _on_observation(self, msg: Observation) -> None:
+        self._latest_obs = msg
+
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        """Score the chunk the robot is about to run (skipped while training holds the lock)."""
+        obs = self._latest_obs
+        if obs is None or self.trainer.critic is None or not self.trainer.normalized:
+            return
+        if self._state == LearnerStatus.STATE_TRAINING:
+            return  # the critic is mid-iteration; scoring resumes after the export
+        try:
+            out = self._evaluate(obs, msg.actions, msg.horizon, msg.action_dim)
+        except Exception as exc:
+            self.diag.count('evaluation_errors')
+            self.get_logger().debug(f'chunk {msg.chunk_id} not evaluated: {exc}')
+            return
+        value = ChunkValue(chunk_id=msg.chunk_id, policy_version=msg.policy_version, q=float(out['q']),
+                           v=float(out['v']), advantage=float(out['adv']),
+                           q_heads=[float(v) for v in out['q_heads']])
+        value.header = msg.header
+        self._value_pub.publish(value)
+
+    # ------------------------------------------------------------------ status
+
+    def _publish_status(self) -> None:
+        msg = LearnerStatus(state=self._state, policy_version=self.trainer.version,
+                            iteration=self._iteration,
+                            gradient_steps=self.trainer.critic_updates + self.trainer.actor_updates,
+                            num_episodes=len(self.trainer.replay.episode_ids),
+                            num_transitions=len(self.trainer.replay), updates_per_second=self._ups,
+                            metrics=metrics_to_msgs(self._metrics), message=self._message)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._status_pub.publish(msg)
+        self.diag.set('episodes', msg.num_episodes)
+        self.diag.set('state', self._message)
+
+    def destroy_node(self):
+        """Stop the worker (it finishes its current slice) before the node goes."""
+        self._stop.set()
+        if self._worker.is_alive():
+            self._worker.join(timeout=30)
+        self.store.close()
+        return super().destroy_node()
+
+
+def main(args=None) -> int:
+    """Run the learner on a multi-threaded executor."""
+    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.ALL)
+    node = None
+    code = 0
+    try:
+        node = LearnerNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except ConfigError as exc:
+        print(f'[learner] invalid configuration: {exc}; not starting', file=sys.stderr)
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,345 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Policy node: action chunks from observations, verified hot-swap of weights between chunks.
+
+Every ``replan_period`` seconds the node turns the newest fresh ``Observation`` into an
+``ActionChunk`` (H x D joint targets) stamped with the observation's time, a chunk id and the
+policy version that produced it. Stale or missing observations produce no chunk: the executor
+then holds when its running chunk runs out.
+
+Weights arrive as ``PolicyUpdate`` (latched, from the learner) or through the ``LoadPolicy``
+service. Each candidate is checked before anything changes: the file must lie inside
+``weights_dir``, its sha256 must match, its model config hash must match the node's
+``learner_config``, and its version must be newer than the running one. Loading runs on a
+worker thread; the swap itself is a pointer exchange taken only between two chunks, so
+inference never waits for a load and no chunk mixes two versions.
+"""
+
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import UInt32
+
+from aloe_msgs.msg import ActionChunk, Observation, PolicyUpdate, SafetyEvent
+from aloe_msgs.srv import LoadPolicy
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause, ParamSpec,
+                                   SENSOR_DATA, declare_parameters, latched, reliable, stamp_to_sec)
+from aloe_ros.storage.convert import image_to_array, proprio_from
+
+DEFAULT_JOINTS = [f'{side}_{j}' for side in ('left', 'right')
+                  for j in ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate',
+                            'gripper')]
+
+PARAMS = [
+    ParamSpec('learner_config', '', 'Learner YAML whose model config the weights must match '
+              '(its config hash is checked on every load)', read_only=True, allow_empty=False),
+    ParamSpec('weights_dir', '', 'Only weights inside this directory are ever loaded', read_only=True,
+              allow_empty=False),
+    ParamSpec('initial_weights', '', 'Weights to run at start (path or file:// uri); empty = wait for '
+              'the first PolicyUpdate', read_only=True),
+    ParamSpec('initial_sha256', '', 'sha256 of initial_weights (required when it is set)', read_only=True),
+    ParamSpec('initial_version', 0, 'Version reported for initial_weights', min=0, read_only=True),
+    ParamSpec('replan_period', 0.5, 'Seconds between two chunks (h_exec * dt)', min=0.02, max=10.0),
+    ParamSpec('max_observation_age', 0.25, 'Observations older than this [s] produce no chunk',
+              min=0.01, max=10.0),
+    ParamSpec('control_period', 0.02, 'dt between chunk steps [s] written into ActionChunk.dt',
+              min=0.001, max=1.0, read_only=True),
+    ParamSpec('joint_names', DEFAULT_JOINTS, 'Names of the action dimensions, in order', read_only=True,
+              allow_empty=False),
+    ParamSpec('torch_threads', 1, 'CPU threads for inference (leave cores to the control loop)',
+              min=1, max=64, read_only=True),
+    ParamSpec('seed', 0, 'Seed of the sampler noise', min=0, read_only=True),
+]
+PARAMETERS = {spec.name: spec.default for spec in PARAMS}
+
+
+def uri_to_path(uri: str) -> str:
+    """Return the local path of a ``file://`` uri or plain absolute path; raise ValueError otherwise."""
+    if uri.startswith('file://'):
+        parsed = urlparse(uri)
+        if parsed.netloc not in ('', 'localhost'):
+            raise ValueError(f'uri {uri!r} names host {parsed.netloc!r}; only local files are loaded')
+        return unquote(parsed.path)
+    if '://' in uri:
+        raise ValueError(f'uri {uri!r}: only file:// uris and absolute paths are supported')
+    if not os.path.isabs(uri):
+        raise ValueError(f'path {uri!r} is not absolute')
+    return uri
+
+
+def check_inside(path: str, allowed_dir: str) -> str:
+    """Return the real path of ``path`` if it lies inside ``allowed_dir``; raise PermissionError otherwise."""
+    real = os.path.realpath(path)
+    root = os.path.realpath(allowed_dir)
+    if os.path.commonpath([real, root]) != root or real == root:
+        raise PermissionError(f'{path} resolves outside the allowed directory {root}; refused')
+    return real
+
+
+class PolicyNode(Node):
+    """Publishes action chunks and hot-swaps verified weights between chunks."""
+
+    def __init__(self):
+        """Declare parameters, load the initial weights if any, start the chunk timer."""
+        super().__init__('policy')
+        self.cfg = declare_parameters(self, PARAMS)
+        if self.cfg['initial_weights'] and not self.cfg['initial_sha256']:
+            raise ConfigError('initial_sha256', 'is required when initial_weights is set')
+        if not os.path.isdir(self.cfg['weights_dir']):
+            raise ConfigError('weights_dir', f"{self.cfg['weights_dir']} is not a directory")
+        # Torch and the core are imported here, not at module level, so `--help`-style imports
+        # of this module (launch validation) stay cheap.
+        import torch
+        from aloe_ros.core.config import load_config, model_config_hash
+        from aloe_ros.core.runtime import load_actor
+        torch.set_num_threads(self.cfg['torch_threads'])
+        try:
+            learner_cfg = load_config(self.cfg['learner_config'])
+        except Exception as exc:
+            raise ConfigError('learner_config', str(exc)) from exc
+        self._load_actor = load_actor
+        self._expected_hash = model_config_hash(learner_cfg.model)
+        self._joint_names = list(self.cfg['joint_names'])
+        if learner_cfg.model.action_dim != len(self._joint_names):
+            raise ConfigError('joint_names', f'{len(self._joint_names)} names but the model acts in '
+                                             f'{learner_cfg.model.action_dim} dimensions')
+
+        self._lock = threading.Lock()
+        self._runtime = None
+        self._pending = None
+        self._latest_obs: Optional[Observation] = None
+        self._chunk_id = 0
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='weights-loader')
+
+        self.diag = DiagnosticsPublisher(self)
+        self.diag.declare('chunks_published', 'observations', 'rejected_observations', 'skipped_stale',
+                          'updates_received', 'updates_rejected', 'swaps', 'inference_errors')
+        self._safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
+        self.once = OncePerCause(self.get_logger(), self._on_safety)
+        self._chunk_pub = self.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
+        self._version_pub = self.create_publisher(UInt32, '/aloe/policy/version', latched(1))
+
+        io_group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA,
+                                 callback_group=io_group)
+        self.create_subscription(PolicyUpdate, '/aloe/policy_update', self._on_update, latched(1),
+                                 callback_group=io_group)
+        self.create_service(LoadPolicy, '/aloe/policy/load', self._on_load_service,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_timer(self.cfg['replan_period'], self._on_tick,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+
+        if self.cfg['initial_weights']:
+            try:
+                runtime = self._verify_and_load(self.cfg['initial_weights'], self.cfg['initial_sha256'],
+                                                self.cfg['initial_version'])
+            except Exception as exc:
+                raise ConfigError('initial_weights', f'refused: {exc}') from exc
+            self._install(runtime)
+        else:
+            self.once.report('no_weights', 'no weights yet: waiting for a PolicyUpdate; no chunks '
+                             'until then', level='info')
+        self._publish_version()
+
+    # ------------------------------------------------------------------ weights
+
+    def _verify_and_load(self, uri: str, sha256: str, version: int):
+        """Check place, checksum and config, then load; raises with the reason on any failure."""
+        path = check_inside(uri_to_path(uri), self.cfg['weights_dir'])
+        runtime = self._load_actor(path, sha256, self._expected_hash)
+        runtime.version = int(version)
+        runtime.seed(self.cfg['seed'] + int(version))
+        return runtime
+
+    def _install(self, runtime) -> None:
+        with self._lock:
+            self._runtime = runtime
+        self.diag.set('running_version', runtime.version)
+        self.get_logger().info(f'running policy v{runtime.version} (sha256 {runtime.sha256[:12]})')
+        self.once.clear('no_weights')
+
+    def running_version(self) -> int:
+        """Return the version of the weights producing chunks now (0 = none)."""
+        with self._lock:
+            return self._runtime.version if self._runtime is not None else 0
+
+    def _newest_known_version(self) -> int:
+        with self._lock:
+            pending = self._pending.version if self._pending is not None else 0
+            return max(pending, self._runtime.version if self._runtime is not None else 0)
+
+    def _on_update(self, msg: PolicyUpdate) -> None:
+        """Queue a verified background load of announced weights (never blocks inference)."""
+        self.diag.count('updates_received')
+        if msg.version <= self._newest_known_version():
+            self.diag.count('updates_rejected')
+            self.get_logger().warning(f'PolicyUpdate v{msg.version} is not newer than '
+                                      f'v{self._newest_known_version()}: ignored')
+            return
+        if msg.config_hash and msg.config_hash != self._expected_hash:
+            self.diag.count('updates_rejected')
+            self.get_logger().error(f'PolicyUpdate v{msg.version}: config hash {msg.config_hash[:12]} differs '
+                                    f'from this node\'s {self._expected_hash[:12]}: refused')
+            return
+        self._loader.submit(self._background_load, msg.checkpoint_uri, msg.sha256, msg.version)
+
+    def _background_load(self, uri: str, sha256: str, version: int) -> None:
+        try:
+            runtime = self._verify_and_load(uri, sha256, version)
+        except Exception as exc:  # every refusal reason is reported, none crashes the node
+            self.diag.count('updates_rejected')
+            self.get_logger().error(f'weights v{version} from {uri} refused: {exc}')
+            return
+        with self._lock:
+            if self._pending is None or self._pending.version < runtime.version:
+                self._pending = runtime
+        self.get_logger().info(f'weights v{version} verified and loaded; swapping at the next chunk')
+
+    def _on_load_service(self, request: LoadPolicy.Request, response: LoadPolicy.Response):
+        """Verify and load synchronously in the service thread; the swap happens at the next chunk."""
+        try:
+            if request.version <= self._newest_known_version():
+                raise ValueError(f'version {request.version} is not newer than '
+                                 f'v{self._newest_known_version()}')
+            runtime = self._verify_and_load(request.uri, request.sha256, request.version)
+        except Exception as exc:
+            self.diag.count('updates_rejected')
+            response.success = False
+            response.message = f'refused: {exc}'
+            response.running_version = self.running_version()
+            self.get_logger().error(f'LoadPolicy {request.uri}: {response.message}')
+            return response
+        with self._lock:
+            self._pending = runtime
+        response.success = True
+        response.message = f'v{request.version} verified; runs from the next chunk'
+        response.running_version = self.running_version()
+        return response
+
+    def _publish_version(self) -> None:
+        self._version_pub.publish(UInt32(data=self.running_version()))
+
+    # ------------------------------------------------------------------ chunks
+
+    def _on_observation(self, msg: Observation) -> None:
+        self.diag.count('observations')
+        self._latest_obs = msg
+
+    def _obs_dict(self, msg: Observation, runtime) -> dict:
+        model = runtime.cfg.model
+        images = {}
+        for name, img in zip(msg.camera_names, msg.images):
+            if name in model.cameras:
+                arr = image_to_array(img)
+                if arr.shape[:2] != tuple(model.image_size):
+                    raise ValueError(f'camera {name} is {arr.shape[1]}x{arr.shape[0]}, the model wants '
+                                     f'{model.image_size[1]}x{model.image_size[0]}: set the observation '
+                                     'node\'s image size to the model\'s')
+                images[name] = arr
+        missing = [c for c in model.cameras if c not in images]
+        if missing:
+            raise ValueError(f'observation lacks cameras {missing}')
+        obs = {'images': images, 'proprio': proprio_from(msg.position, msg.gripper),
+               'instruction': msg.task_instruction}
+        if model.extra_state_dim:
+            raise ValueError('this model needs privileged state, which Observation does not carry')
+        return obs
+
+    def _on_tick(self) -> None:
+        """Swap in pending weights, then produce one chunk from the newest fresh observation."""
+        with self._lock:
+            if self._pending is not None:
+                self._runtime, self._pending = self._pending, None
+                swapped = self._runtime
+            else:
+                swapped = None
+            runtime = self._runtime
+        if swapped is not None:
+            self.diag.count('swaps')
+            self.diag.set('running_version', swapped.version)
+            self.get_logger().info(f'now running policy v{swapped.version}')
+            self._publish_version()
+            self.once.clear('no_weights')
+        msg = self._latest_obs
+        if runtime is None or msg is None:
+            return
+        age = self.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(msg.header.stamp)
+        if msg.stale or age > self.cfg['max_observation_age']:
+            self.diag.count('skipped_stale')
+            self.once.report('stale', f'observation is stale (age {age:.3f} s, flag {msg.stale}): '
+                                      'no chunk; the executor holds when its chunk runs out')
+            return
+        self.once.clear('stale', 'fresh observations again: producing chunks')
+        try:
+            obs = self._obs_dict(msg, runtime)
+            t0 = time.perf_counter()
+            chunk = runtime.act(obs)
+            latency = time.perf_counter() - t0
+        except Exception as exc:
+            self.diag.count('inference_errors')
+            self.once.report('inference', f'no chunk: {exc}', level='error')
+            return
+        self.once.clear('inference', 'inference recovered')
+        self._chunk_id += 1
+        out = ActionChunk()
+        out.header = msg.header
+        out.chunk_id = self._chunk_id
+        out.policy_version = runtime.version
+        out.horizon, out.action_dim = int(chunk.shape[0]), int(chunk.shape[1])
+        out.joint_names = self._joint_names
+        out.dt = self.cfg['control_period']
+        out.actions = np.ascontiguousarray(chunk, dtype=np.float32).reshape(-1).tolist()
+        self._chunk_pub.publish(out)
+        self.diag.count('chunks_published')
+        self.diag.set('inference_ms', latency * 1e3)
+
+    def _on_safety(self, level: str, cause: str, message: str) -> None:
+        levels = {'info': SafetyEvent.LEVEL_INFO, 'warn': SafetyEvent.LEVEL_WARN,
+                  'error': SafetyEvent.LEVEL_ERROR}
+        ev = SafetyEvent(level=levels.get(level, SafetyEvent.LEVEL_WARN), node=self.get_name(),
+                         kind=SafetyEvent.KIND_STALE_INPUT if cause == 'stale' else SafetyEvent.KIND_HOLD,
+                         message=message)
+        ev.header.stamp = self.get_clock().now().to_msg()
+        self._safety_pub.publish(ev)
+
+    def destroy_node(self):
+        """Stop the loader thread before the node goes."""
+        self._loader.shutdown(wait=False, cancel_futures=True)
+        return super().destroy_node()
+
+
+def main(args=None) -> int:
+    """Run the policy node on a multi-threaded executor (loads never stall chunk production)."""
+    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.ALL)
+    node = None
+    code = 0
+    try:
+        node = PolicyNode()
+        executor = MultiThreadedExecutor(num_threads=3)
+        executor.add_node(node)
+        executor.spin()
+    except ConfigError as exc:
+        print(f'[policy] invalid configuration: {exc}; not starting', file=sys.stderr)
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
