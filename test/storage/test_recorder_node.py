@@ -183,8 +183,10 @@ def test_bad_input_is_rejected_and_node_keeps_running(driver):
     driver.step('someone-else', 1, 2)
     driver.step(eid, 1, 2)
     driver.spin(0.5)
+    bogus = driver.end(9)
+    assert not bogus.success and 'unknown outcome' in bogus.message
     res = driver.end(OUTCOME_FAILURE)
-    assert res.success and res.num_steps == 2, res.message
+    assert res.success and res.num_steps == 2 and res.episode_id == eid, res.message
     assert not driver.end(OUTCOME_SUCCESS).success
     assert driver.proc.poll() is None
 

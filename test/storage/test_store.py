@@ -15,6 +15,7 @@ from aloe_ros.storage import (EpisodeStore, RewardConfig, StoreLockedError, chec
                               export_npz, load_npz, message_definition)
 from aloe_ros.storage.convert import image_to_array, proprio_from, split_proprio
 from aloe_ros.storage.episode_file import decode, encode
+from aloe_ros.storage.export import main as export_main
 from aloe_ros.storage.schema import find_msg_file
 
 ARRAYS = ('proprio', 'actions', 'sources', 'policy_versions', 'interventions', 'rewards')
@@ -210,3 +211,14 @@ def test_schema_text_is_rosbag2_concatenation():
     assert message_definition('std_msgs/msg/Header') == expected
     with pytest.raises(LookupError, match='NoSuchType'):
         message_definition('aloe_msgs/msg/NoSuchType')
+
+
+def test_export_command_line(tmp_path, episode_factory, capsys):
+    store = EpisodeStore(str(tmp_path / 'store'), mode='w')
+    store.add_episode(episode_factory('k1', steps=3))
+    store.add_episode(episode_factory('k2', steps=4))
+    store.close()
+    out = tmp_path / 'npz'
+    assert export_main(['--root', str(tmp_path / 'store'), '--out', str(out), '--id', 'k2']) == 0
+    assert sorted(os.listdir(out)) == ['k2.npz'] and len(load_npz(str(out / 'k2.npz'))) == 4
+    assert export_main(['--root', str(tmp_path / 'missing'), '--out', str(out)]) == 2
