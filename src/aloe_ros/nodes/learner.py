@@ -147,7 +147,8 @@ class LearnerNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         self._update_pub.publish(msg)
         self._last_update = msg
-        self.get_logger().info(f'published policy v{version} ({os.path.basename(path)}, sha256 {sha256[:12]})')
+        self.get_logger().info(f'published policy v{version} ({os.path.basename(path)}, '
+                               f'sha256 {sha256[:12]})')
 
     def _loop(self) -> None:
         """Worker: poll the store, run an iteration when triggered."""

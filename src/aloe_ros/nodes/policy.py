@@ -189,8 +189,8 @@ class PolicyNode(Node):
             return
         if msg.config_hash and msg.config_hash != self._expected_hash:
             self.diag.count('updates_rejected')
-            self.get_logger().error(f'PolicyUpdate v{msg.version}: config hash {msg.config_hash[:12]} differs '
-                                    f'from this node\'s {self._expected_hash[:12]}: refused')
+            self.get_logger().error(f'PolicyUpdate v{msg.version}: config hash {msg.config_hash[:12]} '
+                                    f'differs from this node\'s {self._expected_hash[:12]}: refused')
             return
         self._loader.submit(self._background_load, msg.checkpoint_uri, msg.sha256, msg.version)
 
