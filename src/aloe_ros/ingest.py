@@ -120,13 +120,13 @@ class ObservationIngest:
         """Validate, decode and resize an Image-like message; raise InputRejected if refused."""
         if camera not in self._buffers or camera not in self.config.camera_names:
             raise InputRejected(camera, 'unknown_source', 'unknown camera: rejected')
-        self._check_stamp(camera, stamp, now)
         try:
             rgb = conversions.decode_resize_rgb8(msg, self.config.image_height, self.config.image_width,
                                                  max_bytes=self.config.max_image_bytes)
         except conversions.ImageError as exc:
             cause = 'oversized_image' if 'exceeds the limit' in str(exc) else 'bad_image'
             raise InputRejected(camera, cause, f'{exc}: rejected') from exc
+        self._check_stamp(camera, stamp, now)
         sample = Sample(stamp, rgb, str(getattr(getattr(msg, 'header', None), 'frame_id', '')))
         self._buffers[camera].append(sample)
         self._dirty = True

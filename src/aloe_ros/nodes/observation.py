@@ -1,0 +1,186 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Observation node: time-aligns cameras and joint states, publishes aloe_msgs/Observation.
+
+Thin shell around ``aloe_ros.ingest.ObservationIngest`` (validation and alignment live there).
+
+Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) or, with
+``compressed: true``, ``/<camera>/image_raw/compressed`` (CompressedImage); per arm the
+``joint_state_topics`` (JointState, sensor data); ``/aloe/episode_event`` (latched; its
+task_instruction replaces the parameter's).
+Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
+delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
+Bad input is rejected with one log line per source and cause, counted, and the node keeps running.
+"""
+
+import sys
+
+from aloe_msgs.msg import EpisodeEvent, Observation
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image, JointState
+
+from aloe_ros import conversions
+from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.ingest import IngestConfig, InputRejected, ObservationIngest
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause, ParamSpec,
+                                   SENSOR_DATA, declare_parameters, run_node, sec_to_stamp, stamp_to_sec)
+
+#: A rejection cause is reported again only after its source was clean for this long [s].
+RECOVERY_TIME = 2.0
+
+
+def parameter_specs():
+    """Return the observation node's parameters."""
+    return [
+        ParamSpec('rate', 50.0, 'observation publish rate [Hz] (the control rate)', min=1.0, max=1000.0,
+                  read_only=True),
+        ParamSpec('camera_names', ['cam_high', 'cam_left_wrist', 'cam_right_wrist'],
+                  'cameras, in the order of Observation.images', read_only=True, allow_empty=False),
+        ParamSpec('image_topic', '/{camera}/image_raw', 'image topic per camera; {camera} is replaced',
+                  read_only=True, check=lambda v: None if '{camera}' in v else 'must contain {camera}'),
+        ParamSpec('compressed', False, 'subscribe to <image_topic>/compressed (CompressedImage) instead',
+                  read_only=True),
+        ParamSpec('joint_names', list(DEFAULT_JOINT_NAMES), 'joints of both arms incl. grippers, '
+                  'each named <arm>_<joint>', read_only=True, allow_empty=False),
+        ParamSpec('arms', ['left', 'right'], 'arm prefixes, in the order of joint_state_topics',
+                  read_only=True, allow_empty=False),
+        ParamSpec('joint_state_topics', ['/follower_left/joint_states', '/follower_right/joint_states'],
+                  'JointState topic per arm', length_of='arms', read_only=True),
+        ParamSpec('image_height', 64, 'policy image height [px]', min=1, max=4096, read_only=True),
+        ParamSpec('image_width', 64, 'policy image width [px]', min=1, max=4096, read_only=True),
+        ParamSpec('slop', 0.02, 'max stamp spread of one aligned set [s]', min=0.0, max=1.0,
+                  read_only=True),
+        ParamSpec('staleness_limit', 0.2, 'inputs older than this are rejected, observations older '
+                  'than this are flagged stale [s]', min=0.001, max=10.0, read_only=True),
+        ParamSpec('max_future', 0.5, 'stamps further than this in the future are rejected [s]',
+                  min=0.0, max=10.0, read_only=True),
+        ParamSpec('max_image_bytes', 16 * 1024 * 1024, 'images with more data are rejected [bytes]',
+                  min=1, max=1 << 30, read_only=True),
+        ParamSpec('task_instruction', '', 'instruction until an episode event brings one'),
+        ParamSpec('frame_id', 'world', 'Observation.header.frame_id'),
+    ]
+
+
+class ObservationNode(Node):
+    """ROS shell of ObservationIngest."""
+
+    def __init__(self, **kwargs):
+        """Declare parameters, create subscriptions, the publisher and the publish timer."""
+        super().__init__('observation', **kwargs)
+        p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
+        self.p = p
+        try:
+            self.ingest = ObservationIngest(IngestConfig(
+                camera_names=p['camera_names'], joint_names=p['joint_names'], arms=p['arms'],
+                image_height=p['image_height'], image_width=p['image_width'], slop=p['slop'],
+                staleness_limit=p['staleness_limit'], max_future=p['max_future'],
+                max_image_bytes=p['max_image_bytes']))
+        except ValueError as exc:
+            raise ConfigError('arms', str(exc)) from exc
+        self.task_instruction = p['task_instruction']
+        self.diag = DiagnosticsPublisher(self)
+        self.diag.declare('published', 'stale_published', 'rejected', 'unaligned_ticks')
+        self.once = OncePerCause(self.get_logger())
+        self._last_rejection = {}
+        self.pub = self.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+        for camera in p['camera_names']:
+            topic = p['image_topic'].replace('{camera}', camera)
+            if p['compressed']:
+                self.create_subscription(CompressedImage, topic + '/compressed',
+                                         lambda m, c=camera: self._on_compressed(c, m), SENSOR_DATA)
+            else:
+                self.create_subscription(Image, topic, lambda m, c=camera: self._on_image(c, m), SENSOR_DATA)
+        for arm, topic in zip(p['arms'], p['joint_state_topics']):
+            self.create_subscription(JointState, topic, lambda m, a=arm: self._on_joints(a, m), SENSOR_DATA)
+        self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
+        self.timer = self.create_timer(1.0 / p['rate'], self._publish)
+        self.get_logger().info(
+            f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])} -> /aloe/observation '
+            f'at {p["rate"]:.0f} Hz, images {p["image_width"]}x{p["image_height"]}, slop {p["slop"]} s, '
+            f'image conversion: {conversions.IMAGE_BACKEND}')
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_param(self, name, value):
+        if name == 'task_instruction':
+            self.task_instruction = value
+
+    def _accept(self, source: str, add) -> None:
+        self.diag.count(f'received_{source}')
+        now = self._now()
+        try:
+            add()
+        except InputRejected as exc:
+            self.diag.count('rejected')
+            self.diag.count(f'rejected_{exc.cause}')
+            key = f'{source}:{exc.cause}'
+            self._last_rejection[key] = now
+            self.once.report(key, f'{exc} (logged once until {source} is clean for '
+                                  f'{RECOVERY_TIME:.0f} s; counted in /diagnostics)')
+            return
+        # A cause counts as cleared only after a quiet period, so good/bad interleaving logs once.
+        for key in [c for c in self.once.active if c.startswith(source + ':')]:
+            if now - self._last_rejection.get(key, now) > RECOVERY_TIME:
+                self.once.clear(key, f'{source}: no {key.split(":", 1)[1]} input for {RECOVERY_TIME:.0f} s')
+
+    def _on_image(self, camera: str, msg: Image) -> None:
+        self._accept(camera, lambda: self.ingest.add_image(camera, msg, stamp_to_sec(msg.header.stamp),
+                                                           self._now()))
+
+    def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
+        self._accept(camera, lambda: self.ingest.add_compressed_image(
+            camera, msg.data, msg.header.frame_id, stamp_to_sec(msg.header.stamp), self._now()))
+
+    def _on_joints(self, arm: str, msg: JointState) -> None:
+        self._accept(arm, lambda: self.ingest.add_joint_state(
+            arm, list(msg.name), msg.position, msg.velocity, stamp_to_sec(msg.header.stamp), self._now()))
+
+    def _on_episode(self, msg: EpisodeEvent) -> None:
+        if msg.event == EpisodeEvent.EVENT_STARTED and msg.task_instruction:
+            self.task_instruction = msg.task_instruction
+
+    def _publish(self) -> None:
+        now = self._now()
+        obs = self.ingest.assemble(now)
+        if obs is None:
+            waiting = self.ingest.waiting_for()
+            self.diag.set('waiting_for', ','.join(waiting) or 'alignment')
+            if not waiting:
+                self.once.report('no_alignment', f'inputs never aligned within slop {self.p["slop"]} s: '
+                                                 'not publishing yet')
+            return
+        self.once.clear('no_alignment', 'inputs aligned: publishing observations')
+        msg = Observation(camera_names=[c for c, _ in obs.images], joint_names=obs.arm_joint_names,
+                          position=obs.position.tolist(), velocity=obs.velocity.tolist(),
+                          gripper=obs.gripper.tolist(), task_instruction=self.task_instruction,
+                          max_input_age=float(obs.max_input_age), stale=bool(obs.stale))
+        msg.header.stamp = sec_to_stamp(obs.stamp)
+        msg.header.frame_id = self.p['frame_id']
+        for _camera, sample in obs.images:
+            img = conversions.numpy_to_image(sample.data, 'rgb8', msg_factory=Image)
+            img.header.stamp = sec_to_stamp(sample.stamp)
+            img.header.frame_id = sample.frame_id
+            msg.images.append(img)
+        self.pub.publish(msg)
+        self.diag.count('published')
+        if not obs.realigned:
+            self.diag.count('unaligned_ticks')
+        if obs.stale:
+            self.diag.count('stale_published')
+            self.once.report('stale', f'inputs {now - obs.oldest:.3f} s old (limit '
+                                      f'{self.p["staleness_limit"]} s): observations flagged stale')
+        else:
+            self.once.clear('stale', 'inputs fresh again: observations no longer stale')
+        self.diag.set('max_input_age', float(obs.max_input_age))
+        self.diag.set('input_age', float(now - obs.oldest))
+        self.diag.set('waiting_for', '-')
+
+
+def main(args=None):
+    """Run the observation node."""
+    sys.exit(run_node(ObservationNode, args))
+
+
+if __name__ == '__main__':
+    main()
