@@ -75,6 +75,8 @@ class BimanualEnv:
                           for s in robot.SIDES}
         self._finger_qadr = {s: np.array([m.jnt_qposadr[m.joint(n).id]
                                           for n in robot.FINGER_JOINT_NAMES[s]]) for s in robot.SIDES}
+        self._finger_dadr = {s: np.array([m.jnt_dofadr[m.joint(n).id]
+                                          for n in robot.FINGER_JOINT_NAMES[s]]) for s in robot.SIDES}
         self._arm_act = {s: np.array([m.actuator(n).id for n in robot.ARM_JOINT_NAMES[s]])
                          for s in robot.SIDES}
         self._finger_act = {s: np.array([m.actuator(n).id for n in robot.FINGER_JOINT_NAMES[s]])
@@ -169,13 +171,21 @@ class BimanualEnv:
 
     # --- observation -----------------------------------------------------------------------
 
-    def proprio(self) -> np.ndarray:
+    def proprio(self, dtype=np.float32) -> np.ndarray:
         """Return the measured 14-vector (arm joints in rad, grippers normalised)."""
-        out = np.empty(14, dtype=np.float32)
+        out = np.empty(14, dtype=dtype)
         for i, s in enumerate(robot.SIDES):
             out[7 * i:7 * i + 6] = self.data.qpos[self._arm_qadr[s]]
             out[7 * i + 6] = np.mean(self.data.qpos[self._finger_qadr[s]]) / robot.FINGER_TRAVEL
         return out
+
+    def arm_velocities(self, side: str) -> np.ndarray:
+        """Return the 6 arm joint velocities (rad/s) of one arm."""
+        return self.data.qvel[self._arm_dadr[side]].copy()
+
+    def finger_velocities(self, side: str) -> np.ndarray:
+        """Return the two finger joint velocities (m/s) of one arm."""
+        return self.data.qvel[self._finger_dadr[side]].copy()
 
     def finger_positions(self, side: str) -> np.ndarray:
         """Return the two finger joint positions (m) of one arm (URDF finger joints)."""

@@ -63,7 +63,7 @@ class ScriptedExpert:
     def act(self, obs: Optional[dict] = None) -> np.ndarray:
         """Return the next 14-vector action from the env's current state (``obs`` is not needed)."""
         intents = self._intents()
-        q = self.env.proprio().astype(np.float64)
+        q = self.env.proprio(np.float64)
         cmd = self.env.last_action
         # Step from the commanded pose (the position loop lags the command) unless the arm is
         # blocked far from it, then from the measured pose.

@@ -1,0 +1,133 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""The real sim node in a subprocess: publishes, moves on good commands, survives bad ones."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from builtin_interfaces.msg import Duration  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from std_msgs.msg import Float64MultiArray  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
+
+from aloe_ros.nodes.common import COMMANDS, SENSOR_DATA, diagnostic_values  # noqa: E402
+from aloe_ros.sim import robot  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+
+def _start(*params):
+    env = dict(os.environ, MUJOCO_GL='egl', ROS_DOMAIN_ID=str(40 + os.getpid() % 50))
+    args = [sys.executable, '-m', 'aloe_ros.nodes.sim_node', '--ros-args',
+            '-p', 'image_height:=24', '-p', 'image_width:=32', '-p', 'camera_rate_hz:=10.0']
+    for p in params:
+        args += ['-p', p]
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+class _Probe:
+    def __init__(self):
+        os.environ['ROS_DOMAIN_ID'] = str(40 + os.getpid() % 50)
+        rclpy.init()
+        self.node = Node('sim_node_probe')
+        self.diag = {}
+        self.left = None
+        self.images = 0
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
+        self.node.create_subscription(JointState, '/follower_left/joint_states',
+                                      lambda m: setattr(self, 'left', m), SENSOR_DATA)
+        self.node.create_subscription(Image, '/cam_high/image_raw', self._on_image, SENSOR_DATA)
+        self.traj = self.node.create_publisher(JointTrajectory, '/left_arm_controller/joint_trajectory',
+                                               COMMANDS)
+        self.fwd = self.node.create_publisher(Float64MultiArray, '/right_arm_controller/commands', COMMANDS)
+
+    def _on_diag(self, msg):
+        values = diagnostic_values(msg, 'aloe_sim')
+        if values:
+            self.diag = values
+
+    def _on_image(self, msg):
+        assert msg.encoding == 'rgb8' and msg.height == 24 and msg.width == 32
+        self.images += 1
+
+    def spin(self, seconds, until=None):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+            if until is not None and until():
+                return True
+        return False
+
+    def close(self):
+        self.node.destroy_node()
+        rclpy.shutdown()
+
+
+def _trajectory(names, positions, t=0.5):
+    msg = JointTrajectory(joint_names=list(names))
+    msg.points = [JointTrajectoryPoint(positions=[float(v) for v in positions],
+                                       time_from_start=Duration(sec=int(t), nanosec=int((t % 1) * 1e9)))]
+    return msg
+
+
+def test_node_publishes_moves_and_rejects_bad_commands():
+    proc = _start()
+    probe = _Probe()
+    try:
+        assert probe.spin(20.0, lambda: probe.left is not None and probe.diag), 'node never published'
+        assert probe.spin(3.0, lambda: probe.images > 0)
+        names = robot.SIDE_JOINT_NAMES['left']
+        good = list(robot.HOME_ARM) + [0.5]
+        good[0] = 0.3
+        probe.traj.publish(_trajectory(names, good))
+        assert probe.spin(5.0, lambda: abs(probe.left.position[0] - 0.3) < 0.01), 'arm did not follow'
+        bad = [
+            _trajectory(names[:6], good[:6]),                       # wrong joint count
+            _trajectory(names[:6] + ('left_pinky',), good),          # unknown joint
+            _trajectory(names, good[:3] + [math.nan] + good[4:]),    # NaN
+            _trajectory(names, [5.0] + good[1:]),                   # beyond limits
+        ]
+        for msg in bad:
+            probe.traj.publish(msg)
+        assert probe.spin(5.0, lambda: int(probe.diag.get('rejected_commands', 0)) >= 4), probe.diag
+        assert int(probe.diag['rejected_unknown_joint']) == 1 and int(probe.diag['rejected_non_finite']) == 1
+        probe.spin(0.5)
+        assert abs(probe.left.position[0] - 0.3) < 0.01, 'arm left its last safe target'
+        assert proc.poll() is None, 'node died on bad input'
+    finally:
+        probe.close()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0, out
+    assert out.count('rejected command') >= 4, out
+    assert 'Traceback' not in out, out
+
+
+def test_forward_interface_and_bad_config_exits_nonzero():
+    bad = _start('real_time_factor:=-1.0')
+    out, _ = bad.communicate(timeout=20)
+    assert bad.returncode != 0 and 'real_time_factor' in out, out
+    proc = _start('command_interface:=forward', 'real_time_factor:=2.0')
+    probe = _Probe()
+    try:
+        assert probe.spin(20.0, lambda: bool(probe.diag))
+        probe.fwd.publish(Float64MultiArray(data=[0.0] * 8))
+        probe.fwd.publish(Float64MultiArray(data=list(robot.HOME_ARM) + [math.inf]))
+        assert probe.spin(5.0, lambda: int(probe.diag.get('rejected_commands', 0)) >= 2), probe.diag
+        assert float(probe.diag['real_time_factor_target']) == 2.0
+        assert proc.poll() is None
+    finally:
+        probe.close()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0, out
