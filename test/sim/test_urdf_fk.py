@@ -1,6 +1,6 @@
 # Copyright 2026 aloe_ros maintainers
 # Licensed under the Apache License, Version 2.0
-"""URDF vs MuJoCo: same joints and limits, same forward kinematics within 1e-6 m / 1e-6 rad."""
+"""URDF vs MuJoCo: same joints and limits, same forward kinematics within 1e-5 m / 1e-5 rad."""
 
 import os
 
@@ -15,8 +15,8 @@ from aloe_ros.sim.urdf import generate_urdf
 pin = pytest.importorskip('pinocchio')
 
 URDF = os.path.join(os.path.dirname(__file__), '..', '..', 'urdf', 'aloe_bimanual.urdf')
-POS_TOL = 1e-6   # m (the issue asks for 1 mm; both models come from the same numbers)
-ROT_TOL = 1e-6   # rotation matrix entries
+POS_TOL = 1e-5   # m (asked: 1 mm; both come from the same numbers, URDF printed to 6 digits)
+ROT_TOL = 1e-5   # rotation matrix entries
 
 
 def test_committed_urdf_is_generated_from_robot_facts():
