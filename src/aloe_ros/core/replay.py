@@ -64,7 +64,7 @@ class Batch:
     next_obs: Dict[str, object]
     actions: torch.Tensor      # (B, H, D) robot units, padded with the last action
     act_mask: torch.Tensor     # (B, H) float 1 = real step
-    crit_mask: torch.Tensor    # (B, Hc) float 1 = step inside the reward window
+    crit_mask: torch.Tensor    # (B, Hc) float 1 = step the critic evaluates (see batch())
     ret: torch.Tensor          # (B,)
     boot: torch.Tensor         # (B,) gamma^n (1 - done)
     done: torch.Tensor         # (B,) float
@@ -245,7 +245,10 @@ class ReplayBuffer:
         act_idx = np.minimum(c['g'][:, None] + k[None, :], c['g_last'][:, None])
         act_mask = k[None, :] < c['n_act'][:, None]
         human = (self._step_source.data[act_idx] == 1) & act_mask
-        crit_mask = np.arange(self.critic_horizon)[None, :] < np.maximum(c['n_rew'], 1)[:, None]
+        # A window cut by termination shows the critic a full mask: termination is an outcome, not an
+        # input (a mask would leak it). A window shortened at a truncation masks the unused steps.
+        n_eval = np.where(c['done'], self.critic_horizon, np.maximum(c['n_rew'], 1))
+        crit_mask = np.arange(self.critic_horizon)[None, :] < n_eval[:, None]
         f = torch.from_numpy
         return Batch(obs=self.gather_obs(c['g']), next_obs=self.gather_obs(c['g_next']),
                      actions=f(self._actions.data[act_idx]), act_mask=f(act_mask.astype(np.float32)),

@@ -20,6 +20,10 @@ Episode ends (rules, tested in test/core/test_transitions.py):
   The reward of the very last step of a truncated episode is therefore not used (sparse rewards
   only pay on termination, so this loses only a step penalty).
 
+The critic sees a padded chunk with a full mask when the window ends in termination (padding
+repeats the last action, i.e. "hold"; revealing the cut would leak the outcome into the input),
+and a mask over the n real steps when a truncation shortened the window.
+
 Discounting is over real steps only: ``ret = sum_{k<n} gamma^k r_{t+k}``, ``boot = gamma^n (1 - done)``.
 
 Source label of a chunk (over its real executed steps ``a_{t:t+n_act}``): the common ``SOURCE_*``
