@@ -4,7 +4,8 @@
 
 The policy is any callable ``policy(obs) -> action14`` (chunking is the caller's business). Each
 tick the executed action is the policy's, or the simulated operator's command while it is in
-control; steps are labelled ``SOURCE_POLICY`` / ``SOURCE_HUMAN`` accordingly.
+control; steps are labelled ``SOURCE_POLICY`` / ``SOURCE_HUMAN`` accordingly. ``extra['state']``
+holds the privileged state of each tick's observation (float32 (T, S)), for ``model.extra_state_dim``.
 """
 
 from typing import Callable, Optional
@@ -23,7 +24,7 @@ def run_episode(env: BimanualEnv, policy: Callable[[dict], np.ndarray], operator
     obs = env.reset(seed)
     operator.reset()
     images = {c: [] for c in env.cameras}
-    proprio, actions, sources, versions, interv, rewards, reasons = [], [], [], [], [], [], []
+    proprio, states, actions, sources, versions, interv, rewards, reasons = [], [], [], [], [], [], [], []
     command = None
     outcome = OUTCOME_TIMEOUT
     while True:
@@ -32,6 +33,7 @@ def run_episode(env: BimanualEnv, policy: Callable[[dict], np.ndarray], operator
         for c in env.cameras:
             images[c].append(obs['images'][c])
         proprio.append(obs['proprio'])
+        states.append(obs['state'])
         obs, reward, terminated, truncated, _ = env.step(action)
         actions.append(action.astype(np.float32))
         sources.append(SOURCE_HUMAN if human else SOURCE_POLICY)
@@ -58,4 +60,5 @@ def run_episode(env: BimanualEnv, policy: Callable[[dict], np.ndarray], operator
         interventions=np.asarray(interv, dtype=bool), rewards=np.asarray(rewards, dtype=np.float32),
         outcome=outcome, terminated=outcome in (OUTCOME_SUCCESS, OUTCOME_FAILURE),
         truncated=outcome == OUTCOME_TIMEOUT, seed=seed,
-        extra={'operator_events': np.asarray(reasons, dtype=object)})
+        extra={'operator_events': np.asarray(reasons, dtype=object),
+               'state': np.stack(states).astype(np.float32)})
