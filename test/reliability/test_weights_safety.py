@@ -1,0 +1,91 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Weights safety through the real policy node: only verified safetensors from weights_dir load."""
+
+import os
+import shutil
+
+import pytest
+import torch
+
+from aloe_msgs.msg import PolicyUpdate
+from aloe_msgs.srv import LoadPolicy
+from diagnostic_msgs.msg import DiagnosticArray
+from reliability_harness import OTHER_CONFIG, TINY_CONFIG, diag_counter, make_weights, sha256_of
+from std_msgs.msg import UInt32
+
+from aloe_ros.nodes.common import DIAGNOSTICS, latched
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
+    weights = tmp_path / 'weights'
+    outside = tmp_path / 'outside'
+    good = make_weights(str(weights), TINY_CONFIG, versions=2)          # actor_v0001, actor_v0002
+    foreign = make_weights(str(outside), TINY_CONFIG, versions=3)       # same model, wrong place
+    other = make_weights(str(tmp_path / 'other'), OTHER_CONFIG, versions=4)
+    # Another model's weights copied inside the allowed directory, with their correct sha256.
+    other_inside = weights / 'other_model.safetensors'
+    shutil.copy(other.path, other_inside)
+    # A symlink inside weights_dir that points out of it.
+    link = weights / 'link.safetensors'
+    os.symlink(foreign.path, link)
+    # A pickle (torch.save) under a .safetensors name: never unpickled.
+    pickled = weights / 'pickled.safetensors'
+    torch.save({'w': torch.zeros(3)}, str(pickled))
+
+    proc = start_node('aloe_ros.nodes.policy', {
+        'learner_config': TINY_CONFIG, 'weights_dir': str(weights), 'replan_period': 0.1})
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    versions = driver.collect(UInt32, '/aloe/policy/version', latched(1), keep=lambda m: m.data)
+    client = driver.node.create_client(LoadPolicy, '/aloe/policy/load')
+
+    def load(uri, sha, version):
+        res = driver.call(client, LoadPolicy.Request(uri=str(uri), sha256=sha, version=version), timeout=60)
+        assert res is not None, proc.output()
+        return res
+
+    good_sha = sha256_of(good.path)
+    refusals = [
+        (foreign.path, sha256_of(foreign.path), 'outside'),
+        (str(weights / '..' / 'outside' / os.path.basename(foreign.path)), sha256_of(foreign.path),
+         'outside'),
+        (str(link), sha256_of(foreign.path), 'outside'),
+        ('file://' + str(link), sha256_of(foreign.path), 'outside'),
+        (good.path, '0' * 64, 'sha256'),
+        (good.path, good_sha.upper()[:-1] + '0', 'sha256'),
+        (good.path, '', 'sha256'),
+        (str(other_inside), sha256_of(str(other_inside)), 'config'),
+        (str(pickled), sha256_of(str(pickled)), ''),
+        ('actor_v0002.safetensors', good_sha, 'absolute'),
+        ('http://evil.example/actor.safetensors', good_sha, 'file://'),
+        ('file://evil.example' + good.path, good_sha, 'host'),
+        (str(weights / 'missing.safetensors'), good_sha, ''),
+        (str(weights), good_sha, 'outside'),
+    ]
+    for uri, sha, reason in refusals:
+        res = load(uri, sha, 5)
+        assert not res.success, (uri, res.message)
+        assert res.message.startswith('refused'), res.message
+        assert reason.lower() in res.message.lower(), (uri, res.message)
+        assert res.running_version == 0
+        assert proc.alive(), proc.output()
+
+    # The genuine file loads, and only from inside weights_dir with the right checksum.
+    res = load(good.path, good_sha, 2)
+    assert res.success, res.message
+    assert driver.spin_until(lambda: versions and versions[-1] == 2, timeout=30), proc.output()
+    # Same path through a ../ detour that stays inside is fine; an older version is refused.
+    res = load(str(weights / '..' / 'weights' / os.path.basename(good.path)), good_sha, 1)
+    assert not res.success and 'not newer' in res.message
+
+    # A PolicyUpdate announcing outside or tampered weights is refused the same way, never run.
+    pub = driver.node.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
+    pub.publish(PolicyUpdate(version=9, checkpoint_uri='file://' + str(link), sha256=sha256_of(foreign.path)))
+    driver.spin_for(2.0)
+    pub.publish(PolicyUpdate(version=10, checkpoint_uri='file://' + good.path, sha256='f' * 64))
+    assert driver.spin_until(lambda: diag_counter(diags, 'policy', 'updates_rejected') >= len(refusals) + 3,
+                             timeout=20), proc.output()
+    assert versions[-1] == 2 and proc.alive()
+    assert 'Traceback' not in proc.output(20000)
