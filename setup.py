@@ -17,6 +17,9 @@ CONSOLE_SCRIPTS = [
     'aloe_chunk_executor = aloe_ros.nodes.chunk_executor:main',
     'aloe_teleop = aloe_ros.nodes.teleop:main',
     'aloe_recorder = aloe_ros.nodes.recorder:main',
+    'aloe_policy = aloe_ros.nodes.policy:main',
+    'aloe_learner = aloe_ros.nodes.learner:main',
+    'aloe_sim = aloe_ros.nodes.sim_node:main',
 ]
 
 

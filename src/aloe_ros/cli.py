@@ -11,10 +11,14 @@ import sys
 
 # name -> (module, function, one-line help). The function takes argv (list of str), returns an exit code.
 SUBCOMMANDS = {
+    'train-sim': ('aloe_ros.train_sim', 'main',
+                  'the main job: ALOE post-training in the MuJoCo sim through the ROS 2 graph'),
     'smoke': ('aloe_ros.nodes.smoke_graph', 'main',
               'round-trip every aloe_msgs message, service and action between two processes'),
     'launch': ('aloe_ros.launch_tools.cli', 'main',
                'run a ROS 2 YAML launch file here: aloe launch [PKG] FILE [arg:=value ...]'),
+    'export': ('aloe_ros.storage.export', 'main',
+               'export episodes of a store to NPZ: aloe export --root STORE --out DIR'),
 }
 
 

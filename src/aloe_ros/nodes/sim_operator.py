@@ -1,0 +1,119 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""The simulated operator's ROS side: a human supervisor's hands on the teleop devices.
+
+A real operator watches the robot and, when it goes wrong, presses the takeover button (Joy/pedal),
+drives with the leader arms and presses success/failure at the end. The simulated operator
+(:class:`aloe_ros.sim.operator.SimulatedOperator`: stall, drop and deviation rules, scripted
+expert) does exactly that through the same topics a human's devices publish:
+
+- ``/teleop/leader_left/joint_states``, ``/teleop/leader_right/joint_states``: the leader arms.
+  Outside an intervention they rest at the follower's pose (like gravity-compensated leaders
+  kept near the follower); while in control they carry the expert's joint targets.
+- ``/teleop/joy``: button ``takeover`` toggles takeover/handback, ``success``/``failure`` end
+  the episode (the teleop node calls ``/aloe/end_episode``). Buttons are pressed for one message
+  and released on the next, so the teleop node sees one rising edge per press.
+
+It watches the true world state, so it lives in the sim process next to the physics: the sim
+node calls :meth:`SimOperatorBridge.after_step` after every control step. It acts only while an
+episode is open (``/aloe/episode_event``); a timeout is left to the recorder's
+``max_episode_steps``.
+"""
+
+from typing import Optional
+
+import numpy as np
+from sensor_msgs.msg import Joy, JointState
+
+from aloe_msgs.msg import EpisodeEvent
+from aloe_ros.core.episode import OUTCOME_FAILURE, OUTCOME_NAMES, OUTCOME_SUCCESS
+from aloe_ros.nodes.common import SENSOR_DATA, latched, reliable, sec_to_stamp
+from aloe_ros.sim import robot
+from aloe_ros.sim.expert import ScriptedExpert
+from aloe_ros.sim.operator import OperatorConfig, SimulatedOperator
+
+
+class SimOperatorBridge:
+    """Publishes a simulated operator's device messages from inside the sim node."""
+
+    def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None):
+        """Attach to ``node`` (the sim node); ``buttons`` = Joy indices (takeover, success, failure)."""
+        self.node = node
+        self.takeover_button, self.success_button, self.failure_button = (int(b) for b in buttons)
+        self.n_buttons = max(buttons) + 1
+        self.cfg = cfg or OperatorConfig(max_steps=2 ** 31)
+        self.leader_pubs = {s: node.create_publisher(JointState, f'/teleop/leader_{s}/joint_states', SENSOR_DATA)
+                            for s in robot.SIDES}
+        self.joy_pub = node.create_publisher(Joy, '/teleop/joy', reliable(10))
+        node.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_event, latched(10))
+        self.operator: Optional[SimulatedOperator] = None
+        self.episode_id = ''
+        self.in_control = False
+        self.takeovers = 0
+        self._pressed: Optional[int] = None
+
+    def _on_event(self, msg: EpisodeEvent) -> None:
+        if msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id != self.episode_id:
+            env = self.node.env
+            self.operator = SimulatedOperator(env, ScriptedExpert(env), self.cfg)
+            self.episode_id = msg.episode_id
+            self.in_control = False
+            self.takeovers = 0
+            self.node.get_logger().info(f'sim operator watching episode {msg.episode_id}')
+        elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self.episode_id:
+            self.operator = None
+            if self.in_control:
+                self.in_control = False
+
+    def _joy(self, stamp, button: Optional[int]) -> None:
+        buttons = [0] * self.n_buttons
+        if button is not None:
+            buttons[button] = 1
+        msg = Joy(buttons=buttons, axes=[])
+        msg.header.stamp = stamp
+        self.joy_pub.publish(msg)
+
+    def _leaders(self, stamp, q: np.ndarray) -> None:
+        for i, side in enumerate(robot.SIDES):
+            msg = JointState(name=list(robot.SIDE_JOINT_NAMES[side]),
+                             position=[float(v) for v in q[7 * i:7 * i + 7]])
+            msg.header.stamp = stamp
+            self.leader_pubs[side].publish(msg)
+
+    def after_step(self, sim_time: float, executed_action: np.ndarray) -> None:
+        """Watch one control step and publish what the operator's hands do."""
+        stamp = sec_to_stamp(sim_time)
+        if self._pressed is not None:  # release last tick's button: one rising edge per press
+            self._joy(stamp, None)
+            self._pressed = None
+        op = self.operator
+        if op is None:
+            return
+        env = self.node.env
+        decision = op.observe(env.observe(), executed_action)
+        if decision.takeover and decision.command is not None:
+            if not self.in_control:
+                # Bring the leader to the follower first (no jump), then press takeover.
+                self._leaders(stamp, env.proprio(np.float64))
+                self._joy(stamp, self.takeover_button)
+                self._pressed = self.takeover_button
+                self.in_control = True
+                self.takeovers += 1
+                self.node.get_logger().info(f'sim operator takes over: {decision.reason}')
+            else:
+                self._leaders(stamp, np.asarray(decision.command, dtype=np.float64))
+        else:
+            if self.in_control and decision.end is None:
+                self._joy(stamp, self.takeover_button)
+                self._pressed = self.takeover_button
+                self.node.get_logger().info(f'sim operator hands back: {decision.reason}')
+                self.in_control = False
+            self._leaders(stamp, env.proprio(np.float64))
+        if decision.end is not None and self._pressed is None:
+            button = {OUTCOME_SUCCESS: self.success_button, OUTCOME_FAILURE: self.failure_button}.get(decision.end)
+            if button is not None:
+                self._joy(stamp, button)
+                self._pressed = button
+                self.node.get_logger().info(f'sim operator ends the episode: {OUTCOME_NAMES[decision.end]} '
+                                            f'({decision.reason})')
+                self.operator = None
