@@ -63,6 +63,11 @@ PARAMS = (
               min=1, max=100),
     ParamSpec('fast_render', True, 'Render without shadows and reflections (much cheaper on CPU).',
               read_only=True),
+    ParamSpec('operator', False, 'Run the simulated operator: it watches each episode and drives the '
+              'teleop topics (leader arms, Joy) like a human supervisor.', read_only=True),
+    ParamSpec('operator_buttons', [0, 1, 2], 'Joy button indices the simulated operator presses: '
+              'takeover toggle, success, failure (match the teleop node\'s buttons.*).', read_only=True,
+              length=3, min=0, max=63),
 )
 
 
@@ -77,6 +82,9 @@ class SimNode(Node):
         self.diag.declare('control_steps', 'images_published', 'rejected_commands')
         self._next_seed = int(self.p['seed'])
         self.env: Optional[BimanualEnv] = None
+        # The published clock never goes back: each reset continues from the previous episode's time,
+        # so stamp-checking nodes (observation, executor) see a monotonic sim time across episodes.
+        self._t_offset = 0.0
         self._load(self.p['task'], self._take_seed(-1))
         self.pub_side = {s: self.create_publisher(JointState, f'/follower_{s}/joint_states', SENSOR_DATA)
                          for s in robot.SIDES}
@@ -94,6 +102,10 @@ class SimNode(Node):
                 self.create_subscription(Float64MultiArray, f'/{side}_arm_controller/commands',
                                          lambda m, s=side: self._on_forward(s, m), COMMANDS)
         self.create_service(ResetScene, '/sim/reset', self._on_reset)
+        self.operator = None
+        if self.p['operator']:
+            from aloe_ros.nodes.sim_operator import SimOperatorBridge
+            self.operator = SimOperatorBridge(self, buttons=tuple(self.p['operator_buttons']))
         self._wall0 = time.monotonic()
         self._steps_since_start = 0
         self._rtf_window = (time.monotonic(), 0)
@@ -113,7 +125,13 @@ class SimNode(Node):
         self._next_seed = seed + 1
         return seed
 
+    def sim_time(self) -> float:
+        """Return the published (monotonic) sim time [s]."""
+        return self._t_offset + self.env.data.time
+
     def _load(self, task: str, seed: int) -> None:
+        if self.env is not None:
+            self._t_offset += self.env.data.time + self.env.control_dt
         if self.env is None or self.env.task.name != task:
             if self.env is not None:
                 self.env.close()
@@ -193,6 +211,8 @@ class SimNode(Node):
                 if player is not None:
                     self.target[7 * i:7 * i + 7] = player.sample(env.data.time)
             env.step(self.target)
+            if self.operator is not None:
+                self.operator.after_step(self.sim_time(), self.target.copy())
             self._steps_since_start += 1
             self.diag.count('control_steps')
             self._publish_state()
@@ -203,7 +223,7 @@ class SimNode(Node):
 
     def _publish_state(self) -> None:
         env = self.env
-        stamp = sec_to_stamp(env.data.time)
+        stamp = sec_to_stamp(self.sim_time())
         self.pub_clock.publish(Clock(clock=stamp))
         q = env.proprio(np.float64)
         names, pos, vel = [], [], []
@@ -238,7 +258,7 @@ class SimNode(Node):
 
     def _publish_images(self) -> None:
         env = self.env
-        stamp = sec_to_stamp(env.data.time)
+        stamp = sec_to_stamp(self.sim_time())
         h, w = self.p['image_height'], self.p['image_width']
         for cam, pub in self.pub_images.items():
             img = env.render(cam, h, w)
@@ -255,7 +275,7 @@ class SimNode(Node):
         rtf = (self._steps_since_start - steps_prev) * self.env.control_dt / max(now - t_prev, 1e-6)
         self._rtf_window = (now, self._steps_since_start)
         d = self.diag
-        d.set('sim_time', float(self.env.data.time))
+        d.set('sim_time', float(self.sim_time()))
         d.set('real_time_factor_target', float(self.p['real_time_factor']))
         d.set('real_time_factor', float(rtf))
         d.set('task', self.env.task.name)

@@ -42,8 +42,8 @@ class SimOperatorBridge:
         self.takeover_button, self.success_button, self.failure_button = (int(b) for b in buttons)
         self.n_buttons = max(buttons) + 1
         self.cfg = cfg or OperatorConfig(max_steps=2 ** 31)
-        self.leader_pubs = {s: node.create_publisher(JointState, f'/teleop/leader_{s}/joint_states', SENSOR_DATA)
-                            for s in robot.SIDES}
+        self.leader_pubs = {s: node.create_publisher(JointState, f'/teleop/leader_{s}/joint_states',
+                                                     SENSOR_DATA) for s in robot.SIDES}
         self.joy_pub = node.create_publisher(Joy, '/teleop/joy', reliable(10))
         node.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_event, latched(10))
         self.operator: Optional[SimulatedOperator] = None
@@ -110,7 +110,8 @@ class SimOperatorBridge:
                 self.in_control = False
             self._leaders(stamp, env.proprio(np.float64))
         if decision.end is not None and self._pressed is None:
-            button = {OUTCOME_SUCCESS: self.success_button, OUTCOME_FAILURE: self.failure_button}.get(decision.end)
+            buttons = {OUTCOME_SUCCESS: self.success_button, OUTCOME_FAILURE: self.failure_button}
+            button = buttons.get(decision.end)
             if button is not None:
                 self._joy(stamp, button)
                 self._pressed = button
