@@ -43,7 +43,8 @@ class NodeProcess:
 
     def output(self):
         """Return everything the process printed so far."""
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         with open(self.log_path) as f:
             return f.read()
 
@@ -92,6 +93,10 @@ class RosHarness:
             if predicate():
                 return True
         return bool(predicate())
+
+    def wait_matched(self, *publishers, timeout=10.0):
+        """Spin until every publisher has a subscriber (one-shot messages are not lost to discovery)."""
+        return self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in publishers), timeout)
 
     def collect(self, msg_type, topic, qos):
         """Subscribe and return the list every received message is appended to."""

@@ -56,6 +56,7 @@ def test_executor_process(ros, start_node):
     assert not steps and proc.alive()
     assert ros.spin_until(lambda: len(steps) > 5, timeout=15, every=feed), proc.output()
     assert steps[-1].source == ExecutedStep.SOURCE_HOLD
+    assert ros.wait_matched(chunk_pub, iv_pub, tele_pub)
     np.testing.assert_allclose(steps[-1].action, steps[-1].observed_position)
     assert steps[-1].observed_position[6] == 0.5
 

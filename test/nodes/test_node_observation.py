@@ -57,6 +57,7 @@ def test_observation_process(ros, start_node):
     assert not obs.stale
 
     # Episode event carries a new instruction.
+    assert ros.wait_matched(event_pub)
     event_pub.publish(EpisodeEvent(episode_id='e1', event=EpisodeEvent.EVENT_STARTED,
                                    task_instruction='hand over the cube'))
     assert ros.spin_until(lambda: out[-1].task_instruction == 'hand over the cube', timeout=5, every=feed,
