@@ -176,14 +176,17 @@ class ScriptedExpert:
         """Carry ``obj`` above ``goal_xy``, lower it onto the table, open."""
         p = self.env.object_pos(obj)
         tcp = self.env.tcp_pos(side)
-        half = next(o.half[2] for o in self.env.task.objects if o.name == obj)
+        halves = np.asarray(next(o.half for o in self.env.task.objects if o.name == obj))
+        half = halves[2]
+        # Lowest corner of the (possibly tilted in the grasp) object above the table.
+        bottom = p[2] - float(np.abs(self.env.object_mat(obj)[2, :]) @ halves)
         off = tcp - p
         if np.linalg.norm(p[:2] - goal_xy) > 0.008:
             want = np.array([goal_xy[0], goal_xy[1], max(CARRY_HEIGHT, p[2])])
             if p[2] < CARRY_HEIGHT - 0.03 and np.linalg.norm(p[:2] - goal_xy) > 0.03:
                 want = np.array([p[0], p[1], CARRY_HEIGHT])
             return ArmIntent(want + off, axis, 0.0, FAST_STEP)
-        if p[2] > half + 0.006:
+        if p[2] > half + 0.006 and bottom > 0.004:
             return ArmIntent(np.array([goal_xy[0], goal_xy[1], half + 0.003]) + off, axis, 0.0, SLOW_STEP)
         return ArmIntent(tcp, axis, 1.0, SLOW_STEP)
 

@@ -13,7 +13,7 @@ Takeover triggers (while the policy drives), defaults in :class:`OperatorConfig`
   is not resting in its zone (immediate).
 - **stall**: the expert's task progress (phase + closeness to the phase's sub-goal, see
   :meth:`ScriptedExpert.progress`) has not improved by ``stall_eps`` (0.03) in the last
-  ``stall_steps`` (50 ticks = 1 s).
+  ``stall_steps`` (30 ticks = 0.6 s).
 - **deviation**: the executed arm joint targets differ from the expert's action by more than
   ``deviation_rad`` (0.35 rad, any joint) or a gripper by more than ``gripper_dev`` (0.6), for
   ``deviation_steps`` (15) consecutive ticks: the policy is clearly not following a plan the
@@ -21,7 +21,8 @@ Takeover triggers (while the policy drives), defaults in :class:`OperatorConfig`
 
 While in control the operator drives with the expert and hands back once the task progressed past
 the phase it took over in (or reached the same phase's sub-goal within ``handback_dist`` m) and it
-has driven at least ``min_takeover_steps`` (20) ticks. After ``max_takeovers`` (5) takeovers it
+has driven at least ``min_takeover_steps`` (20) ticks times the number of takeovers so far (a
+human trusts a policy less each time it had to step in). After ``max_takeovers`` (4) takeovers it
 keeps control to the end.
 
 Episode end: ``success`` when :meth:`BimanualEnv.success` holds; ``failure`` when an object fell
@@ -42,14 +43,14 @@ from aloe_ros.sim.expert import ScriptedExpert
 class OperatorConfig:
     """Thresholds of the simulated operator (see the module docstring)."""
 
-    stall_steps: int = 50
+    stall_steps: int = 30
     stall_eps: float = 0.03
     deviation_rad: float = 0.35
     gripper_dev: float = 0.6
     deviation_steps: int = 15
     min_takeover_steps: int = 20
     handback_dist: float = 0.02
-    max_takeovers: int = 5
+    max_takeovers: int = 4
     max_steps: Optional[int] = None
 
 
@@ -116,7 +117,8 @@ class SimulatedOperator:
             phase = self.expert.phase()
             recovered = (phase[0] > self._takeover_phase[0]
                          or (phase[0] == self._takeover_phase[0] and phase[1] < cfg.handback_dist))
-            if (recovered and self.ticks - self._takeover_tick >= cfg.min_takeover_steps
+            driven = self.ticks - self._takeover_tick
+            if (recovered and driven >= cfg.min_takeover_steps * self.takeovers
                     and self.takeovers < cfg.max_takeovers):
                 self.in_control = False
                 self._best_progress, self._best_tick = progress, self.ticks
