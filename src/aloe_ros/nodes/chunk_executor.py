@@ -70,6 +70,10 @@ def parameter_specs():
     ]
 
 
+#: Parameter name -> default, for static launch-file checks (``use_sim_time`` comes from rclpy).
+PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in parameter_specs()}}
+
+
 class ChunkExecutorNode(Node):
     """ROS shell of ExecutorCore: converts messages, runs the fixed-rate timer, publishes."""
 

@@ -61,6 +61,10 @@ def parameter_specs():
     ]
 
 
+#: Parameter name -> default, for static launch-file checks (``use_sim_time`` comes from rclpy).
+PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in parameter_specs()}}
+
+
 class ObservationNode(Node):
     """ROS shell of ObservationIngest."""
 

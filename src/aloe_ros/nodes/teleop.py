@@ -75,6 +75,10 @@ def parameter_specs():
     ]
 
 
+#: Parameter name -> default, for static launch-file checks (``use_sim_time`` comes from rclpy).
+PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in parameter_specs()}}
+
+
 class TeleopNode(Node):
     """ROS shell of TeleopCore."""
 
@@ -119,7 +123,8 @@ class TeleopNode(Node):
             f'teleop: device {p["command_device"]}, takeover by Joy button {p["buttons.takeover"]}, pedal '
             f'{p["buttons.pedal"]}, keys {list(p["keys.takeover"])}'
             + (f', leader deviation > {p["deviation_threshold"]} rad' if p['deviation_threshold'] > 0 else '')
-            + '; no jump: takeover waits until the leader is aligned, then blends')
+            + ('; no jump: takeover waits until the leader is aligned, then blends'
+               if p['command_device'] == 'leader' else '; joy targets start at the follower pose'))
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
