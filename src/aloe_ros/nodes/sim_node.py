@@ -198,6 +198,16 @@ class SimNode(Node):
     # --- stepping and publishing ------------------------------------------------------------
 
     def _tick(self) -> None:
+        try:
+            self._advance()
+        except Exception:
+            # SIGINT/SIGTERM shut the context down under a running tick: publishing then fails,
+            # and the node is going away anyway. Anything else is a real error.
+            if self.context.ok():
+                raise
+
+    def _advance(self) -> None:
+        """Step the sim as far as the wall clock (times the real-time factor) asks, and publish."""
         env = self.env
         owed = int((time.monotonic() - self._wall0) * self.p['real_time_factor'] / env.control_dt)
         n = min(owed - self._steps_since_start, self.p['max_catchup_steps'])
