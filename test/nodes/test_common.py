@@ -1,0 +1,100 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""nodes/common: parameter declaration and validation, log-once, diagnostics, QoS profiles."""
+
+import logging
+
+from rcl_interfaces.msg import ParameterType
+import pytest
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
+
+from aloe_ros.nodes import common
+
+
+@pytest.fixture
+def make_node(ros):
+    import rclpy
+    nodes = []
+
+    def factory(overrides=()):
+        node = rclpy.create_node(f'common_test_{len(nodes)}', context=ros.context,
+                                 parameter_overrides=list(overrides))
+        nodes.append(node)
+        return node
+    yield factory
+    for node in nodes:
+        node.destroy_node()
+
+
+def test_qos_profiles_by_intent():
+    assert common.SENSOR_DATA.reliability == ReliabilityPolicy.BEST_EFFORT and common.SENSOR_DATA.depth == 2
+    assert common.COMMANDS.reliability == ReliabilityPolicy.RELIABLE
+    assert common.LATCHED.durability == DurabilityPolicy.TRANSIENT_LOCAL
+    assert common.latched(1).depth == 1 and common.reliable(200).depth == 200
+
+
+def test_declare_parameters_descriptors_and_overrides(make_node):
+    specs = [common.ParamSpec('rate', 50.0, 'loop rate', min=1.0, max=100.0, read_only=True),
+             common.ParamSpec('names', [], 'names', kind='string_array'),
+             common.ParamSpec('gains', [1.0, 2.0], 'one per name', length_of='names'),
+             common.ParamSpec('mode', 'a', 'mode', choices=['a', 'b'])]
+    node = make_node([Parameter('names', value=['x', 'y'])])
+    values = common.declare_parameters(node, specs)
+    assert values == {'rate': 50.0, 'names': ['x', 'y'], 'gains': [1.0, 2.0], 'mode': 'a'}
+    desc = node.describe_parameter('rate')
+    assert desc.read_only and desc.description == 'loop rate' and desc.type == ParameterType.PARAMETER_DOUBLE
+    assert desc.floating_point_range[0].to_value == 100.0
+    # live changes are validated with the same rules
+    assert not node.set_parameters([Parameter('mode', value='c')])[0].successful
+    assert node.set_parameters([Parameter('mode', value='b')])[0].successful
+
+
+@pytest.mark.parametrize('override,match', [
+    (Parameter('rate', value=500.0), "'rate'"),
+    (Parameter('rate', value=5), "'rate'"),
+    (Parameter('gains', value=[1.0]), "'gains'.*expected 2"),
+    (Parameter('mode', value='z'), "'mode'"),
+])
+def test_invalid_configuration_names_the_parameter(make_node, override, match):
+    specs = [common.ParamSpec('rate', 50.0, 'loop rate', min=1.0, max=100.0),
+             common.ParamSpec('names', ['p', 'q'], 'names'),
+             common.ParamSpec('gains', [1.0, 2.0], 'one per name', length_of='names'),
+             common.ParamSpec('mode', 'a', 'mode', choices=['a', 'b'])]
+    with pytest.raises(common.ConfigError, match=match):
+        common.declare_parameters(make_node([override]), specs)
+
+
+def test_once_per_cause(caplog):
+    events = []
+    once = common.OncePerCause(logging.getLogger('t'), on_event=lambda *e: events.append(e))
+    with caplog.at_level(logging.INFO):
+        assert once.report('nan', 'NaN in chunk: held')
+        assert not once.report('nan', 'NaN in chunk: held')
+        assert once.is_active('nan')
+        assert once.clear('nan', 'chunks valid again')
+        assert not once.clear('nan', 'chunks valid again')
+        assert once.report('nan', 'NaN in chunk: held')
+    assert [r.getMessage() for r in caplog.records] == ['NaN in chunk: held', 'chunks valid again',
+                                                        'NaN in chunk: held']
+    assert [e[0] for e in events] == ['warn', 'info', 'warn']
+
+
+def test_diagnostics_counters_and_rates(make_node):
+    diag = common.DiagnosticsPublisher(make_node())
+    diag.declare('rejected')
+    diag.count('received', 3)
+    diag.set('age', 0.0123456789)
+    diag.set_status(common.DiagnosticsPublisher.WARN, 'rejecting input')
+    values = common.diagnostic_values(diag.build(), 'common_test')
+    assert values['rejected'] == '0' and values['received'] == '3' and values['age'] == '0.0123457'
+    assert float(values['received_rate']) > 0
+    msg = diag.build()
+    assert msg.status[0].level == common.DiagnosticsPublisher.WARN
+    assert float(common.diagnostic_values(msg, 'common_test')['received_rate']) == 0.0
+
+
+def test_stamp_conversions():
+    t = common.sec_to_stamp(12.5)
+    assert (t.sec, t.nanosec) == (12, 500000000)
+    assert common.stamp_to_sec(t) == 12.5
