@@ -4,7 +4,8 @@
 
 import numpy as np
 
-from aloe_ros.core.episode import OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.core.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_HUMAN,
+                                   SOURCE_POLICY)
 from aloe_ros.sim import robot
 from aloe_ros.sim.env import BimanualEnv
 from aloe_ros.sim.expert import ScriptedExpert
@@ -61,3 +62,17 @@ def test_deviating_policy_taken_over_and_timeout_without_help():
     assert 'deviation' in ep.extra['operator_events'][0]
     assert ep.outcome == OUTCOME_TIMEOUT and ep.truncated and not ep.terminated
     assert len(ep) == 60
+
+
+def test_object_off_the_table_ends_as_failure():
+    env, expert, op = _setup()
+    env.reset(0)
+    op.reset()
+    adr = env.model.jnt_qposadr[env.model.joint('block_joint').id]
+    env.data.qpos[adr:adr + 3] = (0.0, 0.6, 0.3)
+    for _ in range(25):
+        obs, _, terminated, _, info = env.step(robot.home_action())
+        decision = op.observe(obs, robot.home_action())
+        if decision.end is not None:
+            break
+    assert decision.end == OUTCOME_FAILURE and info['failure'] and terminated

@@ -250,7 +250,7 @@ class BimanualEnv:
         return self.data.site_xpos[self.tcp_site[side]].copy()
 
     def held_by(self, side: str, obj: str) -> bool:
-        """True when both finger pads of ``side`` touch object ``obj``."""
+        """Return True when both finger pads of ``side`` touch object ``obj``."""
         g = self._obj_geom[obj]
         touched = set()
         for c in self.data.contact[:self.data.ncon]:
@@ -270,7 +270,7 @@ class BimanualEnv:
         return False
 
     def object_in_zone(self, obj: str) -> bool:
-        """True when ``obj`` rests in its zone: centre inside the disc, on the table, untouched."""
+        """Return True when ``obj`` rests in its zone: centre inside the disc, on the table, untouched."""
         spec = next(o for o in self.task.objects if o.name == obj)
         p = self.object_pos(obj)
         inside = np.linalg.norm(p[:2] - self.zone_center(spec.zone)) < self.task.zone_radius(spec.zone)
@@ -281,5 +281,5 @@ class BimanualEnv:
         return all(self.object_in_zone(o.name) for o in self.task.objects)
 
     def failure(self) -> bool:
-        """An object fell off the table."""
+        """Return True when an object fell off the table (centre below z = -0.05 m)."""
         return any(self.object_pos(o.name)[2] < -0.05 for o in self.task.objects)
