@@ -45,7 +45,7 @@ class ModelConfig:
     task_embedding: str = 'learned'
     instructions: List[str] = field(default_factory=list)
     task_dim: int = 32
-    cnn_channels: List[int] = field(default_factory=lambda: [16, 32, 64, 64])
+    cnn_channels: List[int] = field(default_factory=lambda: [16, 32, 64])
     image_feature_dim: int = 128
     obs_dim: int = 256
     flow_hidden: int = 512
@@ -67,7 +67,7 @@ class CriticConfig:
     gamma: float = 0.99
     tau: float = 0.005
     lr: float = 3e-4
-    value_samples: int = 4
+    value_samples: int = 2
     grad_clip: float = 10.0
 
 
@@ -196,8 +196,8 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     """Check ranges and cross-field rules; raise ConfigError naming the key."""
     m, c, a, d = cfg.model, cfg.critic, cfg.actor, cfg.data
     _check(cfg.method in METHODS, 'method', f'{cfg.method!r} is not one of {METHODS}')
-    _check(len(m.image_size) == 2 and all(s >= 8 for s in m.image_size), 'model.image_size',
-           f'expected [height, width] each >= 8, got {m.image_size}')
+    _check(len(m.image_size) == 2 and all(s >= 16 for s in m.image_size), 'model.image_size',
+           f'expected [height, width] each >= 16, got {m.image_size}')
     _check(len(set(m.cameras)) == len(m.cameras), 'model.cameras', 'duplicate camera names')
     for key in ('action_dim', 'horizon', 'task_dim', 'image_feature_dim', 'obs_dim',
                 'flow_hidden', 'flow_layers', 'flow_steps', 'time_embed_dim', 'critic_hidden',
