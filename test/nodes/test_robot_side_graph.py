@@ -1,0 +1,71 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Observation -> executor <- teleop as three real processes against a fake robot (slow)."""
+
+from aloe_msgs.msg import ActionChunk, ExecutedStep
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray, String
+
+from aloe_ros.conversions import numpy_to_image
+from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.nodes.common import COMMANDS, SENSOR_DATA, reliable
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+ARM = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper']
+CAMS = ['cam_high']
+
+
+def test_policy_then_human_through_the_real_graph(ros, start_node):
+    start_node('aloe_ros.nodes.observation', {'camera_names': CAMS, 'slop': 0.05, 'staleness_limit': 0.5})
+    start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5, 'blend_steps': 0,
+                                                 'command_interface': 'forward'})
+    start_node('aloe_ros.nodes.teleop', {'align_tolerance': 0.05, 'blend_ticks': 2, 'device_timeout': 0.5})
+    node = ros.node
+    steps = ros.collect(ExecutedStep, '/aloe/executed_step', reliable(200))
+    forward = ros.collect(Float64MultiArray, '/right_arm_controller/commands', COMMANDS)
+    cam = node.create_publisher(Image, '/cam_high/image_raw', SENSOR_DATA)
+    followers = {a: node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA)
+                 for a in ('left', 'right')}
+    leaders = {a: node.create_publisher(JointState, f'/teleop/leader_{a}/joint_states', SENSOR_DATA)
+               for a in ('left', 'right')}
+    chunk_pub = node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
+    keyboard = node.create_publisher(String, '/teleop/keyboard', COMMANDS)
+    frame = numpy_to_image(np.zeros((48, 64, 3), np.uint8), 'rgb8')
+
+    def robot():
+        stamp = node.get_clock().now().to_msg()
+        frame.header.stamp = stamp
+        cam.publish(frame)
+        for a in ('left', 'right'):
+            js = JointState(name=[f'{a}_{n}' for n in ARM], position=[0.1] * 6 + [0.7])
+            js.header.stamp = stamp
+            followers[a].publish(js)
+            leaders[a].publish(JointState(name=ARM, position=[0.12] * 6 + [0.7]))
+
+    assert ros.spin_until(lambda: len(steps) > 3, timeout=40, every=robot, period=0.02)
+    assert steps[-1].source == ExecutedStep.SOURCE_HOLD
+    np.testing.assert_allclose(steps[-1].observed_position, ([0.1] * 6 + [0.7]) * 2)
+
+    assert ros.wait_matched(chunk_pub, keyboard)
+    chunk = ActionChunk(chunk_id=1, policy_version=2, horizon=200, action_dim=14,
+                        joint_names=list(DEFAULT_JOINT_NAMES), dt=0.02,
+                        actions=np.full(200 * 14, 0.11, np.float32).tolist())
+    chunk.header.stamp = node.get_clock().now().to_msg()
+    chunk_pub.publish(chunk)
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=10, every=robot)
+    assert steps[-1].policy_version == 2
+    assert ros.spin_until(lambda: forward and forward[-1].data[0] == pytest.approx(0.11, abs=1e-6), timeout=5,
+                          every=robot)
+    assert len(forward[-1].data) == 7
+
+    keyboard.publish(String(data='t'))
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=10, every=robot)
+    assert steps[-1].intervention
+    # blend from the follower's pose to the leader's, then follow the leader
+    assert ros.spin_until(lambda: abs(steps[-1].action[0] - 0.12) < 1e-6, timeout=5, every=robot)
+    human = [s.action[0] for s in steps if s.source == ExecutedStep.SOURCE_HUMAN]
+    assert max(np.abs(np.diff(human))) <= 0.01 + 1e-6
+    keyboard.publish(String(data='t'))
+    assert ros.spin_until(lambda: not steps[-1].intervention, timeout=10, every=robot)
