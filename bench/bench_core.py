@@ -28,7 +28,7 @@ from aloe_ros.core.trainer import AloeTrainer  # noqa: E402
 
 
 def synthetic_episode(cfg, episode_id, steps, seed):
-    """A random episode at the model's shapes with a human segment in the middle."""
+    """Return a random episode at the model's shapes with a human segment in the middle."""
     m = cfg.model
     rng = np.random.default_rng(seed)
     sources = np.zeros(steps, np.uint8)
@@ -61,7 +61,8 @@ def main(argv=None):
     """Run the benchmark and write results/bench_core.json."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--quick', action='store_true', help='fewer repetitions (~1 minute)')
-    ap.add_argument('--threads', type=int, default=1, help='torch CPU threads for learner updates (default 1)')
+    ap.add_argument('--threads', type=int, default=1,
+                    help='torch CPU threads for learner updates (default 1)')
     ap.add_argument('--infer-threads', type=int, default=1,
                     help='torch CPU threads for batch-1 inference (default 1: oversubscribed OpenMP threads '
                          'cost 10x latency on a shared machine)')
@@ -124,7 +125,8 @@ def main(argv=None):
     with open(args.out, 'w', encoding='utf-8') as f:
         json.dump(res, f, indent=2)
     print(f"learner @batch {res['batch_size']}: critic {res['critic_updates_per_s']:.2f} upd/s, "
-          f"actor {res['actor_updates_per_s']:.2f} upd/s, critic+actor {res['learner_iterations_per_s']:.2f} it/s")
+          f"actor {res['actor_updates_per_s']:.2f} upd/s, "
+          f"critic+actor {res['learner_iterations_per_s']:.2f} it/s")
     print(f"actor latency batch 1: p50 {res['actor_latency_ms']['p50']:.2f} ms, "
           f"p99 {res['actor_latency_ms']['p99']:.2f} ms")
     for k, v in per_stride.items():

@@ -35,7 +35,8 @@ def test_export_round_trip_is_bit_exact(tmp_path):
     tr, src = _trainer()
     tr.train(1, 1)
     info = tr.export(str(tmp_path))
-    assert info.version == 1 and info.sha256 == sha256_file(info.path) and info.config_hash == tr.cfg.config_hash()
+    assert info.version == 1 and info.sha256 == sha256_file(info.path)
+    assert info.config_hash == tr.cfg.config_hash()
     sidecar = json.loads((tmp_path / 'policy_v000001.json').read_text())
     assert sidecar['sha256'] == info.sha256 and sidecar['config']['model']['horizon'] == 4
     actor = load_actor(info.path, info.sha256, info.config_hash)

@@ -92,7 +92,8 @@ def test_replay_batch_masks_and_incremental_refresh():
     assert rb.refresh() == 1 and rb.refresh() == 0 and len(rb) == 8
     b = rb.batch(np.array([7]))
     # terminated window: full critic mask (termination is not an input), padded actor mask
-    assert b.done[0] == 1 and b.crit_mask[0].tolist() == [1, 1, 1, 1] and b.act_mask[0].tolist() == [1, 0, 0, 0]
+    assert b.done[0] == 1 and b.crit_mask[0].tolist() == [1, 1, 1, 1]
+    assert b.act_mask[0].tolist() == [1, 0, 0, 0]
 
 
 def test_balanced_sampling_equalises_sources():

@@ -132,7 +132,8 @@ def write_actor(out_dir: str, state: Dict[str, torch.Tensor], config: Dict[str, 
     digest = sha256_bytes(data)
     sidecar = {'format': FORMAT, 'weights': os.path.basename(path), 'sha256': digest,
                'config_hash': config_hash, 'version': version, 'config': config}
-    atomic_write(path[:-len('.safetensors')] + '.json', json.dumps(sidecar, indent=2, sort_keys=True).encode())
+    sidecar_path = path[:-len('.safetensors')] + '.json'
+    atomic_write(sidecar_path, json.dumps(sidecar, indent=2, sort_keys=True).encode())
     return CheckpointInfo(path=path, sha256=digest, config_hash=config_hash, version=version)
 
 

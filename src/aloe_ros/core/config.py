@@ -225,7 +225,8 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     _check(a.beta > 0, 'actor.beta', f'must be > 0, got {a.beta}')
     _check(a.w_max > 0, 'actor.w_max', 'must be > 0')
     _check(a.grad_clip > 0, 'actor.grad_clip', 'must be > 0')
-    _check(1 <= d.h_exec <= m.horizon, 'data.h_exec', f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')
+    _check(1 <= d.h_exec <= m.horizon, 'data.h_exec',
+           f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')
     _check(d.batch_size >= 1, 'data.batch_size', 'must be >= 1')
     _check(d.on_nonfinite in NONFINITE_POLICIES, 'data.on_nonfinite',
            f'{d.on_nonfinite!r} is not one of {NONFINITE_POLICIES}')

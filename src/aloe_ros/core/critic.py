@@ -17,7 +17,8 @@ from .models import QEnsemble
 SampleFn = Callable[[Dict[str, object], int], torch.Tensor]
 
 
-def aggregate(q_heads: torch.Tensor, cfg: CriticConfig, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def aggregate(q_heads: torch.Tensor, cfg: CriticConfig,
+              generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Conservative ensemble aggregation ``agg_i Q_i``: (K, B) -> (B,).
 
     - ``min``:        ``min_i Q_i``
@@ -75,7 +76,8 @@ def critic_loss(critic: QEnsemble, target: QEnsemble, batch, sample_next: Sample
 
 @torch.no_grad()
 def state_value(critic: QEnsemble, obs, sample: SampleFn, cfg: CriticConfig, num_samples: int,
-                generator: Optional[torch.Generator] = None, feat: Optional[torch.Tensor] = None) -> torch.Tensor:
+                generator: Optional[torch.Generator] = None,
+                feat: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``V(s) = mean_j agg_i Q_i(s, a'_j)``, ``a'_j ~ pi_theta(. | s)``, j < N: returns (B,)."""
     if feat is None:
         feat = critic.encoder(obs)

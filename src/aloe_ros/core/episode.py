@@ -101,13 +101,16 @@ class InMemoryEpisodeSource:
             self.add(ep)
 
     def add(self, episode: Episode) -> None:
+        """Validate and store an episode (replacing one with the same id)."""
         episode.validate()
         self._episodes[episode.episode_id] = episode
 
     def episode_ids(self) -> Sequence[str]:
+        """Return the ids of the stored episodes, oldest first."""
         return list(self._episodes)
 
     def load_episode(self, episode_id: str) -> Episode:
+        """Return one stored episode by id."""
         return self._episodes[episode_id]
 
     def __iter__(self) -> Iterator[Episode]:

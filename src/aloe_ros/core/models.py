@@ -51,7 +51,8 @@ class Policy(Protocol):
     def flow_loss(self, obs: Obs, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the per-sample loss (B,) of actions (B, H, D) with step mask (B, H)."""
 
-    def sample(self, obs: Obs, generator: Optional[torch.Generator] = None, num_samples: int = 1) -> torch.Tensor:
+    def sample(self, obs: Obs, generator: Optional[torch.Generator] = None,
+               num_samples: int = 1) -> torch.Tensor:
         """Return sampled chunks (num_samples * B, H, D) in robot units, sample-major."""
 
     def encode_instructions(self, instructions: Sequence[str]) -> torch.Tensor:
@@ -117,12 +118,14 @@ class ObservationEncoder(nn.Module):
         super().__init__()
         self.cameras = list(cfg.cameras)
         self.cams = nn.ModuleDict({
-            cam: ImageEncoder(cfg.cnn_channels, cfg.image_size, cfg.image_feature_dim) for cam in self.cameras})
+            cam: ImageEncoder(cfg.cnn_channels, cfg.image_size, cfg.image_feature_dim)
+            for cam in self.cameras})
         self.task = TaskEncoder(cfg.task_embedding, cfg.instructions, cfg.task_dim)
         self.proprio_norm = Normalizer(cfg.proprio_dim)
         self.state_dim = cfg.extra_state_dim
         self.state_norm = Normalizer(cfg.extra_state_dim)
-        n_in = len(self.cameras) * cfg.image_feature_dim + cfg.proprio_dim + cfg.task_dim + cfg.extra_state_dim
+        n_in = (len(self.cameras) * cfg.image_feature_dim + cfg.proprio_dim + cfg.task_dim
+                + cfg.extra_state_dim)
         self.trunk = nn.Sequential(nn.Linear(n_in, cfg.obs_dim), nn.LayerNorm(cfg.obs_dim), nn.GELU(),
                                    nn.Linear(cfg.obs_dim, cfg.obs_dim), nn.GELU())
         self.out_dim = cfg.obs_dim
@@ -200,7 +203,8 @@ class FlowMatchingPolicy(nn.Module):
         m = mask.float()
         return (per_step * m).sum(-1) / m.sum(-1).clamp_min(1.0)
 
-    def sample(self, obs: Obs, generator: Optional[torch.Generator] = None, num_samples: int = 1) -> torch.Tensor:
+    def sample(self, obs: Obs, generator: Optional[torch.Generator] = None,
+               num_samples: int = 1) -> torch.Tensor:
         """Euler-integrate the flow from noise: returns chunks (num_samples * B, H, D) in robot units.
 
         ``x_{i+1} = x_i + dt * v_theta(x_i, i dt, s)``, ``dt = 1 / flow_steps``. With num_samples N > 1

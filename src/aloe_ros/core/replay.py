@@ -107,7 +107,8 @@ class ReplayBuffer:
         self._step_source = _Column((), np.uint8)
         self._step_instr = _Column((), np.int64)
         self._cols: Dict[str, _Column] = {}
-        for name, dtype in (('g', np.int64), ('ep', np.int64), ('t', np.int64), ('g_next', np.int64), ('g_last', np.int64), ('n_act', np.int64),
+        for name, dtype in (('g', np.int64), ('ep', np.int64), ('t', np.int64), ('g_next', np.int64),
+                            ('g_last', np.int64), ('n_act', np.int64),
                             ('n_rew', np.int64), ('done', bool), ('truncated', bool), ('ret', np.float32),
                             ('boot', np.float32), ('mc_return', np.float32), ('source', np.uint8),
                             ('human_frac', np.float32)):
@@ -190,7 +191,8 @@ class ReplayBuffer:
         cols['t'].append(tr.t)
         cols['g_next'].append(g0 + tr.next_t)
         cols['g_last'].append(np.full(len(tr), g0 + T - 1, dtype=np.int64))
-        for name in ('n_act', 'n_rew', 'done', 'truncated', 'ret', 'boot', 'mc_return', 'source', 'human_frac'):
+        for name in ('n_act', 'n_rew', 'done', 'truncated', 'ret', 'boot', 'mc_return', 'source',
+                     'human_frac'):
             cols[name].append(getattr(tr, name))
         self.episode_ids.append(ep.episode_id)
         return len(tr)
@@ -262,7 +264,8 @@ class ReplayBuffer:
         ``human_only`` restricts sampling to chunks with at least one human step (HG-DAgger).
         """
         if len(self) == 0:
-            raise RuntimeError('replay is empty: no transitions to sample (refresh() found no usable episode)')
+            raise RuntimeError('replay is empty: no transitions to sample '
+                               '(refresh() found no usable episode)')
         p = self.sampling_probs()
         if human_only:
             keep = self._cols['human_frac'].view() > 0

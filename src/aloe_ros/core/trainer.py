@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from .actor_update import advantage_weights, effective_sample_size, weighted_flow_loss
-from .checkpoint import (STATE_FORMAT, CheckpointInfo, ConfigMismatchError, atomic_write, bytes_to_tensors, optimizer_from_tensors,
+from .checkpoint import (STATE_FORMAT, CheckpointInfo, ConfigMismatchError, atomic_write, bytes_to_tensors,
+                         optimizer_from_tensors,
                          optimizer_to_tensors, read_verified, tensors_to_bytes, write_actor)
 from .config import LearnerConfig
 from .critic import aggregate, advantage, critic_loss, polyak_update
@@ -119,7 +120,8 @@ class AloeTrainer:
             loss = (v - target[None, :]).pow(2).mean()
             q_mean, y_mean = float(aggregate(v.detach(), c, self.generator).mean()), float(target.mean())
         else:
-            loss, q, y = critic_loss(self.critic, self.critic_target, batch, self._sample_actor, c, self.generator)
+            loss, q, y = critic_loss(self.critic, self.critic_target, batch, self._sample_actor, c,
+                                     self.generator)
             q_mean, y_mean = float(aggregate(q, c, self.generator).mean()), float(y.mean())
         if self._finite_or_skip(loss, batch, 'critic'):
             self.critic_opt.zero_grad(set_to_none=True)
@@ -139,7 +141,8 @@ class AloeTrainer:
             v_s = aggregate(self.critic(batch.obs), c, self.generator)
             v_next = aggregate(self.critic(batch.next_obs), c, self.generator)
             return batch.ret + batch.boot * v_next - v_s, batch.ret + batch.boot * v_next, v_s
-        adv, _, q, v = advantage(self.critic, batch.obs, batch.actions, batch.crit_mask, self._sample_actor, c,
+        adv, _, q, v = advantage(self.critic, batch.obs, batch.actions, batch.crit_mask, self._sample_actor,
+                                 c,
                                  c.value_samples, self.generator)
         return adv, q, v
 
@@ -167,7 +170,8 @@ class AloeTrainer:
         out['flow_loss'] = float(per.detach().mean())
         return out
 
-    def train(self, critic_steps: int, actor_steps: int, progress: Optional[Progress] = None) -> Dict[str, float]:
+    def train(self, critic_steps: int, actor_steps: int,
+              progress: Optional[Progress] = None) -> Dict[str, float]:
         """Run critic then actor updates on replay batches; return mean metrics.
 
         ``progress(phase, done, total)`` is called after every update (phase 'critic' or 'actor').
@@ -220,10 +224,12 @@ class AloeTrainer:
             return {'q_heads': heads[:, 0].tolist(), 'q': v, 'v': v, 'adv': 0.0}
         a = torch.as_tensor(np.asarray(chunk, dtype=np.float32), device=self.device)
         if a.shape != (self.cfg.model.horizon, self.cfg.model.action_dim):
-            raise ValueError(f'chunk must be (H, D) = ({self.cfg.model.horizon}, {self.cfg.model.action_dim}), '
+            raise ValueError(f'chunk must be (H, D) = ({self.cfg.model.horizon}, '
+                             f'{self.cfg.model.action_dim}), '
                              f'got {tuple(a.shape)}')
         mask = torch.ones(1, self.cfg.critic_horizon, device=self.device)
-        adv, heads, q, v = advantage(self.critic, batch, a[None], mask, self._sample_actor, c, c.value_samples,
+        adv, heads, q, v = advantage(self.critic, batch, a[None], mask, self._sample_actor, c,
+                                     c.value_samples,
                                      self.generator)
         return {'q_heads': heads[:, 0].tolist(), 'q': float(q[0]), 'v': float(v[0]), 'adv': float(adv[0])}
 
@@ -268,7 +274,8 @@ class AloeTrainer:
         data = tensors_to_bytes(tensors, meta)
         path = os.path.join(out_dir, STATE_FILE)
         atomic_write(path, data)
-        info = CheckpointInfo(path=path, sha256=read_verified(path, None)[1], config_hash=self.cfg.config_hash(),
+        info = CheckpointInfo(path=path, sha256=read_verified(path, None)[1],
+                              config_hash=self.cfg.config_hash(),
                               version=self.version)
         atomic_write(path + '.sha256', (info.sha256 + '\n').encode())
         return info
