@@ -121,7 +121,7 @@ def ros():
 
 @pytest.fixture
 def start_node(tmp_path):
-    """Yield a factory ``start_node(module, params) -> NodeProcess``; processes stop at teardown."""
+    """Yield a factory that starts a node process (module, params); all stop at teardown."""
     started = []
 
     def factory(module, params=None):
