@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
     weights = tmp_path / 'weights'
     outside = tmp_path / 'outside'
-    good = make_weights(str(weights), TINY_CONFIG, versions=2)          # actor_v0001, actor_v0002
+    good = make_weights(str(weights), TINY_CONFIG, versions=2)          # versions 1 and 2
     foreign = make_weights(str(outside), TINY_CONFIG, versions=3)       # same model, wrong place
     other = make_weights(str(tmp_path / 'other'), OTHER_CONFIG, versions=4)
     # Another model's weights copied inside the allowed directory, with their correct sha256.
@@ -58,7 +58,7 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
         (good.path, '', 'sha256'),
         (str(other_inside), sha256_of(str(other_inside)), 'config'),
         (str(pickled), sha256_of(str(pickled)), ''),
-        ('actor_v0002.safetensors', good_sha, 'absolute'),
+        (os.path.basename(good.path), good_sha, 'absolute'),
         ('http://evil.example/actor.safetensors', good_sha, 'file://'),
         ('file://evil.example' + good.path, good_sha, 'host'),
         (str(weights / 'missing.safetensors'), good_sha, ''),

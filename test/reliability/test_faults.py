@@ -1,0 +1,211 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Faults injected into the running graph: killed nodes, silent devices, stalled sensor streams.
+
+Each test starts the real node processes over DDS and asserts on what reaches the robot (the
+executor's commands) and on what reaches the disk (episode files and the catalog).
+"""
+
+import os
+
+from aloe_msgs.msg import ActionChunk, InterventionState, LearnerStatus, Observation, SafetyEvent
+from diagnostic_msgs.msg import DiagnosticArray
+from fault_scenarios import RecorderKillTrials
+import numpy as np
+import pytest
+from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_counter, make_weights,
+                                 observation_msg, sha256_of, synthetic_episode)
+from sensor_msgs.msg import Image, JointState
+
+from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.nodes.common import COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, reliable
+from aloe_ros.nodes.common import stamp_to_sec
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+DT = 0.02
+
+
+def _constant_after(steps, t0):
+    """Return the steps stamped after ``t0`` (seconds) and whether all are HOLD with one action."""
+    after = [s for s in steps if stamp_to_sec(s.header.stamp) > t0]
+    held = all(s.source == SOURCE_HOLD for s in after)
+    same = all(np.array_equal(s.action, after[0].action) for s in after) if after else False
+    return after, held and same
+
+
+def test_recorder_kill9_mid_episode_loses_no_complete_episode(driver, tmp_path):
+    trials = RecorderKillTrials(driver, str(tmp_path / 'store'), str(tmp_path / 'recorder.log'), seed=1)
+    try:
+        for _ in range(3):
+            result = trials.trial()
+            assert result['problems'] == [], (result, trials.proc.output())
+        assert len(trials.expected) == 3 and len(trials.killed) == 3
+        # The restarted recorder still records: one more complete episode after the last kill.
+        trials.record_complete()
+    finally:
+        trials.close()
+
+
+def test_policy_killed_executor_holds_one_tick_after_chunk_end(driver, start_node, tmp_path):
+    info = make_weights(str(tmp_path / 'weights'), TINY_CONFIG)
+    policy = start_node('aloe_ros.nodes.policy', {
+        'learner_config': TINY_CONFIG, 'weights_dir': str(tmp_path / 'weights'),
+        'initial_weights': info.path, 'initial_sha256': info.sha256, 'initial_version': 1,
+        'replan_period': 0.1})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    monitor = CommandMonitor(driver)
+    chunks = driver.collect(ActionChunk, '/aloe/action_chunk', reliable(5))
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    obs_pub = driver.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+
+    def feed():
+        obs_pub.publish(observation_msg(driver))
+
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 20, 90, feed), \
+        policy.output() + executor.output()
+    policy.kill9()
+    driver.spin_for(0.3, feed)          # chunks already in flight arrive
+    last = chunks[-1]
+    chunk_end = stamp_to_sec(last.header.stamp) + last.horizon * last.dt
+    driver.spin_for(1.5, feed)
+    after, held = _constant_after(monitor.steps, chunk_end + DT)
+    assert len(after) > 40 and held, [(s.source, s.chunk_id) for s in after[:5]]
+    assert max(s.chunk_id for s in monitor.steps if s.source == SOURCE_POLICY) == last.chunk_id
+    # The joint commands themselves are constant too: the robot holds still.
+    tail = monitor.commands['left'][-40:]
+    assert all(np.array_equal(c, tail[0]) for c in tail)
+    assert any('chunk ran out' in e.message for e in events)
+    assert monitor.violations == [] and executor.alive()
+
+
+def test_teleop_silent_mid_intervention_holds(driver, start_node):
+    executor = start_node('aloe_ros.nodes.chunk_executor',
+                          {'teleop_timeout': 0.2, 'observation_timeout': 0.5})
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    obs_pub = driver.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    iv_pub = driver.node.create_publisher(InterventionState, '/aloe/intervention', LATCHED)
+    tele_pub = driver.node.create_publisher(JointState, '/aloe/teleop_command', COMMANDS)
+    state = {'k': 0}
+
+    def feed():
+        obs_pub.publish(observation_msg(driver))
+
+    def teleop():
+        feed()
+        state['k'] += 1
+        target = np.full(14, 0.2) + 0.1 * np.sin(0.1 * state['k'])
+        tele_pub.publish(JointState(name=JOINTS, position=target.tolist()))
+
+    iv_pub.publish(InterventionState(active=True, trigger=InterventionState.TRIGGER_BUTTON, device='joy'))
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_HUMAN for s in monitor.steps) > 30, 60, teleop), \
+        executor.output()
+    silent_at = driver.now()
+    driver.spin_for(1.0, feed)           # the device goes silent; the intervention stays active
+    after, held = _constant_after(monitor.steps, silent_at + 0.2 + 2 * DT)
+    assert len(after) > 20 and held, [s.source for s in after[:10]]
+    assert all(s.intervention for s in after)
+    assert any('no teleop command' in e.message for e in events)
+    # The device comes back: human steps resume, still within the limits.
+    driver.spin_for(0.5, teleop)
+    assert monitor.steps[-1].source == SOURCE_HUMAN
+    assert monitor.violations == [] and executor.alive()
+
+
+@pytest.mark.parametrize('stalled', ['camera', 'joints'])
+def test_stalled_stream_flags_stale_and_executor_holds(driver, start_node, stalled):
+    observation = start_node('aloe_ros.nodes.observation', {
+        'camera_names': ['cam_high'], 'image_height': 8, 'image_width': 8, 'staleness_limit': 0.2})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    observations = driver.collect(Observation, '/aloe/observation', SENSOR_DATA,
+                                  keep=lambda m: (stamp_to_sec(m.header.stamp), m.stale))
+    cam_pub = driver.node.create_publisher(Image, '/cam_high/image_raw', SENSOR_DATA)
+    joint_pubs = [driver.node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA)
+                  for a in ('left', 'right')]
+    chunk_pub = driver.node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
+    live = {'camera': True, 'joints': True}
+
+    def sensors():
+        stamp = driver.stamp()
+        if live['camera']:
+            img = Image(height=8, width=8, encoding='rgb8', step=24, data=bytes(192))
+            img.header.stamp = stamp
+            cam_pub.publish(img)
+        if live['joints']:
+            for arm, pub in zip(('left', 'right'), joint_pubs):
+                msg = JointState(name=[n for n in JOINTS if n.startswith(arm)], position=[0.1] * 7)
+                msg.header.stamp = stamp
+                pub.publish(msg)
+
+    assert driver.spin_until(lambda: len(monitor.steps) > 20, 60, sensors), \
+        observation.output() + executor.output()
+    # A long chunk keeps the policy source busy, so a hold can only come from the stall.
+    chunk = ActionChunk(chunk_id=1, policy_version=3, horizon=500, action_dim=14, joint_names=JOINTS, dt=DT,
+                        actions=np.full(500 * 14, 0.15, np.float32).tolist())
+    chunk.header.stamp = driver.stamp()
+    chunk_pub.publish(chunk)
+    assert driver.spin_until(lambda: monitor.steps[-1].source == SOURCE_POLICY, 10, sensors)
+    live[stalled] = False
+    stall_at = driver.now()
+    driver.spin_for(1.5, sensors)
+    assert any(stale for t, stale in observations if t <= stall_at + 0.1), 'no stale observation flagged'
+    after, held = _constant_after(monitor.steps, stall_at + 0.2 + 0.1)
+    assert len(after) > 30 and held, [s.source for s in after[:10]]
+    assert any(e.kind == SafetyEvent.KIND_STALE_INPUT for e in events), [e.message for e in events]
+    assert driver.spin_until(lambda: diag_counter(diags, 'observation', 'stale_published') > 0, 5, sensors)
+    # The stream comes back: observations are fresh again and the executor leaves the hold.
+    live[stalled] = True
+    driver.spin_for(1.0, sensors)
+    assert not observations[-1][1] and monitor.steps[-1].source == SOURCE_POLICY
+    assert monitor.violations == [] and executor.alive() and observation.alive()
+
+
+def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_node, tmp_path):
+    from aloe_ros.storage import EpisodeStore
+    store_root, weights = str(tmp_path / 'store'), str(tmp_path / 'weights')
+    store = EpisodeStore(store_root, mode='w')
+    for k in range(2):
+        store.add_episode(synthetic_episode(f'ep{k}', seed=k))
+    store.close()
+    os.makedirs(weights)
+    learner_params = {'learner_config': TINY_CONFIG, 'store_root': store_root, 'weights_dir': weights,
+                      'episodes_per_iteration': 1, 'critic_steps': 20, 'actor_steps': 20,
+                      'poll_period': 0.2, 'status_period': 0.2, 'evaluate_running_chunks': False}
+    learner = start_node('aloe_ros.nodes.learner', learner_params)
+    policy = start_node('aloe_ros.nodes.policy', {'learner_config': TINY_CONFIG, 'weights_dir': weights,
+                                                  'replan_period': 0.1})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    monitor = CommandMonitor(driver)
+    statuses = driver.collect(LearnerStatus, '/aloe/learner_status', reliable(10),
+                              keep=lambda m: (m.policy_version, m.gradient_steps))
+    obs_pub = driver.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+
+    def feed():
+        obs_pub.publish(observation_msg(driver))
+
+    def policy_version_running(v):
+        return lambda: any(s.source == SOURCE_POLICY and s.policy_version == v for s in monitor.steps[-5:])
+
+    assert driver.spin_until(policy_version_running(1), 120, feed), learner.output() + policy.output()
+    from aloe_ros.core.checkpoint import actor_filename
+    v1 = os.path.join(weights, actor_filename(1))
+    v1_sha = sha256_of(v1)
+    steps_at_v1 = max(g for v, g in statuses if v == 1)
+    learner.kill9()
+    n_before = len(monitor.steps)
+    driver.spin_for(2.0, feed)
+    ran = monitor.steps[n_before:]
+    assert len(ran) > 50 and all(s.source == SOURCE_POLICY and s.policy_version == 1 for s in ran[-20:])
+
+    statuses.clear()
+    learner.start()
+    # The restarted learner resumes v1 (not re-initialised) and its next export is v2.
+    assert driver.spin_until(lambda: statuses, 60, feed), learner.output()
+    assert statuses[0][0] >= 1 and statuses[0][1] >= steps_at_v1, statuses[:3]
+    assert driver.spin_until(policy_version_running(2), 120, feed), learner.output() + policy.output()
+    assert 'resumed learner state at v1' in learner.output(100000)
+    assert sha256_of(v1) == v1_sha and os.path.exists(os.path.join(weights, actor_filename(2)))
+    assert monitor.violations == [] and policy.alive() and executor.alive()
