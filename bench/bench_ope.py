@@ -238,9 +238,12 @@ def main(argv=None) -> int:
         for k in keys])
 
     results = {}
+    per_state = {'episode': [episodes[e].episode_id for e, _ in keys], 't': [t for _, t in keys],
+                 'v_gt': v_gt.tolist(), 'q_gt': q_gt.tolist(), 'mixture_mc_return': mc_mix.tolist()}
     for method, tr in trainers.items():
         v, q = estimates(tr, keys, episodes, H, gamma)
         results[method] = metrics(v, q, v_gt, q_gt)
+        per_state[method] = {'v': v.tolist(), 'q': q.tolist()}
     results['mixture_mc_return'] = metrics(mc_mix, mc_mix, v_gt, q_gt)
     ratio = results['recap']['rmse_v'] / max(results['aloe']['rmse_v'], 1e-12)
     timer.mark('estimates compared')
@@ -260,7 +263,7 @@ def main(argv=None) -> int:
                     'success_frac': float(np.mean([e.outcome == 1 for e in episodes]))},
         'pi_success_rate': float(succ), 'gt_mean_v': float(v_gt.mean()), 'gt_mean_q': float(q_gt.mean()),
         'gt_std_v': float(v_gt.std()), 'methods': results, 'ratio_rmse_v_recap_over_aloe': float(ratio),
-        'target_met': bool(ratio >= 2.0), 'phases': timer.phases}, args.out)
+        'target_met': bool(ratio >= 2.0), 'per_state': per_state, 'phases': timer.phases}, args.out)
     print(f'wrote {path}')
     return 0
 
