@@ -48,7 +48,8 @@ class Policy(Protocol):
     horizon: int
     action_dim: int
 
-    def flow_loss(self, obs: Obs, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def flow_loss(self, obs: Obs, actions: torch.Tensor, mask: torch.Tensor,
+                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """Return the per-sample loss (B,) of actions (B, H, D) with step mask (B, H)."""
 
     def sample(self, obs: Obs, generator: Optional[torch.Generator] = None,
