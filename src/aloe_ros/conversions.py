@@ -46,16 +46,15 @@ class ImageError(ValueError):
     """An image message that cannot be decoded; the message says what is wrong."""
 
 
-def _data_bytes(data: Any) -> bytes:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
+def _data_bytes(data: Any):
+    """Return the message data as a flat byte buffer, without copying when it has one."""
     if isinstance(data, np.ndarray):
-        return data.tobytes()
-    # rclpy gives array.array('B') or a list of ints for uint8[]
+        return memoryview(np.ascontiguousarray(data)).cast('B')
+    # rclpy gives array.array('B') (buffer protocol) for uint8[]; plain lists need a copy
     try:
-        return memoryview(data).tobytes()
+        return memoryview(data).cast('B')
     except TypeError:
-        return bytes(bytearray(data))
+        return memoryview(bytes(bytearray(data)))
 
 
 def image_to_numpy(msg: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
@@ -89,13 +88,15 @@ def image_to_numpy(msg: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
         except Exception as exc:  # fall through to our decoder, which we trust for these encodings
             _LOG.debug('cv_bridge failed (%s); using aloe_ros.conversions', exc)
     buf = np.frombuffer(data, dtype=np.uint8, count=len(data))
-    if len(data) < step * height:
+    if len(data) < step * height:  # the last row may omit its padding
         buf = np.concatenate([buf, np.zeros(step * height - len(data), np.uint8)])
     rows = buf[:step * height].reshape(height, step)[:, :row_bytes]
+    shape = (height, width, channels) if channels > 1 else (height, width)
+    if itemsize == 1:
+        return np.array(rows, copy=True).reshape(shape)  # one copy, drops the row padding
     big_endian = bool(getattr(msg, 'is_bigendian', 0))
-    wire = np.dtype(dtype).newbyteorder('>' if big_endian else '<') if itemsize > 1 else np.dtype(dtype)
-    arr = np.ascontiguousarray(rows).view(wire).astype(dtype, copy=True)
-    return arr.reshape(height, width, channels) if channels > 1 else arr.reshape(height, width)
+    wire = np.dtype(dtype).newbyteorder('>' if big_endian else '<')
+    return np.ascontiguousarray(rows).view(wire).astype(dtype).reshape(shape)
 
 
 def to_rgb8(msg: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:

@@ -406,6 +406,11 @@ def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None)
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # A callback that was running when SIGTERM/SIGINT shut the context down fails on its
+        # next publish; that is a clean shutdown. Anything else is a real error.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()
