@@ -1,0 +1,252 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Regenerate BENCHMARKS.md from the results JSON files (results/bench_*.json) and draw its plots.
+
+Known benches (``ope``, ``learning``) get their own tables and plots; any other ``bench_<name>.json``
+(e.g. ``core``, ``sim``) is shown as a table of its numeric figures (dotted keys). Plots are written
+under ``--img-dir`` (default docs/img/) so that the committed markdown can reference them.
+
+Usage: ``python bench/make_report.py [--results results] [--output BENCHMARKS.md] [--img-dir docs/img]``
+"""
+
+import argparse
+import glob
+import json
+import math
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common as C  # noqa: E402
+
+KNOWN = ('ope', 'learning')
+
+
+def _fmt(x, nd=3):
+    if x is None:
+        return 'not reached'
+    if isinstance(x, bool):
+        return 'yes' if x else 'no'
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            return str(x)
+        return f'{x:.{nd}g}' if abs(x) >= 1000 or (x != 0 and abs(x) < 1e-3) else f'{x:.{nd}f}'
+    return str(x)
+
+
+def _table(header, rows):
+    out = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join('---' for _ in header) + '|']
+    out += ['| ' + ' | '.join(str(c) for c in r) + ' |' for r in rows]
+    return out
+
+
+def _flatten(d, prefix=''):
+    for k, v in d.items():
+        key = f'{prefix}{k}'
+        if isinstance(v, dict):
+            yield from _flatten(v, key + '.')
+        elif isinstance(v, (int, float, bool)):
+            yield key, v
+        elif isinstance(v, str) and len(v) < 80:
+            yield key, v
+
+
+def _rel(path, base):
+    return os.path.relpath(path, os.path.dirname(os.path.abspath(base)))
+
+
+def _size_label(res):
+    if 'size' in res:
+        return res['size']
+    if 'quick' in res:
+        return 'quick' if res['quick'] else 'default'
+    return 'unknown'
+
+
+def machine_section(results):
+    """The machine that ran the benches (taken from the results, else this machine)."""
+    lines = ['## Machine', '']
+    seen = {}
+    for name, res in results.items():
+        m = res.get('machine')
+        if isinstance(m, dict):
+            seen[name] = m
+    here = C.machine()
+    if not seen:
+        seen['this machine'] = here
+    keys = ['cpu', 'cores', 'ram_gib', 'python', 'torch', 'mujoco', 'numpy', 'platform']
+    rows = []
+    for name, m in seen.items():
+        rows.append([f'bench_{name}'] + [_fmt(m.get(k, here.get(k) if k in ('ram_gib', 'platform') else '-'))
+                                         for k in keys])
+    lines += _table(['results'] + keys, rows)
+    lines += ['', 'Columns missing from a bench JSON are filled from the machine this report was '
+              'generated on '
+              f'(`{here["cpu"]}`, {here["cores"]} cores, {here["ram_gib"]} GiB).', '']
+    return lines
+
+
+def ope_section(res, img_dir, output):
+    """OPE accuracy table, scatter plot and target verdict."""
+    sz = res['sizes']
+    lines = ['## Off-policy evaluation accuracy (`bench/bench_ope.py`)', '',
+             f'Size: **{res["size"]}** (`{json.dumps(sz)}`), seed {res["seed"]}. Task: handover. Model: '
+             '`config/learner/bench_small.yaml` (no cameras; 9-value privileged state as input; H = 20, '
+             'h_exec = 10, 2 Q-heads, min aggregation, gamma = 0.99).', '',
+             f'Current policy pi: flow-matching BC on {sz["pi_demos"]} scripted demos, '
+             f'{sz["pi_steps"]} updates; '
+             f'operator-free success from reset {_fmt(res["pi_success_rate"], 2)}. Mixture '
+             f'({res["mixture"]["episodes"]} episodes, {res["mixture"]["steps"]} steps, '
+             f'{100 * res["mixture"]["human_step_frac"]:.0f}% operator steps, '
+             f'{100 * res["mixture"]["success_frac"]:.0f}% episodes successful): {sz["mix_demos"]} '
+             f'scripted demos, '
+             f'{sz["noisy_eps"]} episodes each of the expert with Gaussian joint-target noise sigma = '
+             f'{", ".join(str(s) for s in res["noise_levels"])} rad, {sz["weak_eps"]} episodes of a '
+             f'weak BC policy '
+             f'(3 demos, {sz["weak_steps"]} updates); all non-demo episodes under the simulated '
+             f'operator.', '',
+             f'Ground truth at {res["states"]} sampled chunk starts: V^pi(s) and Q^pi(s, a_chunk) '
+             f'(dataset chunk '
+             f'then pi) as means of {sz["rollouts"]} Monte-Carlo rollouts of pi from the restored '
+             f'sim state, up to '
+             f'{sz["gt_steps"]} ticks. Mean V^pi {_fmt(res["gt_mean_v"])} (std {_fmt(res["gt_std_v"])}), '
+             f'mean Q^pi {_fmt(res["gt_mean_q"])}. Each critic: {sz["critic_steps"]} updates on the mixture, '
+             'actor frozen at pi. td1/recap Q = n-step dataset reward + gamma^H V(s_{t+H}).', '']
+    rows = []
+    names = {'aloe': 'ALOE (chunked TD, Q^pi)', 'recap': 'RECAP-style (MC value of the mixture)',
+             'td1': '1-step TD', 'mixture_mc_return': 'raw mixture MC return (no fit)'}
+    for m, r in res['methods'].items():
+        adv = '-' if m == 'mixture_mc_return' else _fmt(r['spearman_adv'])
+        rows.append([names.get(m, m), _fmt(r['rmse_v']), _fmt(r['bias_v']), _fmt(r['rmse_q']),
+                     _fmt(r['bias_q']), adv, _fmt(r['spearman_v'])])
+    lines += _table(['estimator', 'RMSE V', 'bias V', 'RMSE Q', 'bias Q', 'Spearman A', 'Spearman V'], rows)
+    ratio = res['ratio_rmse_v_recap_over_aloe']
+    lines += ['', f'**Target (DESIGN.md section 5): RMSE_V(recap) / RMSE_V(aloe) >= 2. Measured: '
+              f'{ratio:.2f} -> '
+              f'{"MET" if res["target_met"] else "NOT met"}.**', '']
+    png = _ope_plot(res, img_dir)
+    if png:
+        lines += [f'![OPE: estimate vs Monte-Carlo ground truth]({_rel(png, output)})', '']
+    return lines
+
+
+def _ope_plot(res, img_dir):
+    ps = res.get('per_state')
+    if not ps:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    methods = [m for m in ('aloe', 'recap', 'td1') if m in ps]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, gt in ((axes[0], 'v', 'v_gt'), (axes[1], 'q', 'q_gt')):
+        for m in methods:
+            ax.scatter(ps[gt], ps[m][key], s=12, alpha=0.7, label=m)
+        lo = min(min(ps[gt]), *(min(ps[m][key]) for m in methods))
+        hi = max(max(ps[gt]), *(max(ps[m][key]) for m in methods))
+        ax.plot([lo, hi], [lo, hi], 'k--', lw=1)
+        ax.set_xlabel(f'Monte-Carlo ground truth {key.upper()}^pi')
+        ax.set_ylabel(f'estimated {key.upper()}')
+        ax.legend(fontsize=8)
+    fig.suptitle(f'OPE on mixture data ({res["size"]} size, {res["states"]} states)', fontsize=10)
+    fig.tight_layout()
+    os.makedirs(img_dir, exist_ok=True)
+    path = os.path.join(img_dir, 'bench_ope.png')
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def learning_section(res, img_dir, output):
+    """Learning-efficiency table, plot and target verdict."""
+    sz = res['sizes']
+    lines = ['## Learning efficiency (`bench/bench_learning.py`)', '',
+             f'Size: **{res["size"]}** (`{json.dumps(sz)}`). Task: handover; model '
+             f'`bench_small.yaml`. Each seed: '
+             f'BC start (flow matching on {sz["demos"]} scripted demos, {sz["bc_steps"]} updates), '
+             f'shared by all '
+             f'methods; then {sz["iterations"]} iterations of {sz["episodes"]} episodes under the simulated '
+             f'operator + {sz["critic_steps"]} critic / {sz["actor_steps"]} actor updates; success measured '
+             f'operator-free on {sz["eval_episodes"]} fixed seeds after each iteration. Target success: '
+             f'{res["target"]}.', '']
+    rows = []
+    for m, s in res['methods'].items():
+        per = ', '.join(f'{_fmt(v)}' for v in s['per_seed_episodes_to_target'].values())
+        rows.append([m, _fmt(s['success_mean'][0], 2), _fmt(s['final_success_mean'], 2),
+                     f'{_fmt(s["success_min"][-1], 2)}-{_fmt(s["success_max"][-1], 2)}',
+                     _fmt(s['final_progress_mean'], 2), _fmt(s['episodes_to_target']), per])
+    lines += _table(['method', 'success at start', 'final success (mean)', 'final min-max over seeds',
+                     'final task progress', 'episodes to target (mean curve)', 'per seed'], rows)
+    lines += ['', f'**Target: ALOE reaches {res["target"]} success in fewer interaction episodes than every '
+              f'baseline -> {"MET" if res["target_met"] else "NOT met"}.**', '']
+    src = res.get('plot')
+    os.makedirs(img_dir, exist_ok=True)
+    dst = os.path.join(img_dir, 'bench_learning.png')
+    if src and os.path.exists(src):
+        if os.path.abspath(src) != os.path.abspath(dst):
+            shutil.copyfile(src, dst)
+        lines += [f'![success vs interaction episodes]({_rel(dst, output)})', '']
+    lines += ['Progress = the scripted expert\'s phase measure at the end of an evaluation episode '
+              '(phase index '
+              '+ closeness to the phase sub-goal); a dense signal when success stays at zero.', '']
+    return lines
+
+
+def other_section(name, res):
+    """Any other bench: its numeric figures as a flat table."""
+    lines = [f'## bench_{name}', '', f'Size: **{_size_label(res)}**.', '']
+    rows = [[f'`{k}`', _fmt(v)] for k, v in _flatten({k: v for k, v in res.items() if k != 'machine'})]
+    lines += _table(['figure', 'value'], rows) + ['']
+    return lines
+
+
+def render(results, img_dir, output):
+    """The whole markdown document."""
+    lines = ['# Benchmarks', '',
+             'Generated by `python bench/make_report.py` from `results/bench_*.json` (git-ignored); edit the '
+             'generator, not this file. Commands: `python bench/bench_ope.py [--quick]`, '
+             '`python bench/bench_learning.py [--quick]` (plus the other benches in `bench/`). The '
+             'quick sizes '
+             'are what CI runs (`test/bench/test_bench_quick.py`, marked slow); their figures are '
+             'smoke numbers, '
+             'not evidence.', '']
+    lines += machine_section(results)
+    if 'ope' in results:
+        lines += ope_section(results['ope'], img_dir, output)
+    if 'learning' in results:
+        lines += learning_section(results['learning'], img_dir, output)
+    for name, res in sorted(results.items()):
+        if name not in KNOWN:
+            lines += other_section(name, res)
+    return '\n'.join(lines).rstrip() + '\n'
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--results', default=C.RESULTS_DIR)
+    ap.add_argument('--output', default=os.path.join(C.ROOT, 'BENCHMARKS.md'))
+    ap.add_argument('--img-dir', default=os.path.join(C.ROOT, 'docs', 'img'))
+    args = ap.parse_args(argv)
+    results = {}
+    for path in sorted(glob.glob(os.path.join(args.results, 'bench_*.json'))):
+        name = os.path.basename(path)[len('bench_'):-len('.json')]
+        with open(path, 'r', encoding='utf-8') as f:
+            try:
+                results[name] = json.load(f)
+            except json.JSONDecodeError as exc:
+                print(f'skipped {path}: not valid JSON ({exc})', file=sys.stderr)
+    if not results:
+        print(f'no bench_*.json under {args.results}', file=sys.stderr)
+    text = render(results, args.img_dir, args.output)
+    with open(args.output, 'w', encoding='utf-8') as f:
+        f.write(text)
+    print(f'wrote {args.output} from {len(results)} result file(s): {", ".join(sorted(results))}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

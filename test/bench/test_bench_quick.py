@@ -1,0 +1,77 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""The sim benchmarks run end to end at their ``--quick`` size and write complete, finite results."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(script, out_dir, *extra):
+    env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'), OMP_NUM_THREADS='1')
+    cmd = [sys.executable, os.path.join(ROOT, 'bench', script), '--quick', '--out', str(out_dir), *extra]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f'{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
+    return proc.stdout
+
+
+def _finite(x):
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+@pytest.mark.slow
+def test_bench_ope_quick(tmp_path):
+    out = _run('bench_ope.py', tmp_path)
+    assert 'rmse V' in out and 'target rmse_V(recap)' in out
+    with open(tmp_path / 'bench_ope.json', encoding='utf-8') as f:
+        res = json.load(f)
+    assert res['size'] == 'quick' and res['states'] > 0
+    for method in ('aloe', 'recap', 'td1', 'mixture_mc_return'):
+        for key in ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman_v'):
+            assert _finite(res['methods'][method][key]), (method, key)
+        assert -1.0 <= res['methods'][method]['spearman_adv'] <= 1.0
+    assert _finite(res['ratio_rmse_v_recap_over_aloe']) and isinstance(res['target_met'], bool)
+    # Ground truth is a discounted sparse success return: in [0, 1].
+    assert all(0.0 <= v <= 1.0 for v in res['per_state']['v_gt'] + res['per_state']['q_gt'])
+    assert len(res['per_state']['aloe']['v']) == res['states']
+    assert res['mixture']['episodes'] > 0 and 0.0 < res['mixture']['human_step_frac'] <= 1.0
+
+
+@pytest.mark.slow
+def test_bench_learning_quick(tmp_path):
+    png = tmp_path / 'learning.png'
+    _run('bench_learning.py', tmp_path, '--plot', str(png))
+    with open(tmp_path / 'bench_learning.json', encoding='utf-8') as f:
+        res = json.load(f)
+    assert res['size'] == 'quick'
+    assert set(res['methods']) == {'aloe', 'hg_dagger', 'recap'}
+    for method, s in res['methods'].items():
+        n = res['sizes']['iterations'] + 1
+        assert len(s['episodes']) == n
+        assert s['episodes'][-1] == res['sizes']['iterations'] * res['sizes']['episodes']
+        for key in ('success_mean', 'success_min', 'success_max', 'progress_mean'):
+            assert len(s[key]) == n and all(_finite(v) for v in s[key]), (method, key)
+        assert all(0.0 <= v <= 1.0 for v in s['success_mean'])
+    assert isinstance(res['target_met'], bool)
+    assert png.stat().st_size > 1000 and png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_make_report_renders_results(tmp_path):
+    """make_report turns a results directory into markdown (uses whatever bench JSON is there)."""
+    res = tmp_path / 'results'
+    res.mkdir()
+    other = {'machine': {'cpu': 'x'}, 'speed': {'steps_per_s': 12.5}}
+    (res / 'bench_other.json').write_text(json.dumps(other))
+    md = tmp_path / 'B.md'
+    cmd = [sys.executable, os.path.join(ROOT, 'bench', 'make_report.py'), '--results', str(res),
+           '--output', str(md), '--img-dir', str(tmp_path / 'img')]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = md.read_text()
+    assert 'speed.steps_per_s' in text and '12.5' in text
