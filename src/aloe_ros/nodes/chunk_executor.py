@@ -262,6 +262,13 @@ class ChunkExecutorNode(Node):
             self.diag.set('mode', ec.MODE_NAMES[self.core.mode])
             self.diag.set('hold_reason', result.hold_reason or '-')
             self.diag.set('source', {SOURCE_HOLD: 'hold', SOURCE_HUMAN: 'human'}.get(result.source, 'policy'))
+            if self.core.mode == ec.MODE_ESTOP:
+                self.diag.set_status(DiagnosticsPublisher.ERROR, 'e-stop: holding')
+            elif result.hold_reason in ('stale observation', 'no teleop command', 'chunk ran out'):
+                self.diag.set_status(DiagnosticsPublisher.WARN, f'holding: {result.hold_reason}')
+            else:
+                self.diag.set_status(DiagnosticsPublisher.OK, f'{ec.MODE_NAMES[self.core.mode]}, '
+                                     f'{result.hold_reason or "running"}')
 
     def _publish_command(self, command: np.ndarray, stamp) -> None:
         forward = self.p['command_interface'] == 'forward'

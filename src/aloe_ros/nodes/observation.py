@@ -176,6 +176,11 @@ class ObservationNode(Node):
                                       f'{self.p["staleness_limit"]} s): observations flagged stale')
         else:
             self.once.clear('stale', 'inputs fresh again: observations no longer stale')
+        if obs.stale or self.once.active:
+            self.diag.set_status(DiagnosticsPublisher.WARN, 'stale inputs' if obs.stale
+                                 else 'rejecting input: ' + ', '.join(sorted(self.once.active)))
+        else:
+            self.diag.set_status(DiagnosticsPublisher.OK, 'publishing')
         self.diag.set('max_input_age', float(obs.max_input_age))
         self.diag.set('input_age', float(now - obs.oldest))
         self.diag.set('waiting_for', '-')
