@@ -35,6 +35,9 @@ from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 ARM_JOINTS = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper')
 DEFAULT_JOINT_NAMES = tuple(f'{side}_{j}' for side in ('left', 'right') for j in ARM_JOINTS)
 
+#: Smallest chunk step period accepted [s]; ActionChunk.dt = 0 means the executor's period.
+MIN_CHUNK_DT = 1e-6
+
 MODE_RUN = 0
 MODE_HOLD = 1
 MODE_ESTOP = 2
@@ -163,8 +166,9 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
     if not np.all(np.isfinite(table)):
         bad = sorted({int(k) for k in np.argwhere(~np.isfinite(table))[:, 0]})
         raise FloatingPointError(f'chunk {chunk_id}: NaN/inf at steps {bad[:5]}')
-    if not math.isfinite(dt) or dt < 0:
-        raise ValueError(f'chunk {chunk_id}: dt {dt} must be >= 0')
+    # A tiny positive dt would make (now - stamp) / dt overflow in the control tick.
+    if not math.isfinite(dt) or dt < 0 or 0 < dt < MIN_CHUNK_DT:
+        raise ValueError(f'chunk {chunk_id}: dt {dt} must be 0 (the control period) or >= {MIN_CHUNK_DT}')
     return Chunk(stamp=float(stamp), chunk_id=int(chunk_id), policy_version=int(policy_version),
                  dt=float(dt) if dt > 0 else default_dt, actions=table)
 

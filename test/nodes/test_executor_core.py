@@ -135,6 +135,8 @@ def test_chunk_validation_reorders_and_rejects():
     assert c.dt == DT and c.policy_version == 3
     with pytest.raises(ValueError, match='expected horizon'):
         ec.chunk_from_fields(0.0, 1, 0, 3, D, names, DT, np.zeros(5), names, DT)
+    with pytest.raises(ValueError, match='dt'):
+        ec.chunk_from_fields(0.0, 1, 0, 1, D, names, 1e-300, np.zeros(D), names, DT)
     with pytest.raises(ValueError, match='unknown joints'):
         ec.chunk_from_fields(0.0, 1, 0, 1, D, names[:-1] + ['elbow9'], DT, np.zeros(D), names, DT)
 
