@@ -453,7 +453,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                    f'image_height:={job["sim"]["image_height"]}', f'image_width:={job["sim"]["image_width"]}',
                    f'model_image_height:={learner_cfg.model.image_size[0]}',
                    f'model_image_width:={learner_cfg.model.image_size[1]}',
-                   f'cameras:={",".join(learner_cfg.model.cameras)}',
+                   f'cameras:=[{",".join(learner_cfg.model.cameras)}]',
                    f'camera_rate_hz:={job["sim"]["camera_rate_hz"]}',
                    f'real_time_factor:={job["sim"]["real_time_factor"]}',
                    f'replan_period:={learner_cfg.data.h_exec * 0.02:.3f}']

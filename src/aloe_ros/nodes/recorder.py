@@ -247,6 +247,10 @@ class RecorderNode(Node):
             decoded = None
             if topic == STEP_TOPIC:
                 decoded = decode(STEP_TYPE, data)
+                if not decoded.episode_id:
+                    # The executor has not seen this episode's start yet: its step is not part of it.
+                    self.diag.count('ignored_unlabelled_steps')
+                    return
                 problem = check_executed_step(decoded, self.params['action_dim'],
                                               rec.last_step_index, rec.episode_id)
                 if problem:

@@ -118,8 +118,11 @@ def check_executed_step(step: Any, action_dim: int, last_index: Optional[int],
 
     Rejected: wrong action size, joint_names / observed_position sizes that disagree with it,
     NaN or Inf values, an unknown source, a step_index not greater than the last accepted one,
-    or a non-empty episode_id of another episode.
+    or an episode_id other than ``episode_id`` (checked first: a step the executor labelled
+    before it saw this episode start belongs to no episode).
     """
+    if step.episode_id != episode_id:
+        return f'step {step.step_index} belongs to episode {step.episode_id!r}, not {episode_id!r}'
     action = list(step.action)
     if action_dim > 0 and len(action) != action_dim:
         return f'step {step.step_index}: action has {len(action)} values, expected {action_dim}'
@@ -139,8 +142,6 @@ def check_executed_step(step: Any, action_dim: int, last_index: Optional[int],
         return f'step {step.step_index}: unknown source {step.source}'
     if last_index is not None and int(step.step_index) <= last_index:
         return f'step_index {step.step_index} out of order (last accepted {last_index})'
-    if step.episode_id and step.episode_id != episode_id:
-        return f'step {step.step_index} belongs to episode {step.episode_id!r}, not {episode_id!r}'
     return None
 
 
