@@ -161,6 +161,11 @@ class ObservationIngest:
         if arm not in self.arm_joints:
             raise InputRejected(arm, 'unknown_source', 'unknown arm: rejected')
         expected = self.arm_joints[arm]
+        # NaN first: it is the most telling defect, whatever else is wrong with the message
+        pos = np.asarray(position, dtype=float)
+        vel = np.asarray(velocity, dtype=float) if len(velocity) else np.zeros(len(names))
+        if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(vel))):
+            raise InputRejected(arm, 'nan', 'NaN/inf in joint state: rejected')
         if len(names) != len(position):
             raise InputRejected(arm, 'bad_size',
                                 f'{len(names)} names but {len(position)} positions: rejected')
@@ -173,10 +178,6 @@ class ObservationIngest:
         if unknown or missing:
             raise InputRejected(arm, 'unknown_joint', f'unknown joints {unknown}, missing joints {missing}: '
                                                       'rejected')
-        pos = np.asarray(position, dtype=float)
-        vel = np.asarray(velocity, dtype=float) if len(velocity) else np.zeros(len(names))
-        if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(vel))):
-            raise InputRejected(arm, 'nan', 'NaN/inf in joint state: rejected')
         self._check_stamp(arm, stamp, now)
         order = [full.index(n) for n in expected]
         sample = Sample(stamp, (pos[order], vel[order]))
