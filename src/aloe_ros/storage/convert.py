@@ -189,7 +189,9 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
     terminated, truncated = outcome_flags(outcome)
 
     n = len(steps)
-    actions = np.array([list(s.action) for s in steps], dtype=np.float32).reshape(n, -1)
+    # An episode ended before its first step (operator started and stopped) is valid and empty.
+    actions = (np.array([list(s.action) for s in steps], dtype=np.float32).reshape(n, -1) if n
+               else np.zeros((0, 0), np.float32))
     images: Dict[str, List[np.ndarray]] = {}
     proprio: List[np.ndarray] = []
     cache: Dict[int, Tuple[np.ndarray, Dict[str, np.ndarray]]] = {}
