@@ -104,7 +104,7 @@ def _config(aggregation='mean'):
         'model.cameras': [], 'model.proprio_dim': S + 1, 'model.action_dim': 1, 'model.horizon': 2,
         'model.obs_dim': 64, 'model.critic_hidden': 64, 'model.num_q_heads': 2,
         'critic.aggregation': aggregation, 'critic.gamma': GAMMA, 'critic.tau': 0.05, 'critic.lr': 2e-3,
-        'data.h_exec': 2, 'data.batch_size': 128})
+        'data.h_exec': 2, 'data.batch_size': 256})
 
 
 def _pi_sampler(pi, generator):
@@ -149,8 +149,8 @@ def test_chunked_td_critic_converges_to_q_pi_and_mc_value_to_mixture():
     value = QEnsemble(cfg.model, cfg.critic_horizon, use_action=False)
     opt_q = torch.optim.Adam(critic.parameters(), lr=cfg.critic.lr)
     opt_v = torch.optim.Adam(value.parameters(), lr=cfg.critic.lr)
-    for step in range(2500):
-        if step == 1800:
+    for step in range(1200):
+        if step == 800:
             for opt in (opt_q, opt_v):
                 opt.param_groups[0]['lr'] = 3e-4
         batch = replay.sample(cfg.data.batch_size, rng)
