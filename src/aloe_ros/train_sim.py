@@ -41,7 +41,7 @@ import yaml
 JOB_DEFAULTS: Dict[str, Any] = {
     'task': 'handover', 'learner_config': 'learner/sim_train.yaml', 'seed': 0, 'demos': 30,
     'bc_steps': 2000, 'iterations': 8, 'episodes_per_iteration': 6, 'critic_steps': 400,
-    'actor_steps': 300, 'episode_timeout_s': 45.0, 'max_episode_steps': 300,
+    'actor_steps': 300, 'episode_timeout_s': 45.0, 'max_episode_steps': 450,
     'sim': {'image_height': 96, 'image_width': 128, 'camera_rate_hz': 25.0, 'real_time_factor': 1.0},
     'long': {},
 }

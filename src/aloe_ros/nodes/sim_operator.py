@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 from sensor_msgs.msg import Joy, JointState
 
-from aloe_msgs.msg import EpisodeEvent
+from aloe_msgs.msg import EpisodeEvent, InterventionState
 from aloe_ros.core.episode import OUTCOME_FAILURE, OUTCOME_NAMES, OUTCOME_SUCCESS
 from aloe_ros.nodes.common import SENSOR_DATA, latched, reliable, sec_to_stamp
 from aloe_ros.sim import robot
@@ -46,11 +46,22 @@ class SimOperatorBridge:
                                                      SENSOR_DATA) for s in robot.SIDES}
         self.joy_pub = node.create_publisher(Joy, '/teleop/joy', reliable(10))
         node.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_event, latched(10))
+        # Like a human looking at the intervention indicator: press takeover only when the teleop
+        # node's state differs from what the operator wants (a toggle never gets out of step).
+        node.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+                                 latched(10))
+        self.teleop_active = False
+        self.teleop_aligning = False
+        self._last_press_time = -1.0
         self.operator: Optional[SimulatedOperator] = None
         self.episode_id = ''
         self.in_control = False
         self.takeovers = 0
         self._pressed: Optional[int] = None
+
+    def _on_intervention(self, msg: InterventionState) -> None:
+        self.teleop_active = bool(msg.active)
+        self.teleop_aligning = bool(msg.aligning)
 
     def _on_event(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id != self.episode_id:
@@ -62,8 +73,7 @@ class SimOperatorBridge:
             self.node.get_logger().info(f'sim operator watching episode {msg.episode_id}')
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self.episode_id:
             self.operator = None
-            if self.in_control:
-                self.in_control = False
+            self.in_control = False
 
     def _joy(self, stamp, button: Optional[int]) -> None:
         buttons = [0] * self.n_buttons
@@ -80,41 +90,41 @@ class SimOperatorBridge:
             msg.header.stamp = stamp
             self.leader_pubs[side].publish(msg)
 
+    def _press(self, stamp, sim_time: float, button: int) -> None:
+        self._joy(stamp, button)
+        self._pressed = button
+        self._last_press_time = sim_time
+
     def after_step(self, sim_time: float, executed_action: np.ndarray) -> None:
         """Watch one control step and publish what the operator's hands do."""
         stamp = sec_to_stamp(sim_time)
         if self._pressed is not None:  # release last tick's button: one rising edge per press
             self._joy(stamp, None)
             self._pressed = None
-        op = self.operator
-        if op is None:
-            return
         env = self.node.env
-        decision = op.observe(env.observe(), executed_action)
-        if decision.takeover and decision.command is not None:
-            if not self.in_control:
-                # Bring the leader to the follower first (no jump), then press takeover.
-                self._leaders(stamp, env.proprio(np.float64))
-                self._joy(stamp, self.takeover_button)
-                self._pressed = self.takeover_button
-                self.in_control = True
-                self.takeovers += 1
-                self.node.get_logger().info(f'sim operator takes over: {decision.reason}')
-            else:
-                self._leaders(stamp, np.asarray(decision.command, dtype=np.float64))
+        op = self.operator
+        decision = op.observe(env.observe(), executed_action) if op is not None else None
+        want_control = bool(decision is not None and decision.takeover and decision.command is not None
+                            and decision.end is None)
+        if want_control and not self.in_control:
+            self.takeovers += 1
+            self.node.get_logger().info(f'sim operator takes over: {decision.reason}')
+        elif self.in_control and not want_control and decision is not None and decision.end is None:
+            self.node.get_logger().info(f'sim operator hands back: {decision.reason}')
+        self.in_control = want_control
+        # Leader arms: at the follower's pose unless driving (no jump at takeover), always published.
+        if want_control and self.teleop_active and not self.teleop_aligning:
+            self._leaders(stamp, np.asarray(decision.command, dtype=np.float64))
         else:
-            if self.in_control and decision.end is None:
-                self._joy(stamp, self.takeover_button)
-                self._pressed = self.takeover_button
-                self.node.get_logger().info(f'sim operator hands back: {decision.reason}')
-                self.in_control = False
             self._leaders(stamp, env.proprio(np.float64))
-        if decision.end is not None and self._pressed is None:
+        settle = sim_time - self._last_press_time > 0.5  # let the teleop state catch up between presses
+        if self._pressed is None and settle and want_control != self.teleop_active:
+            self._press(stamp, sim_time, self.takeover_button)
+        if decision is not None and decision.end is not None and self._pressed is None:
             buttons = {OUTCOME_SUCCESS: self.success_button, OUTCOME_FAILURE: self.failure_button}
             button = buttons.get(decision.end)
             if button is not None:
-                self._joy(stamp, button)
-                self._pressed = button
+                self._press(stamp, sim_time, button)
                 self.node.get_logger().info(f'sim operator ends the episode: {OUTCOME_NAMES[decision.end]} '
                                             f'({decision.reason})')
                 self.operator = None
