@@ -35,8 +35,8 @@ import numpy as np  # noqa: E402
 
 METHODS = ('aloe', 'hg_dagger', 'recap')
 SIZES = {
-    'default': dict(seeds=3, demos=10, bc_steps=2000, iterations=10, episodes=4, critic_steps=400,
-                    actor_steps=300, eval_episodes=10),
+    'default': dict(seeds=3, demos=10, bc_steps=2000, iterations=6, episodes=4, critic_steps=300,
+                    actor_steps=200, eval_episodes=8),
     'quick': dict(seeds=1, demos=4, bc_steps=200, iterations=2, episodes=2, critic_steps=40,
                   actor_steps=30, eval_episodes=3),
 }
