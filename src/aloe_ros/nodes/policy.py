@@ -61,7 +61,7 @@ PARAMS = [
               min=1, max=64, read_only=True),
     ParamSpec('seed', 0, 'Seed of the sampler noise', min=0, read_only=True),
 ]
-PARAMETERS = {spec.name: spec.default for spec in PARAMS}
+PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
 
 def uri_to_path(uri: str) -> str:
@@ -143,7 +143,7 @@ class PolicyNode(Node):
         if self.cfg['initial_weights']:
             try:
                 runtime = self._verify_and_load(self.cfg['initial_weights'], self.cfg['initial_sha256'],
-                                                self.cfg['initial_version'])
+                                                self.cfg['initial_version'], announced=False)
             except Exception as exc:
                 raise ConfigError('initial_weights', f'refused: {exc}') from exc
             self._install(runtime)
@@ -154,10 +154,13 @@ class PolicyNode(Node):
 
     # ------------------------------------------------------------------ weights
 
-    def _verify_and_load(self, uri: str, sha256: str, version: int):
+    def _verify_and_load(self, uri: str, sha256: str, version: int, announced: bool = True):
         """Check place, checksum and config, then load; raises with the reason on any failure."""
         path = check_inside(uri_to_path(uri), self.cfg['weights_dir'])
         runtime = self._load_actor(path, sha256, self._expected_hash)
+        # An announced version must be the file's own: a false high label would block every later update.
+        if announced and runtime.version and runtime.version != int(version):
+            raise ValueError(f'announced as v{version} but the file holds v{runtime.version}')
         runtime.version = int(version)
         runtime.seed(self.cfg['seed'] + int(version))
         return runtime
