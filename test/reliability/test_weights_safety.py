@@ -65,13 +65,17 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
         (str(weights), good_sha, 'outside'),
     ]
     for uri, sha, reason in refusals:
-        res = load(uri, sha, 5)
+        res = load(uri, sha, 2)
         assert not res.success, (uri, res.message)
         assert res.message.startswith('refused'), res.message
         assert reason.lower() in res.message.lower(), (uri, res.message)
         assert res.running_version == 0
         assert proc.alive(), proc.output()
 
+    # A genuine file announced under another version is refused: a false high label would make the
+    # node refuse every later (lower-numbered) update from the learner.
+    res = load(good.path, good_sha, 4000000000)
+    assert not res.success and 'holds v2' in res.message, res.message
     # The genuine file loads, and only from inside weights_dir with the right checksum.
     res = load(good.path, good_sha, 2)
     assert res.success, res.message
@@ -85,7 +89,7 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
     pub.publish(PolicyUpdate(version=9, checkpoint_uri='file://' + str(link), sha256=sha256_of(foreign.path)))
     driver.spin_for(2.0)
     pub.publish(PolicyUpdate(version=10, checkpoint_uri='file://' + good.path, sha256='f' * 64))
-    assert driver.spin_until(lambda: diag_counter(diags, 'policy', 'updates_rejected') >= len(refusals) + 3,
+    assert driver.spin_until(lambda: diag_counter(diags, 'policy', 'updates_rejected') >= len(refusals) + 4,
                              timeout=20), proc.output()
     assert versions[-1] == 2 and proc.alive()
     assert 'Traceback' not in proc.output(20000)
