@@ -20,6 +20,7 @@ CONSOLE_SCRIPTS = [
     'aloe_policy = aloe_ros.nodes.policy:main',
     'aloe_learner = aloe_ros.nodes.learner:main',
     'aloe_sim = aloe_ros.nodes.sim_node:main',
+    'aloe_viz = aloe_ros.nodes.viz:main',
 ]
 
 

@@ -52,10 +52,19 @@ def test_errors_name_file_and_problem():
         evaluate('$(var nope)', ctx)
     with pytest.raises(LaunchError, match='environment variable not set'):
         evaluate('$(env MISSING)', ctx)
-    with pytest.raises(LaunchError, match='unsupported substitution \\$\\(command\\)'):
-        evaluate('$(command ls)', ctx)
+    with pytest.raises(LaunchError, match='unsupported substitution \\$\\(find-exec\\)'):
+        evaluate('$(find-exec ls)', ctx)
+    with pytest.raises(LaunchError, match=r'\$\(command false\) failed \(exit 1\)'):
+        evaluate('$(command false)', ctx)
     with pytest.raises(LaunchError, match='unterminated'):
         evaluate('$(var rate', ctx)
+
+
+def test_command_substitution_returns_stdout(tmp_path):
+    """$(command) runs the program (no shell) and substitutes its output, as ros2 launch does."""
+    f = tmp_path / 'robot.urdf'
+    f.write_text('<robot name="x"/>')
+    assert evaluate(f'$(command \'cat {f}\')', Ctx()) == '<robot name="x"/>'
 
 
 def test_find_pkg_share_uses_ament_prefix(resolver, fake_prefix):

@@ -16,7 +16,7 @@ import os
 from aloe_ros.launch_tools.errors import LaunchError
 
 SUPPORTED = ('var', 'env', 'optenv', 'find-pkg-share', 'find-pkg-prefix', 'dirname', 'filename',
-             'eval', 'not', 'and', 'or', 'equals')
+             'eval', 'not', 'and', 'or', 'equals', 'command')
 
 
 class Substitution:
@@ -174,8 +174,29 @@ def _eval_sub(sub, context):
     if name == 'equals':
         need(2, 2)
         return str(args[0] == args[1]).lower()
+    if name == 'command':
+        need(1, 2)
+        return _run_command(args[0], args[1] if len(args) == 2 else 'fail', context)
     raise LaunchError(f'unsupported substitution $({name}); supported: {", ".join(SUPPORTED)}',
                       context.path)
+
+
+def _run_command(command, on_stderr, context):
+    """$(command CMD [fail|warn|ignore]): stdout of CMD, split like a shell line, run without a shell."""
+    import shlex
+    import subprocess
+    if on_stderr not in ('fail', 'warn', 'ignore', 'capture'):
+        raise LaunchError(f'$(command): second argument must be fail, warn, ignore or capture, '
+                          f'got {on_stderr!r}', context.path)
+    try:
+        result = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60,
+                                env=dict(context.env))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LaunchError(f'$(command {command}): {exc}', context.path) from None
+    if result.returncode != 0 or (result.stderr and on_stderr == 'fail'):
+        raise LaunchError(f'$(command {command}) failed (exit {result.returncode}): '
+                          f'{result.stderr.strip()[:500]}', context.path)
+    return result.stdout + (result.stderr if on_stderr == 'capture' else '')
 
 
 def to_bool(value, path, what):

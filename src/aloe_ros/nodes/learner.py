@@ -61,7 +61,7 @@ PARAMS = [
               '/aloe/chunk_value (RViz)'),
     ParamSpec('torch_threads', 1, 'CPU threads for training', min=1, max=256, read_only=True),
 ]
-PARAMETERS = {spec.name: spec.default for spec in PARAMS}
+PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
 
 def metrics_to_msgs(metrics: Dict[str, float]):

@@ -61,7 +61,7 @@ PARAMS = [
               min=1, max=64, read_only=True),
     ParamSpec('seed', 0, 'Seed of the sampler noise', min=0, read_only=True),
 ]
-PARAMETERS = {spec.name: spec.default for spec in PARAMS}
+PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
 
 def uri_to_path(uri: str) -> str:

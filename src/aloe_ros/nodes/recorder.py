@@ -88,6 +88,7 @@ PARAMS = [
     ParamSpec('diagnostics_period', 1.0, 'Period of /diagnostics reports [s].', min=0.1, max=60.0,
               read_only=True),
 ]
+PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
 
 class RecorderNode(Node):

@@ -69,6 +69,7 @@ PARAMS = (
               'takeover toggle, success, failure (match the teleop node\'s buttons.*).', read_only=True,
               length=3, min=0, max=63),
 )
+PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
 
 class SimNode(Node):
