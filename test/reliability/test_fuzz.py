@@ -308,3 +308,99 @@ def test_fuzz_teleop(driver, start_node):
     assert driver.spin_until(lambda: diags, 10), 'teleop stopped reporting: ' + proc.output()
     assert proc.alive() and sent >= FUZZ_EXAMPLES // 2
     assert 'Traceback' not in proc.output(100000)
+
+
+def test_fuzz_learner(driver, start_node, tmp_path):
+    from aloe_msgs.srv import EvaluateChunk
+    from reliability_harness import synthetic_episode
+
+    from aloe_ros.storage import EpisodeStore
+    store_root, weights = str(tmp_path / 'store'), str(tmp_path / 'weights')
+    store = EpisodeStore(store_root, mode='w')
+    store.add_episode(synthetic_episode('ep0'))
+    store.close()
+    proc = start_node('aloe_ros.nodes.learner', {
+        'learner_config': TINY_CONFIG, 'store_root': store_root, 'weights_dir': weights,
+        'trigger': 'action', 'poll_period': 0.2})
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    node = driver.node
+    obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    chunk_pub = node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
+    eval_cli = node.create_client(EvaluateChunk, '/aloe/evaluate_chunk')
+    answers = {'ok': 0, 'refused': 0}
+
+    def evaluate(request):
+        res = driver.call(eval_cli, request, timeout=30)
+        assert res is not None, 'EvaluateChunk did not answer: ' + proc.output()
+        if res.success:
+            assert np.all(np.isfinite([res.q, res.v, res.advantage])) or not np.all(
+                np.isfinite(request.actions)), res
+            answers['ok'] += 1
+        else:
+            assert res.message, 'a refusal must say why'
+            answers['refused'] += 1
+
+    @st.composite
+    def requests(draw):
+        make_obs = draw(fz.observations())
+        actions = draw(st.one_of(st.just([]), st.lists(fz.floats32, max_size=30),
+                                 st.just([0.1] * 140)))
+        horizon, dim = draw(st.sampled_from([0, 1, 10, 2 ** 32 - 1])), draw(st.sampled_from([0, 14, 7]))
+        return lambda d: EvaluateChunk.Request(observation=make_obs(d), actions=actions, horizon=horizon,
+                                               action_dim=dim)
+
+    good = EvaluateChunk.Request(observation=observation_msg(driver), actions=[0.1] * 140, horizon=10,
+                                 action_dim=14)
+    evaluate(good)
+    sent = fuzz(driver, [(obs_pub.publish, fz.observations()), (chunk_pub.publish, fz.chunks()),
+                         (evaluate, requests())], examples=max(FUZZ_EXAMPLES // 3, 20))
+    good.observation = observation_msg(driver)
+    before = answers['ok']
+    evaluate(good)
+    assert answers['ok'] == before + 1 and answers['refused'] > 0
+    assert driver.spin_until(lambda: diag_counter(diags, 'learner', 'evaluation_errors') > 0, 5)
+    assert proc.alive() and sent > 0
+    assert 'Traceback' not in proc.output(100000)
+
+
+def test_fuzz_sim(driver, start_node):
+    from aloe_msgs.srv import ResetScene
+    from builtin_interfaces.msg import Duration
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+    proc = start_node('aloe_ros.nodes.sim_node', {'camera_rate_hz': 0.0, 'image_height': 8, 'image_width': 8})
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    states = driver.collect(JointState, '/follower_left/joint_states', SENSOR_DATA)
+    node = driver.node
+    pubs = {s: node.create_publisher(JointTrajectory, f'/{s}_arm_controller/joint_trajectory', COMMANDS)
+            for s in ('left', 'right')}
+    reset_cli = node.create_client(ResetScene, '/sim/reset')
+
+    @st.composite
+    def trajectories(draw):
+        joint_names = draw(fz.names)
+        points = draw(st.lists(st.tuples(st.lists(fz.floats64, max_size=15),
+                                         st.integers(-2 ** 31, 2 ** 31 - 1), st.integers(0, 2 ** 32 - 1)),
+                               max_size=4))
+
+        def make(d):
+            return JointTrajectory(joint_names=joint_names, points=[
+                JointTrajectoryPoint(positions=p, time_from_start=Duration(sec=s, nanosec=n))
+                for p, s, n in points])
+        return make
+
+    def reset(request):
+        res = driver.call(reset_cli, request, timeout=60)
+        assert res is not None, '/sim/reset did not answer: ' + proc.output()
+
+    resets = st.builds(lambda s, t: (lambda d: ResetScene.Request(seed=s, task=t)),
+                       st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), st.integers(-1, 10)),
+                       st.one_of(fz.text, st.just('handover'), st.just('')))
+    assert driver.spin_until(lambda: states, 120), proc.output()
+    sent = fuzz(driver, [(pubs['left'].publish, trajectories()), (pubs['right'].publish, trajectories()),
+                         (reset, resets)], examples=max(FUZZ_EXAMPLES // 3, 20))
+    n_before = len(states)
+    assert driver.spin_until(lambda: len(states) > n_before + 10, 20), 'sim stopped publishing'
+    assert all(np.all(np.isfinite(s.position)) for s in states[-10:])
+    assert driver.spin_until(lambda: diag_counter(diags, 'sim', 'rejected_commands') > 0, 5)
+    assert proc.alive() and sent > 0
+    assert 'Traceback' not in proc.output(100000)
