@@ -22,6 +22,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
 KNOWN = ('ope', 'learning')
+GAPS = [
+    'Sim benches use `config/learner/bench_small.yaml`: no cameras, the privileged object/zone state '
+    '(9 values) '
+    'as input, H = 20, 2 Q-heads; the default station model (3 cameras, H = 50) is not what was measured.',
+    'Ground truth is Monte-Carlo with few rollouts per state (see sizes), so it carries sampling noise; the '
+    'policy is stochastic only through flow-matching noise, the sim is deterministic.',
+    'The current policy of the OPE bench is a BC policy that rarely or never succeeds from a reset; V^pi is '
+    'non-zero mainly at dataset states late in the task. A stronger pi would test the critics on a wider '
+    'value range.',
+    '1-step TD evaluates a policy that re-plans every tick (bootstrap with the first action of a pi chunk), '
+    'not the chunk-executing pi; that mismatch is part of what it is measured on.',
+    'One OPE seed per run; learning runs have the seeds stated above. Both benches ran on a shared 2-core '
+    'machine with other jobs, so their wall-clock phases (in the JSON) are not speed figures.',
+]
 
 
 def _fmt(x, nd=3):
@@ -222,6 +236,8 @@ def render(results, img_dir, output):
     for name, res in sorted(results.items()):
         if name not in KNOWN:
             lines += other_section(name, res)
+    if any(k in results for k in KNOWN):
+        lines += ['## Known gaps of the sim benches', ''] + [f'- {g}' for g in GAPS] + ['']
     return '\n'.join(lines).rstrip() + '\n'
 
 
