@@ -16,6 +16,7 @@ import pytest
 from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_counter, make_weights,
                                  observation_msg, sha256_of, synthetic_episode)
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
 
 from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, reliable
@@ -110,6 +111,54 @@ def test_teleop_silent_mid_intervention_holds(driver, start_node):
     driver.spin_for(0.5, teleop)
     assert monitor.steps[-1].source == SOURCE_HUMAN
     assert monitor.violations == [] and executor.alive()
+
+
+def test_leader_silent_through_teleop_node_holds(driver, start_node):
+    teleop = start_node('aloe_ros.nodes.teleop', {'device_timeout': 0.3})
+    executor = start_node('aloe_ros.nodes.chunk_executor',
+                          {'teleop_timeout': 0.2, 'observation_timeout': 0.5})
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    node = driver.node
+    obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    followers = {a: node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA)
+                 for a in ('left', 'right')}
+    leaders = {a: node.create_publisher(JointState, f'/teleop/leader_{a}/joint_states', SENSOR_DATA)
+               for a in ('left', 'right')}
+    key_pub = node.create_publisher(String, '/teleop/keyboard', COMMANDS)
+    states = driver.collect(InterventionState, '/aloe/intervention', LATCHED,
+                            keep=lambda m: (m.active, m.aligning, m.reason))
+    live = {'leader': True, 'k': 0}
+
+    def station():
+        obs_pub.publish(observation_msg(driver, position=[0.1] * 12, gripper=(0.5, 0.5)))
+        live['k'] += 1
+        stamp = driver.stamp()
+        for arm in ('left', 'right'):
+            names = [n for n in JOINTS if n.startswith(arm)]
+            pos = [0.1] * 6 + [0.5]
+            msg = JointState(name=names, position=pos)
+            msg.header.stamp = stamp
+            followers[arm].publish(msg)
+            if live['leader']:
+                lead = JointState(name=names, position=[0.1 + 0.05 * np.sin(0.05 * live['k'])] * 6 + [0.5])
+                lead.header.stamp = stamp
+                leaders[arm].publish(lead)
+
+    assert driver.spin_until(lambda: len(monitor.steps) > 10, 60, station), executor.output()
+    # the teleop node is up once its latched idle state arrived and it listens to the keyboard
+    assert driver.spin_until(lambda: states and key_pub.get_subscription_count() > 0, 60, station)
+    driver.spin_for(1.0, station)
+    key_pub.publish(String(data='t'))
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_HUMAN for s in monitor.steps[-10:]) == 10, 30,
+                             station), (states[-3:], [e.message for e in events], teleop.output())
+    live['leader'] = False
+    silent_at = driver.now()
+    driver.spin_for(1.5, station)
+    after, held = _constant_after(monitor.steps, silent_at + 0.3 + 0.2 + 3 * DT)
+    assert len(after) > 30 and held, [s.source for s in after[:10]]
+    assert any('silent' in e.message for e in events), [e.message for e in events]
+    assert monitor.violations == [] and teleop.alive() and executor.alive()
 
 
 @pytest.mark.parametrize('stalled', ['camera', 'joints'])
