@@ -12,6 +12,7 @@ starts real node processes over DDS in a private ROS domain:
 - ``learner_kill9``: the policy keeps running the last version; the restarted learner resumes and
   exports the next version.
 - ``teleop_silent``: the executor holds when teleop commands stop mid-intervention.
+- ``leader_silent``: the leader arms go silent mid-intervention (real teleop node): hold, SafetyEvent.
 - ``camera_stall`` / ``joints_stall``: observations flagged stale, executor holds, SafetyEvent.
 
 Writes ``results/bench_faults.json`` (per scenario: trials, survived, failures, seconds).
@@ -42,6 +43,7 @@ SCENARIOS = {
     'policy_kill9': test_faults.test_policy_killed_executor_holds_one_tick_after_chunk_end,
     'learner_kill9': test_faults.test_learner_killed_policy_keeps_running_and_learner_resumes,
     'teleop_silent': lambda d, s, t: test_faults.test_teleop_silent_mid_intervention_holds(d, s),
+    'leader_silent': lambda d, s, t: test_faults.test_leader_silent_through_teleop_node_holds(d, s),
     'camera_stall': lambda d, s, t: test_faults.test_stalled_stream_flags_stale_and_executor_holds(
         d, s, 'camera'),
     'joints_stall': lambda d, s, t: test_faults.test_stalled_stream_flags_stale_and_executor_holds(

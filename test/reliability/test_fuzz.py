@@ -295,6 +295,7 @@ def test_fuzz_teleop(driver, start_node):
             for a in ('left', 'right')]
     pubs += [(node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA), a)
              for a in ('left', 'right')]
+    commands = driver.collect(JointState, '/aloe/teleop_command', COMMANDS)
     joy_pub = node.create_publisher(Joy, '/teleop/joy', COMMANDS)
     key_pub = node.create_publisher(String, '/teleop/keyboard', COMMANDS)
     joys = st.builds(lambda a, b: (lambda d: Joy(axes=a, buttons=b)),
@@ -307,6 +308,10 @@ def test_fuzz_teleop(driver, start_node):
     diags.clear()
     assert driver.spin_until(lambda: diags, 10), 'teleop stopped reporting: ' + proc.output()
     assert proc.alive() and sent >= FUZZ_EXAMPLES // 2
+    assert diag_counter(diags, 'teleop', 'rejected') > 0
+    # whatever the fuzzing made the operator do, every human target it sent was whole and finite
+    assert all(len(c.name) == 14 and len(c.position) == 14 and np.all(np.isfinite(c.position))
+               for c in commands)
     assert 'Traceback' not in proc.output(100000)
 
 
