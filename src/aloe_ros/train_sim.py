@@ -41,7 +41,7 @@ import yaml
 JOB_DEFAULTS: Dict[str, Any] = {
     'task': 'handover', 'learner_config': 'learner/sim_train.yaml', 'seed': 0, 'demos': 30,
     'bc_steps': 2000, 'iterations': 8, 'episodes_per_iteration': 6, 'critic_steps': 400,
-    'actor_steps': 300, 'episode_timeout_s': 45.0, 'max_episode_steps': 450,
+    'actor_steps': 300, 'episode_timeout_s': 60.0, 'max_episode_steps': 600,
     'sim': {'image_height': 96, 'image_width': 128, 'camera_rate_hz': 25.0, 'real_time_factor': 1.0},
     'long': {},
 }
@@ -222,6 +222,8 @@ def _make_supervisor():
     from rclpy.node import Node
     from std_msgs.msg import UInt32
 
+    from diagnostic_msgs.msg import DiagnosticArray
+
     from aloe_msgs.action import TrainIteration
     from aloe_msgs.msg import EpisodeEvent, EpisodeSummary, LearnerStatus
     from aloe_msgs.srv import ResetScene, SetMode, StartEpisode
@@ -247,6 +249,22 @@ def _make_supervisor():
                                      lambda m: setattr(self, 'policy_version', m.data), latched(1))
             self.create_subscription(LearnerStatus, '/aloe/learner_status',
                                      lambda m: setattr(self, 'learner_status', m), reliable(10))
+            self.executor_diag: Dict[str, str] = {}
+            self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, reliable(50))
+
+        def _on_diagnostics(self, msg):
+            for status in msg.status:
+                if status.name.endswith('chunk_executor'):
+                    self.executor_diag = {kv.key: kv.value for kv in status.values}
+
+        def missed_ticks(self) -> int:
+            """Return the executor's missed-tick counter (from its latest /diagnostics report)."""
+            return int(self.executor_diag.get('missed_ticks', 0))
+
+        def wait_diagnostics(self, timeout: float = 3.0) -> None:
+            """Wait for the next executor diagnostics report, so counters are current."""
+            self.executor_diag = {}
+            self.spin_until(lambda: bool(self.executor_diag), timeout, 'executor diagnostics')
 
         def _on_event(self, msg):
             if msg.event == EpisodeEvent.EVENT_ENDED:
@@ -354,7 +372,8 @@ def write_report(out_dir: str, rows: List[Dict[str, Any]], meta: Dict[str, Any])
 
 
 TABLE_COLUMNS = [('iter', 4), ('policy', 6), ('episodes', 8), ('success', 7), ('autonomous', 10),
-                 ('interv.', 7), ('ep_time_s', 9), ('mean_Q', 7), ('mean_V', 7), ('ESS', 5), ('train_s', 7)]
+                 ('interv.', 7), ('ep_time_s', 9), ('mean_Q', 7), ('mean_V', 7), ('ESS', 5), ('train_s', 7),
+                 ('missed', 6)]
 
 
 def format_row(r: Dict[str, Any]) -> str:
@@ -363,7 +382,7 @@ def format_row(r: Dict[str, Any]) -> str:
              f'{r["autonomous_success_rate"]:.2f}', f'{r["intervention_rate"]:.2f}',
              f'{r["mean_episode_time"]:.1f}', f'{r.get("mean_q", float("nan")):.3f}',
              f'{r.get("mean_v", float("nan")):.3f}', f'{r.get("ess", float("nan")):.2f}',
-             f'{r.get("train_seconds", 0.0):.0f}']
+             f'{r.get("train_seconds", 0.0):.0f}', str(r.get('missed_ticks_during_train_and_swap', '-'))]
     return '  '.join(c.rjust(w) for c, (_n, w) in zip(cells, TABLE_COLUMNS))
 
 
@@ -485,12 +504,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                     bar.update(1)
             row = summarise(it, version, episodes, live_before)
             live_before += len(episodes)
+            supervisor.wait_diagnostics()
+            missed_before = supervisor.missed_ticks()
             t_train = time.monotonic()
             with tqdm(total=job['critic_steps'] + job['actor_steps'], desc=f'4/4 iter {it} learner',
                       unit='step', leave=False) as bar:
                 new_version, metrics = supervisor.train(job['critic_steps'], job['actor_steps'], bar)
             supervisor.spin_until(lambda: supervisor.policy_version >= new_version, 60.0,
                                   f'the policy to run v{new_version}')
+            supervisor.wait_diagnostics()
+            row['missed_ticks_during_train_and_swap'] = supervisor.missed_ticks() - missed_before
             row.update({k: metrics[k] for k in ('mean_q', 'mean_v', 'ess', 'critic_loss', 'actor_loss')
                         if k in metrics})
             row['train_seconds'] = time.monotonic() - t_train

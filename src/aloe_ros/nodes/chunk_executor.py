@@ -227,8 +227,11 @@ class ChunkExecutorNode(Node):
     # ------------------------------------------------------------------ control tick
 
     def _tick(self) -> None:
-        self.loop.tick(time.monotonic())
         now_msg = self.get_clock().now()
+        # Timing is judged on the clock the loop runs on: sim time under use_sim_time (a missed tick
+        # is a skipped sim tick), the monotonic wall clock otherwise.
+        sim_time = self.get_parameter('use_sim_time').value
+        self.loop.tick(now_msg.nanoseconds * 1e-9 if sim_time else time.monotonic())
         result = self.core.tick(now_msg.nanoseconds * 1e-9)
         self.diag.count('ticks')
         if result is None:

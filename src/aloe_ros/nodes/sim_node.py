@@ -68,6 +68,8 @@ PARAMS = (
     ParamSpec('operator_buttons', [0, 1, 2], 'Joy button indices the simulated operator presses: '
               'takeover toggle, success, failure (match the teleop node\'s buttons.*).', read_only=True,
               length=3, min=0, max=63),
+    ParamSpec('operator_lookahead', 3, 'Ticks the simulated operator leads its commands by, to make up '
+              'for the teleop -> executor -> robot latency.', min=0, max=50, read_only=True),
 )
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
@@ -106,7 +108,8 @@ class SimNode(Node):
         self.operator = None
         if self.p['operator']:
             from aloe_ros.nodes.sim_operator import SimOperatorBridge
-            self.operator = SimOperatorBridge(self, buttons=tuple(self.p['operator_buttons']))
+            self.operator = SimOperatorBridge(self, buttons=tuple(self.p['operator_buttons']),
+                                              lookahead=self.p['operator_lookahead'])
         self._wall0 = time.monotonic()
         self._steps_since_start = 0
         self._rtf_window = (time.monotonic(), 0)

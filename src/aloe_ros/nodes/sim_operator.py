@@ -36,12 +36,22 @@ from aloe_ros.sim.operator import OperatorConfig, SimulatedOperator
 class SimOperatorBridge:
     """Publishes a simulated operator's device messages from inside the sim node."""
 
-    def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None):
-        """Attach to ``node`` (the sim node); ``buttons`` = Joy indices (takeover, success, failure)."""
+    def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None, lookahead: int = 3):
+        """Attach to ``node`` (the sim node); ``buttons`` = Joy indices (takeover, success, failure).
+
+        ``lookahead``: ticks the operator leads its commands by. A command needs a few ticks to go
+        leader -> teleop -> executor -> robot; a closed-loop expert acting on the measured state then
+        overshoots and dithers (4 ticks of delay make the handover ~3.5x slower). Like a human who
+        anticipates, the operator sends the expert's action planned ``lookahead`` ticks ahead.
+        """
         self.node = node
         self.takeover_button, self.success_button, self.failure_button = (int(b) for b in buttons)
         self.n_buttons = max(buttons) + 1
-        self.cfg = cfg or OperatorConfig(max_steps=2 ** 31)
+        self.lookahead = int(lookahead)
+        # Through the graph a takeover costs alignment, blending and a few ticks of latency, so this
+        # operator hands back less eagerly than the in-process default and, after two takeovers,
+        # finishes the episode itself (its success label is what gives the critic a reward).
+        self.cfg = cfg or OperatorConfig(max_steps=2 ** 31, max_takeovers=2, min_takeover_steps=40)
         self.leader_pubs = {s: node.create_publisher(JointState, f'/teleop/leader_{s}/joint_states',
                                                      SENSOR_DATA) for s in robot.SIDES}
         self.joy_pub = node.create_publisher(Joy, '/teleop/joy', reliable(10))
@@ -114,7 +124,9 @@ class SimOperatorBridge:
         self.in_control = want_control
         # Leader arms: at the follower's pose unless driving (no jump at takeover), always published.
         if want_control and self.teleop_active and not self.teleop_aligning:
-            self._leaders(stamp, np.asarray(decision.command, dtype=np.float64))
+            command = (op.expert.plan_chunk(self.lookahead + 1)[self.lookahead] if self.lookahead > 0
+                       else decision.command)
+            self._leaders(stamp, np.asarray(command, dtype=np.float64))
         else:
             self._leaders(stamp, env.proprio(np.float64))
         settle = sim_time - self._last_press_time > 0.5  # let the teleop state catch up between presses
