@@ -203,7 +203,16 @@ class ReplayBuffer:
         for eid in self.source.episode_ids():
             if eid in self._seen:
                 continue
-            self.add_episode(self.source.load_episode(eid))
+            try:
+                episode = self.source.load_episode(eid)
+            except (ValueError, KeyError, OSError) as exc:
+                # One unreadable episode (e.g. a malformed message recorded as received) must not
+                # stop learning on every refresh: skip it like non-finite data, once, with the reason.
+                self._seen.add(eid)
+                self.skipped_episodes[eid] = f'episode {eid} unreadable: {exc}'
+                LOG.warning('%s: episode skipped', self.skipped_episodes[eid])
+                continue
+            self.add_episode(episode)
             added += 1 if eid not in self.skipped_episodes else 0
         return added
 
