@@ -184,6 +184,8 @@ def main(argv=None) -> int:
     ap.add_argument('--quick', action='store_true', help='small sizes (CI smoke run, ~2-4 min)')
     ap.add_argument('--seeds', type=int, default=None, help='number of seeds (default by size)')
     ap.add_argument('--target', type=float, default=0.5, help='operator-free success target')
+    ap.add_argument('--set', action='append', default=[], metavar='KEY=INT',
+                    help='override one size, e.g. --set iterations=4 (the JSON then says size "custom")')
     ap.add_argument('--workers', type=int, default=2, help='processes (at most 2 on the shared machine)')
     ap.add_argument('--out', default=None, help='results directory (default: results/)')
     ap.add_argument('--plot', default=None, help='PNG path (default: <out>/bench_learning.png)')
@@ -193,6 +195,13 @@ def main(argv=None) -> int:
     sizes = dict(SIZES[size])
     if args.seeds:
         sizes['seeds'] = args.seeds
+    for item in args.set:
+        key, _, value = item.partition('=')
+        if key not in sizes:
+            ap.error(f'--set {item}: unknown size {key!r}; known: {", ".join(sizes)}')
+        sizes[key] = int(value)
+    if args.set or (args.seeds and args.seeds != SIZES[size]['seeds']):
+        size = 'custom'
     timer = C.Timer()
     starts = {}
     for seed in range(sizes['seeds']):
