@@ -220,7 +220,7 @@ def _make_supervisor():
     import rclpy
     from rclpy.action import ActionClient
     from rclpy.node import Node
-    from std_msgs.msg import UInt32
+    from std_msgs.msg import Bool, UInt32
 
     from diagnostic_msgs.msg import DiagnosticArray
 
@@ -249,8 +249,13 @@ def _make_supervisor():
                                      lambda m: setattr(self, 'policy_version', m.data), latched(1))
             self.create_subscription(LearnerStatus, '/aloe/learner_status',
                                      lambda m: setattr(self, 'learner_status', m), reliable(10))
+            self.sim_success = False
+            self.create_subscription(Bool, '/sim/success', self._on_success, reliable(10))
             self.executor_diag: Dict[str, str] = {}
             self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, reliable(50))
+
+        def _on_success(self, msg):
+            self.sim_success = bool(msg.data)
 
         def _on_diagnostics(self, msg):
             for status in msg.status:
@@ -306,7 +311,12 @@ def _make_supervisor():
             t0 = time.monotonic()
             self.spin_until(lambda: eid in self.summaries, timeout, f'episode {eid} to end')
             s = self.summaries[eid]
-            return {'episode_id': eid, 'seed': seed, 'outcome': int(s.outcome), 'steps': int(s.num_steps),
+            # Freeze the robot, then read the sim's own success signal to cross-check the label.
+            self.call(self.mode_cli, SetMode.Request(mode=SetMode.Request.MODE_HOLD, reason='episode ended'))
+            t_end = time.monotonic()
+            self.spin_until(lambda: time.monotonic() - t_end > 0.3, 1.0, 'the sim state after the episode')
+            return {'sim_success_after_end': bool(self.sim_success), 'episode_id': eid, 'seed': seed,
+                    'outcome': int(s.outcome), 'steps': int(s.num_steps),
                     'human_steps': int(s.num_human_steps), 'policy_steps': int(s.num_policy_steps),
                     'interventions': int(s.num_interventions), 'duration': float(s.duration),
                     'wall_s': time.monotonic() - t0, 'policy_versions': list(s.policy_versions)}
@@ -373,7 +383,7 @@ def write_report(out_dir: str, rows: List[Dict[str, Any]], meta: Dict[str, Any])
 
 TABLE_COLUMNS = [('iter', 4), ('policy', 6), ('episodes', 8), ('success', 7), ('autonomous', 10),
                  ('interv.', 7), ('ep_time_s', 9), ('mean_Q', 7), ('mean_V', 7), ('ESS', 5), ('train_s', 7),
-                 ('missed', 6)]
+                 ('miss_train', 10), ('miss_swap', 9)]
 
 
 def format_row(r: Dict[str, Any]) -> str:
@@ -382,7 +392,8 @@ def format_row(r: Dict[str, Any]) -> str:
              f'{r["autonomous_success_rate"]:.2f}', f'{r["intervention_rate"]:.2f}',
              f'{r["mean_episode_time"]:.1f}', f'{r.get("mean_q", float("nan")):.3f}',
              f'{r.get("mean_v", float("nan")):.3f}', f'{r.get("ess", float("nan")):.2f}',
-             f'{r.get("train_seconds", 0.0):.0f}', str(r.get('missed_ticks_during_train_and_swap', '-'))]
+             f'{r.get("train_seconds", 0.0):.0f}', str(r.get('missed_ticks_during_training', '-')),
+             str(r.get('missed_ticks_during_swap', '-'))]
     return '  '.join(c.rjust(w) for c, (_n, w) in zip(cells, TABLE_COLUMNS))
 
 
@@ -510,10 +521,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             with tqdm(total=job['critic_steps'] + job['actor_steps'], desc=f'4/4 iter {it} learner',
                       unit='step', leave=False) as bar:
                 new_version, metrics = supervisor.train(job['critic_steps'], job['actor_steps'], bar)
+            supervisor.wait_diagnostics()
+            missed_trained = supervisor.missed_ticks()
             supervisor.spin_until(lambda: supervisor.policy_version >= new_version, 60.0,
                                   f'the policy to run v{new_version}')
             supervisor.wait_diagnostics()
-            row['missed_ticks_during_train_and_swap'] = supervisor.missed_ticks() - missed_before
+            row['missed_ticks_during_training'] = missed_trained - missed_before
+            row['missed_ticks_during_swap'] = supervisor.missed_ticks() - missed_trained
             row.update({k: metrics[k] for k in ('mean_q', 'mean_v', 'ess', 'critic_loss', 'actor_loss')
                         if k in metrics})
             row['train_seconds'] = time.monotonic() - t_train
