@@ -121,17 +121,12 @@ def test_outcomes_match_the_sim(run):
     """
     out, _ = run
     report = json.loads((out / 'report.json').read_text())
-    checked = 0
     for row in report['iterations']:
         for e in row['episode_details']:
             if e['outcome'] == OUTCOME_SUCCESS:
                 assert e['sim_success_after_end'], e
-                checked += 1
             elif e['outcome'] == OUTCOME_FAILURE:
                 assert not e['sim_success_after_end'], e
-                checked += 1
-    assert checked == sum(e['outcome'] in (OUTCOME_SUCCESS, OUTCOME_FAILURE)
-                          for r in report['iterations'] for e in r['episode_details'])
 
 
 def test_shutdown_leaves_no_orphan_process(run):

@@ -133,3 +133,11 @@ def test_description_launch_points_at_the_shipped_urdf():
     text = open(os.path.join(LAUNCH_DIR, 'description.launch.yaml')).read()
     assert '$(find-pkg-share aloe_ros)/urdf/aloe_bimanual.urdf' in text
     assert os.path.isfile(os.path.join(ROOT, 'urdf', 'aloe_bimanual.urdf'))
+
+
+def test_parameter_reference_is_up_to_date():
+    """docs/PARAMETERS.md is what `python -m aloe_ros.param_docs` generates from the nodes now."""
+    from aloe_ros.param_docs import render
+
+    with open(os.path.join(ROOT, 'docs', 'PARAMETERS.md')) as f:
+        assert f.read() == render(), 'regenerate: python -m aloe_ros.param_docs > docs/PARAMETERS.md'
