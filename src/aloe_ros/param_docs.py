@@ -12,7 +12,7 @@ NODES = [
     ('aloe_sim', 'aloe_ros.nodes.sim_node', 'MuJoCo station: driver topics, commands, reset, operator'),
     ('aloe_observation', 'aloe_ros.nodes.observation', 'aligned, resized Observation at the control rate'),
     ('aloe_policy', 'aloe_ros.nodes.policy', 'action chunks; verified hot-swap of weights'),
-    ('aloe_chunk_executor', 'aloe_ros.nodes.chunk_executor', 'fixed-rate playback, limits, holds, arbitration'),
+    ('aloe_chunk_executor', 'aloe_ros.nodes.chunk_executor', 'fixed-rate playback, limits, holds'),
     ('aloe_teleop', 'aloe_ros.nodes.teleop', 'leader arms / Joy / keyboard takeover and episode buttons'),
     ('aloe_recorder', 'aloe_ros.nodes.recorder', 'episode manager and MCAP recorder'),
     ('aloe_learner', 'aloe_ros.nodes.learner', 'ALOE critic + actor over the store; versioned weights'),
