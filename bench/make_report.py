@@ -210,6 +210,57 @@ def learning_section(res, img_dir, output):
     return lines
 
 
+def system_section(res):
+    """System timing on the multi-process graph (bench_system): loop, latency, ingestion, recorder."""
+    lines = ['## System timing on the multi-process graph (`bench/bench_system.py`)', '',
+             f'Size: **{res["size"]}** (`{json.dumps(res["sizes"])}`); wall clock, {res["rate_hz"]:.0f} Hz '
+             f'executor, every node a separate process over DDS; 1-min load average at the end of the idle / '
+             f'train windows: {", ".join(_fmt(v, 2) for v in res["loadavg_1min_end_of_phase"].values())} '
+             f'on {res["cpus"]} cores. Period error = |tick interval - 20 ms|, `recv` from receive times of '
+             '/aloe/executed_step in a separate process, `stamp` from the executor\'s tick stamps.', '']
+    rows = []
+    for phase, c in res['control_loop'].items():
+        for src in ('recv', 'stamp'):
+            s = c[src]
+            rows.append([phase, src, s['ticks'], _fmt(s['p50_ms']), _fmt(s['p99_ms']), _fmt(s['max_ms']),
+                         s['missed_ticks']])
+        e = c['executor_diagnostics']
+        rows.append([phase, 'executor /diagnostics', '-', '-', _fmt(e['period_error_p99_ms_max']), '-',
+                     _fmt(e['missed_ticks'])])
+    lines += _table(['window', 'source', 'ticks', 'p50 [ms]', 'p99 [ms]', 'max [ms]', 'missed'], rows)
+    r = res['ratios_train_over_idle']['recv']
+    w = res['weight_swaps']
+    lat = res['obs_to_command_latency_ms']['all']
+    inf = res['policy_inference_ms']
+    ing = res['ingestion']
+    rec = res['recorder']
+    cams = ', '.join(f'{k} {v["received"]}/{v["published"]}' for k, v in ing['cameras'].items())
+    lines += ['', f'- train/idle ratio (recv): p50 {_fmt(r["p50_ms"], 2)}, p99 {_fmt(r["p99_ms"], 2)}, '
+              f'max {_fmt(r["max_ms"], 2)}.',
+              f'- weight swaps: {len(w["swaps"])} windows of {_fmt(w["window_s"], 2)} s (PolicyUpdate '
+              f'published -> new version running + settle): missed ticks '
+              f'{w["in_swap_windows"]["recv"]["missed_ticks_total"]} '
+              f'(recv) / {w["in_swap_windows"]["stamp"]["missed_ticks_total"]} (stamp) vs '
+              f'{w["idle_windows_equal_length"]["recv"]["missed_ticks_total"]} / '
+              f'{w["idle_windows_equal_length"]["stamp"]["missed_ticks_total"]} in as many idle windows of '
+              'equal length.',
+              f'- observation-to-command latency (ExecutedStep stamp of the first tick executing a chunk - '
+              f'the chunk\'s observation stamp): p50 {_fmt(lat["p50"], 1)}, p99 {_fmt(lat["p99"], 1)}, '
+              f'max {_fmt(lat["max"], 1)} ms over {lat["n"]} chunks.',
+              f'- policy inference (`inference_ms`): idle p50 {_fmt(inf["idle"]["p50"], 1)} / p99 '
+              f'{_fmt(inf["idle"]["p99"], 1)} ms, train p50 {_fmt(inf["train"]["p50"], 1)} / p99 '
+              f'{_fmt(inf["train"]["p99"], 1)} ms.',
+              f'- 3 cameras 480x640 rgb8 at 30 Hz, frames received/published: {cams}; observation output '
+              f'{_fmt(ing["observation_rate_hz"]["idle"]["p50"], 1)} Hz (idle p50).',
+              f'- recorder: {rec["episodes"]} episodes, {_fmt(rec["bytes_per_episode"]["mean"] / 1e6, 2)} '
+              'MB per '
+              f'{_fmt(rec["episode_seconds_target"], 0)} s episode, {_fmt(rec["mb_per_s"], 3)} MB/s.', '']
+    t = res['targets']
+    lines += ['**Targets (DESIGN.md section 5): ' + '; '.join(
+        f'{k} {"MET" if v else "NOT met"}' for k, v in t.items()) + '.**', '']
+    return lines
+
+
 def other_section(name, res):
     """Any other bench: its numeric figures as a flat table."""
     lines = [f'## bench_{name}', '', f'Size: **{_size_label(res)}**.', '']
@@ -233,8 +284,10 @@ def render(results, img_dir, output):
         lines += ope_section(results['ope'], img_dir, output)
     if 'learning' in results:
         lines += learning_section(results['learning'], img_dir, output)
+    if 'system' in results:
+        lines += system_section(results['system'])
     for name, res in sorted(results.items()):
-        if name not in KNOWN:
+        if name not in KNOWN and name != 'system':
             lines += other_section(name, res)
     if any(k in results for k in KNOWN):
         lines += ['## Known gaps of the sim benches', ''] + [f'- {g}' for g in GAPS] + ['']
