@@ -31,7 +31,8 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELIABILITY = os.path.join(ROOT, 'test', 'reliability')
 sys.path.insert(0, RELIABILITY)
-os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(101, 200)))
+# Domains above 101 put DDS ports into Linux's ephemeral range: stay in 1..101.
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 101)))
 os.environ.setdefault('MUJOCO_GL', 'egl')
 os.environ.setdefault('PYTHONUNBUFFERED', '1')
 
@@ -117,7 +118,7 @@ def run_scenario(name, trials):
                 print(f'{name} trial {k}: ok ({time.monotonic() - start:.1f} s)', flush=True)
             except Exception as exc:  # a failed assertion or a harness error: both count as failed
                 out['failures'].append({'trial': k, 'error': ''.join(
-                    traceback.format_exception_only(type(exc), exc))[:2000]})
+                    traceback.format_exception(type(exc), exc, exc.__traceback__))[-3000:]})
                 print(f'{name} trial {k}: FAILED {str(exc)[:300]}', flush=True)
             finally:
                 procs.stop_all()

@@ -30,7 +30,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'test', 'reliability'))
-os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(101, 200)))
+# Domains above 101 put DDS ports into Linux's ephemeral range: stay in 1..101.
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 101)))
 os.environ.setdefault('PYTHONUNBUFFERED', '1')
 
 import numpy as np  # noqa: E402

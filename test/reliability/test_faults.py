@@ -242,12 +242,20 @@ def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_n
     from aloe_ros.core.checkpoint import actor_filename
     v1 = os.path.join(weights, actor_filename(1))
     v1_sha = sha256_of(v1)
+    assert driver.spin_until(lambda: any(v == 1 for v, _ in statuses), 30, feed), \
+        (statuses[-3:], learner.output())
     steps_at_v1 = max(g for v, g in statuses if v == 1)
     learner.kill9()
+    killed_at = driver.now()
     n_before = len(monitor.steps)
     driver.spin_for(2.0, feed)
     ran = monitor.steps[n_before:]
-    assert len(ran) > 50 and all(s.source == SOURCE_POLICY and s.policy_version == 1 for s in ran[-20:])
+    # v1 keeps driving the robot well after the kill (a short hold when the loaded CPU delays an
+    # observation is the executor doing its job, not a failure)
+    late = [s for s in ran if stamp_to_sec(s.header.stamp) > killed_at + 1.0 and s.source == SOURCE_POLICY]
+    assert len(ran) > 50 and len(late) > 10 and all(s.policy_version == 1 for s in ran
+                                                    if s.source == SOURCE_POLICY), \
+        (len(ran), [(s.source, s.policy_version) for s in ran[-20:]], policy.output(1500))
 
     statuses.clear()
     learner.start()
@@ -257,4 +265,5 @@ def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_n
     assert driver.spin_until(policy_version_running(2), 120, feed), learner.output() + policy.output()
     assert 'resumed learner state at v1' in learner.output(100000)
     assert sha256_of(v1) == v1_sha and os.path.exists(os.path.join(weights, actor_filename(2)))
-    assert monitor.violations == [] and policy.alive() and executor.alive()
+    assert monitor.violations == [], monitor.violations[:5]
+    assert policy.alive() and executor.alive(), policy.output() + executor.output()
