@@ -204,6 +204,10 @@ def learning_section(res, img_dir, output):
         if os.path.abspath(src) != os.path.abspath(dst):
             shutil.copyfile(src, dst)
         lines += [f'![success vs interaction episodes]({_rel(dst, output)})', '']
+    if res['size'] != 'default':
+        lines += [f'This is a **{res["size"]}**-size run, not the default size (`bench_learning.py` with no '
+                  'options: 3 seeds, 6 iterations x 4 episodes): the default run did not finish '
+                  'on the shared, heavily loaded 2-core machine in the time available.', '']
     lines += ['Progress = the scripted expert\'s phase measure at the end of an evaluation episode '
               '(phase index '
               '+ closeness to the phase sub-goal); a dense signal when success stays at zero.', '']
