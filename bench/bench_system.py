@@ -79,10 +79,12 @@ def publisher_main(out_path, height=480, width=640, camera_hz=30.0, joint_hz=50.
     from aloe_ros.nodes.common import SENSOR_DATA, sec_to_stamp
     from reliability_harness import JOINTS
 
+    from rclpy.signals import SignalHandlerOptions
+    # Our own handlers: stop publishing, then write the counts (rclpy's would invalidate the context).
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     stop = {'flag': False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(flag=True))
-    rclpy.init()
     node = rclpy.create_node(f'bench_system_sensors_{os.getpid()}')
     clock = node.get_clock()
     rng = np.random.default_rng(0)
@@ -308,7 +310,7 @@ def run(size, out_dir, log=print):
     def wait(seconds):
         driver.spin_for(seconds, episode_manager, 0.25)
 
-    result = {}
+    result, alive = {}, {}
     try:
         start('recorder', 'aloe_ros.nodes.recorder', {'storage_root': store, 'compression': 'zstd'})
         start('observation', 'aloe_ros.nodes.observation', {
@@ -384,12 +386,14 @@ def run(size, out_dir, log=print):
             episodes['open'] = False
         driver.spin_for(1.0)
         # Stop the sensors first; the observation node's next diagnostics carry the final counters.
+        alive.update({k: p.alive() for k, p in procs.items()})
         procs['publisher'].stop()
         t_pub_stop = time.monotonic()
         driver.spin_until(lambda: sum(1 for t, m in diags if t > t_pub_stop + 0.2
                                       and _diag_values(m, '/observation')) >= 2, 10)
     finally:
-        alive = {k: p.alive() for k, p in procs.items()}
+        if not alive:  # (snapshot taken before the publisher stops, else here)
+            alive.update({k: p.alive() for k, p in procs.items()})
         for name in ('learner', 'publisher', 'policy', 'chunk_executor', 'observation', 'recorder'):
             if name in procs:
                 procs[name].stop(timeout=10.0)
