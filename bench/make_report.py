@@ -250,7 +250,9 @@ def system_section(res):
               'equal length.',
               f'- observation-to-command latency (ExecutedStep stamp of the first tick executing a chunk - '
               f'the chunk\'s observation stamp): p50 {_fmt(lat["p50"], 1)}, p99 {_fmt(lat["p99"], 1)}, '
-              f'max {_fmt(lat["max"], 1)} ms over {lat["n"]} chunks.',
+              f'max {_fmt(lat["max"], 1)} ms over {lat["n"]} chunks; parts (p50 / p99 ms): ' + ', '.join(
+                  f'{k} {_fmt(v["p50"], 1)} / {_fmt(v["p99"], 1)}'
+                  for k, v in res.get('obs_to_command_breakdown', {}).items()) + '.',
               f'- policy inference (`inference_ms`): idle p50 {_fmt(inf["idle"]["p50"], 1)} / p99 '
               f'{_fmt(inf["idle"]["p99"], 1)} ms, train p50 {_fmt(inf["train"]["p50"], 1)} / p99 '
               f'{_fmt(inf["train"]["p99"], 1)} ms.',
