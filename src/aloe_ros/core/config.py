@@ -107,7 +107,7 @@ class LearnerConfig:
 
     @property
     def critic_horizon(self) -> int:
-        """Steps covered by one critic action: H for chunked methods, 1 for ``td1``."""
+        """Return the steps covered by one critic action: H for chunked methods, 1 for ``td1``."""
         return 1 if self.method == 'td1' else self.model.horizon
 
     def to_dict(self) -> Dict[str, Any]:

@@ -124,7 +124,7 @@ class ReplayBuffer:
 
     @property
     def num_steps(self) -> int:
-        """Executed steps stored."""
+        """Return the number of executed steps stored."""
         return self._actions.size
 
     def _instruction_id(self, text: str) -> int:

@@ -387,11 +387,12 @@ def diagnostic_values(msg: DiagnosticArray, name_contains: str) -> Dict[str, str
 # --------------------------------------------------------------------------- main idiom
 
 
-def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None) -> int:
+def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None, threads: int = 0) -> int:
     """Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up; return the exit code.
 
     A ConfigError while building the node is printed (naming the parameter) and returns 2.
-    Use as ``def main(): sys.exit(run_node(MyNode))``.
+    ``threads > 0`` spins a MultiThreadedExecutor with that many threads (nodes whose slow
+    callbacks sit in their own callback groups). Use as ``def main(): sys.exit(run_node(MyNode))``.
     """
     rclpy.init(args=args if args is not None else sys.argv,
                signal_handler_options=SignalHandlerOptions.ALL)
@@ -399,7 +400,13 @@ def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None)
     code = 0
     try:
         node = node_factory()
-        rclpy.spin(node)
+        if threads > 0:
+            from rclpy.executors import MultiThreadedExecutor
+            executor = MultiThreadedExecutor(num_threads=threads)
+            executor.add_node(node)
+            executor.spin()
+        else:
+            rclpy.spin(node)
     except ConfigError as exc:
         print(f'[{getattr(node_factory, "__name__", "node")}] invalid configuration: {exc}; '
               'not starting', file=sys.stderr)

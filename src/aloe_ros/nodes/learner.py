@@ -24,16 +24,14 @@ import time
 from typing import Dict, Optional
 
 import numpy as np
-import rclpy
 from rclpy.action import ActionServer, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 
 from aloe_msgs.action import TrainIteration
 from aloe_msgs.msg import ActionChunk, ChunkValue, LearnerStatus, Metric, Observation, PolicyUpdate
 from aloe_msgs.srv import EvaluateChunk
+from aloe_ros.nodes.common import run_node
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, ParamSpec, SENSOR_DATA,
                                    declare_parameters, latched, reliable)
 from aloe_ros.storage.convert import image_to_array, proprio_from
@@ -215,7 +213,7 @@ class LearnerNode(Node):
         return metrics
 
     def _execute_goal(self, handle):
-        """TrainIteration action: one iteration now, with progress feedback."""
+        """Run one iteration now for a TrainIteration goal, with progress feedback."""
         goal = handle.request
         critic = goal.critic_steps or self.cfg['critic_steps']
         actor = goal.actor_steps or self.cfg['actor_steps']
@@ -325,24 +323,7 @@ class LearnerNode(Node):
 
 def main(args=None) -> int:
     """Run the learner on a multi-threaded executor."""
-    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.ALL)
-    node = None
-    code = 0
-    try:
-        node = LearnerNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except ConfigError as exc:
-        print(f'[learner] invalid configuration: {exc}; not starting', file=sys.stderr)
-        code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    return run_node(LearnerNode, args, threads=4)
 
 
 if __name__ == '__main__':

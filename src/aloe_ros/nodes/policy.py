@@ -24,15 +24,13 @@ from typing import Optional
 from urllib.parse import unquote, urlparse
 
 import numpy as np
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import UInt32
 
 from aloe_msgs.msg import ActionChunk, Observation, PolicyUpdate, SafetyEvent
 from aloe_msgs.srv import LoadPolicy
+from aloe_ros.nodes.common import run_node
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause, ParamSpec,
                                    SENSOR_DATA, declare_parameters, latched, reliable, stamp_to_sec)
 from aloe_ros.storage.convert import image_to_array, proprio_from
@@ -324,24 +322,7 @@ class PolicyNode(Node):
 
 def main(args=None) -> int:
     """Run the policy node on a multi-threaded executor (loads never stall chunk production)."""
-    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.ALL)
-    node = None
-    code = 0
-    try:
-        node = PolicyNode()
-        executor = MultiThreadedExecutor(num_threads=3)
-        executor.add_node(node)
-        executor.spin()
-    except ConfigError as exc:
-        print(f'[policy] invalid configuration: {exc}; not starting', file=sys.stderr)
-        code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    return run_node(PolicyNode, args, threads=3)
 
 
 if __name__ == '__main__':

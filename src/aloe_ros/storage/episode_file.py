@@ -13,7 +13,6 @@ fsyncs it, renames it to ``<name>.mcap`` and fsyncs the directory, so a file nam
 is always complete.
 """
 
-import hashlib
 import os
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
@@ -22,6 +21,7 @@ from mcap.writer import CompressionType, Writer
 from mcap_ros2._dynamic import generate_dynamic, serialize_dynamic
 from mcap_ros2.decoder import DecoderFactory
 
+from aloe_ros.core.checkpoint import sha256_file  # noqa: F401 (re-exported for the store)
 from aloe_ros.storage.schema import full_type_name, message_definition
 
 PARTIAL_SUFFIX = '.partial'
@@ -63,15 +63,6 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def sha256_file(path: str) -> str:
-    """Return the hex sha256 digest of a file."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Codec:
