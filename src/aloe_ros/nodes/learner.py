@@ -250,6 +250,10 @@ class LearnerNode(Node):
 
     def _evaluate(self, obs_msg: Observation, actions, horizon: int, action_dim: int) -> dict:
         obs = self._obs_dict(obs_msg)
+        if not np.all(np.isfinite(obs['proprio'])):
+            raise ValueError('observation has non-finite joint positions or grippers')
+        if not np.all(np.isfinite(np.asarray(actions, dtype=np.float64))):
+            raise ValueError('chunk has non-finite actions')
         with self._lock:
             if len(actions) == 0:
                 from aloe_ros.core.runtime import obs_to_batch
@@ -259,7 +263,11 @@ class LearnerNode(Node):
                 if horizon * action_dim != len(actions):
                     raise ValueError(f'{len(actions)} actions do not fill {horizon} x {action_dim}')
                 chunk = np.asarray(actions, dtype=np.float32).reshape(horizon, action_dim)
-            return self.trainer.evaluate(obs, chunk)
+            out = self.trainer.evaluate(obs, chunk)
+        values = np.asarray([out['q'], out['v'], out['adv'], *out['q_heads']], dtype=float)
+        if not np.all(np.isfinite(values)):
+            raise FloatingPointError('the critic produced a non-finite value for this input')
+        return out
 
     def _on_evaluate(self, request: EvaluateChunk.Request, response: EvaluateChunk.Response):
         """Q per head, aggregated Q, V and A for an observation and a chunk."""
