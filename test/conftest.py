@@ -1,9 +1,11 @@
 # Copyright 2026 aloe_ros maintainers
 # Licensed under the Apache License, Version 2.0
-"""Session-wide test set-up: an isolated ROS domain and headless rendering."""
+"""Session-wide test set-up: an isolated ROS domain and headless rendering; shared fixtures."""
 
 import os
 import random
+
+import pytest
 
 # Each pytest session gets its own DDS domain so concurrent runs on one machine never cross-talk.
 # Set before any test module imports rclpy; subprocesses inherit it through os.environ.
@@ -11,3 +13,24 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 100)))
 os.environ.setdefault('MUJOCO_GL', 'egl')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('PYTHONUNBUFFERED', '1')
+
+
+def _processes_mentioning(text):
+    """Return pids (other than this one) whose command line contains ``text``."""
+    pids = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                if text.encode() in f.read():
+                    pids.append(int(pid))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.fixture(scope='session')
+def processes_mentioning():
+    """Orphan check: a function returning the pids whose command line contains a given text."""
+    return _processes_mentioning

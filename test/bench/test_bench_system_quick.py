@@ -22,7 +22,7 @@ def _finite(x):
 
 
 @pytest.mark.slow
-def test_bench_system_quick(tmp_path):
+def test_bench_system_quick(tmp_path, processes_mentioning):
     env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'), OMP_NUM_THREADS='1',
                ROS_DOMAIN_ID=str(random.randint(201, 230)))
     cmd = [sys.executable, os.path.join(ROOT, 'bench', 'bench_system.py'), '--quick', '--out', str(tmp_path)]
@@ -65,7 +65,7 @@ def test_bench_system_quick(tmp_path):
     assert res['learner']['steps_in_train_window'] > 0
     assert all(isinstance(v, bool) for v in res['targets'].values())
     assert all(res['processes_alive_at_end'].values()), res['processes_alive_at_end']
-    assert _processes_mentioning(res['workdir']) == []
+    assert processes_mentioning(res['workdir']) == []
     for name, pid in res['pids'].items():  # every node process was stopped and reaped
         assert not os.path.exists(f'/proc/{pid}') or _is_zombie_free_other(pid, name)
 
@@ -78,17 +78,3 @@ def _is_zombie_free_other(pid, name):
     except OSError:
         return True
     return b'aloe_ros.nodes' not in cmdline and b'bench_system' not in cmdline
-
-
-def _processes_mentioning(text):
-    """Return pids whose command line contains ``text`` (orphan check)."""
-    pids = []
-    for pid in os.listdir('/proc'):
-        if pid.isdigit() and int(pid) != os.getpid():
-            try:
-                with open(f'/proc/{pid}/cmdline', 'rb') as f:
-                    if text.encode() in f.read():
-                        pids.append(int(pid))
-            except OSError:
-                continue
-    return pids

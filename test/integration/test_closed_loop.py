@@ -22,21 +22,6 @@ from aloe_ros.core.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIM
 pytestmark = pytest.mark.slow
 
 
-def _processes_mentioning(text):
-    """Return pids whose command line contains ``text`` (orphan check)."""
-    pids = []
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            with open(f'/proc/{pid}/cmdline', 'rb') as f:
-                if text.encode() in f.read():
-                    pids.append(int(pid))
-        except OSError:
-            continue
-    return pids
-
-
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
     """Run the main job once at a tiny size; return (out_dir, completed process)."""
@@ -129,6 +114,6 @@ def test_outcomes_match_the_sim(run):
                 assert not e['sim_success_after_end'], e
 
 
-def test_shutdown_leaves_no_orphan_process(run):
+def test_shutdown_leaves_no_orphan_process(run, processes_mentioning):
     out, _ = run
-    assert _processes_mentioning(str(out)) == []
+    assert processes_mentioning(str(out)) == []

@@ -34,7 +34,7 @@ from aloe_msgs.srv import EvaluateChunk
 from aloe_ros.nodes.common import run_node
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, ParamSpec, SENSOR_DATA,
                                    declare_parameters, latched, reliable)
-from aloe_ros.storage.convert import image_to_array, proprio_from
+from aloe_ros.storage.convert import observation_to_obs
 
 SLICE = 10  # gradient steps per slice; the lock is released between slices
 
@@ -244,12 +244,8 @@ class LearnerNode(Node):
 
     # ------------------------------------------------------------------ critic queries
 
-    def _obs_dict(self, msg: Observation) -> dict:
-        return {'images': {n: image_to_array(i) for n, i in zip(msg.camera_names, msg.images)},
-                'proprio': proprio_from(msg.position, msg.gripper), 'instruction': msg.task_instruction}
-
     def _evaluate(self, obs_msg: Observation, actions, horizon: int, action_dim: int) -> dict:
-        obs = self._obs_dict(obs_msg)
+        obs = observation_to_obs(obs_msg, self.learner_cfg.model.cameras)
         if not np.all(np.isfinite(obs['proprio'])):
             raise ValueError('observation has non-finite joint positions or grippers')
         if not np.all(np.isfinite(np.asarray(actions, dtype=np.float64))):

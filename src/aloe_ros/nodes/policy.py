@@ -33,7 +33,7 @@ from aloe_msgs.srv import LoadPolicy
 from aloe_ros.nodes.common import run_node
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause, ParamSpec,
                                    SENSOR_DATA, declare_parameters, latched, reliable, stamp_to_sec)
-from aloe_ros.storage.convert import image_to_array, proprio_from
+from aloe_ros.storage.convert import observation_to_obs
 
 DEFAULT_JOINTS = [f'{side}_{j}' for side in ('left', 'right')
                   for j in ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate',
@@ -239,20 +239,15 @@ class PolicyNode(Node):
 
     def _obs_dict(self, msg: Observation, runtime) -> dict:
         model = runtime.cfg.model
-        images = {}
-        for name, img in zip(msg.camera_names, msg.images):
-            if name in model.cameras:
-                arr = image_to_array(img)
-                if arr.shape[:2] != tuple(model.image_size):
-                    raise ValueError(f'camera {name} is {arr.shape[1]}x{arr.shape[0]}, the model wants '
-                                     f'{model.image_size[1]}x{model.image_size[0]}: set the observation '
-                                     'node\'s image size to the model\'s')
-                images[name] = arr
-        missing = [c for c in model.cameras if c not in images]
+        obs = observation_to_obs(msg, model.cameras)
+        for name, arr in obs['images'].items():
+            if arr.shape[:2] != tuple(model.image_size):
+                raise ValueError(f'camera {name} is {arr.shape[1]}x{arr.shape[0]}, the model wants '
+                                 f'{model.image_size[1]}x{model.image_size[0]}: set the observation '
+                                 'node\'s image size to the model\'s')
+        missing = [c for c in model.cameras if c not in obs['images']]
         if missing:
             raise ValueError(f'observation lacks cameras {missing}')
-        obs = {'images': images, 'proprio': proprio_from(msg.position, msg.gripper),
-               'instruction': msg.task_instruction}
         if model.extra_state_dim:
             raise ValueError('this model needs privileged state, which Observation does not carry')
         return obs

@@ -65,6 +65,18 @@ def proprio_from(position: Sequence[float], gripper: Sequence[float]) -> np.ndar
     return np.concatenate([pos, grip])
 
 
+def observation_to_obs(msg: Any, cameras: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Decode an aloe_msgs/Observation into the policy/critic obs dict (``aloe_ros.core.runtime``).
+
+    Returns ``{'images': {cam: uint8 (h, w, 3)}, 'proprio': (14,), 'instruction': str}``; only the
+    ``cameras`` named are decoded (all when None).
+    """
+    images = {name: image_to_array(img) for name, img in zip(msg.camera_names, msg.images)
+              if cameras is None or name in cameras}
+    return {'images': images, 'proprio': proprio_from(msg.position, msg.gripper),
+            'instruction': msg.task_instruction}
+
+
 def split_proprio(proprio: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`proprio_from` for an even-length vector: ``(position, gripper)``."""
     p = np.asarray(proprio, dtype=np.float64)
@@ -199,9 +211,8 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
         if observations:
             k = max(int(np.searchsorted(obs_stamps, stamp_ns(s), side='right')) - 1, 0)
             if k not in cache:
-                o = observations[k]
-                cams = {name: image_to_array(img) for name, img in zip(o.camera_names, o.images)}
-                cache = {k: (proprio_from(o.position, o.gripper), cams)}
+                obs = observation_to_obs(observations[k])
+                cache = {k: (obs['proprio'], obs['images'])}
             p, cams = cache[k]
             proprio.append(p)
             if images and set(images) != set(cams):
