@@ -89,7 +89,6 @@ class LearnerNode(Node):
         self.store = EpisodeStore(self.cfg['store_root'], mode='r')
         self.trainer = AloeTrainer(self.learner_cfg, self.store)
         state = os.path.join(self.cfg['weights_dir'], STATE_FILE)
-        self._last_update: Optional[PolicyUpdate] = None
         if self.cfg['resume'] and os.path.exists(state):
             try:
                 self.trainer.load_state(self.cfg['weights_dir'])
@@ -105,8 +104,8 @@ class LearnerNode(Node):
         self._message = 'waiting for episodes'
         self._ups = 0.0
         self._stop = threading.Event()
-        self._requested = threading.Event()
-        self._goal_lock = threading.Lock()
+        # One iteration at a time, whether the store trigger or a TrainIteration goal started it.
+        self._iteration_lock = threading.Lock()
         self._latest_obs: Optional[Observation] = None
 
         self.diag = DiagnosticsPublisher(self)
@@ -144,7 +143,6 @@ class LearnerNode(Node):
                            metrics=metrics_to_msgs(metrics))
         msg.header.stamp = self.get_clock().now().to_msg()
         self._update_pub.publish(msg)
-        self._last_update = msg
         self.get_logger().info(f'published policy v{version} ({os.path.basename(path)}, '
                                f'sha256 {sha256[:12]})')
 
@@ -157,12 +155,9 @@ class LearnerNode(Node):
                 n = len(self.trainer.replay.episode_ids)
                 due = (self.cfg['trigger'] == 'episodes' and n >= self.cfg['min_episodes']
                        and n - self._episodes_at_last_iteration >= self.cfg['episodes_per_iteration'])
-                if due or self._requested.is_set():
-                    if n < self.cfg['min_episodes']:
-                        self._message = f'{n} episodes, need {self.cfg["min_episodes"]}'
-                    else:
+                if due:
+                    with self._iteration_lock:
                         self.run_iteration(self.cfg['critic_steps'], self.cfg['actor_steps'])
-                    self._requested.clear()
                 elif n < self.cfg['min_episodes']:
                     self._state = LearnerStatus.STATE_WAITING_FOR_DATA
                     self._message = f'{n} episodes, need {self.cfg["min_episodes"]}'
@@ -222,7 +217,7 @@ class LearnerNode(Node):
             handle.publish_feedback(TrainIteration.Feedback(phase=phase, step=step, total_steps=total,
                                                             metrics=metrics_to_msgs(metrics)))
         result = TrainIteration.Result()
-        with self._goal_lock:
+        with self._iteration_lock:
             try:
                 with self._lock:
                     self.trainer.refresh()
