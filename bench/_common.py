@@ -19,9 +19,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from aloe_ros.core.config import LearnerConfig, config_from_dict  # noqa: E402
-from aloe_ros.core.episode import SOURCE_HUMAN, Episode  # noqa: E402
-from aloe_ros.core.runtime import obs_to_batch  # noqa: E402
+from aloe_ros.learning.config import LearnerConfig, config_from_dict  # noqa: E402
+from aloe_ros.learning.episode import SOURCE_HUMAN, Episode  # noqa: E402
+from aloe_ros.learning.runtime import obs_to_batch  # noqa: E402
 from aloe_ros.sim.env import BimanualEnv  # noqa: E402
 
 RESULTS_DIR = os.path.join(ROOT, 'results')

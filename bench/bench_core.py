@@ -20,11 +20,11 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'src'))
 
-from aloe_ros.core.config import load_config  # noqa: E402
-from aloe_ros.core.episode import SOURCE_HUMAN, Episode, InMemoryEpisodeSource  # noqa: E402
-from aloe_ros.core.replay import ReplayBuffer  # noqa: E402
-from aloe_ros.core.runtime import load_actor  # noqa: E402
-from aloe_ros.core.trainer import AloeTrainer  # noqa: E402
+from aloe_ros.learning.config import load_config  # noqa: E402
+from aloe_ros.learning.episode import SOURCE_HUMAN, Episode, InMemoryEpisodeSource  # noqa: E402
+from aloe_ros.learning.replay import ReplayBuffer  # noqa: E402
+from aloe_ros.learning.runtime import load_actor  # noqa: E402
+from aloe_ros.learning.trainer import AloeTrainer  # noqa: E402
 
 
 def synthetic_episode(cfg, episode_id, steps, seed):

@@ -54,8 +54,8 @@ def _sim():
 
 def bc_start(seed: int, sizes):
     """The shared start of one seed: demos and the BC actor trained on them."""
-    from aloe_ros.core.episode import InMemoryEpisodeSource
-    from aloe_ros.core.trainer import AloeTrainer
+    from aloe_ros.learning.episode import InMemoryEpisodeSource
+    from aloe_ros.learning.trainer import AloeTrainer
     from aloe_ros.sim.rollout import run_episode
     env, expert, operator = _sim()
     demos = [C.as_demo(run_episode(env, lambda o: expert.act(), operator, seed=100_000 * (seed + 1) + i,
@@ -87,8 +87,8 @@ def run_method(job):
     """One (method, seed) learning curve from the shared BC start."""
     method, seed, sizes, demos, policy = job
     C.setup_threads()
-    from aloe_ros.core.episode import InMemoryEpisodeSource
-    from aloe_ros.core.trainer import AloeTrainer
+    from aloe_ros.learning.episode import InMemoryEpisodeSource
+    from aloe_ros.learning.trainer import AloeTrainer
     from aloe_ros.sim.rollout import run_episode
     env, expert, operator = _sim()
     cfg = C.bench_config(method, seed=seed)

@@ -39,9 +39,9 @@ import _common as C  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from aloe_ros.core.critic import aggregate, state_value  # noqa: E402
-from aloe_ros.core.episode import InMemoryEpisodeSource  # noqa: E402
-from aloe_ros.core.trainer import AloeTrainer  # noqa: E402
+from aloe_ros.learning.critic import aggregate, state_value  # noqa: E402
+from aloe_ros.learning.episode import InMemoryEpisodeSource  # noqa: E402
+from aloe_ros.learning.trainer import AloeTrainer  # noqa: E402
 from aloe_ros.sim.env import BimanualEnv  # noqa: E402
 from aloe_ros.sim.expert import ScriptedExpert  # noqa: E402
 from aloe_ros.sim.operator import SimulatedOperator  # noqa: E402

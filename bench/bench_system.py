@@ -222,9 +222,9 @@ def _num(values, key):
 
 def make_actors(weights_dir, count):
     """Export ``count`` actors (versions 1..count) of ``CONFIG``; return their CheckpointInfo list."""
-    from aloe_ros.core.config import load_config
-    from aloe_ros.core.episode import InMemoryEpisodeSource
-    from aloe_ros.core.trainer import AloeTrainer
+    from aloe_ros.learning.config import load_config
+    from aloe_ros.learning.episode import InMemoryEpisodeSource
+    from aloe_ros.learning.trainer import AloeTrainer
     from aloe_ros.storage import make_episode
     rng = np.random.default_rng(0)
     steps = 30

@@ -29,7 +29,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 
 #: Default action order (docs/INTERFACES.md): left arm + gripper, then right arm + gripper.
 ARM_JOINTS = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper')

@@ -7,7 +7,7 @@
 1. **Demonstrations**: the scripted expert performs ``demos`` episodes in the sim (in-process, no
    ROS); they are written to the episode store as SCRIPTED steps, with images rendered and resized
    exactly as the sim node + observation node produce them.
-2. **Behaviour-cloned start**: flow matching on the demos (``aloe_ros.core.bc``); exported as
+2. **Behaviour-cloned start**: flow matching on the demos (``aloe_ros.learning.bc``); exported as
    policy v1 together with the learner state, which the learner node resumes from.
 3. **The graph**: ``launch/sim_train.launch.yaml`` starts sim (with the simulated operator),
    observation, policy (running v1), chunk executor, teleop, recorder and learner, one OS process
@@ -121,7 +121,7 @@ def load_job(path: str, long: bool = False) -> Dict[str, Any]:
 def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str, Any]]:
     """Run the scripted expert for ``job['demos']`` seeds and add the episodes to ``store``."""
     from aloe_ros.conversions import resize
-    from aloe_ros.core.episode import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_SCRIPTED
+    from aloe_ros.learning.episode import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_SCRIPTED
     from aloe_ros.sim.env import BimanualEnv
     from aloe_ros.sim.expert import ScriptedExpert
     from aloe_ros.storage.convert import make_episode
@@ -163,8 +163,8 @@ def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str
 
 def warm_start(job, learner_cfg, store_root: str, weights_dir: str, bar) -> Dict[str, Any]:
     """Behaviour-clone on the store, save the learner state and export policy v1."""
-    from aloe_ros.core.bc import behaviour_clone
-    from aloe_ros.core.trainer import AloeTrainer
+    from aloe_ros.learning.bc import behaviour_clone
+    from aloe_ros.learning.trainer import AloeTrainer
     from aloe_ros.storage.store import EpisodeStore
 
     store = EpisodeStore(store_root, mode='r')
@@ -399,7 +399,7 @@ def format_row(r: Dict[str, Any]) -> str:
 
 def summarise(iteration: int, version: int, episodes: List[Dict[str, Any]], before: int) -> Dict[str, Any]:
     """Aggregate one iteration's episodes."""
-    from aloe_ros.core.episode import OUTCOME_SUCCESS
+    from aloe_ros.learning.episode import OUTCOME_SUCCESS
     n = len(episodes)
     steps = sum(e['steps'] for e in episodes) or 1
     return {'iteration': iteration, 'policy_version': version, 'episodes': n, 'episodes_before': before,
@@ -445,7 +445,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             job[key] = value
 
     import torch
-    from aloe_ros.core.config import load_config
+    from aloe_ros.learning.config import load_config
     from aloe_ros.storage.store import EpisodeStore
     torch.set_num_threads(1)
     learner_cfg = load_config(job['learner_config'])

@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import pytest
 
-from aloe_ros.core.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_HUMAN,
-                                   SOURCE_POLICY, SOURCE_SCRIPTED)
+from aloe_ros.learning.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_HUMAN,
+                                       SOURCE_POLICY, SOURCE_SCRIPTED)
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from aloe_ros import executor_core as ec
-from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 
 D = 14
 DT = 0.02

@@ -16,7 +16,7 @@ from aloe_msgs.srv import EndEpisode, StartEpisode
 import numpy as np
 from reliability_harness import NodeProcess, sha256_of
 
-from aloe_ros.core.episode import OUTCOME_SUCCESS, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import reliable
 
 

@@ -203,7 +203,7 @@ def sha256_of(path):
 
 def synthetic_episode(episode_id, steps=30, seed=0):
     """Return a small proprio-only Episode (policy then human steps, success)."""
-    from aloe_ros.core.episode import OUTCOME_SUCCESS, SOURCE_HUMAN, SOURCE_POLICY
+    from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_HUMAN, SOURCE_POLICY
     from aloe_ros.storage import make_episode
     rng = np.random.default_rng(seed)
     sources = np.full(steps, SOURCE_POLICY, np.uint8)
@@ -216,9 +216,9 @@ def synthetic_episode(episode_id, steps=30, seed=0):
 
 def make_weights(out_dir, config_path=TINY_CONFIG, versions=1):
     """Export ``versions`` actors of ``config_path`` into ``out_dir``; return the last CheckpointInfo."""
-    from aloe_ros.core.config import load_config
-    from aloe_ros.core.episode import InMemoryEpisodeSource
-    from aloe_ros.core.trainer import AloeTrainer
+    from aloe_ros.learning.config import load_config
+    from aloe_ros.learning.episode import InMemoryEpisodeSource
+    from aloe_ros.learning.trainer import AloeTrainer
     os.makedirs(out_dir, exist_ok=True)
     trainer = AloeTrainer(load_config(config_path), InMemoryEpisodeSource([synthetic_episode('w0')]))
     trainer.refresh()

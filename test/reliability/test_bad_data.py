@@ -8,7 +8,7 @@ import pytest
 from reliability_harness import TINY_CONFIG, synthetic_episode
 from sensor_msgs.msg import Image
 
-from aloe_ros.core.episode import OUTCOME_SUCCESS, SOURCE_POLICY
+from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_POLICY
 from aloe_ros.nodes.common import SENSOR_DATA, reliable
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

@@ -18,7 +18,7 @@ from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_count
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
-from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, reliable
 from aloe_ros.nodes.common import stamp_to_sec
 
@@ -239,7 +239,7 @@ def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_n
         return lambda: any(s.source == SOURCE_POLICY and s.policy_version == v for s in monitor.steps[-5:])
 
     assert driver.spin_until(policy_version_running(1), 120, feed), learner.output() + policy.output()
-    from aloe_ros.core.checkpoint import actor_filename
+    from aloe_ros.learning.checkpoint import actor_filename
     v1 = os.path.join(weights, actor_filename(1))
     v1_sha = sha256_of(v1)
     assert driver.spin_until(lambda: any(v == 1 for v, _ in statuses), 30, feed), \

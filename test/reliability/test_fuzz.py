@@ -24,7 +24,7 @@ from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_count
 from sensor_msgs.msg import Image, JointState, Joy
 from std_msgs.msg import String
 
-from aloe_ros.core.episode import SOURCE_POLICY
+from aloe_ros.learning.episode import SOURCE_POLICY
 from aloe_ros.nodes.common import COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, latched, reliable
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

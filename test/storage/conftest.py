@@ -5,7 +5,7 @@
 import numpy as np
 import pytest
 
-from aloe_ros.core.episode import OUTCOME_SUCCESS, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.storage import make_episode
 
 

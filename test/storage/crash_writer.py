@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from aloe_ros.core.episode import OUTCOME_SUCCESS
+from aloe_ros.learning.episode import OUTCOME_SUCCESS
 from aloe_ros.storage import EpisodeStore
 from aloe_ros.storage.convert import header, image_message
 

@@ -9,8 +9,8 @@ from mcap_ros2.decoder import DecoderFactory
 import numpy as np
 import pytest
 
-from aloe_ros.core.episode import (OUTCOME_ABORTED, OUTCOME_FAILURE, OUTCOME_SUCCESS,
-                                   OUTCOME_TIMEOUT, SOURCE_HUMAN, SOURCE_POLICY)
+from aloe_ros.learning.episode import (OUTCOME_ABORTED, OUTCOME_FAILURE, OUTCOME_SUCCESS,
+                                       OUTCOME_TIMEOUT, SOURCE_HUMAN, SOURCE_POLICY)
 from aloe_ros.storage import (EpisodeStore, RewardConfig, StoreLockedError, check_executed_step,
                               export_npz, load_npz, message_definition)
 from aloe_ros.storage.convert import image_to_array, proprio_from, split_proprio

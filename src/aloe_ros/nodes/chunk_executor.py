@@ -27,7 +27,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from aloe_ros import executor_core as ec
-from aloe_ros.core.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED, OncePerCause,
                                    ParamSpec, SENSOR_DATA, declare_parameters, reliable, run_node,
                                    stamp_to_sec)

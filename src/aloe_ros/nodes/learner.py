@@ -75,8 +75,8 @@ class LearnerNode(Node):
         super().__init__('learner')
         self.cfg = declare_parameters(self, PARAMS)
         import torch
-        from aloe_ros.core.config import load_config
-        from aloe_ros.core.trainer import AloeTrainer, STATE_FILE
+        from aloe_ros.learning.config import load_config
+        from aloe_ros.learning.trainer import AloeTrainer, STATE_FILE
         from aloe_ros.storage.store import EpisodeStore
         torch.set_num_threads(self.cfg['torch_threads'])
         try:
@@ -132,7 +132,7 @@ class LearnerNode(Node):
 
     def _announce_existing(self) -> None:
         """Re-announce the newest exported actor after a restart (the policy may have restarted too)."""
-        from aloe_ros.core.checkpoint import actor_filename, sha256_file
+        from aloe_ros.learning.checkpoint import actor_filename, sha256_file
         path = os.path.join(self.cfg['weights_dir'], actor_filename(self.trainer.version))
         if os.path.exists(path):
             self._publish_update(path, sha256_file(path), self.trainer.version, {})
@@ -247,7 +247,7 @@ class LearnerNode(Node):
             raise ValueError('chunk has non-finite actions')
         with self._lock:
             if len(actions) == 0:
-                from aloe_ros.core.runtime import obs_to_batch
+                from aloe_ros.learning.runtime import obs_to_batch
                 batch = obs_to_batch(self.trainer.policy, self.learner_cfg, obs)
                 chunk = self.trainer.policy.sample(batch)[0].detach().numpy()
             else:

@@ -99,8 +99,8 @@ class PolicyNode(Node):
         # Torch and the core are imported here, not at module level, so `--help`-style imports
         # of this module (launch validation) stay cheap.
         import torch
-        from aloe_ros.core.config import load_config, model_config_hash
-        from aloe_ros.core.runtime import load_actor
+        from aloe_ros.learning.config import load_config, model_config_hash
+        from aloe_ros.learning.runtime import load_actor
         torch.set_num_threads(self.cfg['torch_threads'])
         try:
             learner_cfg = load_config(self.cfg['learner_config'])

@@ -29,7 +29,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
-from aloe_ros.core.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TIMEOUT
+from aloe_ros.learning.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TIMEOUT
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
                                    OncePerCause, ParamSpec, declare_parameters, latched, reliable,
                                    run_node)

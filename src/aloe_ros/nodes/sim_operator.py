@@ -26,7 +26,7 @@ import numpy as np
 from sensor_msgs.msg import Joy, JointState
 
 from aloe_msgs.msg import EpisodeEvent, InterventionState
-from aloe_ros.core.episode import OUTCOME_FAILURE, OUTCOME_NAMES, OUTCOME_SUCCESS
+from aloe_ros.learning.episode import OUTCOME_FAILURE, OUTCOME_NAMES, OUTCOME_SUCCESS
 from aloe_ros.nodes.common import SENSOR_DATA, latched, reliable, sec_to_stamp
 from aloe_ros.sim import robot
 from aloe_ros.sim.expert import ScriptedExpert

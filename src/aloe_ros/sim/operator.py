@@ -5,7 +5,7 @@
 Call :meth:`SimulatedOperator.observe` once per control tick, after the env stepped, with the action
 that was executed. It returns an :class:`OperatorDecision`: whether the operator is in control, the
 command to execute next when it is (the scripted expert's action), and, when the episode is over,
-its outcome (``OUTCOME_*`` of :mod:`aloe_ros.core.episode`).
+its outcome (``OUTCOME_*`` of :mod:`aloe_ros.learning.episode`).
 
 Takeover triggers (while the policy drives), defaults in :class:`OperatorConfig`:
 
@@ -34,7 +34,7 @@ from typing import Optional
 
 import numpy as np
 
-from aloe_ros.core.episode import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT
+from aloe_ros.learning.episode import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT
 from aloe_ros.sim.env import BimanualEnv
 from aloe_ros.sim.expert import ScriptedExpert
 

@@ -1,6 +1,6 @@
 # Copyright 2026 aloe_ros maintainers
 # Licensed under the Apache License, Version 2.0
-"""Run one supervised episode in the sim and return it as an :class:`aloe_ros.core.episode.Episode`.
+"""Run one supervised episode in the sim and return it as an :class:`aloe_ros.learning.episode.Episode`.
 
 The policy is any callable ``policy(obs) -> action14`` (chunking is the caller's business). Each
 tick the executed action is the policy's, or the simulated operator's command while it is in
@@ -12,8 +12,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from aloe_ros.core.episode import (Episode, OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT,
-                                   SOURCE_HUMAN, SOURCE_POLICY)
+from aloe_ros.learning.episode import (Episode, OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT,
+                                       SOURCE_HUMAN, SOURCE_POLICY)
 from aloe_ros.sim.env import BimanualEnv
 from aloe_ros.sim.operator import SimulatedOperator
 

@@ -1,6 +1,6 @@
 # Copyright 2026 aloe_ros maintainers
 # Licensed under the Apache License, Version 2.0
-"""Conversions between recorded messages and :class:`aloe_ros.core.episode.Episode`.
+"""Conversions between recorded messages and :class:`aloe_ros.learning.episode.Episode`.
 
 Proprio layout (docs/INTERFACES.md, P = 14): an Observation carries ``position`` (arm joints,
 left arm then right arm, grippers excluded) and ``gripper`` ([left, right], normalised). The
@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from aloe_ros.core.episode import (
+from aloe_ros.learning.episode import (
     Episode, OUTCOME_ABORTED, OUTCOME_FAILURE, OUTCOME_NONE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT,
     SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY, SOURCE_SCRIPTED)
 
@@ -66,7 +66,7 @@ def proprio_from(position: Sequence[float], gripper: Sequence[float]) -> np.ndar
 
 
 def observation_to_obs(msg: Any, cameras: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Decode an aloe_msgs/Observation into the policy/critic obs dict (``aloe_ros.core.runtime``).
+    """Decode an aloe_msgs/Observation into the policy/critic obs dict (``aloe_ros.learning.runtime``).
 
     Returns ``{'images': {cam: uint8 (h, w, 3)}, 'proprio': (14,), 'instruction': str}``; only the
     ``cameras`` named are decoded (all when None).

@@ -21,7 +21,7 @@ from mcap.writer import CompressionType, Writer
 from mcap_ros2._dynamic import generate_dynamic, serialize_dynamic
 from mcap_ros2.decoder import DecoderFactory
 
-from aloe_ros.core.checkpoint import sha256_file  # noqa: F401 (re-exported for the store)
+from aloe_ros.learning.checkpoint import sha256_file  # noqa: F401 (re-exported for the store)
 from aloe_ros.storage.schema import full_type_name, message_definition
 
 PARTIAL_SUFFIX = '.partial'

@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Export episodes of the store to NumPy ``.npz`` files (one file per episode).
 
-Keys of ``<out>/<episode_id>.npz`` (arrays as in :class:`aloe_ros.core.episode.Episode`)::
+Keys of ``<out>/<episode_id>.npz`` (arrays as in :class:`aloe_ros.learning.episode.Episode`)::
 
     proprio (T, P) float32, actions (T, D) float32, sources (T,) uint8,
     policy_versions (T,) uint32, interventions (T,) bool, rewards (T,) float32,
@@ -21,7 +21,7 @@ from typing import Iterable, List, Optional
 
 import numpy as np
 
-from aloe_ros.core.episode import Episode
+from aloe_ros.learning.episode import Episode
 from aloe_ros.storage.store import EpisodeStore
 
 

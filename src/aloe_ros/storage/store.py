@@ -26,8 +26,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from aloe_ros.core.episode import Episode, OUTCOME_NONE, SOURCE_HOLD, SOURCE_HUMAN
-from aloe_ros.core.episode import SOURCE_POLICY, SOURCE_SCRIPTED
+from aloe_ros.learning.episode import Episode, OUTCOME_NONE, SOURCE_HOLD, SOURCE_HUMAN
+from aloe_ros.learning.episode import SOURCE_POLICY, SOURCE_SCRIPTED
 from aloe_ros.storage.catalog import (Catalog, EpisodeRecord, STATUS_COMPLETE,
                                       STATUS_QUARANTINED, STATUS_RECORDING)
 from aloe_ros.storage.convert import (EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14, StepStats,

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from aloe_ros.core.episode import InMemoryEpisodeSource
-from aloe_ros.core.replay import NonFiniteDataError
-from aloe_ros.core.trainer import AloeTrainer
+from aloe_ros.learning.episode import InMemoryEpisodeSource
+from aloe_ros.learning.replay import NonFiniteDataError
+from aloe_ros.learning.trainer import AloeTrainer
 
-from core_helpers import make_episode, tiny_config
+from learning_helpers import make_episode, tiny_config
 
 
 class UncheckedSource:

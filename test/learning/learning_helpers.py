@@ -5,8 +5,8 @@
 import numpy as np
 import torch
 
-from aloe_ros.core.config import config_from_dict
-from aloe_ros.core.episode import SOURCE_HUMAN, SOURCE_POLICY, Episode
+from aloe_ros.learning.config import config_from_dict
+from aloe_ros.learning.episode import SOURCE_HUMAN, SOURCE_POLICY, Episode
 
 torch.set_num_threads(1)
 

@@ -6,10 +6,10 @@ import math
 
 import torch
 
-from aloe_ros.core.actor_update import advantage_weights, effective_sample_size, weighted_flow_loss
-from aloe_ros.core.models import FlowMatchingPolicy
+from aloe_ros.learning.actor_update import advantage_weights, effective_sample_size, weighted_flow_loss
+from aloe_ros.learning.models import FlowMatchingPolicy
 
-from core_helpers import tiny_config
+from learning_helpers import tiny_config
 
 
 def test_weights_are_clipped_exponentials_and_ess():

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from aloe_ros.core.critic import td_target
-from aloe_ros.core.episode import SOURCE_HUMAN, SOURCE_POLICY, InMemoryEpisodeSource
-from aloe_ros.core.replay import ReplayBuffer
-from aloe_ros.core.transitions import SOURCE_MIXED, build_transitions, chunk_actions
+from aloe_ros.learning.critic import td_target
+from aloe_ros.learning.episode import SOURCE_HUMAN, SOURCE_POLICY, InMemoryEpisodeSource
+from aloe_ros.learning.replay import ReplayBuffer
+from aloe_ros.learning.transitions import SOURCE_MIXED, build_transitions, chunk_actions
 
-from core_helpers import make_episode, tiny_config
+from learning_helpers import make_episode, tiny_config
 
 
 def _episode(terminated, truncated):

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from aloe_ros.core import task_embedding
-from aloe_ros.core.config import ConfigError, config_from_dict, load_config
+from aloe_ros.learning import task_embedding
+from aloe_ros.learning.config import ConfigError, config_from_dict, load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from aloe_ros.core.checkpoint import ChecksumError, ConfigMismatchError, sha256_file
-from aloe_ros.core.episode import InMemoryEpisodeSource
-from aloe_ros.core.runtime import load_actor
-from aloe_ros.core.trainer import STATE_FILE, AloeTrainer
+from aloe_ros.learning.checkpoint import ChecksumError, ConfigMismatchError, sha256_file
+from aloe_ros.learning.episode import InMemoryEpisodeSource
+from aloe_ros.learning.runtime import load_actor
+from aloe_ros.learning.trainer import STATE_FILE, AloeTrainer
 
-from core_helpers import make_episode, tiny_config
+from learning_helpers import make_episode, tiny_config
 
 
 def _trainer(cfg=None, n=3):
@@ -102,7 +102,7 @@ def test_learner_state_resume_is_exact_and_refuses_other_config(tmp_path):
 
 
 def test_core_never_unpickles():
-    core = os.path.join(os.path.dirname(__file__), '..', '..', 'src', 'aloe_ros', 'core')
+    core = os.path.join(os.path.dirname(__file__), '..', '..', 'src', 'aloe_ros', 'learning')
     for name in os.listdir(core):
         if name.endswith('.py'):
             text = open(os.path.join(core, name)).read()

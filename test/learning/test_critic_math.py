@@ -5,10 +5,10 @@
 import pytest
 import torch
 
-from aloe_ros.core.critic import aggregate, polyak_update
-from aloe_ros.core.models import FlowMatchingPolicy, Policy, QEnsemble
+from aloe_ros.learning.critic import aggregate, polyak_update
+from aloe_ros.learning.models import FlowMatchingPolicy, Policy, QEnsemble
 
-from core_helpers import tiny_config
+from learning_helpers import tiny_config
 
 
 def _critic_cfg(**kw):

@@ -1,6 +1,6 @@
 # Copyright 2026 aloe_ros maintainers
 # Licensed under the Apache License, Version 2.0
-"""Fixtures of the core tests; puts this folder on sys.path for ``core_helpers`` (importlib mode)."""
+"""Fixtures of the learning tests; puts this folder on sys.path for ``learning_helpers`` (importlib mode)."""
 
 import os
 import sys
@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from core_helpers import tiny_config  # noqa: E402
+from learning_helpers import tiny_config  # noqa: E402
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ A transition starting at tick t of an episode of length T is
 Hc the critic horizon (H for ALOE, 1 for 1-step TD) and n <= Hc the number of real reward steps.
 Starts are ``t = 0, h_exec, 2 h_exec, ...`` (the stride is the executed part of a chunk).
 
-Episode ends (rules, tested in test/core/test_transitions.py):
+Episode ends (rules, tested in test/learning/test_transitions.py):
 
 - Actions: ``a_{t:t+H}`` past the end are padded with the last executed action and masked out
   (``act_mask``); the actor's flow loss and the critic input ignore padded steps.

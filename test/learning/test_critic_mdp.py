@@ -16,12 +16,12 @@ value fitted to the same data (the RECAP value net) converges to the mixture's v
 import numpy as np
 import torch
 
-from aloe_ros.core.critic import aggregate, critic_loss, polyak_update
-from aloe_ros.core.episode import SOURCE_HUMAN, SOURCE_POLICY, Episode, InMemoryEpisodeSource
-from aloe_ros.core.models import QEnsemble
-from aloe_ros.core.replay import ReplayBuffer
+from aloe_ros.learning.critic import aggregate, critic_loss, polyak_update
+from aloe_ros.learning.episode import SOURCE_HUMAN, SOURCE_POLICY, Episode, InMemoryEpisodeSource
+from aloe_ros.learning.models import QEnsemble
+from aloe_ros.learning.replay import ReplayBuffer
 
-from core_helpers import tiny_config
+from learning_helpers import tiny_config
 
 S, GAMMA = 3, 0.9
 MAX_STEPS = 201

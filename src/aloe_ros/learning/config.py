@@ -11,7 +11,7 @@ Sections:
 - ``model``: what the policy/critic networks look like; these fields decide weight shapes and
   are hashed into ``config_hash`` (a checkpoint is only loadable into the same model config).
 - ``critic``, ``actor``, ``data``: learning hyper-parameters (not part of ``config_hash``).
-- ``method``: ``aloe`` | ``hg_dagger`` | ``recap`` | ``td1`` (see ``aloe_ros.core.trainer``).
+- ``method``: ``aloe`` | ``hg_dagger`` | ``recap`` | ``td1`` (see ``aloe_ros.learning.trainer``).
 """
 
 import dataclasses

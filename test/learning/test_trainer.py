@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from aloe_ros.core.episode import InMemoryEpisodeSource
-from aloe_ros.core.runtime import load_actor
-from aloe_ros.core.trainer import AloeTrainer
+from aloe_ros.learning.episode import InMemoryEpisodeSource
+from aloe_ros.learning.runtime import load_actor
+from aloe_ros.learning.trainer import AloeTrainer
 
-from core_helpers import make_episode, tiny_config
+from learning_helpers import make_episode, tiny_config
 
 
 @pytest.mark.parametrize('method', ['aloe', 'td1', 'recap', 'hg_dagger'])
