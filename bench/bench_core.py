@@ -98,7 +98,7 @@ def main(argv=None):
 
     per_stride = {}
     for stride in sorted({1, cfg.data.h_exec}):
-        cfg.data.h_exec = stride
+        cfg.data.chunk_stride = stride
         rb = ReplayBuffer(cfg, source, trainer.policy.encode_instructions)
         rb.refresh()
         per_stride[f'h_exec_{stride}'] = {

@@ -26,6 +26,7 @@ METHODS = ('aloe', 'hg_dagger', 'recap', 'td1')
 AGGREGATIONS = ('min', 'mean', 'mean_std', 'subset_min')
 TASK_EMBEDDINGS = ('minilm', 'learned')
 NONFINITE_POLICIES = ('skip', 'error')
+FLOW_TARGETS = ('sample', 'velocity')
 
 
 class ConfigError(ValueError):
@@ -51,10 +52,13 @@ class ModelConfig:
     flow_hidden: int = 512
     flow_layers: int = 3
     flow_steps: int = 10
+    flow_target: str = 'sample'
     time_embed_dim: int = 32
     critic_hidden: int = 256
     critic_layers: int = 2
     num_q_heads: int = 4
+    norm_std_floor: float = 0.05
+    norm_clip: float = 10.0
 
 
 @dataclass
@@ -86,6 +90,7 @@ class DataConfig:
     """Transition building and replay sampling."""
 
     h_exec: int = 25
+    chunk_stride: int = 1
     step_penalty: float = 0.0
     batch_size: int = 256
     balance_sources: bool = False
@@ -205,6 +210,10 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
         _check(getattr(m, key) >= 1, f'model.{key}', f'must be >= 1, got {getattr(m, key)}')
     _check(m.proprio_dim >= 0, 'model.proprio_dim', 'must be >= 0')
     _check(m.extra_state_dim >= 0, 'model.extra_state_dim', f'must be >= 0, got {m.extra_state_dim}')
+    _check(m.flow_target in FLOW_TARGETS, 'model.flow_target',
+           f'{m.flow_target!r} is not one of {FLOW_TARGETS}')
+    _check(m.norm_std_floor > 0, 'model.norm_std_floor', f'must be > 0, got {m.norm_std_floor}')
+    _check(m.norm_clip >= 0, 'model.norm_clip', f'must be >= 0 (0 = no clamp), got {m.norm_clip}')
     _check(m.time_embed_dim % 2 == 0, 'model.time_embed_dim', 'must be even')
     _check(m.task_embedding in TASK_EMBEDDINGS, 'model.task_embedding',
            f'{m.task_embedding!r} is not one of {TASK_EMBEDDINGS}')
@@ -227,6 +236,7 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     _check(a.grad_clip > 0, 'actor.grad_clip', 'must be > 0')
     _check(1 <= d.h_exec <= m.horizon, 'data.h_exec',
            f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')
+    _check(d.chunk_stride >= 1, 'data.chunk_stride', f'must be >= 1, got {d.chunk_stride}')
     _check(d.batch_size >= 1, 'data.batch_size', 'must be >= 1')
     _check(d.on_nonfinite in NONFINITE_POLICIES, 'data.on_nonfinite',
            f'{d.on_nonfinite!r} is not one of {NONFINITE_POLICIES}')

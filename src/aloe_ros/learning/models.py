@@ -64,21 +64,30 @@ class Policy(Protocol):
 
 
 class Normalizer(nn.Module):
-    """Affine normaliser ``(x - mean) / std`` with statistics kept as buffers."""
+    """Affine normaliser ``(x - mean) / std`` with statistics kept as buffers.
 
-    def __init__(self, dim: int):
+    ``std_floor``: a dimension whose std is below it (a joint the demonstrations never moved,
+    e.g. a forearm roll) is scaled by the floor instead, so a small drift at run time cannot
+    turn into a huge input (a 1e-3 floor put such inputs at z = 6-13). ``clip``: normalised
+    values are clamped to [-clip, clip] (0 = no clamp); use it for inputs, not for targets.
+    """
+
+    def __init__(self, dim: int, std_floor: float = 1e-3, clip: float = 0.0):
         super().__init__()
+        self.std_floor = float(std_floor)
+        self.clip = float(clip)
         self.register_buffer('mean', torch.zeros(dim))
         self.register_buffer('std', torch.ones(dim))
 
     def set(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Copy statistics in; a std below 1e-3 is raised to 1e-3 (constant joints)."""
+        """Copy statistics in; a std below ``std_floor`` is raised to it (near-constant dimensions)."""
         self.mean.copy_(mean.float())
-        self.std.copy_(std.float().clamp_min(1e-3))
+        self.std.copy_(std.float().clamp_min(self.std_floor))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise."""
-        return (x - self.mean) / self.std
+        """Normalise (and clamp when ``clip`` > 0)."""
+        z = (x - self.mean) / self.std
+        return z.clamp(-self.clip, self.clip) if self.clip > 0 else z
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
         """Undo the normalisation."""
@@ -122,9 +131,9 @@ class ObservationEncoder(nn.Module):
             cam: ImageEncoder(cfg.cnn_channels, cfg.image_size, cfg.image_feature_dim)
             for cam in self.cameras})
         self.task = TaskEncoder(cfg.task_embedding, cfg.instructions, cfg.task_dim)
-        self.proprio_norm = Normalizer(cfg.proprio_dim)
+        self.proprio_norm = Normalizer(cfg.proprio_dim, cfg.norm_std_floor, cfg.norm_clip)
         self.state_dim = cfg.extra_state_dim
-        self.state_norm = Normalizer(cfg.extra_state_dim)
+        self.state_norm = Normalizer(cfg.extra_state_dim, cfg.norm_std_floor, cfg.norm_clip)
         n_in = (len(self.cameras) * cfg.image_feature_dim + cfg.proprio_dim + cfg.task_dim
                 + cfg.extra_state_dim)
         self.trunk = nn.Sequential(nn.Linear(n_in, cfg.obs_dim), nn.LayerNorm(cfg.obs_dim), nn.GELU(),
@@ -153,8 +162,16 @@ class FlowMatchingPolicy(nn.Module):
     """Chunked flow-matching actor: a velocity field over a normalised H x D chunk.
 
     Straight-path (rectified) flow: ``x_0 ~ N(0, I)``, ``x_1`` = normalised expert chunk,
-    ``x_t = (1 - t) x_0 + t x_1``, target velocity ``u = x_1 - x_0``. Sampling integrates
-    ``dx/dt = v_theta(x_t, t, obs)`` from t = 0 to 1 with ``model.flow_steps`` Euler steps.
+    ``x_t = (1 - t) x_0 + t x_1``. Sampling integrates ``dx/dt = v(x_t, t, obs)`` from t = 0 to 1
+    with ``model.flow_steps`` Euler steps. ``model.flow_target`` says what the network outputs:
+
+    - ``sample`` (default, x1-prediction): the clean chunk ``x1_hat(x_t, t, obs)``, trained with
+      ``|| x1_hat - x_1 ||^2``; the velocity is ``(x1_hat - x_t) / (1 - t)``, so the last Euler
+      step lands exactly on the prediction and no sampling noise survives into the chunk. A small
+      MLP fits this target easily (the velocity target needs the net to represent the whole
+      noise-to-data contraction; with a 256-wide net narrower than H x D = 280 it kept most of the
+      initial noise, see docs/PLUGGING_A_VLA.md).
+    - ``velocity``: the network outputs ``v`` directly, trained with ``|| v - (x_1 - x_0) ||^2``.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -163,8 +180,9 @@ class FlowMatchingPolicy(nn.Module):
         self.horizon = cfg.horizon
         self.action_dim = cfg.action_dim
         self.flow_steps = cfg.flow_steps
+        self.flow_target = cfg.flow_target
         self.encoder = ObservationEncoder(cfg)
-        self.action_norm = Normalizer(cfg.action_dim)
+        self.action_norm = Normalizer(cfg.action_dim, cfg.norm_std_floor)
         n_act = cfg.horizon * cfg.action_dim
         layers, n_in = [], n_act + cfg.time_embed_dim + cfg.obs_dim
         for _ in range(cfg.flow_layers):
@@ -184,22 +202,31 @@ class FlowMatchingPolicy(nn.Module):
         if self.encoder.state_dim:
             self.encoder.state_norm.set(*stats['state'])
 
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
-        """Velocity v_theta(x_t, t, obs) for flat chunks x (B, H*D)."""
+    def network(self, x: torch.Tensor, t: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+        """Raw network output for flat chunks x (B, H*D): x1_hat or v, per ``flow_target``."""
         return self.velocity_net(torch.cat([x, _time_embedding(t, self.cfg.time_embed_dim), feat], dim=-1))
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+        """Velocity v(x_t, t, obs) for flat chunks x (B, H*D)."""
+        out = self.network(x, t, feat)
+        if self.flow_target == 'sample':
+            return (out - x) / (1.0 - t[:, None]).clamp_min(1e-3)
+        return out
 
     def flow_loss(self, obs: Obs, actions: torch.Tensor, mask: torch.Tensor,
                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """Per-sample flow-matching loss (B,), averaged over real (mask = 1) steps only.
 
-        ``L = mean_{k: mask_k} || v_theta(x_t, t, s)_k - (x_1 - x_0)_k ||^2``
+        ``sample``: ``L = mean_{k: mask_k} || x1_hat(x_t, t, s)_k - x_{1,k} ||^2``;
+        ``velocity``: ``L = mean_{k: mask_k} || v_theta(x_t, t, s)_k - (x_1 - x_0)_k ||^2``.
         """
         b = actions.shape[0]
         x1 = self.action_norm(actions).reshape(b, -1)
         x0 = torch.randn(x1.shape, generator=generator, device=x1.device)
         t = torch.rand(b, generator=generator, device=x1.device)
         xt = (1.0 - t[:, None]) * x0 + t[:, None] * x1
-        err = (self.velocity(xt, t, self.encoder(obs)) - (x1 - x0)).reshape(b, self.horizon, self.action_dim)
+        target = x1 if self.flow_target == 'sample' else x1 - x0
+        err = (self.network(xt, t, self.encoder(obs)) - target).reshape(b, self.horizon, self.action_dim)
         per_step = err.pow(2).mean(-1)
         m = mask.float()
         return (per_step * m).sum(-1) / m.sum(-1).clamp_min(1.0)
@@ -252,7 +279,7 @@ class QEnsemble(nn.Module):
         self.action_dim = cfg.action_dim
         self.use_action = use_action
         self.encoder = ObservationEncoder(cfg)
-        self.action_norm = Normalizer(cfg.action_dim)
+        self.action_norm = Normalizer(cfg.action_dim, cfg.norm_std_floor, cfg.norm_clip)
         n_in = cfg.obs_dim + (critic_horizon * (cfg.action_dim + 1) if use_action else 0)
         layers = []
         for _ in range(cfg.critic_layers):

@@ -5,7 +5,8 @@
 A transition starting at tick t of an episode of length T is
 ``(s_t, a_{t:t+H}, r_{t:t+Hc}, s_{t+n}, done, truncated, source)`` where H is the actor chunk length,
 Hc the critic horizon (H for ALOE, 1 for 1-step TD) and n <= Hc the number of real reward steps.
-Starts are ``t = 0, h_exec, 2 h_exec, ...`` (the stride is the executed part of a chunk).
+Starts are ``t = 0, s, 2 s, ...`` with s = ``data.chunk_stride`` (default 1: a chunk starts at every
+tick, so 10 demonstrations of ~120 steps give ~1,200 chunks instead of ~120 at the executed stride).
 
 Episode ends (rules, tested in test/learning/test_transitions.py):
 

@@ -2,7 +2,9 @@
 # Licensed under the Apache License, Version 2.0
 """Run one supervised episode in the sim and return it as an :class:`aloe_ros.learning.episode.Episode`.
 
-The policy is any callable ``policy(obs) -> action14`` (chunking is the caller's business). Each
+The policy is any callable ``policy(obs) -> action14`` (chunking is the caller's business); when it
+has a ``reset()`` method, it is called at every hand-back, so a chunked policy re-plans from the state
+the operator left instead of resuming the chunk it planned before the takeover. Each
 tick the executed action is the policy's, or the simulated operator's command while it is in
 control; steps are labelled ``SOURCE_POLICY`` / ``SOURCE_HUMAN`` accordingly. ``extra['state']``
 holds the privileged state of each tick's observation (float32 (T, S)), for ``model.extra_state_dim``.
@@ -27,8 +29,13 @@ def run_episode(env: BimanualEnv, policy: Callable[[dict], np.ndarray], operator
     proprio, states, actions, sources, versions, interv, rewards, reasons = [], [], [], [], [], [], [], []
     command = None
     outcome = OUTCOME_TIMEOUT
+    was_human = False
+    replan = getattr(policy, 'reset', None)
     while True:
         human = command is not None
+        if was_human and not human and replan is not None:
+            replan()   # hand-back: the chunk planned before the takeover is stale (the executor drops it too)
+        was_human = human
         action = np.asarray(command if human else policy(obs), dtype=np.float64)
         for c in env.cameras:
             images[c].append(obs['images'][c])
