@@ -32,8 +32,32 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as C  # noqa: E402
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 
+# Arms: name -> (trainer method, config overrides on top of bench_small.yaml). The first three are
+# the comparison; the others ablate one switch of the ALOE actor step each (--arms to run them).
+ARMS = {
+    'aloe': ('aloe', {}),
+    'hg_dagger': ('hg_dagger', {}),
+    'recap': ('recap', {}),
+    'aloe_plain_awfm': ('aloe', {'actor': {'adv_norm': False, 'target_ess': 0.0, 'normalize_weights': False}}),
+    'aloe_no_ess': ('aloe', {'actor': {'target_ess': 0.0}}),
+    'aloe_human_only': ('aloe', {'actor': {'learn_from': 'human'}}),
+}
 METHODS = ('aloe', 'hg_dagger', 'recap')
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = {k: dict(v) for k, v in base.items()}
+    for section, values in extra.items():
+        out.setdefault(section, {}).update(values)
+    return out
+
+
+def arm_config(arm: str, seed: int, overrides: dict):
+    """The learner config of one arm: bench_small.yaml + the arm's switches + command-line overrides."""
+    method, extra = ARMS[arm]
+    return C.bench_config(method, seed=seed, **_merge(extra, overrides))
 SIZES = {
     'default': dict(seeds=3, demos=10, bc_steps=2000, iterations=6, episodes=4, critic_steps=300,
                     actor_steps=200, eval_episodes=8),
@@ -84,14 +108,14 @@ def evaluate(env, expert, runner, n: int):
 
 
 def run_method(job):
-    """One (method, seed) learning curve from the shared BC start."""
-    method, seed, sizes, demos, policy = job
+    """One (arm, seed) learning curve from the shared BC start."""
+    method, seed, sizes, demos, policy, overrides = job
     C.setup_threads()
     from aloe_ros.learning.episode import InMemoryEpisodeSource
     from aloe_ros.learning.trainer import AloeTrainer
     from aloe_ros.sim.rollout import run_episode
     env, expert, operator = _sim()
-    cfg = C.bench_config(method, seed=seed)
+    cfg = arm_config(method, seed, overrides)
     source = InMemoryEpisodeSource(demos)
     tr = AloeTrainer(cfg, source, policy=copy.deepcopy(policy))
     tr.refresh()
@@ -186,6 +210,10 @@ def main(argv=None) -> int:
     ap.add_argument('--target', type=float, default=0.5, help='operator-free success target')
     ap.add_argument('--set', action='append', default=[], metavar='KEY=INT',
                     help='override one size, e.g. --set iterations=4 (the JSON then says size "custom")')
+    ap.add_argument('--arms', default=','.join(METHODS),
+                    help=f'comma-separated arms to run (known: {", ".join(ARMS)})')
+    ap.add_argument('--override', action='append', default=[], metavar='SECTION.KEY=VALUE',
+                    help='learner config override for every arm (YAML value), e.g. actor.lr=1e-3')
     ap.add_argument('--workers', type=int, default=2, help='processes (at most 2 on the shared machine)')
     ap.add_argument('--out', default=None, help='results directory (default: results/)')
     ap.add_argument('--plot', default=None, help='PNG path (default: <out>/bench_learning.png)')
@@ -207,7 +235,18 @@ def main(argv=None) -> int:
     for seed in range(sizes['seeds']):
         starts[seed] = bc_start(seed, sizes)
         timer.mark(f'seed {seed}: BC start on {sizes["demos"]} demos, {sizes["bc_steps"]} steps')
-    jobs = [(m, seed, sizes, starts[seed][0], starts[seed][1]) for seed in starts for m in METHODS]
+    arms = [a for a in args.arms.split(',') if a]
+    for a in arms:
+        if a not in ARMS:
+            ap.error(f'--arms: unknown arm {a!r}; known: {", ".join(ARMS)}')
+    overrides: dict = {}
+    for item in args.override:
+        key, _, value = item.partition('=')
+        section, _, name = key.partition('.')
+        if not name or not _:
+            ap.error(f'--override {item}: expected SECTION.KEY=VALUE')
+        overrides.setdefault(section, {})[name] = yaml.safe_load(value)
+    jobs = [(m, seed, sizes, starts[seed][0], starts[seed][1], overrides) for seed in starts for m in arms]
     workers = max(1, min(2, args.workers))
     if workers > 1:
         with mp.get_context('spawn').Pool(workers) as pool:
@@ -215,7 +254,7 @@ def main(argv=None) -> int:
     else:
         done = [run_method(j) for j in jobs]
     timer.mark(f'{len(jobs)} learning runs')
-    curves = {m: {} for m in METHODS}
+    curves = {m: {} for m in arms}
     for method, seed, curve in done:
         curves[method][seed] = curve
     summary = summarize(curves, args.target)
@@ -231,7 +270,7 @@ def main(argv=None) -> int:
               f'{s["success_min"][-1]:6.2f}{s["success_max"][-1]:6.2f}'
               f'{s["final_progress_mean"]:10.2f}{str(s["episodes_to_target"]):>15}')
     a = summary['aloe']['episodes_to_target']
-    others = [summary[m]['episodes_to_target'] for m in METHODS if m != 'aloe']
+    others = [summary[m]['episodes_to_target'] for m in arms if m != 'aloe' and m in METHODS]
     met = a is not None and all(o is None or a < o for o in others)
     print(f'target: ALOE reaches {args.target} success in fewer episodes than every baseline -> '
           f'{"MET" if met else "NOT met"}')

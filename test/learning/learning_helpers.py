@@ -1,6 +1,6 @@
 # Copyright 2026 aloe_ros maintainers
 # Licensed under the Apache License, Version 2.0
-"""Helpers of the core tests: tiny configs and synthetic episodes."""
+"""Helpers of the learning tests: tiny configs and synthetic episodes."""
 
 import numpy as np
 import torch

@@ -2,18 +2,35 @@
 # Licensed under the Apache License, Version 2.0
 """Actor improvement: advantage-weighted flow matching (AWFM).
 
-``L(theta) = (1/B) sum_b w_b * L_FM(theta; s_b, a_b)``, ``w_b = min(exp(A_b / beta), w_max)``
-with the weights computed without gradient. Every chunk in the store takes part, human chunks
-included; chunks the critic rates above the current policy's value are imitated more strongly.
+``L(theta) = sum_b w_b * L_FM(theta; s_b, a_b) / sum_b w_b`` (or ``/ B`` without
+``actor.normalize_weights``), ``w_b = min(exp(A_b / beta), w_max)``, weights without gradient.
+
+What keeps the step stable (each one a config switch, ablated in bench/bench_learning.py):
+
+- ``actor.adv_norm``: advantages are standardised per batch, ``z = (A - mean A) / std A``, so
+  ``beta`` is in units of the batch's advantage spread instead of the critic's (drifting) scale.
+- ``actor.target_ess``: beta is raised per batch, never lowered, until the normalised effective
+  sample size ``(sum w)^2 / (B sum w^2)`` reaches the target: a batch whose advantages are skewed
+  cannot concentrate the whole update on a few chunks.
+- ``actor.normalize_weights``: the loss is divided by ``sum w`` (self-normalised), so the step
+  size does not change with how large the weights happen to be.
+- ``actor.learn_from``: which executed steps the actor imitates: ``all`` (every stored chunk,
+  policy and human, weighted by its advantage) or ``human`` (only human steps, weighted).
 """
+
+import math
+from typing import Tuple
 
 import torch
 
 
+def _weights(a: torch.Tensor, beta: float, w_max: float) -> torch.Tensor:
+    return torch.exp((a / beta).clamp(max=math.log(w_max))).clamp(max=w_max)
+
+
 def advantage_weights(adv: torch.Tensor, beta: float, w_max: float) -> torch.Tensor:
     """``w = min(exp(A / beta), w_max)`` (stop-gradient). Clamped before exp to avoid overflow."""
-    a = adv.detach() / beta
-    return torch.exp(a.clamp(max=float(torch.log(torch.tensor(w_max))))).clamp(max=w_max)
+    return _weights(adv.detach().float(), float(beta), float(w_max))
 
 
 def effective_sample_size(w: torch.Tensor) -> float:
@@ -23,6 +40,46 @@ def effective_sample_size(w: torch.Tensor) -> float:
     return float((w.sum() ** 2 / denom).item()) if denom > 0 else 0.0
 
 
-def weighted_flow_loss(per_sample_loss: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``(1/B) sum_b w_b L_b``."""
-    return (weights.detach() * per_sample_loss).mean()
+def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
+    """``(A - mean) / std`` over the batch (stop-gradient); zeros when the batch has no spread."""
+    a = adv.detach().float()
+    if a.numel() < 2:
+        return torch.zeros_like(a)
+    std = a.std(unbiased=False)
+    return (a - a.mean()) / std if float(std) > 1e-8 else torch.zeros_like(a)
+
+
+def ess_weights(adv: torch.Tensor, beta: float, w_max: float, target_ess: float = 0.0,
+                max_doublings: int = 30) -> Tuple[torch.Tensor, float]:
+    """Weights ``min(exp(A / beta'), w_max)`` with the smallest ``beta' >= beta`` whose ESS >= ``target_ess``.
+
+    ESS grows monotonically with beta' (uniform weights as beta' -> inf), so beta' is found by doubling
+    and then bisection on log beta'. ``target_ess = 0`` keeps beta. Returns (weights, beta').
+    """
+    a = adv.detach().float()
+    w = _weights(a, beta, w_max)
+    if target_ess <= 0 or effective_sample_size(w) >= target_ess:
+        return w, float(beta)
+    lo, hi = float(beta), float(beta)
+    for _ in range(max_doublings):
+        hi *= 2.0
+        if effective_sample_size(_weights(a, hi, w_max)) >= target_ess:
+            break
+    else:
+        return _weights(a, hi, w_max), hi
+    for _ in range(20):
+        mid = math.sqrt(lo * hi)
+        if effective_sample_size(_weights(a, mid, w_max)) >= target_ess:
+            hi = mid
+        else:
+            lo = mid
+    return _weights(a, hi, w_max), hi
+
+
+def weighted_flow_loss(per_sample_loss: torch.Tensor, weights: torch.Tensor,
+                       normalize: bool = False) -> torch.Tensor:
+    """``(1/B) sum_b w_b L_b``, or ``sum_b w_b L_b / sum_b w_b`` with ``normalize``."""
+    w = weights.detach()
+    if normalize:
+        return (w * per_sample_loss).sum() / w.sum().clamp_min(1e-12)
+    return (w * per_sample_loss).mean()

@@ -27,6 +27,7 @@ AGGREGATIONS = ('min', 'mean', 'mean_std', 'subset_min')
 TASK_EMBEDDINGS = ('minilm', 'learned')
 NONFINITE_POLICIES = ('skip', 'error')
 FLOW_TARGETS = ('sample', 'velocity')
+LEARN_FROM = ('all', 'human')
 
 
 class ConfigError(ValueError):
@@ -77,12 +78,16 @@ class CriticConfig:
 
 @dataclass
 class ActorConfig:
-    """Advantage-weighted flow matching: ``w = min(exp(A / beta), w_max)``."""
+    """Advantage-weighted flow matching: ``w = min(exp(A / beta), w_max)`` (see ``actor_update``)."""
 
     lr: float = 3e-4
     beta: float = 1.0
     w_max: float = 20.0
     grad_clip: float = 1.0
+    adv_norm: bool = True
+    target_ess: float = 0.5
+    normalize_weights: bool = True
+    learn_from: str = 'all'
 
 
 @dataclass
@@ -234,6 +239,8 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     _check(a.beta > 0, 'actor.beta', f'must be > 0, got {a.beta}')
     _check(a.w_max > 0, 'actor.w_max', 'must be > 0')
     _check(a.grad_clip > 0, 'actor.grad_clip', 'must be > 0')
+    _check(0.0 <= a.target_ess <= 1.0, 'actor.target_ess', f'must be in [0, 1] (0 = off), got {a.target_ess}')
+    _check(a.learn_from in LEARN_FROM, 'actor.learn_from', f'{a.learn_from!r} is not one of {LEARN_FROM}')
     _check(1 <= d.h_exec <= m.horizon, 'data.h_exec',
            f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')
     _check(d.chunk_stride >= 1, 'data.chunk_stride', f'must be >= 1, got {d.chunk_stride}')

@@ -25,7 +25,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import torch
 
-from .actor_update import advantage_weights, effective_sample_size, weighted_flow_loss
+from .actor_update import effective_sample_size, ess_weights, normalize_advantages, weighted_flow_loss
 from .checkpoint import (STATE_FORMAT, CheckpointInfo, ConfigMismatchError, atomic_write, bytes_to_tensors,
                          optimizer_from_tensors,
                          optimizer_to_tensors, read_verified, tensors_to_bytes, write_actor)
@@ -155,11 +155,16 @@ class AloeTrainer:
             loss = per.mean()
         else:
             adv, q, v = self.batch_advantage(batch)
-            w = advantage_weights(adv, a.beta, a.w_max)
-            per = self.policy.flow_loss(batch.obs, batch.actions, batch.act_mask, generator=self.generator)
-            loss = weighted_flow_loss(per, w)
+            w, beta = ess_weights(normalize_advantages(adv) if a.adv_norm else adv, a.beta, a.w_max,
+                                  a.target_ess)
+            mask = batch.human_step if a.learn_from == 'human' else batch.act_mask
+            if a.learn_from == 'human':
+                w = w * (mask.sum(-1) > 0).float()
+            per = self.policy.flow_loss(batch.obs, batch.actions, mask, generator=self.generator)
+            loss = weighted_flow_loss(per, w, a.normalize_weights)
             out.update(mean_q=float(q.mean()), mean_v=float(v.mean()), mean_adv=float(adv.mean()),
-                       ess=effective_sample_size(w), weight_mean=float(w.mean()), weight_max=float(w.max()))
+                       ess=effective_sample_size(w), weight_mean=float(w.mean()), weight_max=float(w.max()),
+                       beta=beta)
         if self._finite_or_skip(loss, batch, 'actor'):
             self.actor_opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -188,7 +193,7 @@ class AloeTrainer:
                 acc.setdefault(k, []).append(v)
             if progress is not None:
                 progress('critic', i + 1, critic_steps)
-        human_only = self.cfg.method == 'hg_dagger'
+        human_only = self.cfg.method == 'hg_dagger' or self.cfg.actor.learn_from == 'human'
         for i in range(actor_steps):
             batch = self._to_device(self.replay.sample(bs, self.rng, human_only=human_only))
             for k, v in self.actor_step(batch).items():
