@@ -40,7 +40,8 @@ ARMS = {
     'aloe': ('aloe', {}),
     'hg_dagger': ('hg_dagger', {}),
     'recap': ('recap', {}),
-    'aloe_plain_awfm': ('aloe', {'actor': {'adv_norm': False, 'target_ess': 0.0, 'normalize_weights': False}}),
+    'aloe_plain_awfm': ('aloe', {'actor': {'adv_norm': False, 'target_ess': 0.0,
+                                           'normalize_weights': False}}),
     'aloe_no_ess': ('aloe', {'actor': {'target_ess': 0.0}}),
     'aloe_human_only': ('aloe', {'actor': {'learn_from': 'human'}}),
 }
@@ -58,6 +59,8 @@ def arm_config(arm: str, seed: int, overrides: dict):
     """The learner config of one arm: bench_small.yaml + the arm's switches + command-line overrides."""
     method, extra = ARMS[arm]
     return C.bench_config(method, seed=seed, **_merge(extra, overrides))
+
+
 SIZES = {
     'default': dict(seeds=3, demos=10, bc_steps=2000, iterations=6, episodes=4, critic_steps=300,
                     actor_steps=200, eval_episodes=8),
@@ -119,7 +122,8 @@ def run_method(job):
     source = InMemoryEpisodeSource(demos)
     tr = AloeTrainer(cfg, source, policy=copy.deepcopy(policy))
     tr.refresh()
-    runner = C.ChunkedPolicy(tr.policy, cfg, cfg.data.h_exec, seed=seed, instruction=env.task.instruction)
+    runner = C.ChunkedPolicy(tr.acting_policy, cfg, cfg.data.h_exec, seed=seed,
+                             instruction=env.task.instruction)
     t0 = time.monotonic()
     s, p = evaluate(env, expert, runner, sizes['eval_episodes'])
     curve = {'episodes': [0], 'success': [s], 'progress': [p], 'operator_success': [None],
@@ -139,6 +143,7 @@ def run_method(job):
         tr.policy.train()
         tr.train(sizes['critic_steps'], sizes['actor_steps'])
         tr.policy.eval()
+        tr.acting_policy.eval()
         s, p = evaluate(env, expert, runner, sizes['eval_episodes'])
         curve['episodes'].append(n_eps)
         curve['success'].append(s)

@@ -29,8 +29,9 @@ class ScriptedTakeover:
         self.tick += 1
         human = 10 <= self.tick < 30
         end = 0 if self.tick >= 60 else None
-        return OperatorDecision(takeover=human, command=self.env.proprio().astype(np.float64) if human else None,
-                                end=end, reason='takeover: test' if human else 'ok')
+        command = self.env.proprio().astype(np.float64) if human else None
+        return OperatorDecision(takeover=human, command=command, end=end,
+                                reason="takeover: test" if human else "ok")
 
 
 class CountingChunks:

@@ -41,6 +41,7 @@ def behaviour_clone(trainer: AloeTrainer, steps: int,
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainer.policy.parameters(), a.grad_clip)
         trainer.actor_opt.step()
+        trainer.update_ema()
         trainer.actor_updates += 1
         losses.append(float(loss.detach()))
         if progress is not None:

@@ -88,6 +88,7 @@ class ActorConfig:
     target_ess: float = 0.5
     normalize_weights: bool = True
     learn_from: str = 'all'
+    ema: float = 0.0
 
 
 @dataclass
@@ -240,6 +241,7 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     _check(a.w_max > 0, 'actor.w_max', 'must be > 0')
     _check(a.grad_clip > 0, 'actor.grad_clip', 'must be > 0')
     _check(0.0 <= a.target_ess <= 1.0, 'actor.target_ess', f'must be in [0, 1] (0 = off), got {a.target_ess}')
+    _check(0.0 <= a.ema < 1.0, 'actor.ema', f'must be in [0, 1) (0 = off), got {a.ema}')
     _check(a.learn_from in LEARN_FROM, 'actor.learn_from', f'{a.learn_from!r} is not one of {LEARN_FROM}')
     _check(1 <= d.h_exec <= m.horizon, 'data.h_exec',
            f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')

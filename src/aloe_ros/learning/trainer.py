@@ -52,6 +52,10 @@ class AloeTrainer:
         self.device = torch.device(cfg.device)
         self.policy = policy if policy is not None else FlowMatchingPolicy(cfg.model)
         self.policy.to(self.device)
+        # actor.ema > 0: the policy that acts (exported, bootstrapped by the critic, evaluated) is an
+        # exponential moving average of the trained weights; one update moves it by (1 - ema).
+        self.ema_policy: Optional[torch.nn.Module] = (copy.deepcopy(self.policy).requires_grad_(False)
+                                                      if cfg.actor.ema > 0 else None)
         self.critic: Optional[QEnsemble] = None
         self.critic_target: Optional[QEnsemble] = None
         if cfg.method in ('aloe', 'td1'):
@@ -72,6 +76,16 @@ class AloeTrainer:
         self.skipped_updates = 0
         self.normalized = False
 
+    @property
+    def acting_policy(self) -> torch.nn.Module:
+        """The policy that acts: the EMA of the trained actor with ``actor.ema`` > 0, else the actor."""
+        return self.ema_policy if self.ema_policy is not None else self.policy
+
+    def update_ema(self) -> None:
+        """Move the acting (EMA) policy toward the trained weights; buffers are copied."""
+        if self.ema_policy is not None:
+            polyak_update(self.policy, self.ema_policy, 1.0 - self.cfg.actor.ema)
+
     # -- data ---------------------------------------------------------------------------------
     def refresh(self) -> int:
         """Pull new episodes from the source; fit normalisation once, from the first data seen."""
@@ -79,14 +93,14 @@ class AloeTrainer:
         if not self.normalized and len(self.replay) > 0:
             stats = self.replay.stats()
             self.policy.set_normalization(stats)
-            for net in (self.critic, self.critic_target):
+            for net in (self.ema_policy, self.critic, self.critic_target):
                 if net is not None:
                     net.set_normalization(stats)
             self.normalized = True
         return added
 
     def _sample_actor(self, obs, n: int = 1) -> torch.Tensor:
-        return self.policy.sample(obs, generator=self.generator, num_samples=n)
+        return self.acting_policy.sample(obs, generator=self.generator, num_samples=n)
 
     def _to_device(self, batch: Batch) -> Batch:
         if self.device.type == 'cpu':
@@ -170,6 +184,7 @@ class AloeTrainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), a.grad_clip)
             self.actor_opt.step()
+            self.update_ema()
             self.actor_updates += 1
         out['actor_loss'] = float(loss.detach())
         out['flow_loss'] = float(per.detach().mean())
@@ -217,7 +232,7 @@ class AloeTrainer:
         """
         if self.critic is None:
             raise RuntimeError(f'method {self.cfg.method!r} has no critic to evaluate chunks with')
-        batch = obs_to_batch(self.policy, self.cfg, obs)
+        batch = obs_to_batch(self.acting_policy, self.cfg, obs)
         batch['images'] = {k: v.to(self.device) for k, v in batch['images'].items()}
         for k in ('proprio', 'task', 'state'):
             if k in batch:
@@ -242,11 +257,13 @@ class AloeTrainer:
     def export(self, out_dir: str) -> CheckpointInfo:
         """Write the actor as the next version (atomic, sha256); return CheckpointInfo."""
         self.version += 1
-        return write_actor(out_dir, self.policy.state_dict(), self.cfg.to_dict(), self.cfg.config_hash(),
-                           self.version)
+        return write_actor(out_dir, self.acting_policy.state_dict(), self.cfg.to_dict(),
+                           self.cfg.config_hash(), self.version)
 
     def _nets(self) -> Dict[str, torch.nn.Module]:
         nets = {'actor': self.policy}
+        if self.ema_policy is not None:
+            nets['actor_ema'] = self.ema_policy
         if self.critic is not None:
             nets['critic'] = self.critic
         if self.critic_target is not None:

@@ -248,8 +248,8 @@ class LearnerNode(Node):
         with self._lock:
             if len(actions) == 0:
                 from aloe_ros.learning.runtime import obs_to_batch
-                batch = obs_to_batch(self.trainer.policy, self.learner_cfg, obs)
-                chunk = self.trainer.policy.sample(batch)[0].detach().numpy()
+                batch = obs_to_batch(self.trainer.acting_policy, self.learner_cfg, obs)
+                chunk = self.trainer.acting_policy.sample(batch)[0].detach().numpy()
             else:
                 if horizon * action_dim != len(actions):
                     raise ValueError(f'{len(actions)} actions do not fill {horizon} x {action_dim}')
