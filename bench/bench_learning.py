@@ -126,60 +126,141 @@ def run_method(job):
                              instruction=env.task.instruction)
     t0 = time.monotonic()
     s, p = evaluate(env, expert, runner, sizes['eval_episodes'])
+    phases = {'collect_s': 0.0, 'train_s': 0.0, 'eval_s': time.monotonic() - t0}
     curve = {'episodes': [0], 'success': [s], 'progress': [p], 'operator_success': [None],
-             'human_frac': [None]}
-    n_eps = 0
+             'human_frac': [None], 'operator_steps': [0], 'ess': [None], 'beta': [None]}
+    n_eps = n_human = 0
     for it in range(sizes['iterations']):
         outcomes, human = [], []
+        t1 = time.monotonic()
         for k in range(sizes['episodes']):
             runner.reset()
             ep = run_episode(env, runner, operator, seed=1_000_000 * (seed + 1) + n_eps,
                              policy_version=it + 1, episode_id=f'{method}-s{seed}-{n_eps}')
             source.add(ep)
             n_eps += 1
+            n_human += int(ep.interventions.sum())
             outcomes.append(ep.outcome == 1)
             human.append(float(ep.interventions.mean()))
+        t2 = time.monotonic()
         tr.refresh()
         tr.policy.train()
-        tr.train(sizes['critic_steps'], sizes['actor_steps'])
+        metrics = tr.train(sizes['critic_steps'], sizes['actor_steps'])
         tr.policy.eval()
         tr.acting_policy.eval()
+        t3 = time.monotonic()
         s, p = evaluate(env, expert, runner, sizes['eval_episodes'])
+        phases['collect_s'] += t2 - t1
+        phases['train_s'] += t3 - t2
+        phases['eval_s'] += time.monotonic() - t3
         curve['episodes'].append(n_eps)
         curve['success'].append(s)
         curve['progress'].append(p)
         curve['operator_success'].append(float(np.mean(outcomes)))
         curve['human_frac'].append(float(np.mean(human)))
+        curve['operator_steps'].append(n_human)
+        curve['ess'].append(metrics.get('ess'))
+        curve['beta'].append(metrics.get('beta'))
         print(f'  {method:<9} seed {seed} iter {it + 1}: {n_eps} episodes, success {s:.2f}, '
               f'progress {p:.2f}, human steps {np.mean(human):.2f} ({time.monotonic() - t0:.0f} s)',
               flush=True)
     curve['seconds'] = time.monotonic() - t0
+    curve['phases'] = {k: round(v, 1) for k, v in phases.items()}
     return method, seed, curve
 
 
-def episodes_to_target(episodes, success, target: float):
-    """First cumulative episode count at which success >= target, or None."""
-    for n, s in zip(episodes, success):
+def first_reaching(xs, success, target: float):
+    """First x (episodes or operator steps) at which success >= target, or None."""
+    for x, s in zip(xs, success):
         if s >= target:
-            return int(n)
+            return int(x)
     return None
 
 
-def summarize(curves, target: float):
-    """Mean / min / max over seeds per method, and episodes to target."""
+episodes_to_target = first_reaching
+
+
+def _se(x) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float('nan')
+
+
+def summarize(curves, target: float, targets=(0.8, 0.9)):
+    """Per arm: mean / SE / min / max over seeds, episodes and operator steps to each target."""
     out = {}
     for method, by_seed in curves.items():
         succ = np.array([c['success'] for c in by_seed.values()])
         prog = np.array([c['progress'] for c in by_seed.values()])
+        ops = np.array([c['operator_steps'] for c in by_seed.values()], dtype=np.float64)
         eps = next(iter(by_seed.values()))['episodes']
         mean = succ.mean(0)
-        out[method] = {'episodes': eps, 'success_mean': mean.tolist(), 'success_min': succ.min(0).tolist(),
-                       'success_max': succ.max(0).tolist(), 'success_std': succ.std(0).tolist(),
-                       'progress_mean': prog.mean(0).tolist(),
-                       'episodes_to_target': episodes_to_target(eps, mean, target),
-                       'per_seed_episodes_to_target': {str(s): episodes_to_target(eps, c['success'], target)
-                                                       for s, c in by_seed.items()},
-                       'final_success_mean': float(mean[-1]), 'final_progress_mean': float(prog.mean(0)[-1])}
+        se = succ.std(0, ddof=1) / np.sqrt(len(succ)) if len(succ) > 1 else np.full(len(mean), np.nan)
+        reach = {}
+        for tg in sorted(set(targets) | {target}):
+            reach[f'{tg:.2f}'] = {
+                'episodes_mean_curve': first_reaching(eps, mean, tg),
+                'operator_steps_mean_curve': first_reaching(ops.mean(0), mean, tg),
+                'episodes_per_seed': {str(s): first_reaching(c['episodes'], c['success'], tg)
+                                      for s, c in by_seed.items()},
+                'operator_steps_per_seed': {str(s): first_reaching(c['operator_steps'], c['success'], tg)
+                                            for s, c in by_seed.items()}}
+        out[method] = {'episodes': eps, 'success_mean': mean.tolist(), 'success_se': se.tolist(),
+                       'success_min': succ.min(0).tolist(), 'success_max': succ.max(0).tolist(),
+                       'success_std': succ.std(0).tolist(), 'progress_mean': prog.mean(0).tolist(),
+                       'operator_steps_mean': ops.mean(0).tolist(),
+                       'episodes_to_target': first_reaching(eps, mean, target),
+                       'per_seed_episodes_to_target': {
+                           str(s): first_reaching(c['episodes'], c['success'], target)
+                           for s, c in by_seed.items()},
+                       'reach': reach,
+                       'start_mean': float(mean[0]), 'best_mean': float(mean.max()),
+                       'final_success_mean': float(mean[-1]), 'final_progress_mean': float(prog.mean(0)[-1]),
+                       'seeds_ending_below_start': [str(s) for s, c in by_seed.items()
+                                                    if c['success'][-1] < c['success'][0]],
+                       'seconds_mean': float(np.mean([c['seconds'] for c in by_seed.values()])),
+                       'phases_mean_s': {k: float(np.mean([c['phases'][k] for c in by_seed.values()]))
+                                         for k in ('collect_s', 'train_s', 'eval_s')}}
+    return out
+
+
+def paired(curves, a: str, b: str):
+    """Paired difference a - b per seed: mean over the post-start points of success_a - success_b."""
+    seeds = sorted(set(curves[a]) & set(curves[b]))
+    d = [float(np.mean(np.array(curves[a][s]['success'][1:]) - np.array(curves[b][s]['success'][1:])))
+         for s in seeds]
+    return {'per_seed': {str(s): v for s, v in zip(seeds, d)}, 'mean': float(np.mean(d)) if d else None,
+            'se': _se(d), 'positive_seeds': int(sum(v > 0 for v in d)), 'seeds': len(d)}
+
+
+def check_targets(summary, pairs, baselines, sizes):
+    """The issue's learning targets, each with the figure it was judged on."""
+    if 'aloe' not in summary:
+        return {}
+    a = summary['aloe']
+    inf = float('inf')
+
+    def at(r, key):
+        v = r['reach']['0.80'][key]
+        return inf if v is None else v
+    out = {'bc_start_in_0.2_0.45': {'met': 0.2 <= a['start_mean'] <= 0.45,
+                                    'value': round(a['start_mean'], 3)}}
+    e90 = a['reach']['0.90']['episodes_mean_curve']
+    out['aloe_0.9_within_100_episodes'] = {'met': e90 is not None and e90 <= 100, 'value': e90}
+    for m in baselines:
+        b = summary[m]
+        out[f'aloe_0.8_sooner_than_{m}'] = {
+            'met': at(a, 'episodes_mean_curve') < at(b, 'episodes_mean_curve')
+            and at(a, 'operator_steps_mean_curve') < at(b, 'operator_steps_mean_curve'),
+            'value': {'episodes': [a['reach']['0.80']['episodes_mean_curve'],
+                                   b['reach']['0.80']['episodes_mean_curve']],
+                      'operator_steps': [a['reach']['0.80']['operator_steps_mean_curve'],
+                                         b['reach']['0.80']['operator_steps_mean_curve']]}}
+        pr = pairs[f'aloe-{m}']
+        need = int(np.ceil(0.8 * pr['seeds']))
+        out[f'aloe_minus_{m}_positive_on_{need}_of_{pr["seeds"]}_seeds'] = {
+            'met': pr['positive_seeds'] >= need, 'value': f'{pr["positive_seeds"]}/{pr["seeds"]}'}
+    out['no_aloe_seed_ends_below_start'] = {'met': not a['seeds_ending_below_start'],
+                                            'value': a['seeds_ending_below_start']}
     return out
 
 
@@ -218,7 +299,7 @@ def main(argv=None) -> int:
     ap.add_argument('--arms', default=','.join(METHODS),
                     help=f'comma-separated arms to run (known: {", ".join(ARMS)})')
     ap.add_argument('--override', action='append', default=[], metavar='SECTION.KEY=VALUE',
-                    help='learner config override for every arm (YAML value), e.g. actor.lr=1e-3')
+                    help='learner config override for every arm (YAML value), e.g. actor.lr=0.001')
     ap.add_argument('--workers', type=int, default=2, help='processes (at most 2 on the shared machine)')
     ap.add_argument('--out', default=None, help='results directory (default: results/)')
     ap.add_argument('--plot', default=None, help='PNG path (default: <out>/bench_learning.png)')
@@ -235,11 +316,6 @@ def main(argv=None) -> int:
         sizes[key] = int(value)
     if args.set or (args.seeds and args.seeds != SIZES[size]['seeds']):
         size = 'custom'
-    timer = C.Timer()
-    starts = {}
-    for seed in range(sizes['seeds']):
-        starts[seed] = bc_start(seed, sizes)
-        timer.mark(f'seed {seed}: BC start on {sizes["demos"]} demos, {sizes["bc_steps"]} steps')
     arms = [a for a in args.arms.split(',') if a]
     for a in arms:
         if a not in ARMS:
@@ -251,6 +327,13 @@ def main(argv=None) -> int:
         if not name or not _:
             ap.error(f'--override {item}: expected SECTION.KEY=VALUE')
         overrides.setdefault(section, {})[name] = yaml.safe_load(value)
+    for a in arms:   # a bad override fails here, before any training
+        arm_config(a, 0, overrides)
+    timer = C.Timer()
+    starts = {}
+    for seed in range(sizes['seeds']):
+        starts[seed] = bc_start(seed, sizes)
+        timer.mark(f'seed {seed}: BC start on {sizes["demos"]} demos, {sizes["bc_steps"]} steps')
     jobs = [(m, seed, sizes, starts[seed][0], starts[seed][1], overrides) for seed in starts for m in arms]
     workers = max(1, min(2, args.workers))
     if workers > 1:
@@ -263,26 +346,37 @@ def main(argv=None) -> int:
     for method, seed, curve in done:
         curves[method][seed] = curve
     summary = summarize(curves, args.target)
+    baselines = [m for m in arms if m in ('hg_dagger', 'recap')]
+    pairs = {f'aloe-{m}': paired(curves, 'aloe', m) for m in arms if m != 'aloe'} if 'aloe' in arms else {}
+    targets = check_targets(summary, pairs, baselines, sizes)
     out_dir = args.out or C.RESULTS_DIR
     png = args.plot or os.path.join(out_dir, 'bench_learning.png')
     plot(summary, args.target, png, f'handover, BC start on {sizes["demos"]} demos, '
-         f'{sizes["seeds"]} seed(s), {sizes["episodes"]} episodes/iteration ({size})')
+         f'{sizes["seeds"]} seed(s), {sizes["episodes"]} episodes/iteration, '
+         f'eval n = {sizes["eval_episodes"]} ({size})')
     print(f'\nLearning efficiency ({size}: {sizes["seeds"]} seeds, {sizes["iterations"]} iterations x '
-          f'{sizes["episodes"]} episodes, eval {sizes["eval_episodes"]} episodes; target {args.target})')
-    print(f'{"method":<11}{"start":>7}{"final":>7}{"min":>6}{"max":>6}{"progress":>10}{"eps to target":>15}')
-    for m, s in summary.items():
-        print(f'{m:<11}{s["success_mean"][0]:7.2f}{s["final_success_mean"]:7.2f}'
-              f'{s["success_min"][-1]:6.2f}{s["success_max"][-1]:6.2f}'
-              f'{s["final_progress_mean"]:10.2f}{str(s["episodes_to_target"]):>15}')
-    a = summary['aloe']['episodes_to_target']
-    others = [summary[m]['episodes_to_target'] for m in arms if m != 'aloe' and m in METHODS]
-    met = a is not None and all(o is None or a < o for o in others)
-    print(f'target: ALOE reaches {args.target} success in fewer episodes than every baseline -> '
-          f'{"MET" if met else "NOT met"}')
+          f'{sizes["episodes"]} episodes, eval {sizes["eval_episodes"]} operator-free episodes per point)')
+    print(f'{"arm":<16}{"start":>7}{"final":>7}{"+-se":>6}{"best":>6}{"eps->0.8":>9}{"eps->0.9":>9}'
+          f'{"ops->0.8":>9}{"ops total":>10}{"below start":>12}')
+    for m, r in summary.items():
+        se = r['success_se'][-1]
+        print(f'{m:<16}{r["start_mean"]:7.2f}{r["final_success_mean"]:7.2f}{se:6.2f}{r["best_mean"]:6.2f}'
+              f'{str(r["reach"]["0.80"]["episodes_mean_curve"]):>9}'
+              f'{str(r["reach"]["0.90"]["episodes_mean_curve"]):>9}'
+              f'{str(r["reach"]["0.80"]["operator_steps_mean_curve"]):>9}'
+              f'{r["operator_steps_mean"][-1]:10.0f}{len(r["seeds_ending_below_start"]):>12}')
+    for name, pr in pairs.items():
+        print(f'paired {name:<22} mean over iterations {pr["mean"]:+.3f} +- {pr["se"]:.3f} (SE), '
+              f'> 0 on {pr["positive_seeds"]}/{pr["seeds"]} seeds')
+    for name, t in targets.items():
+        print(f'target {name:<44} {"MET" if t["met"] else "NOT met"}  ({t["value"]})')
+    met = bool(targets) and all(t['met'] for t in targets.values())
     path = C.write_results('learning', {
-        'size': size, 'sizes': sizes, 'target': args.target, 'methods': summary, 'curves': {
-            m: {str(s): c for s, c in by_seed.items()} for m, by_seed in curves.items()},
-        'config': C.bench_config('aloe').to_dict(), 'target_met': bool(met), 'plot': png,
+        'size': size, 'sizes': sizes, 'target': args.target, 'methods': summary, 'paired': pairs,
+        'targets': targets, 'arms': {m: {'method': ARMS[m][0], 'overrides': _merge(ARMS[m][1], overrides)}
+                                     for m in arms},
+        'curves': {m: {str(s): c for s, c in by_seed.items()} for m, by_seed in curves.items()},
+        'config': arm_config('aloe', 0, overrides).to_dict(), 'target_met': met, 'plot': png,
         'phases': timer.phases}, args.out)
     print(f'wrote {path} and {png}')
     return 0

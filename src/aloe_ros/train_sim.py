@@ -41,12 +41,13 @@ import yaml
 JOB_DEFAULTS: Dict[str, Any] = {
     'task': 'handover', 'learner_config': 'learner/sim_train.yaml', 'seed': 0, 'demos': 30,
     'bc_steps': 2000, 'iterations': 8, 'episodes_per_iteration': 6, 'critic_steps': 400,
-    'actor_steps': 300, 'episode_timeout_s': 60.0, 'max_episode_steps': 600,
+    'actor_steps': 300, 'eval_episodes': 8, 'episode_timeout_s': 60.0, 'max_episode_steps': 600,
     'sim': {'image_height': 96, 'image_width': 128, 'camera_rate_hz': 25.0, 'real_time_factor': 1.0},
     'long': {},
 }
 INT_KEYS = ('seed', 'demos', 'bc_steps', 'iterations', 'episodes_per_iteration', 'critic_steps',
-            'actor_steps', 'max_episode_steps')
+            'actor_steps', 'eval_episodes', 'max_episode_steps')
+EVAL_SEED = 900_000   # operator-free evaluation episodes use seeds EVAL_SEED + i, disjoint from training
 
 
 class JobConfigError(ValueError):
@@ -228,6 +229,8 @@ def _make_supervisor():
     from aloe_msgs.msg import EpisodeEvent, EpisodeSummary, LearnerStatus
     from aloe_msgs.srv import ResetScene, SetMode, StartEpisode
     from aloe_ros.nodes.common import latched, reliable
+    from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
 
     class Supervisor(Node):
         """Drives episodes and learner iterations through the graph's services and actions."""
@@ -237,6 +240,7 @@ def _make_supervisor():
             self.reset_cli = self.create_client(ResetScene, '/sim/reset')
             self.start_cli = self.create_client(StartEpisode, '/aloe/start_episode')
             self.mode_cli = self.create_client(SetMode, '/aloe/executor/set_mode')
+            self.sim_params_cli = self.create_client(SetParameters, '/aloe_sim/set_parameters')
             self.train_cli = ActionClient(self, TrainIteration, '/aloe/train_iteration')
             self.summaries: Dict[str, EpisodeSummary] = {}
             self.ended: Dict[str, EpisodeEvent] = {}
@@ -290,12 +294,21 @@ def _make_supervisor():
             return future.result()
 
         def wait_ready(self, timeout: float = 90.0):
-            for client in (self.reset_cli, self.start_cli, self.mode_cli):
+            for client in (self.reset_cli, self.start_cli, self.mode_cli, self.sim_params_cli):
                 if not client.wait_for_service(timeout_sec=timeout):
                     raise TimeoutError(f'{client.srv_name} did not come up within {timeout:.0f} s')
             if not self.train_cli.wait_for_server(timeout_sec=timeout):
                 raise TimeoutError('learner action /aloe/train_iteration did not come up')
             self.spin_until(lambda: self.policy_version >= 1, timeout, 'the policy to run v1')
+
+        def set_operator_intervenes(self, intervene: bool) -> None:
+            """Let the simulated operator take over (training) or only watch (operator-free evaluation)."""
+            value = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=bool(intervene))
+            res = self.call(self.sim_params_cli, SetParameters.Request(
+                parameters=[ParameterMsg(name='operator_intervenes', value=value)]))
+            if not res.results or not res.results[0].successful:
+                reason = res.results[0].reason if res.results else 'no result'
+                raise RuntimeError(f'aloe_sim refused operator_intervenes={intervene}: {reason}')
 
         def run_episode(self, task: str, seed: int, timeout: float) -> Dict[str, Any]:
             self.call(self.mode_cli, SetMode.Request(mode=SetMode.Request.MODE_HOLD, reason='scene reset'))
@@ -346,6 +359,28 @@ def _make_supervisor():
     return Supervisor
 
 
+def evaluate_operator_free(supervisor, job: Dict[str, Any], version: int, label: str) -> Dict[str, Any]:
+    """Run ``eval_episodes`` episodes on fixed seeds with the operator watching but not acting."""
+    from tqdm import tqdm
+    from aloe_ros.learning.episode import OUTCOME_SUCCESS
+    supervisor.set_operator_intervenes(False)
+    episodes = []
+    try:
+        with tqdm(total=job['eval_episodes'], desc=f'{label} operator-free eval (v{version})', unit='ep',
+                  leave=False) as bar:
+            for i in range(job['eval_episodes']):
+                episodes.append(supervisor.run_episode(job['task'], EVAL_SEED + i, job['episode_timeout_s']))
+                bar.update(1)
+    finally:
+        supervisor.set_operator_intervenes(True)
+    n = max(len(episodes), 1)
+    return {'policy_version': version, 'episodes': len(episodes),
+            'success_rate': sum(e['outcome'] == OUTCOME_SUCCESS for e in episodes) / n,
+            'human_steps': sum(e['human_steps'] for e in episodes),
+            'mean_episode_time': float(np.mean([e['duration'] for e in episodes])) if episodes else 0.0,
+            'episode_details': episodes}
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -361,8 +396,15 @@ def write_report(out_dir: str, rows: List[Dict[str, Any]], meta: Dict[str, Any])
     png_path = os.path.join(out_dir, 'learning_curve.png')
     x = [r['episodes_before'] + r['episodes'] for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    evals = [(0, meta['bc_start_eval']['success_rate'])] if meta.get('bc_start_eval') else []
+    evals += [(xi, r['operator_free_success_rate']) for xi, r in zip(x, rows)
+              if r.get('operator_free_success_rate') is not None]
+    if evals:
+        ax1.plot([e[0] for e in evals], [e[1] for e in evals], 'D-', lw=2, color='black',
+                 label=f'operator-free success (eval, n = {meta["job"]["eval_episodes"]}/point)')
     ax1.plot(x, [r['success_rate'] for r in rows], 'o-', label='success (with operator help)')
-    ax1.plot(x, [r['autonomous_success_rate'] for r in rows], 's-', label='autonomous success')
+    ax1.plot(x, [r['autonomous_success_rate'] for r in rows], 's-',
+             label='no-intervention success (training episodes)')
     ax1.plot(x, [r['intervention_rate'] for r in rows], '^--', label='intervention rate (human steps)')
     ax1.set_xlabel('live episodes')
     ax1.set_ylim(-0.05, 1.05)
@@ -382,6 +424,7 @@ def write_report(out_dir: str, rows: List[Dict[str, Any]], meta: Dict[str, Any])
 
 
 TABLE_COLUMNS = [('iter', 4), ('policy', 6), ('episodes', 8), ('success', 7), ('autonomous', 10),
+                 ('op-free', 7),
                  ('interv.', 7), ('ep_time_s', 9), ('mean_Q', 7), ('mean_V', 7), ('ESS', 5), ('train_s', 7),
                  ('miss_train', 10), ('miss_swap', 9)]
 
@@ -389,7 +432,9 @@ TABLE_COLUMNS = [('iter', 4), ('policy', 6), ('episodes', 8), ('success', 7), ('
 def format_row(r: Dict[str, Any]) -> str:
     """Format one iteration's table row."""
     cells = [str(r['iteration']), f'v{r["policy_version"]}', str(r['episodes']), f'{r["success_rate"]:.2f}',
-             f'{r["autonomous_success_rate"]:.2f}', f'{r["intervention_rate"]:.2f}',
+             f'{r["autonomous_success_rate"]:.2f}',
+             f'{r.get("operator_free_success_rate", float("nan")):.2f}',
+             f'{r["intervention_rate"]:.2f}',
              f'{r["mean_episode_time"]:.1f}', f'{r.get("mean_q", float("nan")):.3f}',
              f'{r.get("mean_v", float("nan")):.3f}', f'{r.get("ess", float("nan")):.2f}',
              f'{r.get("train_seconds", 0.0):.0f}', str(r.get('missed_ticks_during_training', '-')),
@@ -489,6 +534,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                    f'replan_period:={learner_cfg.data.h_exec * 0.02:.3f}']
     graph = GraphProcess(launch_args, os.path.join(out_dir, 'graph.log'))
     rows: List[Dict[str, Any]] = []
+    bc_eval = None
     code = 0
     import rclpy
     rclpy.init(args=['--ros-args', '-p', 'use_sim_time:=false'])
@@ -498,7 +544,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('3/4 starting the graph (sim, observation, policy, executor, teleop, recorder, learner) ...',
               flush=True)
         supervisor.wait_ready()
-        print('  graph up; policy v1 running\n', flush=True)
+        print('  graph up; policy v1 running', flush=True)
+        bc_eval = None
+        if job['eval_episodes'] > 0:
+            bc_eval = evaluate_operator_free(supervisor, job, 1, 'BC start')
+            print(f'  BC start (v1): operator-free success {bc_eval["success_rate"]:.2f} '
+                  f'({bc_eval["episodes"]} episodes)', flush=True)
+        print('', flush=True)
         header = '  '.join(n.rjust(w) for n, w in TABLE_COLUMNS)
         table = [header]
         version = 1
@@ -532,6 +584,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         if k in metrics})
             row['train_seconds'] = time.monotonic() - t_train
             row['next_version'] = new_version
+            if job['eval_episodes'] > 0:
+                ev = evaluate_operator_free(supervisor, job, new_version, f'iter {it}')
+                row['operator_free_success_rate'] = ev['success_rate']
+                row['operator_free_eval'] = ev
             rows.append(row)
             table.append(format_row(row))
             tqdm.write('\n'.join(table) if it == 1 else table[-1])
@@ -548,10 +604,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         rclpy.try_shutdown()
         graph_rc = graph.stop()
     meta = {'task': job['task'], 'job': job, 'demos': demo_stats, 'bc': {k: v for k, v in bc.items()},
+            'bc_start_eval': bc_eval,
             'wall_seconds': time.monotonic() - t_start, 'graph_exit_code': graph_rc, 'exit_code': code}
     if rows:
         paths = write_report(out_dir, rows, meta)
         first, last = rows[0], rows[-1]
+        if bc_eval is not None and last.get('operator_free_success_rate') is not None:
+            gain = last['operator_free_success_rate'] - bc_eval['success_rate']
+            print(f'\noperator-free success: BC start {bc_eval["success_rate"]:.2f} -> '
+                  f'v{last["next_version"]} {last["operator_free_success_rate"]:.2f} '
+                  f'({gain:+.2f}; target +0.30: '
+                  f'{"met" if gain >= 0.3 else "NOT met"})')
         print(f'\nBC start (v{first["policy_version"]}): success {first["success_rate"]:.2f}, autonomous '
               f'{first["autonomous_success_rate"]:.2f}, interventions {first["intervention_rate"]:.2f}\n'
               f'last (v{last["policy_version"]}):     success {last["success_rate"]:.2f}, autonomous '

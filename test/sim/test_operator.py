@@ -76,3 +76,15 @@ def test_object_off_the_table_ends_as_failure():
         if decision.end is not None:
             break
     assert decision.end == OUTCOME_FAILURE and info['failure'] and terminated
+
+
+def test_watch_only_operator_never_takes_over_and_labels_the_end():
+    """``intervene=False`` (operator-free evaluation): a stalling policy runs into the timeout alone."""
+    env, expert, op = _setup(OperatorConfig(intervene=False, max_steps=120))
+    home = np.asarray(robot.home_action())
+    ep = run_episode(env, lambda obs: home, op, seed=2)
+    assert not ep.interventions.any()
+    assert ep.outcome == OUTCOME_TIMEOUT and len(ep) == 120
+    env, expert, op = _setup(OperatorConfig(intervene=False))
+    ep = run_episode(env, lambda obs: expert.act(), op, seed=2)
+    assert ep.outcome == OUTCOME_SUCCESS and not ep.interventions.any()

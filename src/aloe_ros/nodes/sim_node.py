@@ -68,6 +68,9 @@ PARAMS = (
     ParamSpec('operator_buttons', [0, 1, 2], 'Joy button indices the simulated operator presses: '
               'takeover toggle, success, failure (match the teleop node\'s buttons.*).', read_only=True,
               length=3, min=0, max=63),
+    ParamSpec('operator_intervenes', True, 'Whether the simulated operator takes over when the policy goes '
+              'wrong; false = it only watches and labels the outcome (operator-free evaluation episodes). '
+              'Read at each episode start.'),
     ParamSpec('operator_lookahead', 3, 'Ticks the simulated operator leads its commands by, to make up '
               'for the teleop -> executor -> robot latency.', min=0, max=50, read_only=True),
 )

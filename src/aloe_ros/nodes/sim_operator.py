@@ -20,6 +20,7 @@ episode is open (``/aloe/episode_event``); a timeout is left to the recorder's
 ``max_episode_steps``.
 """
 
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -76,11 +77,14 @@ class SimOperatorBridge:
     def _on_event(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id != self.episode_id:
             env = self.node.env
-            self.operator = SimulatedOperator(env, ScriptedExpert(env), self.cfg)
+            intervene = bool(self.node.p.get('operator_intervenes', True))
+            self.operator = SimulatedOperator(env, ScriptedExpert(env),
+                                              dataclasses.replace(self.cfg, intervene=intervene))
             self.episode_id = msg.episode_id
             self.in_control = False
             self.takeovers = 0
-            self.node.get_logger().info(f'sim operator watching episode {msg.episode_id}')
+            self.node.get_logger().info(f'sim operator watching episode {msg.episode_id}'
+                                        + ('' if intervene else ' (operator-free: it will not take over)'))
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self.episode_id:
             self.operator = None
             self.in_control = False

@@ -25,6 +25,9 @@ has driven at least ``min_takeover_steps`` (20) ticks times the number of takeov
 human trusts a policy less each time it had to step in). After ``max_takeovers`` (4) takeovers it
 keeps control to the end.
 
+With ``intervene = False`` the operator only watches: it never takes over and still labels the end
+(operator-free evaluation episodes).
+
 Episode end: ``success`` when :meth:`BimanualEnv.success` holds; ``failure`` when an object fell
 off the table; ``timeout`` after ``max_steps`` ticks (default: the task's episode length).
 """
@@ -52,6 +55,7 @@ class OperatorConfig:
     handback_dist: float = 0.02
     max_takeovers: int = 4
     max_steps: Optional[int] = None
+    intervene: bool = True
 
 
 @dataclass
@@ -127,6 +131,8 @@ class SimulatedOperator:
             return OperatorDecision(True, self._expected.copy(), None, 'operator driving')
 
         reason = ''
+        if not cfg.intervene:
+            return OperatorDecision(False, None, None, 'policy driving (operator watching only)')
         if dropped:
             reason = f'dropped {dropped[0]}'
         elif self.ticks - self._best_tick >= cfg.stall_steps:
