@@ -43,6 +43,8 @@ ARMS = {
     'aloe_plain_awfm': ('aloe', {'actor': {'adv_norm': False, 'target_ess': 0.0,
                                            'normalize_weights': False}}),
     'aloe_no_ess': ('aloe', {'actor': {'target_ess': 0.0}}),
+    'aloe_sharp': ('aloe', {'actor': {'beta': 0.3, 'target_ess': 0.2}}),
+    'aloe_balanced': ('aloe', {'data': {'balance_sources': True}}),
     'aloe_human_only': ('aloe', {'actor': {'learn_from': 'human'}}),
 }
 METHODS = ('aloe', 'hg_dagger', 'recap')

@@ -176,27 +176,44 @@ def _ope_plot(res, img_dir):
 
 
 def learning_section(res, img_dir, output):
-    """Learning-efficiency table, plot and target verdict."""
+    """Learning-efficiency table, paired differences, plot and target verdicts."""
     sz = res['sizes']
     lines = ['## Learning efficiency (`bench/bench_learning.py`)', '',
              f'Size: **{res["size"]}** (`{json.dumps(sz)}`). Task: handover; model '
-             f'`bench_small.yaml`. Each seed: '
-             f'BC start (flow matching on {sz["demos"]} scripted demos, {sz["bc_steps"]} updates), '
-             f'shared by all '
-             f'methods; then {sz["iterations"]} iterations of {sz["episodes"]} episodes under the simulated '
-             f'operator + {sz["critic_steps"]} critic / {sz["actor_steps"]} actor updates; success measured '
-             f'operator-free on {sz["eval_episodes"]} fixed seeds after each iteration. Target success: '
-             f'{res["target"]}.', '']
+             f'`bench_small.yaml`. Each seed: one BC start (flow matching on {sz["demos"]} scripted demos, '
+             f'{sz["bc_steps"]} updates) shared by every arm; then {sz["iterations"]} iterations of '
+             f'{sz["episodes"]} episodes under the simulated operator + {sz["critic_steps"]} critic / '
+             f'{sz["actor_steps"]} actor updates; success measured operator-free on the same '
+             f'{sz["eval_episodes"]} fixed seeds at the start and after each iteration. Operator steps = '
+             'executed steps the operator drove, cumulative (the human-effort figure).', '']
     rows = []
     for m, s in res['methods'].items():
-        per = ', '.join(f'{_fmt(v)}' for v in s['per_seed_episodes_to_target'].values())
-        rows.append([m, _fmt(s['success_mean'][0], 2), _fmt(s['final_success_mean'], 2),
+        reach = s.get('reach', {})
+        r8, r9 = reach.get('0.80', {}), reach.get('0.90', {})
+        se = s.get('success_se', [float('nan')])[-1]
+        rows.append([m, _fmt(s['success_mean'][0], 2), f'{_fmt(s["final_success_mean"], 2)} +- {_fmt(se, 2)}',
                      f'{_fmt(s["success_min"][-1], 2)}-{_fmt(s["success_max"][-1], 2)}',
-                     _fmt(s['final_progress_mean'], 2), _fmt(s['episodes_to_target']), per])
-    lines += _table(['method', 'success at start', 'final success (mean)', 'final min-max over seeds',
-                     'final task progress', 'episodes to target (mean curve)', 'per seed'], rows)
-    lines += ['', f'**Target: ALOE reaches {res["target"]} success in fewer interaction episodes than every '
-              f'baseline -> {"MET" if res["target_met"] else "NOT met"}.**', '']
+                     _fmt(s.get('best_mean'), 2), _fmt(r8.get('episodes_mean_curve')),
+                     _fmt(r9.get('episodes_mean_curve')), _fmt(r8.get('operator_steps_mean_curve')),
+                     _fmt(int(s['operator_steps_mean'][-1])) if 'operator_steps_mean' in s else '-',
+                     _fmt(len(s.get('seeds_ending_below_start', [])))])
+    lines += _table(['arm', 'start', 'final (mean +- SE)', 'final min-max', 'best mean', 'episodes to 0.8',
+                     'episodes to 0.9', 'operator steps to 0.8', 'operator steps total',
+                     'seeds ending below start'], rows)
+    if res.get('paired'):
+        lines += ['', 'Paired differences (same seed, same BC start, same evaluation seeds): mean over the '
+                  'post-start points of success(ALOE) - success(other), then mean +- SE over seeds.', '']
+        lines += _table(['pair', 'mean', 'SE', 'seeds > 0'],
+                        [[k, f'{v["mean"]:+.3f}', _fmt(v['se']), f'{v["positive_seeds"]}/{v["seeds"]}']
+                         for k, v in res['paired'].items()])
+    if res.get('arms'):
+        lines += ['', 'Arms (config switches on top of `bench_small.yaml` and the run\'s overrides):', '']
+        lines += [f'- `{k}`: method `{v["method"]}`, `{json.dumps(v["overrides"])}`'
+                  for k, v in res['arms'].items()]
+    lines += ['']
+    if res.get('targets'):
+        lines += ['**Targets: ' + '; '.join(f'{k} {"MET" if v["met"] else "NOT met"} ({v["value"]})'
+                                            for k, v in res['targets'].items()) + '.**', '']
     src = res.get('plot')
     os.makedirs(img_dir, exist_ok=True)
     dst = os.path.join(img_dir, 'bench_learning.png')
@@ -206,11 +223,12 @@ def learning_section(res, img_dir, output):
         lines += [f'![success vs interaction episodes]({_rel(dst, output)})', '']
     if res['size'] != 'default':
         lines += [f'This is a **{res["size"]}**-size run, not the default size (`bench_learning.py` with no '
-                  'options: 3 seeds, 6 iterations x 4 episodes): the default run did not finish '
-                  'on the shared, heavily loaded 2-core machine in the time available.', '']
-    lines += ['Progress = the scripted expert\'s phase measure at the end of an evaluation episode '
-              '(phase index '
-              '+ closeness to the phase sub-goal); a dense signal when success stays at zero.', '']
+                  'options).', '']
+    phases = {m: s.get('phases_mean_s') for m, s in res['methods'].items() if s.get('phases_mean_s')}
+    if phases:
+        lines += ['Runtime per (arm, seed), mean seconds: ' + '; '.join(
+            f'{m}: ' + ', '.join(f'{k[:-2]} {v:.0f}' for k, v in p.items()) for m, p in phases.items())
+            + '.', '']
     return lines
 
 
