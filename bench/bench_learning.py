@@ -45,6 +45,7 @@ ARMS = {
     'aloe_no_ess': ('aloe', {'actor': {'target_ess': 0.0}}),
     'aloe_sharp': ('aloe', {'actor': {'beta': 0.3, 'target_ess': 0.2}}),
     'aloe_balanced': ('aloe', {'data': {'balance_sources': True}}),
+    'aloe_takeover_penalty': ('aloe', {'data': {'intervention_penalty': 0.5}}),
     'aloe_human_only': ('aloe', {'actor': {'learn_from': 'human'}}),
 }
 METHODS = ('aloe', 'hg_dagger', 'recap')
@@ -267,22 +268,25 @@ def check_targets(summary, pairs, baselines, sizes):
 
 
 def plot(summary, target: float, path: str, title: str) -> None:
-    """Success vs interaction episodes (mean line, min-max band) per method."""
+    """Success vs interaction episodes and vs operator steps (mean line, +-SE band) per arm."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for method, s in summary.items():
-        x = s['episodes']
-        line, = axes[0].plot(x, s['success_mean'], marker='o', label=method)
-        axes[0].fill_between(x, s['success_min'], s['success_max'], alpha=0.2, color=line.get_color())
-        axes[1].plot(x, s['progress_mean'], marker='o', label=method)
-    axes[0].axhline(target, ls='--', color='gray', lw=1, label=f'target {target:.2f}')
-    axes[0].set_ylim(-0.02, 1.02)
+        mean = np.asarray(s['success_mean'])
+        se = np.nan_to_num(np.asarray(s['success_se'], dtype=np.float64))
+        for ax, x in ((axes[0], s['episodes']), (axes[1], s['operator_steps_mean'])):
+            line, = ax.plot(x, mean, marker='o', ms=3, label=method)
+            ax.fill_between(x, mean - se, mean + se, alpha=0.2, color=line.get_color())
+    for ax in axes:
+        for tg in sorted({0.8, 0.9, target}):
+            ax.axhline(tg, ls='--', color='gray', lw=0.8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel('operator-free success rate')
+        ax.grid(alpha=0.3)
     axes[0].set_xlabel('interaction episodes')
-    axes[0].set_ylabel('operator-free success rate')
-    axes[1].set_xlabel('interaction episodes')
-    axes[1].set_ylabel('final task progress (expert phase measure)')
+    axes[1].set_xlabel('operator (human) steps, cumulative')
     axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -105,3 +105,16 @@ def test_balanced_sampling_equalises_sources():
     b = rb.sample(4000, np.random.default_rng(0))
     frac_human = (b.source == SOURCE_HUMAN).float().mean().item()
     assert abs(frac_human - 0.5) < 0.05
+
+
+def test_intervention_penalty_lands_on_the_last_policy_step_before_each_takeover():
+    from aloe_ros.learning.transitions import episode_rewards, takeover_ticks
+    ep = make_episode('e', steps=12, human=(3, 6))   # policy 0-2, human 3-5, policy 6-11, success at 11
+    ep.sources[8:10] = 1                             # a second takeover at tick 8 (human 8-9)
+    assert list(takeover_ticks(ep)) == [2, 7]
+    r = episode_rewards(ep, 0.0, 0.5)
+    assert r[2] == -0.5 and r[7] == -0.5 and r[11] == 1.0
+    assert np.count_nonzero(r) == 3
+    assert np.array_equal(episode_rewards(ep, 0.0), ep.rewards.astype(np.float64))
+    tr = build_transitions(ep, 4, 4, 1, 0.9, intervention_penalty=0.5)
+    assert abs(tr.ret[0] - (-0.5 * 0.9 ** 2)) < 1e-6   # chunk 0-3 sees the takeover at tick 2

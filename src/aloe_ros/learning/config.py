@@ -98,6 +98,7 @@ class DataConfig:
     h_exec: int = 25
     chunk_stride: int = 1
     step_penalty: float = 0.0
+    intervention_penalty: float = 0.0
     batch_size: int = 256
     balance_sources: bool = False
     source_weights: Dict[str, float] = field(default_factory=dict)
@@ -246,6 +247,7 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     _check(1 <= d.h_exec <= m.horizon, 'data.h_exec',
            f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')
     _check(d.chunk_stride >= 1, 'data.chunk_stride', f'must be >= 1, got {d.chunk_stride}')
+    _check(d.intervention_penalty >= 0, 'data.intervention_penalty', 'must be >= 0')
     _check(d.batch_size >= 1, 'data.batch_size', 'must be >= 1')
     _check(d.on_nonfinite in NONFINITE_POLICIES, 'data.on_nonfinite',
            f'{d.on_nonfinite!r} is not one of {NONFINITE_POLICIES}')

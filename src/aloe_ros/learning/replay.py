@@ -174,7 +174,7 @@ class ReplayBuffer:
         self._check_shapes(ep)
         d, c = self.cfg.data, self.cfg.critic
         tr: ChunkTransitions = build_transitions(ep, self.horizon, self.critic_horizon, d.chunk_stride,
-                                                 c.gamma, d.step_penalty)
+                                                 c.gamma, d.step_penalty, d.intervention_penalty)
         instr = self._instruction_id(ep.instruction)
         T = len(ep)
         g0 = self._actions.append(ep.actions.astype(np.float32))

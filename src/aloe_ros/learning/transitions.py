@@ -63,20 +63,35 @@ class ChunkTransitions:
         return int(self.t.shape[0])
 
 
-def episode_rewards(episode: Episode, step_penalty: float) -> np.ndarray:
-    """Return float64 rewards with the configured per-step penalty subtracted."""
-    return episode.rewards.astype(np.float64) - float(step_penalty)
+def takeover_ticks(episode: Episode) -> np.ndarray:
+    """Ticks whose step was the policy's and whose next step is a human's (an operator took over)."""
+    human = episode.sources == SOURCE_HUMAN
+    return np.flatnonzero(~human[:-1] & human[1:])
+
+
+def episode_rewards(episode: Episode, step_penalty: float, intervention_penalty: float = 0.0) -> np.ndarray:
+    """Return float64 rewards: the recorded ones, minus ``step_penalty`` every step and minus
+    ``intervention_penalty`` at each takeover tick (the last policy step before a human segment).
+
+    The takeover penalty tells the critic what the operator's decision means: the policy was going
+    wrong there. Without it an episode the operator rescued pays the same success reward as one the
+    policy finished alone, only later.
+    """
+    r = episode.rewards.astype(np.float64) - float(step_penalty)
+    if intervention_penalty and len(episode) > 1:
+        r[takeover_ticks(episode)] -= float(intervention_penalty)
+    return r
 
 
 def build_transitions(episode: Episode, horizon: int, critic_horizon: int, stride: int, gamma: float,
-                      step_penalty: float = 0.0) -> ChunkTransitions:
+                      step_penalty: float = 0.0, intervention_penalty: float = 0.0) -> ChunkTransitions:
     """Cut one episode into chunk transitions (see the module docstring for end-of-episode rules)."""
     if not 1 <= critic_horizon <= horizon:
         raise ValueError(f'critic_horizon {critic_horizon} must be in [1, horizon={horizon}]')
     if stride < 1:
         raise ValueError(f'stride must be >= 1, got {stride}')
     T = len(episode)
-    r = episode_rewards(episode, step_penalty)
+    r = episode_rewards(episode, step_penalty, intervention_penalty)
     # mc[t] = sum_{k >= 0} gamma^k r_{t+k}, computed backwards.
     mc = np.zeros(T + 1)
     for t in range(T - 1, -1, -1):
