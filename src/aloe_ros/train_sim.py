@@ -471,6 +471,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--bc-steps', type=int, help='override the BC warm-start steps')
     parser.add_argument('--critic-steps', type=int, help='override critic steps per iteration')
     parser.add_argument('--actor-steps', type=int, help='override actor steps per iteration')
+    parser.add_argument('--eval-episodes', type=int,
+                        help='override operator-free evaluation episodes per point (0 = none)')
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
@@ -481,10 +483,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (JobConfigError, OSError, yaml.YAMLError) as exc:
         print(f'aloe train-sim: {exc}', file=sys.stderr)
         return 2
-    for key in ('iterations', 'episodes_per_iteration', 'demos', 'bc_steps', 'critic_steps', 'actor_steps'):
+    for key in ('iterations', 'episodes_per_iteration', 'demos', 'bc_steps', 'critic_steps', 'actor_steps',
+                'eval_episodes'):
         value = getattr(args, key)
         if value is not None:
-            if value < (0 if key.endswith('steps') else 1):
+            if value < (0 if key.endswith(('steps', 'eval_episodes')) else 1):
                 print(f'aloe train-sim: --{key.replace("_", "-")} must be positive', file=sys.stderr)
                 return 2
             job[key] = value

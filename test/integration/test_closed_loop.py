@@ -28,7 +28,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp('closed_loop') / 'run'
     cmd = [sys.executable, '-m', 'aloe_ros.cli', 'train-sim', '--out', str(out), '--demos', '3',
            '--bc-steps', '150', '--iterations', '2', '--episodes-per-iteration', '2', '--critic-steps', '20',
-           '--actor-steps', '20']
+           '--actor-steps', '20', '--eval-episodes', '2']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=os.environ.copy())
     return out, proc
 
@@ -41,6 +41,22 @@ def test_job_finishes_and_reports(run):
     assert len(report['iterations']) == 2
     assert (out / 'learning_curve.png').stat().st_size > 10000
     assert 'iter  policy  episodes  success' in proc.stdout
+
+
+def test_operator_free_evaluation_runs_through_the_graph(run):
+    """BC start and every new version are evaluated with the operator watching but never acting."""
+    out, proc = run
+    report = json.loads((out / 'report.json').read_text())
+    evals = [report['meta']['bc_start_eval']] + [r['operator_free_eval'] for r in report['iterations']]
+    assert [e['policy_version'] for e in evals] == [1, 2, 3]
+    for ev in evals:
+        assert ev['episodes'] == 2 and 0.0 <= ev['success_rate'] <= 1.0
+        assert [e['seed'] for e in ev['episode_details']] == [900000, 900001]
+        assert all(e['human_steps'] == 0 and e['interventions'] == 0 for e in ev['episode_details']), ev
+        assert {v for e in ev['episode_details'] for v in e['policy_versions']} == {ev['policy_version']}
+    log = (out / 'graph.log').read_text()
+    assert 'operator-free: it will not take over' in log
+    assert 'BC start (v1): operator-free success' in proc.stdout
 
 
 def test_learner_pushes_new_versions_and_the_policy_runs_them(run):
@@ -82,7 +98,8 @@ def test_recorded_steps_have_sources_and_intervention_flags(run):
         store.close()
     demos = [e for e in episodes if e.episode_id.startswith('demo-')]
     live = [e for e in episodes if not e.episode_id.startswith('demo-')]
-    assert len(demos) == 3 and len(live) == 4
+    # 2 iterations x 2 training episodes + 3 evaluation points x 2 operator-free episodes.
+    assert len(demos) == 3 and len(live) == 4 + 6
     assert all(set(np.unique(e.sources)) == {SOURCE_SCRIPTED} for e in demos)
     all_sources = np.concatenate([e.sources for e in live])
     assert SOURCE_POLICY in all_sources and SOURCE_HUMAN in all_sources, np.unique(all_sources)
@@ -106,7 +123,8 @@ def test_outcomes_match_the_sim(run):
     """
     out, _ = run
     report = json.loads((out / 'report.json').read_text())
-    for row in report['iterations']:
+    evals = [report['meta']['bc_start_eval']] + [r['operator_free_eval'] for r in report['iterations']]
+    for row in report['iterations'] + evals:
         for e in row['episode_details']:
             if e['outcome'] == OUTCOME_SUCCESS:
                 assert e['sim_success_after_end'], e
