@@ -65,8 +65,8 @@ def arm_config(arm: str, seed: int, overrides: dict):
 
 
 SIZES = {
-    'default': dict(seeds=3, demos=10, bc_steps=2000, iterations=6, episodes=4, critic_steps=300,
-                    actor_steps=200, eval_episodes=8),
+    'default': dict(seeds=5, demos=15, bc_steps=1000, iterations=10, episodes=10, critic_steps=400,
+                    actor_steps=500, eval_episodes=100),
     'quick': dict(seeds=1, demos=4, bc_steps=200, iterations=2, episodes=2, critic_steps=40,
                   actor_steps=30, eval_episodes=3),
 }
