@@ -45,7 +45,9 @@ import yaml  # noqa: E402
 # the comparison; the others ablate one switch of the ALOE actor step each (--arms to run them).
 ARMS = {
     'aloe': ('aloe', {}),
-    'hg_dagger': ('hg_dagger', {}),
+    # HG-DAgger in its standard form: every human step imitated uniformly (balancing human against
+    # mixed chunks, a sampling switch of the shared config, is not part of the method).
+    'hg_dagger': ('hg_dagger', {'data': {'balance_sources': False}}),
     'recap': ('recap', {}),
     'aloe_plain_awfm': ('aloe', {'actor': {'adv_norm': False, 'target_ess': 0.0,
                                            'normalize_weights': False}}),
