@@ -28,7 +28,6 @@ def behaviour_clone(trainer: AloeTrainer, steps: int,
     """
     if len(trainer.replay) == 0:
         raise ValueError('behaviour cloning needs data: the replay is empty (no episodes in the source?)')
-    a = trainer.cfg.actor
     losses = []
     for i in range(steps):
         batch = trainer._to_device(trainer.replay.sample(trainer.cfg.data.batch_size, trainer.rng))
@@ -37,12 +36,7 @@ def behaviour_clone(trainer: AloeTrainer, steps: int,
         if not torch.isfinite(loss):
             raise FloatingPointError(f'non-finite BC loss at step {i} '
                                      f'({trainer.replay.describe_rows(batch.index)})')
-        trainer.actor_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainer.policy.parameters(), a.grad_clip)
-        trainer.actor_opt.step()
-        trainer.update_ema()
-        trainer.actor_updates += 1
+        trainer.apply_actor_loss(loss)
         losses.append(float(loss.detach()))
         if progress is not None:
             progress(i + 1, steps, losses[-1])

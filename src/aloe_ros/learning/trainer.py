@@ -160,6 +160,15 @@ class AloeTrainer:
                                  c.value_samples, self.generator)
         return adv, q, v
 
+    def apply_actor_loss(self, loss: torch.Tensor) -> None:
+        """Backpropagate a finite actor loss, clip, step the optimiser, move the EMA, count the update."""
+        self.actor_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.actor.grad_clip)
+        self.actor_opt.step()
+        self.update_ema()
+        self.actor_updates += 1
+
     def actor_step(self, batch: Batch) -> Dict[str, float]:
         """One actor update: advantage-weighted flow matching (or BC on human steps for hg_dagger)."""
         a = self.cfg.actor
@@ -180,12 +189,7 @@ class AloeTrainer:
                        ess=effective_sample_size(w), weight_mean=float(w.mean()), weight_max=float(w.max()),
                        beta=beta)
         if self._finite_or_skip(loss, batch, 'actor'):
-            self.actor_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), a.grad_clip)
-            self.actor_opt.step()
-            self.update_ema()
-            self.actor_updates += 1
+            self.apply_actor_loss(loss)
         out['actor_loss'] = float(loss.detach())
         out['flow_loss'] = float(per.detach().mean())
         return out
