@@ -41,7 +41,7 @@ def effective_sample_size(w: torch.Tensor) -> float:
 
 
 def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
-    """``(A - mean) / std`` over the batch (stop-gradient); zeros when the batch has no spread."""
+    """Return ``(A - mean) / std`` over the batch (stop-gradient); zeros when the batch has no spread."""
     a = adv.detach().float()
     if a.numel() < 2:
         return torch.zeros_like(a)

@@ -78,7 +78,7 @@ class AloeTrainer:
 
     @property
     def acting_policy(self) -> torch.nn.Module:
-        """The policy that acts: the EMA of the trained actor with ``actor.ema`` > 0, else the actor."""
+        """Return the acting policy: the trained actor's EMA with ``actor.ema`` > 0, else the actor."""
         return self.ema_policy if self.ema_policy is not None else self.policy
 
     def update_ema(self) -> None:

@@ -70,12 +70,12 @@ def takeover_ticks(episode: Episode) -> np.ndarray:
 
 
 def episode_rewards(episode: Episode, step_penalty: float, intervention_penalty: float = 0.0) -> np.ndarray:
-    """Return float64 rewards: the recorded ones, minus ``step_penalty`` every step and minus
-    ``intervention_penalty`` at each takeover tick (the last policy step before a human segment).
+    """Return float64 rewards: recorded, minus the step penalty, minus the takeover penalty.
 
-    The takeover penalty tells the critic what the operator's decision means: the policy was going
-    wrong there. Without it an episode the operator rescued pays the same success reward as one the
-    policy finished alone, only later.
+    ``step_penalty`` is subtracted at every step and ``intervention_penalty`` at each takeover tick
+    (the last policy step before a human segment). The takeover penalty tells the critic what the
+    operator's decision means: the policy was going wrong there. Without it an episode the operator
+    rescued pays the same success reward as one the policy finished alone, only later.
     """
     r = episode.rewards.astype(np.float64) - float(step_penalty)
     if intervention_penalty and len(episode) > 1:
