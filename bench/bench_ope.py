@@ -23,7 +23,9 @@ state as extra input, H = 20, 2 Q-heads, min aggregation):
    mixture). For td1/recap, Q(s, a_chunk) = sum_k gamma^k r_{t+k} + gamma^H V(s_{t+H}) (the n-step
    form recap uses); aloe's Q is its chunk critic. V of aloe/td1 is mean_j agg_i Q_i(s, a'_j) over
    ``critic.value_samples`` = ``VALUE_SAMPLES`` chunks a'_j ~ pi (an evaluation-time setting only:
-   the actor is frozen, so it does not change training).
+   the actor is frozen, so it does not change training). Reward: the sparse success reward only
+   (step and takeover penalties forced to 0, see ``reward_overrides``), the reward the ground truth
+   measures.
 4. Ground truth at ``states`` dataset chunk starts with a full, non-terminal window (sim state
    restored by re-executing the episode's actions; the sim is deterministic): V^pi(s) = mean of
    ``rollouts`` Monte-Carlo returns of pi from s; Q^pi(s, a) = the dataset chunk executed, then
@@ -47,6 +49,7 @@ writes results/bench_ope.json.
 
 import argparse
 import copy
+import dataclasses
 import os
 import sys
 
@@ -56,6 +59,7 @@ import _common as C  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from aloe_ros.learning.config import DataConfig  # noqa: E402
 from aloe_ros.learning.critic import aggregate, state_value  # noqa: E402
 from aloe_ros.learning.episode import InMemoryEpisodeSource  # noqa: E402
 from aloe_ros.learning.trainer import AloeTrainer  # noqa: E402
@@ -82,9 +86,24 @@ TARGET_SPEARMAN_ADV = 0.5
 METRIC_KEYS = ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman_v', 'spearman_q')
 
 
+def reward_overrides():
+    """Data overrides that keep the critics' reward the sparse success reward the ground truth measures.
+
+    Reward shaping that only exists in operator data (a takeover penalty) or that pi's rollouts would
+    also pay (a step penalty) is switched off, whatever bench_small.yaml sets; keys this version of
+    the learner does not know are left out.
+    """
+    known = {f.name for f in dataclasses.fields(DataConfig)}
+    return {k: 0.0 for k in ('step_penalty', 'intervention_penalty') if k in known}
+
+
 def train_bc(demos, steps: int, seed: int, log=print):
-    """Behaviour-clone a flow-matching actor on demos (HG-DAgger trainer: every step is human)."""
-    cfg = C.bench_config('hg_dagger', seed=seed, actor={'lr': 1e-3})
+    """Behaviour-clone a flow-matching actor on demos (HG-DAgger trainer: every step is human).
+
+    The recipe is pinned (lr 1e-3, no EMA) so that pi's success, calibrated into ``PI_RANGE`` with
+    ``pi_demos``, does not move when bench_small.yaml's actor defaults change.
+    """
+    cfg = C.bench_config('hg_dagger', seed=seed, actor={'lr': 1e-3, 'ema': 0.0}, data=reward_overrides())
     tr = AloeTrainer(cfg, InMemoryEpisodeSource(demos))
     tr.refresh()
     m = tr.train(0, steps)
@@ -180,7 +199,7 @@ def collect_mixture(env, expert, operator, policy_bc_weak, cfg, sizes, seed: int
 
 def critic_trainer(method: str, pi, episodes, seed: int) -> AloeTrainer:
     """Trainer whose actor is a frozen copy of pi (its normalisation kept); critic normalised on the data."""
-    cfg = C.bench_config(method, seed=seed, critic={'value_samples': VALUE_SAMPLES})
+    cfg = C.bench_config(method, seed=seed, critic={'value_samples': VALUE_SAMPLES}, data=reward_overrides())
     tr = AloeTrainer(cfg, InMemoryEpisodeSource(episodes), policy=copy.deepcopy(pi))
     tr.replay.refresh()
     stats = tr.replay.stats()
