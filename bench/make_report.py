@@ -38,6 +38,16 @@ GAPS = [
 ]
 
 
+OPE_KEYS = (
+    'JSON (`results/bench_ope.json`): `methods.<estimator>` holds `rmse_v`, `bias_v`, `rmse_q`, `bias_q`, '
+    '`spearman_adv`, `spearman_v`, `spearman_q` and `ci.<key>` = [lo, hi] (95% bootstrap over states); '
+    '`pi` = {`success_rate`, `ci`, `episodes`, `execute`, `range`, `in_range`} (`pi_success_rate` kept); '
+    '`gt_quality` = {`rms_se_v`, `rms_se_q`, `split_half_spearman_adv`, `reliability_adv`}; '
+    '`targets.<name>` = {`value`, `ci`, `threshold`, `met`} for `ratio_rmse_v_recap_over_aloe` and '
+    '`spearman_adv_aloe`; '
+    '`target_met` = both met; `per_state` adds `v_gt_std`, `q_gt_std` (spread of the rollout returns).')
+
+
 def _fmt(x, nd=3):
     if x is None:
         return 'not reached'
@@ -179,6 +189,7 @@ def ope_section(res, img_dir, output):
                   f'{ratio:.2f} -> {"MET" if res["target_met"] else "NOT met"}.**', '']
     if res['size'] != 'default':
         lines += [f'This is a **{res["size"]}**-size run: its figures are smoke numbers, not evidence.', '']
+    lines += [OPE_KEYS, '']
     png = _ope_plot(res, img_dir)
     if png:
         lines += [f'![OPE: estimate vs Monte-Carlo ground truth]({_rel(png, output)})', '']

@@ -67,6 +67,15 @@ def test_bench_ope_quick(tmp_path):
     assert t['spearman_adv_aloe']['value'] == res['methods']['aloe']['spearman_adv']
     assert res['target_met'] == all(v['met'] for v in t.values())
     assert res['mixture']['episodes'] > 0 and 0.0 < res['mixture']['human_step_frac'] <= 1.0
+    # make_report renders the new keys (intervals, pi's range check, both targets).
+    md = tmp_path / 'B.md'
+    cmd = [sys.executable, os.path.join(ROOT, 'bench', 'make_report.py'), '--results', str(tmp_path),
+           '--output', str(md), '--img-dir', str(tmp_path / 'img')]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = md.read_text()
+    assert 'Spearman(A, aloe) >= 0.5' in text and 'RMSE_V(recap) / RMSE_V(aloe) >= 2' in text
+    assert f'{pi["episodes"]} episodes on fixed seeds' in text and 'bootstrap intervals' in text
 
 
 @pytest.mark.slow
