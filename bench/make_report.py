@@ -26,16 +26,26 @@ GAPS = [
     'Sim benches use `config/learner/bench_small.yaml`: no cameras, the privileged object/zone state '
     '(9 values) '
     'as input, H = 20, 2 Q-heads; the default station model (3 cameras, H = 50) is not what was measured.',
-    'Ground truth is Monte-Carlo with few rollouts per state (see sizes), so it carries sampling noise; the '
-    'policy is stochastic only through flow-matching noise, the sim is deterministic.',
-    'The current policy of the OPE bench is a BC policy that rarely or never succeeds from a reset; V^pi is '
-    'non-zero mainly at dataset states late in the task. A stronger pi would test the critics on a wider '
-    'value range.',
+    'Ground truth is Monte-Carlo (rollouts per state in the sizes), so it carries sampling noise (the OPE '
+    'section states its size); the policy is stochastic only through flow-matching noise, the sim is '
+    'deterministic.',
+    'The OPE bench measures one current policy (BC, success 0.3-0.7 required at the default size) and '
+    'one data mixture per seed; the intervals are over states, not over seeds, policies or mixtures.',
     '1-step TD evaluates a policy that re-plans every tick (bootstrap with the first action of a pi chunk), '
     'not the chunk-executing pi; that mismatch is part of what it is measured on.',
     'One OPE seed per run; learning runs have the seeds stated above. Both benches ran on a shared 2-core '
     'machine with other jobs, so their wall-clock phases (in the JSON) are not speed figures.',
 ]
+
+
+OPE_KEYS = (
+    'JSON (`results/bench_ope.json`): `methods.<estimator>` holds `rmse_v`, `bias_v`, `rmse_q`, `bias_q`, '
+    '`spearman_adv`, `spearman_v`, `spearman_q` and `ci.<key>` = [lo, hi] (95% bootstrap over states); '
+    '`pi` = {`success_rate`, `ci`, `episodes`, `execute`, `range`, `in_range`} (`pi_success_rate` kept); '
+    '`gt_quality` = {`rms_se_v`, `rms_se_q`, `split_half_spearman_adv`, `reliability_adv`}; '
+    '`targets.<name>` = {`value`, `ci`, `threshold`, `met`} for `ratio_rmse_v_recap_over_aloe` and '
+    '`spearman_adv_aloe`; '
+    '`target_met` = both met; `per_state` adds `v_gt_std`, `q_gt_std` (spread of the rollout returns).')
 
 
 def _fmt(x, nd=3):
@@ -104,16 +114,32 @@ def machine_section(results):
     return lines
 
 
+def _ci(r, key, nd=3):
+    """``value [lo, hi]`` when the result carries a bootstrap interval for key, else the value."""
+    ci = r.get('ci', {}).get(key)
+    return f'{_fmt(r[key], nd)} [{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]' if ci else _fmt(r[key], nd)
+
+
 def ope_section(res, img_dir, output):
-    """OPE accuracy table, scatter plot and target verdict."""
+    """OPE accuracy table (with bootstrap intervals), scatter plot and target verdicts.
+
+    JSON keys (bench_ope.py): ``pi`` {success_rate, ci, episodes, range, in_range}, ``gt_quality``
+    {rms_se_v, rms_se_q, reliability_adv}, per method ``ci`` {key: [lo, hi]}, ``targets`` {name:
+    {value, ci, threshold, met}}; results written before these keys existed render without them.
+    """
     sz = res['sizes']
+    pi = res.get('pi', {})
+    pi_txt = f'operator-free success from reset {_fmt(res["pi_success_rate"], 2)}'
+    if pi:
+        pi_txt += (f' (95% CI {_fmt(pi["ci"][0], 2)}-{_fmt(pi["ci"][1], 2)}, {pi["episodes"]} episodes on '
+                   f'fixed seeds, chunks of {pi["execute"]} executed fully; required range '
+                   f'{pi["range"][0]}-{pi["range"][1]}: {"in range" if pi["in_range"] else "OUT OF RANGE"})')
     lines = ['## Off-policy evaluation accuracy (`bench/bench_ope.py`)', '',
              f'Size: **{res["size"]}** (`{json.dumps(sz)}`), seed {res["seed"]}. Task: handover. Model: '
              '`config/learner/bench_small.yaml` (no cameras; 9-value privileged state as input; H = 20, '
-             'h_exec = 10, 2 Q-heads, min aggregation, gamma = 0.99).', '',
+             '2 Q-heads, min aggregation, gamma = 0.99).', '',
              f'Current policy pi: flow-matching BC on {sz["pi_demos"]} scripted demos, '
-             f'{sz["pi_steps"]} updates; '
-             f'operator-free success from reset {_fmt(res["pi_success_rate"], 2)}. Mixture '
+             f'{sz["pi_steps"]} updates, sampled at temperature 1; {pi_txt}. Mixture '
              f'({res["mixture"]["episodes"]} episodes, {res["mixture"]["steps"]} steps, '
              f'{100 * res["mixture"]["human_step_frac"]:.0f}% operator steps, '
              f'{100 * res["mixture"]["success_frac"]:.0f}% episodes successful): {sz["mix_demos"]} '
@@ -130,18 +156,40 @@ def ope_section(res, img_dir, output):
              f'{sz["gt_steps"]} ticks. Mean V^pi {_fmt(res["gt_mean_v"])} (std {_fmt(res["gt_std_v"])}), '
              f'mean Q^pi {_fmt(res["gt_mean_q"])}. Each critic: {sz["critic_steps"]} updates on the mixture, '
              'actor frozen at pi. td1/recap Q = n-step dataset reward + gamma^H V(s_{t+H}).', '']
+    gq = res.get('gt_quality')
+    if gq:
+        lines += [f'Ground-truth noise: RMS standard error of the Monte-Carlo means {_fmt(gq["rms_se_v"])} '
+                  f'(V), {_fmt(gq["rms_se_q"])} (Q); it adds in quadrature to every RMSE below. Split-half '
+                  f'reliability of the true advantages (Spearman of A from even vs odd rollouts, '
+                  f'Spearman-Brown corrected): {_fmt(gq["reliability_adv"], 2)}, roughly the ceiling for '
+                  'Spearman A.', '']
+    if 'sizes' in res and 'bootstrap' in sz:
+        lines += [f'Brackets: 95% percentile bootstrap intervals over states ({sz["bootstrap"]} resamples).',
+                  '']
     rows = []
     names = {'aloe': 'ALOE (chunked TD, Q^pi)', 'recap': 'RECAP-style (MC value of the mixture)',
              'td1': '1-step TD', 'mixture_mc_return': 'raw mixture MC return (no fit)'}
     for m, r in res['methods'].items():
-        adv = '-' if m == 'mixture_mc_return' else _fmt(r['spearman_adv'])
-        rows.append([names.get(m, m), _fmt(r['rmse_v']), _fmt(r['bias_v']), _fmt(r['rmse_q']),
-                     _fmt(r['bias_q']), adv, _fmt(r['spearman_v'])])
+        adv = '-' if m == 'mixture_mc_return' else _ci(r, 'spearman_adv')
+        rows.append([names.get(m, m), _ci(r, 'rmse_v'), _fmt(r['bias_v']), _ci(r, 'rmse_q'),
+                     _fmt(r['bias_q']), adv, _ci(r, 'spearman_v')])
     lines += _table(['estimator', 'RMSE V', 'bias V', 'RMSE Q', 'bias Q', 'Spearman A', 'Spearman V'], rows)
-    ratio = res['ratio_rmse_v_recap_over_aloe']
-    lines += ['', f'**Target (DESIGN.md section 5): RMSE_V(recap) / RMSE_V(aloe) >= 2. Measured: '
-              f'{ratio:.2f} -> '
-              f'{"MET" if res["target_met"] else "NOT met"}.**', '']
+    lines.append('')
+    targets = res.get('targets')
+    if targets:
+        labels = {'ratio_rmse_v_recap_over_aloe': 'RMSE_V(recap) / RMSE_V(aloe)',
+                  'spearman_adv_aloe': 'Spearman(A, aloe)'}
+        for key, t in targets.items():
+            lines += [f'**Target (DESIGN.md section 5): {labels.get(key, key)} >= {t["threshold"]:g}. '
+                      f'Measured: {t["value"]:.2f} [{t["ci"][0]:.2f}, {t["ci"][1]:.2f}] -> '
+                      f'{"MET" if t["met"] else "NOT met"}.**', '']
+    else:
+        ratio = res['ratio_rmse_v_recap_over_aloe']
+        lines += [f'**Target (DESIGN.md section 5): RMSE_V(recap) / RMSE_V(aloe) >= 2. Measured: '
+                  f'{ratio:.2f} -> {"MET" if res["target_met"] else "NOT met"}.**', '']
+    if res['size'] != 'default':
+        lines += [f'This is a **{res["size"]}**-size run: its figures are smoke numbers, not evidence.', '']
+    lines += [OPE_KEYS, '']
     png = _ope_plot(res, img_dir)
     if png:
         lines += [f'![OPE: estimate vs Monte-Carlo ground truth]({_rel(png, output)})', '']

@@ -28,19 +28,54 @@ def _finite(x):
 @pytest.mark.slow
 def test_bench_ope_quick(tmp_path):
     out = _run('bench_ope.py', tmp_path)
-    assert 'rmse V' in out and 'target rmse_V(recap)' in out
+    assert 'rmse V' in out and 'target rmse_V(recap)' in out and 'target Spearman(A, aloe)' in out
     with open(tmp_path / 'bench_ope.json', encoding='utf-8') as f:
         res = json.load(f)
-    assert res['size'] == 'quick' and res['states'] > 0
+    sizes = res['sizes']
+    assert res['size'] == 'quick' and 0 < res['states'] <= sizes['states']
     for method in ('aloe', 'recap', 'td1', 'mixture_mc_return'):
-        for key in ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman_v'):
-            assert _finite(res['methods'][method][key]), (method, key)
-        assert -1.0 <= res['methods'][method]['spearman_adv'] <= 1.0
-    assert _finite(res['ratio_rmse_v_recap_over_aloe']) and isinstance(res['target_met'], bool)
-    # Ground truth is a discounted sparse success return: in [0, 1].
-    assert all(0.0 <= v <= 1.0 for v in res['per_state']['v_gt'] + res['per_state']['q_gt'])
-    assert len(res['per_state']['aloe']['v']) == res['states']
+        r = res['methods'][method]
+        for key in ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman_v', 'spearman_q'):
+            assert _finite(r[key]), (method, key)
+            lo, hi = r['ci'][key]
+            assert _finite(lo) and _finite(hi) and lo <= hi, (method, key, lo, hi)
+        for key in ('spearman_adv', 'spearman_v', 'spearman_q'):
+            assert -1.0 <= r['ci'][key][0] <= r['ci'][key][1] <= 1.0
+        # RMSE >= |bias| for the same errors: the two are computed from one set of residuals.
+        assert r['rmse_v'] >= abs(r['bias_v']) - 1e-9 and r['rmse_q'] >= abs(r['bias_q']) - 1e-9
+    # The stored per-state estimates reproduce the reported figures.
+    ps = res['per_state']
+    v_gt, v = ps['v_gt'], ps['aloe']['v']
+    assert len(v) == len(v_gt) == len(ps['q_gt']) == res['states']
+    rmse = math.sqrt(sum((a - b) ** 2 for a, b in zip(v, v_gt)) / len(v))
+    assert abs(rmse - res['methods']['aloe']['rmse_v']) < 1e-6
+    # Ground truth is a discounted sparse success return averaged over the rollouts: in [0, 1].
+    assert all(0.0 <= x <= 1.0 for x in v_gt + ps['q_gt'])
+    assert res['gt_quality']['rms_se_v'] >= 0.0 and res['gt_quality']['rms_se_q'] >= 0.0
+    # pi's success rate: a count over its evaluation episodes, with its range check stated.
+    pi = res['pi']
+    assert pi['episodes'] == sizes['pi_eval'] and pi['success_rate'] == res['pi_success_rate']
+    assert abs(pi['success_rate'] * pi['episodes'] - round(pi['success_rate'] * pi['episodes'])) < 1e-9
+    assert pi['in_range'] == (pi['range'][0] <= pi['success_rate'] <= pi['range'][1])
+    # Target verdicts follow from the measured values (not stored independently).
+    t = res['targets']
+    assert set(t) == {'ratio_rmse_v_recap_over_aloe', 'spearman_adv_aloe'}
+    for v in t.values():
+        assert v['met'] == (v['value'] >= v['threshold']) and v['ci'][0] <= v['ci'][1]
+    assert abs(t['ratio_rmse_v_recap_over_aloe']['value'] - res['methods']['recap']['rmse_v']
+               / res['methods']['aloe']['rmse_v']) < 1e-6
+    assert t['spearman_adv_aloe']['value'] == res['methods']['aloe']['spearman_adv']
+    assert res['target_met'] == all(v['met'] for v in t.values())
     assert res['mixture']['episodes'] > 0 and 0.0 < res['mixture']['human_step_frac'] <= 1.0
+    # make_report renders the new keys (intervals, pi's range check, both targets).
+    md = tmp_path / 'B.md'
+    cmd = [sys.executable, os.path.join(ROOT, 'bench', 'make_report.py'), '--results', str(tmp_path),
+           '--output', str(md), '--img-dir', str(tmp_path / 'img')]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = md.read_text()
+    assert 'Spearman(A, aloe) >= 0.5' in text and 'RMSE_V(recap) / RMSE_V(aloe) >= 2' in text
+    assert f'{pi["episodes"]} episodes on fixed seeds' in text and 'bootstrap intervals' in text
 
 
 @pytest.mark.slow
