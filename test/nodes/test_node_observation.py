@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import Image, JointState
 
-from aloe_ros.conversions import image_to_numpy, numpy_to_image
+from aloe_ros.station.conversions import image_to_numpy, numpy_to_image
 from aloe_ros.nodes.common import DIAGNOSTICS, LATCHED, SENSOR_DATA, diagnostic_values
 
 pytestmark = pytest.mark.ros

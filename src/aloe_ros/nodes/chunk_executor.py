@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Chunk executor node: plays action chunks at a fixed rate, arbitrates policy vs human.
 
-Thin shell around ``aloe_ros.executor_core.ExecutorCore`` (all rules live there).
+Thin shell around ``aloe_ros.station.executor_core.ExecutorCore`` (all rules live there).
 
 Subscribes: ``/aloe/observation`` (Observation, sensor data), ``/aloe/action_chunk`` (ActionChunk,
 reliable 5), ``/aloe/intervention`` (InterventionState, latched), ``/aloe/teleop_command``
@@ -26,7 +26,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from aloe_ros import executor_core as ec
+from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED, OncePerCause,
                                    ParamSpec, SENSOR_DATA, declare_parameters, reliable, run_node,

@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Observation node: time-aligns cameras and joint states, publishes aloe_msgs/Observation.
 
-Thin shell around ``aloe_ros.ingest.ObservationIngest`` (validation and alignment live there).
+Thin shell around ``aloe_ros.station.ingest.ObservationIngest`` (validation and alignment live there).
 
 Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) or, with
 ``compressed: true``, ``/<camera>/image_raw/compressed`` (CompressedImage); per arm the
@@ -19,9 +19,9 @@ from aloe_msgs.msg import EpisodeEvent, Observation
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from aloe_ros import conversions
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
-from aloe_ros.ingest import IngestConfig, InputRejected, ObservationIngest
+from aloe_ros.station import conversions
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause, ParamSpec,
                                    SENSOR_DATA, declare_parameters, run_node, sec_to_stamp, stamp_to_sec)
 

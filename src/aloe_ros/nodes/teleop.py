@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Teleop node: maps leader arms / Joy / keyboard to interventions and human joint targets.
 
-Thin shell around ``aloe_ros.teleop_core.TeleopCore`` (takeover, alignment, blending, handback
+Thin shell around ``aloe_ros.station.teleop_core.TeleopCore`` (takeover, alignment, blending, handback
 and device-silence rules are documented there).
 
 Subscribes: ``leader_topics`` (JointState per arm, sensor data), ``follower_topics`` (JointState
@@ -22,8 +22,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import String
 
-from aloe_ros import teleop_core as tc
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station import teleop_core as tc
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
                                    OncePerCause, ParamSpec, SENSOR_DATA, declare_parameters, run_node)
 

@@ -5,8 +5,8 @@
 import numpy as np
 import pytest
 
-from aloe_ros import teleop_core as tc
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station import teleop_core as tc
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 
 ARM = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper']
 DT = 0.02
