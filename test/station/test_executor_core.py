@@ -108,6 +108,23 @@ def test_hold_on_stale_observation_and_resume():
     assert [n.kind for n in r.notes] == [ec.KIND_RESUMED]
 
 
+def test_hold_while_clock_rejected_and_resume():
+    core = make_core()
+    core.on_observation(0.0, np.zeros(D))
+    core.on_chunk(chunk(1, 0.0, np.full(100, 0.01)))
+    assert core.tick(0.0).source == SOURCE_POLICY
+    core.set_clock_fault('/clock rejected: invalid time sec=-1')
+    core.on_observation(0.02, np.zeros(D))
+    r = core.tick(0.02)
+    assert r.source == SOURCE_HOLD and r.hold_reason == 'clock rejected'
+    assert [(n.kind, n.level, n.cause) for n in r.notes] == [(ec.KIND_HOLD, ec.LEVEL_WARN, 'clock rejected')]
+    core.set_clock_fault('')
+    core.on_observation(0.04, np.zeros(D))
+    r = core.tick(0.04)
+    assert r.source == SOURCE_POLICY
+    assert [(n.kind, n.cause) for n in r.notes] == [(ec.KIND_RESUMED, 'clock rejected')]
+
+
 def test_nan_chunk_rejected_and_holds():
     core = make_core(observation_timeout=10)
     core.on_observation(0.0, np.zeros(D))

@@ -7,7 +7,8 @@ the policy, a human operator and holding still:
 
 1. Before the first valid observation nothing is commanded; the first target is the observed
    position (clipped into the limits), so the robot never starts with a jump.
-2. ``HOLD``/``ESTOP`` mode, a stale observation, a NaN chunk, or a chunk that ran out:
+2. ``HOLD``/``ESTOP`` mode, a rejected ``/clock`` (until it is sane again), a stale observation,
+   a NaN chunk, or a chunk that ran out:
    hold, i.e. repeat the last commanded (safe) target. ``ESTOP`` latches until ``RUN``/``HOLD``
    and drops the running chunk.
 3. Intervention active: forward the teleop command (hold while the operator's leader is still
@@ -50,11 +51,15 @@ KIND_HOLD, KIND_LIMIT_CLAMP, KIND_REJECTED_INPUT, KIND_ESTOP, KIND_STALE_INPUT, 
 
 @dataclass
 class SafetyNote:
-    """A safety-relevant change to report once: SafetyEvent level/kind and a message."""
+    """A safety-relevant change to report once: SafetyEvent level/kind, a message and its cause.
+
+    Notes of one ``cause`` (a hold reason and its clearing share one) are rate-limited together.
+    """
 
     level: int
     kind: int
     message: str
+    cause: str = ''
 
 
 @dataclass
@@ -227,6 +232,7 @@ class ExecutorCore:
         self._was_clamping = False
         self._pending: List[SafetyNote] = []
         self._bad_chunk_reported = False
+        self._clock_fault = ''
 
     # ---------------------------------------------------------------- inputs
 
@@ -265,7 +271,8 @@ class ExecutorCore:
         if not self._bad_chunk_reported:  # once per cause: until a valid chunk arrives again
             self._bad_chunk_reported = True
             self._pending.append(SafetyNote(LEVEL_WARN, KIND_REJECTED_INPUT, f'{reason}: chunk rejected'
-                                            + ('; holding last target' if nan else '; kept running chunk')))
+                                            + ('; holding last target' if nan else '; kept running chunk'),
+                                            'chunk'))
         if nan:
             self._chunk = None
             self._blend_from_chunk = None
@@ -289,6 +296,10 @@ class ExecutorCore:
         self.intervention = bool(active)
         self.aligning = bool(aligning)
 
+    def set_clock_fault(self, reason: str) -> None:
+        """Hold while the node's clock is untrusted (``reason`` non-empty); ``''`` when sane again."""
+        self._clock_fault = reason
+
     def set_mode(self, mode: int, reason: str = '') -> str:
         """Switch RUN/HOLD/ESTOP; return a message. ESTOP drops the running chunk."""
         if mode not in MODE_NAMES:
@@ -299,10 +310,12 @@ class ExecutorCore:
         if mode == MODE_ESTOP:
             self._chunk = None
             self._blend_from_chunk = None
-            self._pending.append(SafetyNote(LEVEL_ERROR, KIND_ESTOP, f'e-stop{why}: holding last target'))
+            self._pending.append(SafetyNote(LEVEL_ERROR, KIND_ESTOP, f'e-stop{why}: holding last target',
+                                            'mode'))
         elif previous != mode:
             self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED if mode == MODE_RUN else KIND_HOLD,
-                                            f'mode {MODE_NAMES[previous]} -> {MODE_NAMES[mode]}{why}'))
+                                            f'mode {MODE_NAMES[previous]} -> {MODE_NAMES[mode]}{why}',
+                                            'mode'))
         return f'mode {MODE_NAMES[mode]}{why}'
 
     # ---------------------------------------------------------------- tick
@@ -334,6 +347,8 @@ class ExecutorCore:
             return self._hold('e-stop')
         if self.mode == MODE_HOLD:
             return self._hold('hold mode')
+        if self._clock_fault:
+            return self._hold('clock rejected')
         if self._obs_stale or now - self._obs_time > cfg.observation_timeout:
             return self._hold('stale observation')
         if self.intervention:
@@ -404,17 +419,18 @@ class ExecutorCore:
                 kind = KIND_STALE_INPUT if reason == 'stale observation' else KIND_HOLD
                 level = LEVEL_INFO if reason in ('no chunk', 'hold mode', 'operator aligning leader') \
                     else LEVEL_WARN
-                self._pending.append(SafetyNote(level, kind, f'{reason}: holding last target'))
+                self._pending.append(SafetyNote(level, kind, f'{reason}: holding last target', reason))
             elif not reason and self._hold_reason:
                 who = 'human' if result.source == SOURCE_HUMAN else 'policy'
                 self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED,
-                                                f'{self._hold_reason} cleared: {who} resumed'))
+                                                f'{self._hold_reason} cleared: {who} resumed',
+                                                self._hold_reason))
             self._hold_reason = reason
         clamping = bool(result.clamped_joints)
         if clamping and not self._was_clamping:
             self._pending.append(SafetyNote(
                 LEVEL_WARN, KIND_LIMIT_CLAMP,
-                f'target outside position/velocity limits for {result.clamped_joints}: clamped'))
+                f'target outside position/velocity limits for {result.clamped_joints}: clamped', 'clamp'))
         self._was_clamping = clamping
 
 

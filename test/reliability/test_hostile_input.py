@@ -1,0 +1,185 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Hostile input on the ROS domain, through real node processes: bad /clock, forged episode events,
+bad and good messages alternating. No single message may stop a node or cost recorded steps.
+"""
+
+from aloe_msgs.msg import ActionChunk, EpisodeEvent, Observation, SafetyEvent
+from aloe_msgs.srv import EndEpisode, StartEpisode
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+import pytest
+from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_counter, make_weights,
+                                 observation_msg)
+from rosgraph_msgs.msg import Clock
+
+from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_HOLD, SOURCE_POLICY
+from aloe_ros.nodes.common import DIAGNOSTICS, EVENTS, SENSOR_DATA, latched, reliable
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+DT = 0.02
+
+
+class ChunkFeed:
+    """Publishes observations, and a fresh 2 s chunk (constant pose 0.1) every 0.5 s."""
+
+    def __init__(self, driver, clock_pub=None):
+        """Create the publishers; ``clock_pub`` also gets the driver's time as /clock."""
+        self.driver = driver
+        self.obs_pub = driver.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+        self.chunk_pub = driver.node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
+        self.clock_pub = clock_pub
+        self.next_chunk = 0.0
+        self.chunk_id = 0
+
+    def __call__(self):
+        """Publish one round (the driver's spin calls this every 20 ms)."""
+        d = self.driver
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=d.stamp()))
+        self.obs_pub.publish(observation_msg(d))
+        if d.now() >= self.next_chunk:
+            self.chunk_id += 1
+            chunk = ActionChunk(chunk_id=self.chunk_id, policy_version=1, horizon=100, action_dim=14,
+                                joint_names=JOINTS, dt=DT, actions=[0.1] * 1400)
+            chunk.header.stamp = d.stamp()
+            self.chunk_pub.publish(chunk)
+            self.next_chunk = d.now() + 0.5
+
+
+def _messages(events, text):
+    return [e.message for e in events if text in e.message]
+
+
+def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_node, tmp_path):
+    make_weights(str(tmp_path / 'weights'), TINY_CONFIG)
+    sim = {'use_sim_time': True}
+    executor = start_node('aloe_ros.nodes.chunk_executor', {**sim, 'observation_timeout': 0.5})
+    others = [
+        start_node('aloe_ros.nodes.observation', sim),
+        start_node('aloe_ros.nodes.teleop', sim),
+        start_node('aloe_ros.nodes.recorder', {**sim, 'storage_root': str(tmp_path / 'store')}),
+        # No initial weights: the policy waits for a PolicyUpdate (its chunks would mix with the feed's).
+        start_node('aloe_ros.nodes.policy', {**sim, 'learner_config': TINY_CONFIG,
+                                             'weights_dir': str(tmp_path / 'weights')}),
+        start_node('aloe_ros.nodes.learner', {**sim, 'learner_config': TINY_CONFIG,
+                                              'store_root': str(tmp_path / 'store2'),
+                                              'weights_dir': str(tmp_path / 'weights2')}),
+    ]
+    clock_pub = driver.node.create_publisher(Clock, '/clock', reliable(10))
+    feed = ChunkFeed(driver, clock_pub)
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+
+    def policy_steps():
+        return sum(s.source == SOURCE_POLICY for s in monitor.steps)
+
+    assert driver.spin_until(lambda: policy_steps() > 20, 120, feed), executor.output()
+    for bad in (Time(sec=-1, nanosec=0), Time(sec=0, nanosec=1_500_000_000)):
+        n_events = len(events)
+        # /clock subscriptions keep one sample: leave the bad one alone for a moment so it is taken.
+        feed.clock_pub = None
+        clock_pub.publish(Clock(clock=bad))
+        driver.spin_for(0.3, feed)
+        feed.clock_pub = clock_pub
+        # The executor says so and holds, then resumes the policy once the clock has been sane 0.5 s.
+        assert driver.spin_until(lambda: _messages(events[n_events:], 'clock rejected cleared'), 60, feed), \
+            [e.message for e in events[n_events:]] + [executor.output()]
+        assert _messages(events[n_events:], '/clock rejected')
+        resumed_at = len(monitor.steps)
+        assert driver.spin_until(
+            lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[resumed_at:]) > 10, 60, feed), \
+            executor.output()
+    # A jump back by 1000 s, and one forward by 1e6 s: neither is applied, every node stays up.
+    now = driver.now()
+    feed.clock_pub = None
+    for t in (now - 1000.0, now + 1e6):
+        clock_pub.publish(Clock(clock=Time(sec=int(t), nanosec=0)))
+        driver.spin_for(0.3, feed)
+    feed.clock_pub = clock_pub
+    n = len(monitor.steps)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[n:]) > 10, 60, feed)
+    # ROS time never left the driver's timeline: every step is stamped within seconds of it.
+    assert all(abs(s.header.stamp.sec - driver.now()) < 60 for s in monitor.steps[n:])
+    holds = [s for s in monitor.steps if s.source == SOURCE_HOLD]
+    assert holds and monitor.violations == []
+    for proc in [executor] + others:
+        assert proc.alive(), proc.output()
+        assert 'Traceback' not in proc.output(100000), proc.output()
+
+
+def test_forged_episode_event_costs_no_step_of_the_real_episode(driver, start_node, tmp_path):
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': str(tmp_path / 'store')})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    start = driver.call(driver.node.create_client(StartEpisode, '/aloe/start_episode'),
+                        StartEpisode.Request(task='handover'), 60)
+    assert start is not None and start.success, recorder.output()
+
+    def labelled():
+        return [s for s in monitor.steps if s.episode_id == start.episode_id]
+
+    assert driver.spin_until(lambda: len(labelled()) > 20, 60, feed), executor.output()
+    forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
+    for k in range(20):
+        forger.publish(EpisodeEvent(episode_id=f'forged-{k % 2}', event=EpisodeEvent.EVENT_STARTED))
+        driver.spin_for(0.05, feed)
+    n = len(monitor.steps)
+    assert driver.spin_until(lambda: len(monitor.steps) > n + 50, 60, feed)
+    # End once the recorder has received every labelled step seen so far (its counters, 1 Hz).
+    n_labelled = len(labelled())
+    assert driver.spin_until(
+        lambda: diag_counter(diags, 'aloe_recorder', 'msgs_aloe_executed_step') >= n_labelled, 60, feed)
+    end = driver.call(driver.node.create_client(EndEpisode, '/aloe/end_episode'),
+                      EndEpisode.Request(outcome=OUTCOME_SUCCESS), 30)
+    assert end is not None and end.success, recorder.output()
+    # Every step the executor published while the episode was open carries its id, in order...
+    first = next(i for i, s in enumerate(monitor.steps) if s.episode_id == start.episode_id)
+    during = [s for s in monitor.steps[first:] if s.episode_id]
+    assert {s.episode_id for s in during} == {start.episode_id}
+    assert [s.step_index for s in during] == list(range(len(during)))
+    # ... and the recorder kept every one of them: none refused, none lost.
+    assert end.num_steps >= n_labelled, (end.num_steps, n_labelled)
+    assert 'ExecutedStep rejected' not in recorder.output(100000)
+    # Said once per forged id, not once per event.
+    forged = _messages(events, 'forged')
+    assert 1 <= len(forged) <= 2, forged
+    assert executor.alive() and recorder.alive()
+
+
+def test_alternating_bad_and_good_observations_bounded_reports(driver, start_node):
+    executor = start_node('aloe_ros.nodes.chunk_executor',
+                          {'observation_timeout': 0.5, 'report_window': 5.0, 'report_burst': 3})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 10, 60, feed)
+    n_events = len(events)
+    state = {'k': 0}
+
+    def alternate():
+        state['k'] += 1
+        feed()
+        bad = observation_msg(driver)
+        if state['k'] % 2:
+            bad.position = bad.position[:5]          # wrong size: rejected
+        else:
+            bad.stale = True                        # valid, but stale: the executor holds
+        feed.obs_pub.publish(bad)
+
+    # 10 s of flapping, as fast as the driver can publish (~50 rounds/s, 3 messages each).
+    driver.spin_for(10.0, alternate, period=0.02)
+    assert state['k'] > 100
+    flood = events[n_events:]
+    causes = 4  # observation rejected, stale observation hold, its clearing shares that budget, chunk
+    assert len(flood) <= causes * 3 * 3, [e.message for e in flood]
+    assert driver.spin_until(lambda: diag_counter(diags, 'chunk_executor', 'reports_suppressed') > 50, 30,
+                             feed), [e.message for e in flood]
+    assert any('suppressed' in e.message for e in events), [e.message for e in flood]
+    assert executor.alive() and monitor.violations == []
+    assert np.all(np.isfinite([s.action for s in monitor.steps]))
