@@ -183,3 +183,73 @@ def test_alternating_bad_and_good_observations_bounded_reports(driver, start_nod
     assert any('suppressed' in e.message for e in events), [e.message for e in flood]
     assert executor.alive() and monitor.violations == []
     assert np.all(np.isfinite([s.action for s in monitor.steps]))
+
+
+def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_node, tmp_path):
+    from aloe_msgs.srv import EvaluateChunk
+    from reliability_harness import synthetic_episode
+
+    from aloe_ros.storage import EpisodeStore
+    store_root = str(tmp_path / 'store')
+    store = EpisodeStore(store_root, mode='w')
+    store.add_episode(synthetic_episode('ep0'))
+    store.close()
+    learner = start_node('aloe_ros.nodes.learner', {
+        'learner_config': TINY_CONFIG, 'store_root': store_root, 'weights_dir': str(tmp_path / 'weights'),
+        'trigger': 'action'})
+    client = driver.node.create_client(EvaluateChunk, '/aloe/evaluate_chunk')
+    horizon = 10  # tiny_learner.yaml
+
+    def evaluate(actions, h=horizon, d=14):
+        req = EvaluateChunk.Request(observation=observation_msg(driver), actions=actions, horizon=h,
+                                    action_dim=d)
+        res = driver.call(client, req, timeout=120)
+        assert res is not None, learner.output()
+        return res
+
+    ok = evaluate([0.1] * (horizon * 14))
+    assert ok.success and np.isfinite(ok.q), ok.message
+    far = evaluate([1e30] * (horizon * 14))          # finite, far outside every joint limit
+    assert not far.success and 'joint limits' in far.message, far.message
+    near = [0.1] * (horizon * 14)
+    near[6] = 1.02                                   # a gripper 0.02 over: clipped, and said so
+    res = evaluate(near)
+    assert res.success and 'clipped' in res.message, res.message
+    # An oversized request (horizon 1,000,000: 56 MB) is refused on its sizes alone.
+    import array
+    huge = array.array('f', bytes(4 * 14 * 1_000_000))
+    res = evaluate(huge, h=1_000_000)
+    assert not res.success and 'horizon 1000000' in res.message, res.message
+    assert evaluate([0.1] * (horizon * 14)).success
+    assert learner.alive() and 'Traceback' not in learner.output(100000)
+
+
+def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, start_node):
+    import array
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 50, 60, feed)
+    huge = ActionChunk(chunk_id=10_000, policy_version=1, horizon=1_000_000, action_dim=14,
+                       joint_names=JOINTS, dt=DT, actions=array.array('f', bytes(4 * 14 * 1_000_000)))
+    rss = [executor.rss_mb()]
+    n = len(monitor.steps)
+    for batch in range(2):
+        for k in range(3):
+            huge.chunk_id = 10_000 + 3 * batch + k
+            huge.header.stamp = driver.stamp()
+            feed.chunk_pub.publish(huge)
+            driver.spin_for(0.5, feed)
+        count = len(monitor.steps)
+        assert driver.spin_until(lambda: len(monitor.steps) > count + 50, 60, feed)
+        rss.append(executor.rss_mb())
+    # Refused on its byte count: the 56 MB chunk was never deserialized into Python.
+    assert _messages(events, 'bytes above the maximum'), [e.message for e in events]
+    assert all(s.chunk_id < 10_000 for s in monitor.steps[n:])
+    stamps = [s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in monitor.steps[n:]]
+    print(f'executor RSS [MB] before, after 3 and after 6 chunks of 56 MB: {rss}; '
+          f'longest gap between steps {max(np.diff(stamps)):.3f} s')
+    # The second three cost no more memory than the first (what stays is the DDS layer's buffers).
+    assert rss[2] - rss[1] < 30, rss
+    assert executor.alive() and monitor.violations == []

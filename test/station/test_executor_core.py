@@ -158,6 +158,52 @@ def test_chunk_validation_reorders_and_rejects():
         ec.chunk_from_fields(0.0, 1, 0, 1, D, names[:-1] + ['elbow9'], DT, np.zeros(D), names, DT)
 
 
+class _Untouchable:
+    """A message field of ``n`` values whose data must not be read (the O(1) size checks come first)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        raise AssertionError('per-element work on an oversized message')
+
+    def __getitem__(self, k):
+        raise AssertionError('per-element work on an oversized message')
+
+
+def test_oversized_chunk_refused_before_its_data_is_read():
+    names = list(ec.DEFAULT_JOINT_NAMES)
+    huge = 1_000_000
+    with pytest.raises(ValueError, match='above the maximum 1000'):
+        ec.chunk_from_fields(0.0, 1, 0, huge, D, names, DT, _Untouchable(huge * D), names, DT)
+    with pytest.raises(ValueError, match='expected horizon'):
+        ec.chunk_from_fields(0.0, 1, 0, 10, D, names, DT, _Untouchable(huge * D), names, DT)
+    with pytest.raises(ValueError, match='action_dim'):
+        ec.chunk_from_fields(0.0, 1, 0, 10, 1000, _Untouchable(1000), DT, _Untouchable(10 * 1000), names, DT)
+    with pytest.raises(ValueError, match='horizon 1000000 outside'):
+        ec.sized_chunk(_Untouchable(huge * D), huge, D, 100, D)
+    with pytest.raises(ValueError, match='action_dim 7, expected 14'):
+        ec.sized_chunk(_Untouchable(70), 10, 7, 100, D)
+    assert ec.sized_chunk(np.zeros(20 * D), 20, D, 100, D).shape == (20, D)
+
+
+def test_check_limits_refuses_far_outside_and_clips_within_tolerance():
+    lower, upper = np.full(D, -1.0), np.full(D, 1.0)
+    table = np.zeros((3, D))
+    table[1, 4] = 1.02
+    clipped, n = ec.check_limits(table, lower, upper, 0.05)
+    assert n == 1 and clipped[1, 4] == 1.0
+    table[2, 5] = 1e30
+    with pytest.raises(ValueError, match='outside the joint limits'):
+        ec.check_limits(table, lower, upper, 0.05)
+    table[2, 5] = np.nan
+    with pytest.raises(FloatingPointError):
+        ec.check_limits(table, lower, upper, 0.05)
+
+
 def test_estop_latches_until_run_and_drops_chunk():
     core = make_core(observation_timeout=10)
     core.on_observation(0.0, np.zeros(D))

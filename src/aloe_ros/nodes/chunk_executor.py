@@ -38,6 +38,7 @@ from aloe_msgs.srv import SetMode
 from builtin_interfaces.msg import Duration
 import numpy as np
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -47,6 +48,9 @@ from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
                                    FatalNodeError, guard_clock, LATCHED, OncePerCause, ParamSpec,
                                    SENSOR_DATA, declare_parameters, reliable, run_node, stamp_to_sec)
+
+#: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
+CHUNK_OVERHEAD_BYTES = 64 * 1024
 
 # ALOHA (ViperX 300 s) joint limits [rad], gripper normalised [0, 1]; override per robot in YAML.
 _ARM_LOWER = [-3.14, -1.85, -1.76, -3.14, -1.87, -3.14, 0.0]
@@ -89,6 +93,8 @@ def parameter_specs():
                   min=0.001, max=1e6, read_only=True),
         ParamSpec('clock_recover_after', 0.5, 'hold until /clock has been sane this long [wall s]',
                   min=0.0, max=60.0, read_only=True),
+        ParamSpec('max_horizon', ec.DEFAULT_MAX_HORIZON, 'longest chunk accepted [steps]; longer ones are '
+                  'refused before their data is read', min=1, max=1_000_000, read_only=True),
         ParamSpec('report_window', 5.0, 'window of the per-cause report budget [s]', min=0.1, max=3600.0,
                   read_only=True),
         ParamSpec('report_burst', 3, 'reports (log + SafetyEvent) per cause per window', min=1, max=1000,
@@ -149,7 +155,10 @@ class ChunkExecutorNode(Node):
                                   f'/{c}/commands' if forward else f'/{c}/joint_trajectory', COMMANDS)
             for c in p['controllers']]
         self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA)
-        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk, reliable(5))
+        # Chunks arrive serialized: an oversized one is refused on its byte count, never deserialized.
+        self._max_chunk_bytes = p['max_horizon'] * len(self.joint_names) * 4 + CHUNK_OVERHEAD_BYTES
+        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk_data, reliable(5),
+                                 raw=True)
         self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention, LATCHED)
         self.create_subscription(JointState, '/aloe/teleop_command', self._on_teleop, COMMANDS)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
@@ -218,12 +227,21 @@ class ChunkExecutorNode(Node):
             return
         self.once.clear('observation', 'observations valid again')
 
+    def _on_chunk_data(self, data: bytes) -> None:
+        if len(data) > self._max_chunk_bytes:
+            self.diag.count('chunks_received')
+            self.diag.count('chunks_rejected')
+            self.core.on_bad_chunk(f'chunk of {len(data)} bytes above the maximum {self._max_chunk_bytes} '
+                                   f'(max_horizon {self.p["max_horizon"]})', nan=False)
+            return
+        self._on_chunk(deserialize_message(data, ActionChunk))
+
     def _on_chunk(self, msg: ActionChunk) -> None:
         self.diag.count('chunks_received')
         try:
             chunk = ec.chunk_from_fields(stamp_to_sec(msg.header.stamp), msg.chunk_id, msg.policy_version,
-                                         msg.horizon, msg.action_dim, list(msg.joint_names), msg.dt,
-                                         msg.actions, self.joint_names, self.dt)
+                                         msg.horizon, msg.action_dim, msg.joint_names, msg.dt,
+                                         msg.actions, self.joint_names, self.dt, self.p['max_horizon'])
         except FloatingPointError as exc:
             self.diag.count('chunks_rejected')
             self.core.on_bad_chunk(str(exc), nan=True)

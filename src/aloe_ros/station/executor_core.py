@@ -38,6 +38,8 @@ DEFAULT_JOINT_NAMES = tuple(f'{side}_{j}' for side in ('left', 'right') for j in
 
 #: Smallest chunk step period accepted [s]; ActionChunk.dt = 0 means the executor's period.
 MIN_CHUNK_DT = 1e-6
+#: Longest chunk accepted by default (steps); larger ones are refused before their data is read.
+DEFAULT_MAX_HORIZON = 1000
 
 MODE_RUN = 0
 MODE_HOLD = 1
@@ -142,32 +144,34 @@ class TickResult:
 
 def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon: int, action_dim: int,
                       joint_names: Sequence[str], dt: float, actions: Sequence[float],
-                      executor_joint_names: Sequence[str], default_dt: float) -> Chunk:
+                      executor_joint_names: Sequence[str], default_dt: float,
+                      max_horizon: int = DEFAULT_MAX_HORIZON) -> Chunk:
     """Validate ActionChunk fields and return a Chunk in the executor's joint order.
 
     Raises ValueError saying what is wrong: sizes that do not match, unknown or missing joint
-    names, non-finite values, a non-positive dt.
+    names, non-finite values, a non-positive dt. Sizes (horizon, action_dim, number of actions
+    and names) are checked first, in O(1), so an oversized chunk is refused before its data is read.
     """
     d = len(executor_joint_names)
     if horizon <= 0:
         raise ValueError(f'chunk {chunk_id}: horizon {horizon} must be > 0')
-    flat = np.asarray(actions, dtype=float)
-    if flat.shape[0] != horizon * action_dim:
-        raise ValueError(f'chunk {chunk_id}: {flat.shape[0]} actions, expected horizon*action_dim '
+    if horizon > max_horizon:
+        raise ValueError(f'chunk {chunk_id}: horizon {horizon} above the maximum {max_horizon}')
+    if len(actions) != horizon * action_dim:
+        raise ValueError(f'chunk {chunk_id}: {len(actions)} actions, expected horizon*action_dim '
                          f'= {horizon}*{action_dim}')
-    table = flat.reshape(horizon, action_dim)
+    if action_dim != d or len(joint_names) not in (0, d):
+        raise ValueError(f'chunk {chunk_id}: action_dim {action_dim} with {len(joint_names)} joint names, '
+                         f'expected {d} (the executor\'s joints)')
+    table = np.asarray(actions, dtype=float).reshape(horizon, action_dim)
     names = list(joint_names)
     if names:
-        if len(names) != action_dim:
-            raise ValueError(f'chunk {chunk_id}: {len(names)} joint names for action_dim {action_dim}')
         unknown = [n for n in names if n not in executor_joint_names]
         missing = [n for n in executor_joint_names if n not in names]
         if unknown or missing:
             raise ValueError(f'chunk {chunk_id}: unknown joints {unknown}, missing joints {missing}')
         index = [names.index(n) for n in executor_joint_names]
         table = table[:, index]
-    elif action_dim != d:
-        raise ValueError(f'chunk {chunk_id}: action_dim {action_dim} without joint names, expected {d}')
     if not np.all(np.isfinite(table)):
         bad = sorted({int(k) for k in np.argwhere(~np.isfinite(table))[:, 0]})
         raise FloatingPointError(f'chunk {chunk_id}: NaN/inf at steps {bad[:5]}')
@@ -176,6 +180,43 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
         raise ValueError(f'chunk {chunk_id}: dt {dt} must be 0 (the control period) or >= {MIN_CHUNK_DT}')
     return Chunk(stamp=float(stamp), chunk_id=int(chunk_id), policy_version=int(policy_version),
                  dt=float(dt) if dt > 0 else default_dt, actions=table)
+
+
+def sized_chunk(actions: Sequence[float], horizon: int, action_dim: int, max_horizon: int,
+                expected_dim: int, what: str = 'chunk') -> np.ndarray:
+    """Return ``actions`` as an (horizon, action_dim) float array after O(1) size checks.
+
+    The sizes (``horizon <= max_horizon``, ``action_dim == expected_dim``, ``len(actions) ==
+    horizon * action_dim``) are checked before any per-element work, so an oversized message is
+    refused without touching its data. Raises ValueError saying what is wrong.
+    """
+    if not 0 < horizon <= max_horizon:
+        raise ValueError(f'{what}: horizon {horizon} outside [1, {max_horizon}]')
+    if action_dim != expected_dim:
+        raise ValueError(f'{what}: action_dim {action_dim}, expected {expected_dim}')
+    if len(actions) != horizon * action_dim:
+        raise ValueError(f'{what}: {len(actions)} actions, expected horizon*action_dim '
+                         f'= {horizon}*{action_dim}')
+    return np.asarray(actions, dtype=float).reshape(horizon, action_dim)
+
+
+def check_limits(table: np.ndarray, lower: np.ndarray, upper: np.ndarray, tolerance: float,
+                 what: str = 'chunk') -> Tuple[np.ndarray, int]:
+    """Return (table clipped into ``[lower, upper]``, number of values clipped).
+
+    Raises FloatingPointError on NaN/inf and ValueError when a value lies more than ``tolerance``
+    outside the limits: a target the robot could not be commanded to.
+    """
+    if not np.all(np.isfinite(table)):
+        raise FloatingPointError(f'{what}: NaN/inf actions')
+    below = table < lower - tolerance
+    above = table > upper + tolerance
+    if below.any() or above.any():
+        step, joint = (int(v) for v in np.argwhere(below | above)[0])
+        raise ValueError(f'{what}: action {table[step, joint]:.6g} at step {step}, joint {joint} is outside '
+                         f'the joint limits [{lower[joint]:.6g}, {upper[joint]:.6g}] (+- {tolerance:g})')
+    clipped = np.clip(table, lower, upper)
+    return clipped, int(np.count_nonzero(clipped != table))
 
 
 def observation_to_action_vector(action_names: Sequence[str], obs_names: Sequence[str],
