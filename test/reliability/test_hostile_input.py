@@ -253,3 +253,41 @@ def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, star
     # The second three cost no more memory than the first (what stays is the DDS layer's buffers).
     assert rss[2] - rss[1] < 30, rss
     assert executor.alive() and monitor.violations == []
+
+
+def test_sim_reset_refused_during_an_episode_and_episodes_record_the_sims_task(driver, start_node, tmp_path):
+    from aloe_msgs.srv import ResetScene
+    from aloe_ros.sim.tasks import task_names
+    other = next(t for t in task_names() if t != 'handover')
+    sim = start_node('aloe_ros.nodes.sim_node', {'camera_rate_hz': 0.0, 'image_height': 8, 'image_width': 8,
+                                                 'task': 'handover'})
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': str(tmp_path / 'store'),
+                                                      'default_task': 'stale_default'})
+    node = driver.node
+    reset_cli = node.create_client(ResetScene, '/sim/reset')
+    start_cli = node.create_client(StartEpisode, '/aloe/start_episode')
+    end_cli = node.create_client(EndEpisode, '/aloe/end_episode')
+    events = driver.collect(EpisodeEvent, '/aloe/episode_event', latched(10))
+
+    # Generous deadlines: on a loaded machine node start-up alone can take minutes.
+    reset = driver.call(reset_cli, ResetScene.Request(seed=3, task=other), 300)
+    assert reset is not None and reset.success, sim.output()
+    # The recorder hears the sim's task (latched): an empty StartEpisode records it, not the default.
+    assert driver.spin_until(lambda: f'task {other!r}' in recorder.output(), 300), recorder.output()
+    start = driver.call(start_cli, StartEpisode.Request(), 120)
+    assert start is not None and start.success, recorder.output()
+    assert driver.spin_until(lambda: any(e.event == EpisodeEvent.EVENT_STARTED for e in events), 120)
+    assert [e.task for e in events if e.episode_id == start.episode_id] == [other]
+    # While the episode is open the scene cannot be reset (a task change would split it).
+    refused = driver.call(reset_cli, ResetScene.Request(seed=4, task='handover'), 120)
+    assert refused is not None and not refused.success and 'is open' in refused.message, refused
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 120)
+    assert end is not None and end.success
+    # A start naming another task than the sim runs is refused.
+    wrong = driver.call(start_cli, StartEpisode.Request(task='handover'), 120)
+    assert wrong is not None and not wrong.success and other in wrong.message, wrong
+    # Once the episode has ended the reset goes through again.
+    # (the sim hears EVENT_ENDED asynchronously: retry for a while)
+    assert driver.spin_until(lambda: (driver.call(reset_cli, ResetScene.Request(seed=5, task='handover'), 30)
+                                      or ResetScene.Response()).success, 120, period=0.5), sim.output()
+    assert sim.alive() and recorder.alive()

@@ -9,6 +9,10 @@ records, as serialized CDR exactly as received (``raw=True``), observations, exe
 intervention states, action chunks, safety events, its own episode events and optional camera
 topics into the episode's MCAP (see :mod:`aloe_ros.storage`).
 
+Task: when a station reports its task on ``/sim/task`` (std_msgs/String, latched; the sim does),
+every episode records that task: StartEpisode with an empty task takes it, one naming another
+task is refused. Without such a report the request's task, or ``default_task``, is used.
+
 Outcomes: SUCCESS/FAILURE terminate, TIMEOUT/ABORTED truncate. ``max_episode_steps`` > 0 ends
 an episode as TIMEOUT when that many steps were accepted. SIGINT/SIGTERM close the open
 episode as ABORTED. Bad input (invalid ExecutedStep, EndEpisode with nothing open,
@@ -28,6 +32,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 from aloe_ros.learning.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TIMEOUT
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
@@ -124,6 +129,8 @@ class RecorderNode(Node):
         for topic in self.params['camera_topics']:
             self._subs.append(self.create_subscription(
                 Image, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
+        self._station_task = ''
+        self.create_subscription(String, '/sim/task', self._on_station_task, latched(1))
         self.create_service(StartEpisode, '/aloe/start_episode', self._on_start)
         self.create_service(EndEpisode, '/aloe/end_episode', self._on_end)
         self.create_timer(self.params['diagnostics_period'], self._update_diagnostics)
@@ -139,6 +146,11 @@ class RecorderNode(Node):
         self.diag.set_status(DiagnosticsPublisher.WARN,
                              f'{self.diag.counter("rejected")} inputs rejected, last: {what}')
 
+    def _on_station_task(self, msg: String) -> None:
+        if msg.data != self._station_task:
+            self.get_logger().info(f'station reports task {msg.data!r}: episodes record it')
+        self._station_task = msg.data
+
     def _on_start(self, req: StartEpisode.Request, res: StartEpisode.Response):
         """Open a new episode and announce it with EVENT_STARTED."""
         rec = self.store.recording
@@ -147,7 +159,13 @@ class RecorderNode(Node):
             res.message = f'episode {rec.episode_id} is still open: end it first'
             self._reject(f'StartEpisode refused: {res.message}')
             return res
-        task = req.task or self.params['default_task']
+        if self._station_task and req.task and req.task != self._station_task:
+            res.success = False
+            res.message = (f'task {req.task!r} requested but the station runs {self._station_task!r}: '
+                           'reset the scene to that task first')
+            self._reject(f'StartEpisode refused: {res.message}')
+            return res
+        task = self._station_task or req.task or self.params['default_task']
         instruction = req.task_instruction or self.params['default_instruction']
         try:
             rec = self.store.begin_episode(task, instruction, int(req.seed))
