@@ -17,7 +17,9 @@ Outcomes: SUCCESS/FAILURE terminate, TIMEOUT/ABORTED truncate. ``max_episode_ste
 an episode as TIMEOUT when that many steps were accepted. SIGINT/SIGTERM close the open
 episode as ABORTED. Bad input (invalid ExecutedStep, EndEpisode with nothing open,
 StartEpisode while one is open) is refused with one log line, counted in ``/diagnostics``,
-and the node keeps running.
+and the node keeps running. The open episode is flushed to disk every ``flush_period`` (<= 1 s):
+after a kill -9 its quarantined ``.partial`` holds it up to the last flush, and
+``aloe salvage`` turns that into a truncated episode.
 """
 
 import os
@@ -90,6 +92,8 @@ PARAMS = [
               read_only=True),
     ParamSpec('camera_topics', [], 'sensor_msgs/Image topics recorded too (e.g. /cam_high/image_raw).',
               kind='string_array', read_only=True, check=_check_topic),
+    ParamSpec('flush_period', 0.5, 'The open episode is made durable (chunk written, fsync) this often: '
+              'a killed recorder loses at most this much of it [s].', min=0.05, max=1.0, read_only=True),
     ParamSpec('diagnostics_period', 1.0, 'Period of /diagnostics reports [s].', min=0.1, max=60.0,
               read_only=True),
 ]
@@ -134,6 +138,8 @@ class RecorderNode(Node):
         self.create_service(StartEpisode, '/aloe/start_episode', self._on_start)
         self.create_service(EndEpisode, '/aloe/end_episode', self._on_end)
         self.create_timer(self.params['diagnostics_period'], self._update_diagnostics)
+        self._flushed_bytes = 0
+        self.create_timer(self.params['flush_period'], self._flush)
         self.get_logger().info(f'recording episodes into {self.store.root} '
                                f'({len(self.store.episode_ids())} complete episodes in the catalog)')
 
@@ -291,6 +297,18 @@ class RecorderNode(Node):
                 self.end_episode(OUTCOME_TIMEOUT, f'max_episode_steps={limit} reached')
 
         return callback
+
+    def _flush(self) -> None:
+        rec = self.store.recording
+        if rec is None or rec.bytes_written == self._flushed_bytes:
+            return
+        try:
+            rec.flush()
+        except Exception as exc:
+            self.diag.count('write_errors')
+            self._log_once.report('flush', f'making {rec.episode_id} durable failed: {exc}', 'error')
+            return
+        self._flushed_bytes = rec.bytes_written
 
     def _update_diagnostics(self) -> None:
         rec = self.store.recording
