@@ -75,7 +75,7 @@ def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_
     def policy_steps():
         return sum(s.source == SOURCE_POLICY for s in monitor.steps)
 
-    assert driver.spin_until(lambda: policy_steps() > 20, 120, feed), executor.output()
+    assert driver.spin_until(lambda: policy_steps() > 20, 600, feed), executor.output()
     for bad in (Time(sec=-1, nanosec=0), Time(sec=0, nanosec=1_500_000_000)):
         n_events = len(events)
         # /clock subscriptions keep one sample: leave the bad one alone for a moment so it is taken.
@@ -84,12 +84,12 @@ def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_
         driver.spin_for(0.3, feed)
         feed.clock_pub = clock_pub
         # The executor says so and holds, then resumes the policy once the clock has been sane 0.5 s.
-        assert driver.spin_until(lambda: _messages(events[n_events:], 'clock rejected cleared'), 60, feed), \
+        assert driver.spin_until(lambda: _messages(events[n_events:], 'clock rejected cleared'), 300, feed), \
             [e.message for e in events[n_events:]] + [executor.output()]
         assert _messages(events[n_events:], '/clock rejected')
         resumed_at = len(monitor.steps)
         assert driver.spin_until(
-            lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[resumed_at:]) > 10, 60, feed), \
+            lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[resumed_at:]) > 10, 300, feed), \
             executor.output()
     # A jump back by 1000 s, and one forward by 1e6 s: neither is applied, every node stays up.
     now = driver.now()
@@ -99,7 +99,8 @@ def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_
         driver.spin_for(0.3, feed)
     feed.clock_pub = clock_pub
     n = len(monitor.steps)
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[n:]) > 10, 60, feed)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[n:]) > 10, 300,
+                             feed)
     # ROS time never left the driver's timeline: every step is stamped within seconds of it.
     assert all(abs(s.header.stamp.sec - driver.now()) < 60 for s in monitor.steps[n:])
     holds = [s for s in monitor.steps if s.source == SOURCE_HOLD]
@@ -116,26 +117,27 @@ def test_forged_episode_event_costs_no_step_of_the_real_episode(driver, start_no
     monitor = CommandMonitor(driver)
     events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
     diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    # Generous deadlines throughout: under a CPU hog a node's start-up alone has taken 75 s.
     start = driver.call(driver.node.create_client(StartEpisode, '/aloe/start_episode'),
-                        StartEpisode.Request(task='handover'), 60)
+                        StartEpisode.Request(task='handover'), 600)
     assert start is not None and start.success, recorder.output()
 
     def labelled():
         return [s for s in monitor.steps if s.episode_id == start.episode_id]
 
-    assert driver.spin_until(lambda: len(labelled()) > 20, 60, feed), executor.output()
+    assert driver.spin_until(lambda: len(labelled()) > 20, 600, feed), executor.output()
     forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
     for k in range(20):
         forger.publish(EpisodeEvent(episode_id=f'forged-{k % 2}', event=EpisodeEvent.EVENT_STARTED))
         driver.spin_for(0.05, feed)
     n = len(monitor.steps)
-    assert driver.spin_until(lambda: len(monitor.steps) > n + 50, 60, feed)
+    assert driver.spin_until(lambda: len(monitor.steps) > n + 50, 300, feed)
     # End once the recorder has received every labelled step seen so far (its counters, 1 Hz).
     n_labelled = len(labelled())
     assert driver.spin_until(
-        lambda: diag_counter(diags, 'aloe_recorder', 'msgs_aloe_executed_step') >= n_labelled, 60, feed)
+        lambda: diag_counter(diags, 'aloe_recorder', 'msgs_aloe_executed_step') >= n_labelled, 300, feed)
     end = driver.call(driver.node.create_client(EndEpisode, '/aloe/end_episode'),
-                      EndEpisode.Request(outcome=OUTCOME_SUCCESS), 30)
+                      EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
     assert end is not None and end.success, recorder.output()
     # Every step the executor published while the episode was open carries its id, in order...
     first = next(i for i, s in enumerate(monitor.steps) if s.episode_id == start.episode_id)
@@ -158,7 +160,7 @@ def test_alternating_bad_and_good_observations_bounded_reports(driver, start_nod
     monitor = CommandMonitor(driver)
     events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
     diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 10, 60, feed)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 10, 600, feed)
     n_events = len(events)
     state = {'k': 0}
 
@@ -203,7 +205,7 @@ def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_n
     def evaluate(actions, h=horizon, d=14):
         req = EvaluateChunk.Request(observation=observation_msg(driver), actions=actions, horizon=h,
                                     action_dim=d)
-        res = driver.call(client, req, timeout=120)
+        res = driver.call(client, req, timeout=600)  # the learner's start-up (torch) is slow under load
         assert res is not None, learner.output()
         return res
 
@@ -230,7 +232,7 @@ def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, star
     feed = ChunkFeed(driver)
     monitor = CommandMonitor(driver)
     events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 50, 60, feed)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 50, 600, feed)
     huge = ActionChunk(chunk_id=10_000, policy_version=1, horizon=1_000_000, action_dim=14,
                        joint_names=JOINTS, dt=DT, actions=array.array('f', bytes(4 * 14 * 1_000_000)))
     rss = [executor.rss_mb()]
@@ -242,10 +244,11 @@ def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, star
             feed.chunk_pub.publish(huge)
             driver.spin_for(0.5, feed)
         count = len(monitor.steps)
-        assert driver.spin_until(lambda: len(monitor.steps) > count + 50, 60, feed)
+        assert driver.spin_until(lambda: len(monitor.steps) > count + 50, 300, feed)
         rss.append(executor.rss_mb())
     # Refused on its byte count: the 56 MB chunk was never deserialized into Python.
-    assert _messages(events, 'bytes above the maximum'), [e.message for e in events]
+    assert driver.spin_until(lambda: _messages(events, 'bytes above the maximum'), 300, feed), \
+        [e.message for e in events]
     assert all(s.chunk_id < 10_000 for s in monitor.steps[n:])
     stamps = [s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in monitor.steps[n:]]
     print(f'executor RSS [MB] before, after 3 and after 6 chunks of 56 MB: {rss}; '
