@@ -8,6 +8,9 @@ starts real node processes over DDS in a private ROS domain:
 
 - ``recorder_kill9``: kill -9 the recorder mid-episode, restart it; every earlier episode must be
   byte-identical (sha256) with all its steps, the catalog consistent, the killed one quarantined.
+- ``recorder_salvage``: kill -9 the recorder mid-episode after its steps were flushed; ``aloe
+  salvage`` must give back every step on disk before the kill as a truncated episode (reports
+  published / durable / salvaged steps and how long after publishing the steps were durable).
 - ``policy_kill9``: the executor holds, commands constant, from one tick after the last chunk ends.
 - ``learner_kill9``: the policy keeps running the last version; the restarted learner resumes and
   exports the next version.
@@ -36,7 +39,7 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 101)))
 os.environ.setdefault('MUJOCO_GL', 'egl')
 os.environ.setdefault('PYTHONUNBUFFERED', '1')
 
-from fault_scenarios import RecorderKillTrials  # noqa: E402
+from fault_scenarios import RecorderKillTrials, kill_and_salvage  # noqa: E402
 from reliability_harness import Driver, NodeProcess  # noqa: E402
 import test_faults  # noqa: E402
 
@@ -103,6 +106,38 @@ def run_recorder(trials, seed):
     return out
 
 
+def run_salvage(trials):
+    """Run the kill -9 + salvage scenario ``trials`` times; return its result dict."""
+    from pathlib import Path
+    out = {'trials': trials, 'survived': 0, 'failures': [], 'runs': []}
+    t0 = time.monotonic()
+    for k in range(trials):
+        with tempfile.TemporaryDirectory(prefix='bench_faults_salvage_') as tmp:
+            driver = Driver('bench_faults')
+            try:
+                result = kill_and_salvage(driver, str(Path(tmp) / 'store'),
+                                          str(Path(tmp) / 'recorder.log'))
+                result.pop('salvage_output')
+                out['runs'].append(result)
+                ok = result['truncated'] and result['salvaged_steps'] >= result['durable_steps']
+                out['survived'] += int(ok)
+                if not ok:
+                    out['failures'].append({'trial': k, 'result': result})
+                print(f'recorder_salvage trial {k}: {result["published_steps"]} published, '
+                      f'{result["durable_steps"]} durable before the kill, '
+                      f'{result["salvaged_steps"]} salvaged '
+                      f'(durable {result["durable_after_s"]:.2f} s after publishing)', flush=True)
+            except Exception as exc:
+                out['failures'].append({'trial': k, 'error': ''.join(
+                    traceback.format_exception(type(exc), exc, exc.__traceback__))[-3000:]})
+                print(f'recorder_salvage trial {k}: FAILED {str(exc)[:300]}', flush=True)
+            finally:
+                driver.close()
+    out['salvaged_steps'] = sum(r['salvaged_steps'] for r in out['runs'])
+    out['seconds'] = time.monotonic() - t0
+    return out
+
+
 def run_scenario(name, trials):
     """Run one test scenario ``trials`` times with fresh processes; return its result dict."""
     out = {'trials': trials, 'survived': 0, 'failures': []}
@@ -132,15 +167,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--recorder-trials', type=int, default=20)
     parser.add_argument('--trials', type=int, default=3, help='trials of every other scenario')
-    parser.add_argument('--only', nargs='*', choices=['recorder_kill9', *SCENARIOS], default=None)
+    parser.add_argument('--only', nargs='*', choices=['recorder_kill9', 'recorder_salvage', *SCENARIOS],
+                        default=None)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=os.path.join(ROOT, 'results', 'bench_faults.json'))
     args = parser.parse_args(argv)
-    names = args.only or ['recorder_kill9', *SCENARIOS]
+    names = args.only or ['recorder_kill9', 'recorder_salvage', *SCENARIOS]
     results = {}
     for name in names:
         if name == 'recorder_kill9':
             results[name] = run_recorder(args.recorder_trials, args.seed)
+        elif name == 'recorder_salvage':
+            results[name] = run_salvage(args.trials)
         else:
             results[name] = run_scenario(name, args.trials)
     report = {'bench': 'faults', 'time': time.strftime('%Y-%m-%dT%H:%M:%S'), 'host': platform.node(),

@@ -19,6 +19,8 @@ SUBCOMMANDS = {
                'run a ROS 2 YAML launch file here: aloe launch [PKG] FILE [arg:=value ...]'),
     'export': ('aloe_ros.storage.export', 'main',
                'export episodes of a store to NPZ: aloe export --root STORE --out DIR'),
+    'salvage': ('aloe_ros.storage.salvage', 'main',
+                'list / salvage a killed recorder\'s partial episodes: aloe salvage --root STORE [--all]'),
 }
 
 

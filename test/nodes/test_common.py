@@ -80,6 +80,47 @@ def test_once_per_cause(caplog):
     assert [e[0] for e in events] == ['warn', 'info', 'warn']
 
 
+def test_once_per_cause_bounded_when_bad_and_good_alternate():
+    clock = [0.0]
+    events = []
+    once = common.OncePerCause(logging.getLogger('t'), on_event=lambda *e: events.append(e),
+                               window=5.0, burst=3, clock=lambda: clock[0])
+    for k in range(10000):  # bad, good, bad, good ... at 1 kHz for 10 s
+        clock[0] = k * 0.001
+        if k % 2 == 0:
+            once.report('obs', 'observation rejected')
+        else:
+            once.clear('obs', 'observations valid again')
+    # 10 s at <= 3 per 5 s window; flush-sent reports are part of that budget.
+    assert len(events) <= 3 * 3
+    assert once.suppressed >= 10000 - len(events)
+    clock[0] = 100.0
+    once.flush()
+    last = events[-1]
+    # The last report sent tells the current state (cleared) and how many were suppressed.
+    assert last[0] == 'info' and 'suppressed' in last[2], last
+    # A cause that stops flapping is reported promptly again.
+    assert once.report('obs', 'observation rejected')
+
+
+def test_clock_guard_rejects_bad_samples_and_recovers():
+    g = common.ClockGuard(max_backward=0.5, max_forward=10.0, recover_after=0.5, resync_after=2.0)
+    assert g.check(100, 0, 0.0)[0] == g.ACCEPT
+    verdict, reason = g.check(-1, 0, 0.01)
+    assert verdict == g.REJECT and 'invalid' in reason and g.faulty
+    assert g.check(100, 2_000_000_000, 0.01)[0] == g.REJECT          # nanosec out of range
+    assert g.check(5, 0, 0.02)[0] == g.REJECT                        # 95 s back
+    assert g.check(10_000, 0, 0.02)[0] == g.REJECT                   # 9900 s forward
+    assert g.check(99, 900_000_000, 0.03)[0] == g.DROP               # 0.1 s back: ignored quietly
+    assert g.rejected == 4
+    assert g.check(100, 10_000_000, 0.1)[0] == g.ACCEPT and not g.recovered(0.1)
+    assert g.check(100, 600_000_000, 0.7)[0] == g.ACCEPT and g.recovered(0.7) and not g.faulty
+    # A restarted simulator: a consistent new timeline is adopted after resync_after seconds.
+    verdicts = [g.check(k // 10, (k % 10) * 100_000_000, 1.0 + 0.1 * k)[0] for k in range(30)]
+    assert verdicts[0] == g.REJECT and g.ACCEPT in verdicts
+    assert g.last < 10 * 1_000_000_000
+
+
 def test_diagnostics_counters_and_rates(make_node):
     diag = common.DiagnosticsPublisher(make_node())
     diag.declare('rejected')

@@ -12,7 +12,7 @@ import pytest
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.nodes.chunk_executor import _ARM_LOWER, _ARM_UPPER
 from aloe_ros.nodes.common import COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, diagnostic_values
 from aloe_ros.nodes.common import reliable

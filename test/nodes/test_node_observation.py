@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import Image, JointState
 
-from aloe_ros.conversions import image_to_numpy, numpy_to_image
+from aloe_ros.station.conversions import image_to_numpy, numpy_to_image
 from aloe_ros.nodes.common import DIAGNOSTICS, LATCHED, SENSOR_DATA, diagnostic_values
 
 pytestmark = pytest.mark.ros
@@ -91,3 +91,19 @@ def test_observation_process(ros, start_node):
     # Inputs stop: observations keep coming, flagged stale.
     assert ros.spin_until(lambda: out[-1].stale, timeout=5)
     assert proc.stop() == 0, proc.output()
+
+
+def test_oversized_image_refused_on_its_byte_count_unread(ros):
+    from rclpy.parameter import Parameter
+
+    from aloe_ros.nodes.observation import IMAGE_OVERHEAD_BYTES, ObservationNode
+    node = ObservationNode(context=ros.context,
+                           parameter_overrides=[Parameter('max_image_bytes', value=1024)])
+    try:
+        def never(camera, msg):
+            raise AssertionError('an oversized image message was deserialized and handled')
+        node._on_data('cam_high', bytes(1024 + IMAGE_OVERHEAD_BYTES + 1), Image, never)
+        assert node.diag.counter('rejected_oversized_image') == 1
+        assert node.diag.counter('rejected') == 1
+    finally:
+        node.destroy_node()

@@ -8,8 +8,8 @@ import pytest
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 
-from aloe_ros.conversions import numpy_to_image
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station.conversions import numpy_to_image
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.nodes.common import COMMANDS, SENSOR_DATA, reliable
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

@@ -144,3 +144,70 @@ class RecorderKillTrials:
     def close(self):
         """Stop the recorder."""
         self.proc.stop()
+
+
+def kill_and_salvage(driver, root, log_path, durable_steps=60, tail_steps=20, deadline=120.0):
+    """Record steps, wait until they are durable, kill -9 the recorder mid-episode, salvage.
+
+    Publishes ``durable_steps`` steps, waits (up to ``deadline``) until the recorder's ``.partial``
+    on disk holds them all, publishes ``tail_steps`` more and kills the recorder right after the
+    last. The restarted recorder quarantines the partial; then ``aloe salvage --all`` copies it
+    into the store. Returns a dict: steps published, durable before the kill, salvaged, loaded,
+    and how long after publishing the durable ones were on disk (``durable_after_s``).
+    """
+    import glob
+    import subprocess
+    import sys
+
+    from aloe_ros.storage import EpisodeStore
+    from aloe_ros.storage.episode_file import read_partial
+    from aloe_ros.storage.store import STEP_TOPIC
+    proc = NodeProcess('aloe_ros.nodes.recorder', {'storage_root': root, 'flush_period': 0.5},
+                       log_path=log_path)
+    step_pub = driver.node.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
+    start_cli = driver.node.create_client(StartEpisode, '/aloe/start_episode')
+    res = None
+    for _ in range(int(deadline / 5)):
+        res = driver.call(start_cli, StartEpisode.Request(task='handover'), timeout=5.0)
+        if res is not None:
+            break
+    assert res is not None and res.success, (res, proc.output())
+
+    def publish(first, n):
+        for k in range(first, first + n):
+            msg = ExecutedStep(episode_id=res.episode_id, step_index=k, source=SOURCE_POLICY,
+                               policy_version=1, action=list(np.full(14, 0.001 * k)),
+                               observed_position=[0.0] * 14)
+            msg.header.stamp = driver.stamp()
+            step_pub.publish(msg)
+            driver.spin_for(0.01)
+
+    publish(0, durable_steps)
+    published_at = time.monotonic()
+    partials = []
+
+    def durable():
+        partials[:] = glob.glob(os.path.join(root, 'episodes', '*', res.episode_id + '.mcap.partial'))
+        return bool(partials) and sum(m[0] == STEP_TOPIC for m in read_partial(partials[0]).messages) \
+            >= durable_steps
+    assert driver.spin_until(durable, deadline, period=0.1), proc.output()
+    durable_after = time.monotonic() - published_at
+    publish(durable_steps, tail_steps)
+    proc.kill9()
+    proc.start()           # the restarted recorder quarantines the partial episode ...
+    assert driver.spin_until(lambda: 'incomplete episode' in proc.output(), deadline), proc.output()
+    assert proc.stop() == 0  # ... and releases the store for the salvage
+    cli = subprocess.run([sys.executable, '-m', 'aloe_ros.cli', 'salvage', '--root', root, '--all'],
+                         capture_output=True, text=True, timeout=deadline)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    store = EpisodeStore(root)
+    try:
+        row = store.catalog.get(res.episode_id)
+        episode = store.load_episode(res.episode_id)
+        return {'episode_id': res.episode_id, 'published_steps': durable_steps + tail_steps,
+                'durable_steps': durable_steps, 'salvaged_steps': int(row.num_steps),
+                'loaded_steps': len(episode.actions), 'truncated': bool(row.truncated),
+                'status': row.status, 'durable_after_s': round(durable_after, 3),
+                'salvage_output': cli.stdout.strip()}
+    finally:
+        store.close()

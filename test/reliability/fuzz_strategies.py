@@ -15,6 +15,7 @@ from builtin_interfaces.msg import Time
 from hypothesis import strategies as st
 import numpy as np
 from reliability_harness import ARM_JOINTS, JOINTS
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 
 from aloe_ros.nodes.common import sec_to_stamp
@@ -161,6 +162,21 @@ episode_events = st.builds(
     lambda eid, ev, out, task: (lambda driver: EpisodeEvent(episode_id=eid, event=ev, outcome=out,
                                                             task=task, task_instruction=task)),
     text, st.integers(0, 255), st.integers(0, 255), text)
+
+
+def _clock(sec, nanosec):
+    return lambda driver: Clock(clock=Time(sec=sec, nanosec=nanosec))
+
+
+def _clock_near(dt):
+    return lambda driver: Clock(clock=sec_to_stamp(max(driver.now() + dt, 0.0)))
+
+
+#: /clock samples: negative, huge, out-of-range nanoseconds, and jumps around the driver's time.
+clocks = st.one_of(
+    st.builds(_clock, st.integers(-2 ** 31, 2 ** 31 - 1), st.integers(0, 2 ** 32 - 1)),
+    st.builds(_clock, st.sampled_from([-1, 0, 1, 2 ** 31 - 1]), st.sampled_from([0, 999_999_999, 10 ** 9])),
+    st.builds(_clock_near, st.floats(-2000.0, 2000.0)))
 
 policy_updates = st.builds(
     lambda v, uri, sha, ch: (lambda driver: PolicyUpdate(version=v, checkpoint_uri=uri, sha256=sha,

@@ -62,14 +62,24 @@ def test_policy_killed_executor_holds_one_tick_after_chunk_end(driver, start_nod
     def feed():
         obs_pub.publish(observation_msg(driver))
 
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 20, 90, feed), \
+    # The policy's start-up (torch) has taken minutes under a CPU hog: a generous deadline.
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 20, 600, feed), \
         policy.output() + executor.output()
     policy.kill9()
-    driver.spin_for(0.3, feed)          # chunks already in flight arrive
+
+    def chunk_end():
+        # Chunks already in flight when the policy died may still arrive: judge by the last one.
+        last = chunks[-1]
+        return stamp_to_sec(last.header.stamp) + last.horizon * last.dt
+
+    def settled():
+        after = [s for s in monitor.steps if stamp_to_sec(s.header.stamp) > chunk_end() + DT]
+        return len(after) > 60  # margin so the last 40 commands are all from the held ticks
+
+    # Under load the executor's steps arrive late: wait for them (generous deadline), never a fixed sleep.
+    assert driver.spin_until(settled, 120, feed), (len(monitor.steps), executor.output())
     last = chunks[-1]
-    chunk_end = stamp_to_sec(last.header.stamp) + last.horizon * last.dt
-    driver.spin_for(1.5, feed)
-    after, held = _constant_after(monitor.steps, chunk_end + DT)
+    after, held = _constant_after(monitor.steps, chunk_end() + DT)
     assert len(after) > 40 and held, [(s.source, s.chunk_id) for s in after[:5]]
     assert max(s.chunk_id for s in monitor.steps if s.source == SOURCE_POLICY) == last.chunk_id
     # The joint commands themselves are constant too: the robot holds still.

@@ -379,6 +379,8 @@ def test_fuzz_sim(driver, start_node):
     pubs = {s: node.create_publisher(JointTrajectory, f'/{s}_arm_controller/joint_trajectory', COMMANDS)
             for s in ('left', 'right')}
     reset_cli = node.create_client(ResetScene, '/sim/reset')
+    # The sim follows episode events (a reset is refused while one is open): fuzz them too.
+    ev_pub = node.create_publisher(EpisodeEvent, '/aloe/episode_event', LATCHED)
 
     @st.composite
     def trajectories(draw):
@@ -402,10 +404,48 @@ def test_fuzz_sim(driver, start_node):
                        st.one_of(fz.text, st.just('handover'), st.just('')))
     assert driver.spin_until(lambda: states, 120), proc.output()
     sent = fuzz(driver, [(pubs['left'].publish, trajectories()), (pubs['right'].publish, trajectories()),
-                         (reset, resets)], examples=max(FUZZ_EXAMPLES // 3, 20))
+                         (reset, resets), (ev_pub.publish, fz.episode_events)],
+                examples=max(FUZZ_EXAMPLES // 3, 20))
     n_before = len(states)
     assert driver.spin_until(lambda: len(states) > n_before + 10, 20), 'sim stopped publishing'
     assert all(np.all(np.isfinite(s.position)) for s in states[-10:])
     assert driver.spin_until(lambda: diag_counter(diags, 'sim', 'rejected_commands') > 0, 5)
     assert proc.alive() and sent > 0
     assert 'Traceback' not in proc.output(100000)
+
+
+def test_fuzz_clock_and_control_events_under_sim_time(driver, start_node, tmp_path):
+    """/clock, EpisodeEvent, InterventionState and PolicyUpdate fuzzed at use_sim_time nodes."""
+    from rosgraph_msgs.msg import Clock
+    sim = {'use_sim_time': True}
+    executor = start_node('aloe_ros.nodes.chunk_executor', {**sim, 'observation_timeout': 0.5})
+    others = [start_node('aloe_ros.nodes.teleop', sim),
+              start_node('aloe_ros.nodes.policy', {**sim, 'learner_config': TINY_CONFIG,
+                                                   'weights_dir': str(tmp_path / 'weights')})]
+    monitor = CommandMonitor(driver)
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    node = driver.node
+    clock_pub = node.create_publisher(Clock, '/clock', reliable(10))
+    obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    iv_pub = node.create_publisher(InterventionState, '/aloe/intervention', LATCHED)
+    ev_pub = node.create_publisher(EpisodeEvent, '/aloe/episode_event', LATCHED)
+    upd_pub = node.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
+
+    def feed():
+        clock_pub.publish(Clock(clock=driver.stamp()))
+        obs_pub.publish(observation_msg(driver))
+
+    assert driver.spin_until(lambda: len(monitor.steps) > 10, 120, feed), executor.output()
+    sent = fuzz(driver, [(clock_pub.publish, fz.clocks), (clock_pub.publish, fz.clocks),
+                         (ev_pub.publish, fz.episode_events), (iv_pub.publish, fz.interventions),
+                         (upd_pub.publish, fz.policy_updates)], between=feed)
+    iv_pub.publish(InterventionState(active=False))
+    n = len(monitor.steps)
+    # Sane again: the executor keeps stepping on the driver's timeline, every node is up.
+    assert driver.spin_until(lambda: len(monitor.steps) > n + 50, 120, feed), executor.output()
+    assert all(abs(s.header.stamp.sec - driver.now()) < 60 for s in monitor.steps[n + 10:])
+    assert driver.spin_until(lambda: diag_counter(diags, 'chunk_executor', 'clock_rejected') > 0, 30, feed)
+    assert sent >= FUZZ_EXAMPLES // 2 and monitor.violations == []
+    for proc in [executor] + others:
+        assert proc.alive(), proc.output()
+        assert 'Traceback' not in proc.output(100000), proc.output()

@@ -47,6 +47,8 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
         return res
 
     good_sha = sha256_of(good.path)
+    # One hex digit changed (never to itself), in upper case: case is not what makes it wrong.
+    wrong_sha = (good_sha[:-1] + ('1' if good_sha[-1] == '0' else '0')).upper()
     refusals = [
         (foreign.path, sha256_of(foreign.path), 'outside'),
         (str(weights / '..' / 'outside' / os.path.basename(foreign.path)), sha256_of(foreign.path),
@@ -54,7 +56,7 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
         (str(link), sha256_of(foreign.path), 'outside'),
         ('file://' + str(link), sha256_of(foreign.path), 'outside'),
         (good.path, '0' * 64, 'sha256'),
-        (good.path, good_sha.upper()[:-1] + '0', 'sha256'),
+        (good.path, wrong_sha, 'sha256'),
         (good.path, '', 'sha256'),
         (str(other_inside), sha256_of(str(other_inside)), 'config'),
         (str(pickled), sha256_of(str(pickled)), ''),

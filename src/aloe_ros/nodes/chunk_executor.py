@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Chunk executor node: plays action chunks at a fixed rate, arbitrates policy vs human.
 
-Thin shell around ``aloe_ros.executor_core.ExecutorCore`` (all rules live there).
+Thin shell around ``aloe_ros.station.executor_core.ExecutorCore`` (all rules live there).
 
 Subscribes: ``/aloe/observation`` (Observation, sensor data), ``/aloe/action_chunk`` (ActionChunk,
 reliable 5), ``/aloe/intervention`` (InterventionState, latched), ``/aloe/teleop_command``
@@ -11,6 +11,22 @@ Publishes: per arm ``/<controller>/joint_trajectory`` (JointTrajectory) or ``/<c
 (Float64MultiArray) by ``command_interface``; ``/aloe/executed_step`` (ExecutedStep, reliable 200)
 every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
 Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
+
+Faults: no message or request stops this node. A ``/clock`` sample that is invalid or jumps
+(``ClockGuard``) is not applied; the executor holds (SafetyEvent) until the clock has been sane
+for ``clock_recover_after`` s. Invalid observations, chunks, teleop commands and episode events
+are rejected and counted; an exception in any input callback is logged, counted and the input
+dropped. Fatal (exit code 1, the launch file's required-node rule then stops the graph, the
+controllers keep their last target): an exception in the control tick itself, since a loop that
+keeps running without deciding commands would hide a dead controller; and ``MemoryError``.
+Reports (log lines and SafetyEvents) are sent once per cause and at most ``report_burst`` per
+cause per ``report_window`` s, with the number suppressed.
+
+Episode labels: executed steps carry the id of the episode the recorder announced
+(EVENT_STARTED). While an episode is being labelled, an EVENT_STARTED with another id is
+ignored and reported once: the recorder never starts an episode while one is open, so such an
+event is forged (or stale) and following it would make the recorder refuse the real episode's
+steps. EVENT_ENDED ends the labelling only for the episode being labelled.
 """
 
 import sys
@@ -22,15 +38,19 @@ from aloe_msgs.srv import SetMode
 from builtin_interfaces.msg import Duration
 import numpy as np
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from aloe_ros import executor_core as ec
+from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
-from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED, OncePerCause,
-                                   ParamSpec, SENSOR_DATA, declare_parameters, reliable, run_node,
-                                   stamp_to_sec)
+from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
+                                   FatalNodeError, guard_clock, LATCHED, OncePerCause, ParamSpec,
+                                   SENSOR_DATA, declare_parameters, reliable, run_node, stamp_to_sec)
+
+#: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
+CHUNK_OVERHEAD_BYTES = 64 * 1024
 
 # ALOHA (ViperX 300 s) joint limits [rad], gripper normalised [0, 1]; override per robot in YAML.
 _ARM_LOWER = [-3.14, -1.85, -1.76, -3.14, -1.87, -3.14, 0.0]
@@ -67,6 +87,18 @@ def parameter_specs():
         ParamSpec('trajectory_time_from_start', 0.0, 'time_from_start of the trajectory point [s]; '
                   '0 = one control period', min=0.0, max=5.0),
         ParamSpec('start_mode', 'RUN', 'mode at start-up', choices=['RUN', 'HOLD'], read_only=True),
+        ParamSpec('clock_max_backward', 0.5, '/clock samples going back more than this are rejected [s]',
+                  min=0.0, max=3600.0, read_only=True),
+        ParamSpec('clock_max_forward', 10.0, '/clock samples jumping forward more than this are rejected [s]',
+                  min=0.001, max=1e6, read_only=True),
+        ParamSpec('clock_recover_after', 0.5, 'hold until /clock has been sane this long [wall s]',
+                  min=0.0, max=60.0, read_only=True),
+        ParamSpec('max_horizon', ec.DEFAULT_MAX_HORIZON, 'longest chunk accepted [steps]; longer ones are '
+                  'refused before their data is read', min=1, max=1_000_000, read_only=True),
+        ParamSpec('report_window', 5.0, 'window of the per-cause report budget [s]', min=0.1, max=3600.0,
+                  read_only=True),
+        ParamSpec('report_burst', 3, 'reports (log + SafetyEvent) per cause per window', min=1, max=1000,
+                  read_only=True),
     ]
 
 
@@ -101,8 +133,16 @@ class ChunkExecutorNode(Node):
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected',
                           'observations_rejected', 'teleop_rejected', 'policy_steps', 'human_steps',
-                          'hold_steps', 'clamped_steps')
-        self.once = OncePerCause(self.get_logger(), on_event=self._publish_cause_event)
+                          'hold_steps', 'clamped_steps', 'clock_rejected', 'episode_events_rejected',
+                          'reports_suppressed')
+        self.once = OncePerCause(self.get_logger(), on_event=self._publish_cause_event,
+                                 window=p['report_window'], burst=p['report_burst'])
+        self._note_kind = {}
+        self.notes = OncePerCause(self.get_logger(), on_event=self._publish_note,
+                                  window=p['report_window'], burst=p['report_burst'])
+        self.clock_guard = guard_clock(self, self.once, self._on_clock_fault, ClockGuard(
+            max_backward=p['clock_max_backward'], max_forward=p['clock_max_forward'],
+            recover_after=p['clock_recover_after']))
         self.loop = ec.LoopStats(self.dt)
         self.episode_id = ''
         self.step_index = 0
@@ -115,7 +155,10 @@ class ChunkExecutorNode(Node):
                                   f'/{c}/commands' if forward else f'/{c}/joint_trajectory', COMMANDS)
             for c in p['controllers']]
         self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA)
-        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk, reliable(5))
+        # Chunks arrive serialized: an oversized one is refused on its byte count, never deserialized.
+        self._max_chunk_bytes = p['max_horizon'] * len(self.joint_names) * 4 + CHUNK_OVERHEAD_BYTES
+        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk_data, reliable(5),
+                                 raw=True)
         self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention, LATCHED)
         self.create_subscription(JointState, '/aloe/teleop_command', self._on_teleop, COMMANDS)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
@@ -146,6 +189,15 @@ class ChunkExecutorNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         self.safety_pub.publish(msg)
 
+    def _on_clock_fault(self, fault: bool, message: str) -> None:
+        if fault:
+            self.diag.count('clock_rejected')
+        self.core.set_clock_fault(message if fault else '')
+
+    def _publish_note(self, level: str, cause: str, message: str) -> None:
+        lvl = {'info': ec.LEVEL_INFO, 'error': ec.LEVEL_ERROR}.get(level, ec.LEVEL_WARN)
+        self._publish_safety(lvl, self._note_kind.get(cause, ec.KIND_HOLD), message)
+
     def _publish_cause_event(self, level: str, cause: str, message: str) -> None:
         lvl = {'info': SafetyEvent.LEVEL_INFO,
                'error': SafetyEvent.LEVEL_ERROR}.get(level, SafetyEvent.LEVEL_WARN)
@@ -175,12 +227,21 @@ class ChunkExecutorNode(Node):
             return
         self.once.clear('observation', 'observations valid again')
 
+    def _on_chunk_data(self, data: bytes) -> None:
+        if len(data) > self._max_chunk_bytes:
+            self.diag.count('chunks_received')
+            self.diag.count('chunks_rejected')
+            self.core.on_bad_chunk(f'chunk of {len(data)} bytes above the maximum {self._max_chunk_bytes} '
+                                   f'(max_horizon {self.p["max_horizon"]})', nan=False)
+            return
+        self._on_chunk(deserialize_message(data, ActionChunk))
+
     def _on_chunk(self, msg: ActionChunk) -> None:
         self.diag.count('chunks_received')
         try:
             chunk = ec.chunk_from_fields(stamp_to_sec(msg.header.stamp), msg.chunk_id, msg.policy_version,
-                                         msg.horizon, msg.action_dim, list(msg.joint_names), msg.dt,
-                                         msg.actions, self.joint_names, self.dt)
+                                         msg.horizon, msg.action_dim, msg.joint_names, msg.dt,
+                                         msg.actions, self.joint_names, self.dt, self.p['max_horizon'])
         except FloatingPointError as exc:
             self.diag.count('chunks_rejected')
             self.core.on_bad_chunk(str(exc), nan=True)
@@ -205,11 +266,19 @@ class ChunkExecutorNode(Node):
         self.once.clear('teleop', 'teleop commands valid again')
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
-        if msg.event == EpisodeEvent.EVENT_STARTED:
-            if msg.episode_id != self.episode_id:
-                self.episode_id = msg.episode_id
-                self.step_index = 0
+        if msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id and msg.episode_id != self.episode_id:
+            if self.episode_id:
+                self.diag.count('episode_events_rejected')
+                self.once.report(f'episode_event:{msg.episode_id}',
+                                 f'EVENT_STARTED for {msg.episode_id!r} while episode {self.episode_id!r} is '
+                                 'open: ignored (forged or stale); steps stay labelled '
+                                 f'{self.episode_id!r}')
+                return
+            self.episode_id = msg.episode_id
+            self.step_index = 0
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self.episode_id:
+            for cause in [c for c in self.once.active if c.startswith('episode_event:')]:
+                self.once.clear(cause)
             self.episode_id = ''
             self.step_index = 0
 
@@ -227,6 +296,13 @@ class ChunkExecutorNode(Node):
     # ------------------------------------------------------------------ control tick
 
     def _tick(self) -> None:
+        try:
+            self._control_tick()
+        except Exception as exc:
+            raise FatalNodeError(f'control tick failed ({type(exc).__name__}: {exc}); the loop cannot '
+                                 'decide commands any more') from exc
+
+    def _control_tick(self) -> None:
         now_msg = self.get_clock().now()
         # Timing is judged on the clock the loop runs on: sim time under use_sim_time (a missed tick
         # is a skipped sim tick), the monotonic wall clock otherwise.
@@ -251,23 +327,23 @@ class ChunkExecutorNode(Node):
         if result.clamped_joints:
             self.diag.count('clamped_steps')
         for note in result.notes:
-            # rclpy loggers refuse one call site with several severities: one call per level
-            if note.level == ec.LEVEL_INFO:
-                self.get_logger().info(note.message)
-            elif note.level == ec.LEVEL_ERROR:
-                self.get_logger().error(note.message)
-            else:
-                self.get_logger().warning(note.message)
-            self._publish_safety(note.level, note.kind, note.message)
+            self._note_kind[note.cause] = note.kind
+            level = {ec.LEVEL_INFO: 'info', ec.LEVEL_ERROR: 'error'}.get(note.level, 'warn')
+            self.notes.emit(note.cause, level, note.message)
+        self.notes.flush()
+        self.once.flush()
         if self.loop.ticks % 50 == 0:
             self.diag.set('period_error_p99_ms', self.loop.period_error(99.0) * 1e3)
+            suppressed = self.notes.suppressed + self.once.suppressed
+            self.diag.count('reports_suppressed', suppressed - self.diag.counter('reports_suppressed'))
             self.diag.count('missed_ticks', self.loop.missed_ticks - self.diag.counter('missed_ticks'))
             self.diag.set('mode', ec.MODE_NAMES[self.core.mode])
             self.diag.set('hold_reason', result.hold_reason or '-')
             self.diag.set('source', {SOURCE_HOLD: 'hold', SOURCE_HUMAN: 'human'}.get(result.source, 'policy'))
             if self.core.mode == ec.MODE_ESTOP:
                 self.diag.set_status(DiagnosticsPublisher.ERROR, 'e-stop: holding')
-            elif result.hold_reason in ('stale observation', 'no teleop command', 'chunk ran out'):
+            elif result.hold_reason in ('stale observation', 'no teleop command', 'chunk ran out',
+                                        'clock rejected'):
                 self.diag.set_status(DiagnosticsPublisher.WARN, f'holding: {result.hold_reason}')
             else:
                 self.diag.set_status(DiagnosticsPublisher.OK, f'{ec.MODE_NAMES[self.core.mode]}, '

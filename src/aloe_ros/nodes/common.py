@@ -6,8 +6,11 @@
 - ``ParamSpec`` / ``declare_parameters``: parameters declared with descriptors (description,
   range, read-only) and validated; an invalid value raises ``ConfigError`` naming the parameter.
 - ``DiagnosticsPublisher``: counters, rates and values -> ``/diagnostics`` at 1 Hz.
-- ``OncePerCause``: every failure is logged once (what was wrong, what was done) until it clears.
-- ``run_node``: the standard main idiom (init, spin, clean shutdown on Ctrl-C / SIGTERM).
+- ``OncePerCause``: every failure is logged once (what was wrong, what was done) until it clears,
+  and at most a few times per window when input alternates between bad and good.
+- ``ClockGuard`` / ``guard_clock``: ``/clock`` samples are validated before they set ROS time.
+- ``run_node``: the standard main idiom (init, spin, clean shutdown on Ctrl-C / SIGTERM); no
+  callback exception ends the process unless it is fatal (``FatalNodeError``, ``MemoryError``).
 """
 
 from dataclasses import dataclass
@@ -246,18 +249,32 @@ def declare_parameters(node: Node, specs: Iterable[ParamSpec],
 
 
 class OncePerCause:
-    """Report each failure cause once until it clears, instead of once per tick.
+    """Report each failure cause once until it clears, and never more than ``burst`` per ``window``.
 
     ``report(cause, message)`` logs (and calls ``on_event``) only when ``cause`` was not already
-    active; ``clear(cause, message)`` logs the recovery once. ``logger`` needs ``warning``,
-    ``info`` and ``error`` methods (an rclpy logger or a ``logging.Logger``). No rclpy needed.
+    active; ``clear(cause, message)`` logs the recovery once. Input that alternates between bad and
+    good would make that a report and a recovery per message, so every cause also has a budget:
+    at most ``burst`` reports (failure or recovery) per ``window`` seconds. Reports over budget are
+    suppressed and counted; the latest one is sent when the budget allows again (on the next call,
+    or on ``flush()``), saying how many were suppressed, so the last word always tells the current
+    state. ``emit(key, level, message)`` sends one report under the same budget (for changes that
+    are not a cause being set or cleared). ``logger`` needs ``warning``, ``info`` and ``error``
+    methods (an rclpy logger or a ``logging.Logger``). No rclpy needed.
     """
 
-    def __init__(self, logger, on_event: Optional[Callable[[str, str, str], None]] = None):
-        """Use ``logger``; ``on_event(level, cause, message)`` is called on each logged change."""
+    def __init__(self, logger, on_event: Optional[Callable[[str, str, str], None]] = None,
+                 window: float = 5.0, burst: int = 3, clock: Callable[[], float] = time.monotonic):
+        """Use ``logger``; ``on_event(level, cause, message)`` is called on each report sent."""
         self._logger = logger
         self._on_event = on_event
+        self._window = float(window)
+        self._burst = int(burst)
+        self._clock = clock
         self._active: Dict[str, str] = {}
+        self._sent: Dict[str, List[float]] = {}
+        self._held: Dict[str, List[Any]] = {}  # key -> [level, message, number suppressed]
+        #: Reports suppressed so far (all causes).
+        self.suppressed = 0
 
     @property
     def active(self) -> Dict[str, str]:
@@ -269,25 +286,62 @@ class OncePerCause:
         return cause in self._active
 
     def report(self, cause: str, message: str, level: str = 'warn') -> bool:
-        """Log ``message`` if ``cause`` is new; return True when it was logged."""
+        """Report ``message`` if ``cause`` is new; return True when it was sent now."""
         if cause in self._active:
+            self.flush()
             return False
         self._active[cause] = message
-        self._log(level, message)
-        if self._on_event is not None:
-            self._on_event(level, cause, message)
-        return True
+        return self.emit(cause, level, message)
 
     def clear(self, cause: str, message: Optional[str] = None) -> bool:
-        """Mark ``cause`` resolved; log ``message`` (info) if it was active. Return True then."""
+        """Mark ``cause`` resolved and report ``message`` (info); return True if it was active."""
         if cause not in self._active:
+            self.flush()
             return False
         del self._active[cause]
         if message:
-            self._log('info', message)
-            if self._on_event is not None:
-                self._on_event('info', cause, message)
+            self.emit(cause, 'info', message)
+        else:
+            self._held.pop(cause, None)  # a suppressed failure report that no longer holds
         return True
+
+    def emit(self, key: str, level: str, message: str) -> bool:
+        """Send ``message`` unless ``key`` is over its budget (then hold it); return True if sent."""
+        now = self._clock()
+        self.flush(now)
+        if not self._has_budget(key, now):
+            held = self._held.setdefault(key, [level, message, 0])
+            held[0], held[1], held[2] = level, message, held[2] + 1
+            self.suppressed += 1
+            return False
+        self._send(key, level, message, now)
+        return True
+
+    def flush(self, now: Optional[float] = None) -> None:
+        """Send each held (suppressed) report whose cause has budget again."""
+        if not self._held:
+            return
+        now = self._clock() if now is None else now
+        for key in [k for k in self._held if self._has_budget(k, now)]:
+            level, message, _n = self._held[key]
+            self._send(key, level, message, now)
+
+    def _has_budget(self, key: str, now: float) -> bool:
+        sent = [t for t in self._sent.get(key, []) if now - t < self._window]
+        self._sent[key] = sent
+        return len(sent) < self._burst
+
+    def _send(self, key: str, level: str, message: str, now: float) -> None:
+        held = self._held.pop(key, None)
+        if held is not None:
+            # The held report was itself one of the suppressed ones; the latest one is sent now.
+            others = held[2] - 1 if held[1] == message and held[0] == level else held[2]
+            if others > 0:
+                message = f'{message} ({others} more reports of this suppressed in {self._window:g} s)'
+        self._sent.setdefault(key, []).append(now)
+        self._log(level, message)
+        if self._on_event is not None:
+            self._on_event(level, key, message)
 
     def _log(self, level: str, message: str) -> None:
         if level == 'error':
@@ -384,7 +438,130 @@ def diagnostic_values(msg: DiagnosticArray, name_contains: str) -> Dict[str, str
     return {}
 
 
+# --------------------------------------------------------------------------- /clock guard
+
+
+class ClockGuard:
+    """Decides whether a ``/clock`` sample may set a node's ROS time (ROS-free).
+
+    rclpy applies every ``/clock`` message as it comes; one with a negative ``sec`` raises
+    inside rclpy's callback and ends the process, and a forged jump moves every timer. A sample
+    is rejected when it is invalid (``sec < 0`` or ``nanosec >= 1e9``), goes back by more than
+    ``max_backward`` seconds, or jumps forward by more than ``max_forward`` seconds from the last
+    accepted one. Backward steps within ``max_backward`` are dropped quietly (ROS time never runs
+    back here). Rejected samples that form a consistent timeline of their own for ``resync_after``
+    wall seconds (a restarted simulator) are adopted. The guard is ``faulty`` from a rejection
+    until the clock has been sane for ``recover_after`` wall seconds.
+    """
+
+    ACCEPT, DROP, REJECT = 'accept', 'drop', 'reject'
+
+    def __init__(self, max_backward: float = 0.5, max_forward: float = 10.0,
+                 recover_after: float = 0.5, resync_after: float = 2.0):
+        """Set the limits [s]."""
+        self.max_backward = max_backward
+        self.max_forward = max_forward
+        self.recover_after = recover_after
+        self.resync_after = resync_after
+        self.last: Optional[int] = None  # last accepted time [ns]
+        self.rejected = 0
+        self.faulty = False
+        self._last_bad_wall = -math.inf
+        self._other: Optional[List[float]] = None  # [first wall time, last ns] of a rejected timeline
+
+    def check(self, sec: int, nanosec: int, wall: float) -> tuple:
+        """Return ``(verdict, reason)`` for a sample at wall time ``wall`` (monotonic seconds)."""
+        if sec < 0 or not 0 <= nanosec < 1_000_000_000:
+            return self._reject(wall, f'invalid time sec={sec} nanosec={nanosec}')
+        t = int(sec) * 1_000_000_000 + int(nanosec)
+        if self.last is None:
+            return self._accept(t, wall)
+        delta = (t - self.last) * 1e-9
+        if -self.max_backward <= delta < 0:
+            return self.DROP, ''
+        if delta < -self.max_backward or delta > self.max_forward:
+            other = self._other
+            if other is not None and 0 <= (t - other[1]) * 1e-9 <= self.max_forward:
+                other[1] = t
+                if wall - other[0] >= self.resync_after:
+                    self._other = None
+                    self.last = t
+                    return self.ACCEPT, f'clock re-synchronised to {t * 1e-9:.3f} s after ' \
+                                        f'{self.resync_after:g} s of a consistent new timeline'
+            else:
+                self._other = [wall, t]
+            direction = 'back' if delta < 0 else 'forward'
+            return self._reject(wall, f'time jumps {direction} by {abs(delta):.3f} s (limits: back '
+                                      f'{self.max_backward:g} s, forward {self.max_forward:g} s)')
+        return self._accept(t, wall)
+
+    def _accept(self, t: int, wall: float) -> tuple:
+        self.last = t
+        self._other = None
+        return self.ACCEPT, ''
+
+    def _reject(self, wall: float, reason: str) -> tuple:
+        self.rejected += 1
+        self.faulty = True
+        self._last_bad_wall = wall
+        return self.REJECT, reason
+
+    def recovered(self, wall: float) -> bool:
+        """Return True once (and clear ``faulty``) when the clock was sane for ``recover_after`` s."""
+        if self.faulty and wall - self._last_bad_wall >= self.recover_after:
+            self.faulty = False
+            return True
+        return False
+
+
+def guard_clock(node: Node, reporter: Optional['OncePerCause'] = None,
+                on_change: Optional[Callable[[bool, str], None]] = None,
+                guard: Optional[ClockGuard] = None) -> ClockGuard:
+    """Put a ClockGuard between ``/clock`` and ``node``'s ROS time; return the guard.
+
+    rclpy offers no hook to validate ``/clock`` before its TimeSource applies it, so the
+    TimeSource's callback is replaced (then its subscription re-made, if sim time is active) by
+    one that applies only accepted samples. Rejections are counted (``node.clock_rejected``),
+    reported through ``reporter`` (cause ``clock``) and ``on_change(True, reason)``; recovery
+    calls ``on_change(False, message)``.
+    """
+    guard = guard or ClockGuard()
+    reporter = reporter or OncePerCause(node.get_logger())
+    source = node._time_source  # no public API: the TimeSource the node made for itself
+    apply = source.clock_callback
+
+    def on_clock(msg) -> None:
+        wall = time.monotonic()
+        verdict, reason = guard.check(int(msg.clock.sec), int(msg.clock.nanosec), wall)
+        if verdict == ClockGuard.REJECT:
+            message = f'/clock rejected: {reason}; ROS time keeps its last good value'
+            reporter.report('clock', message)
+            if on_change is not None:
+                on_change(True, message)
+            return
+        if verdict == ClockGuard.ACCEPT:
+            if reason:
+                node.get_logger().warning(reason)
+            apply(msg)
+        if guard.recovered(wall):
+            message = (f'/clock sane again for {guard.recover_after:g} s ({guard.rejected} samples '
+                       'rejected so far)')
+            reporter.clear('clock', message)
+            if on_change is not None:
+                on_change(False, message)
+
+    active = source.ros_time_is_active
+    source.ros_time_is_active = False   # drops rclpy's own /clock subscription, if any
+    source.clock_callback = on_clock
+    source.ros_time_is_active = active  # re-subscribes, now through on_clock
+    return guard
+
+
 # --------------------------------------------------------------------------- main idiom
+
+
+class FatalNodeError(RuntimeError):
+    """Raised by a callback for a fault the node must not survive (see each node's docstring)."""
 
 
 def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None, threads: int = 0) -> int:
@@ -393,6 +570,13 @@ def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
     A ConfigError while building the node is printed (naming the parameter) and returns 2.
     ``threads > 0`` spins a MultiThreadedExecutor with that many threads (nodes whose slow
     callbacks sit in their own callback groups). Use as ``def main(): sys.exit(run_node(MyNode))``.
+
+    No single message or request ends the process: ``/clock`` passes a ClockGuard (unless the
+    node installed its own as ``node.clock_guard``), and an exception escaping any callback,
+    rclpy's own included, is logged with its traceback (at most a few per window), counted
+    (``node.callback_errors``) and the node keeps spinning. Fatal, with exit code 1 and an error
+    log saying why: ``FatalNodeError`` (raised by a node for what it must not survive) and
+    ``MemoryError``.
     """
     rclpy.init(args=args if args is not None else sys.argv,
                signal_handler_options=SignalHandlerOptions.ALL)
@@ -400,13 +584,9 @@ def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
     code = 0
     try:
         node = node_factory()
-        if threads > 0:
-            from rclpy.executors import MultiThreadedExecutor
-            executor = MultiThreadedExecutor(num_threads=threads)
-            executor.add_node(node)
-            executor.spin()
-        else:
-            rclpy.spin(node)
+        if getattr(node, 'clock_guard', None) is None:
+            node.clock_guard = guard_clock(node)
+        code = _spin(node, threads)
     except ConfigError as exc:
         print(f'[{getattr(node_factory, "__name__", "node")}] invalid configuration: {exc}; '
               'not starting', file=sys.stderr)
@@ -423,6 +603,38 @@ def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
             node.destroy_node()
         rclpy.try_shutdown()
     return code
+
+
+def _spin(node: Node, threads: int) -> int:
+    """Spin ``node`` until shutdown; survive callback exceptions (see ``run_node``)."""
+    import traceback
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+    executor = MultiThreadedExecutor(num_threads=threads) if threads > 0 else SingleThreadedExecutor()
+    executor.add_node(node)
+    errors = OncePerCause(node.get_logger(), window=10.0, burst=5)
+    node.callback_errors = 0
+    try:
+        while rclpy.ok():
+            try:
+                executor.spin_once()
+            except (KeyboardInterrupt, ExternalShutdownException):
+                raise
+            except (FatalNodeError, MemoryError) as exc:
+                node.get_logger().fatal(f'fatal: {type(exc).__name__}: {exc}; exiting (code 1)\n'
+                                        + traceback.format_exc())
+                return 1
+            except Exception as exc:
+                if not rclpy.ok():
+                    break  # a callback cut short by shutdown
+                node.callback_errors += 1
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                cause = f'{type(exc).__name__}@{where.filename}:{where.lineno}'
+                errors.emit(cause, 'error', f'callback raised {type(exc).__name__}: {exc}; input dropped, '
+                                            f'node keeps running ({node.callback_errors} so far)\n'
+                                            + traceback.format_exc())
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+    return 0
 
 
 def stamp_to_sec(stamp) -> float:

@@ -15,6 +15,14 @@ An iteration starts when ``episodes_per_iteration`` new episodes are in the stor
 learner state (nets, target critic, optimizers, RNGs, version) is saved after every iteration;
 on start the node resumes from it, so a restarted learner continues where it stopped.
 Training runs on a worker thread in short slices, so services and status stay responsive.
+
+``/aloe/evaluate_chunk`` (and the scoring of running chunks) answers only for input the robot
+could execute: the chunk's sizes are checked first, in O(1) (horizon and action_dim equal to the
+model's, the data length equal to their product; observation data at most
+``max_observation_bytes``), then its values: finite and within the joint limits
+(``lower_limits``/``upper_limits``, the executor's defaults). Values at most ``limit_tolerance``
+outside are clipped (the executor would clip them too) and the answer says so; anything further
+out is refused with the joint and value.
 """
 
 import os
@@ -31,9 +39,11 @@ from rclpy.node import Node
 from aloe_msgs.action import TrainIteration
 from aloe_msgs.msg import ActionChunk, ChunkValue, LearnerStatus, Metric, Observation, PolicyUpdate
 from aloe_msgs.srv import EvaluateChunk
+from aloe_ros.nodes.chunk_executor import _ARM_LOWER, _ARM_UPPER
 from aloe_ros.nodes.common import run_node
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, ParamSpec, SENSOR_DATA,
                                    declare_parameters, latched, reliable)
+from aloe_ros.station.executor_core import check_limits, sized_chunk
 from aloe_ros.storage.convert import observation_to_obs
 
 SLICE = 10  # gradient steps per slice; the lock is released between slices
@@ -58,6 +68,14 @@ PARAMS = [
     ParamSpec('evaluate_running_chunks', True, 'Publish the critic\'s Q, V, A of each new chunk on '
               '/aloe/chunk_value (RViz)'),
     ParamSpec('torch_threads', 1, 'CPU threads for training', min=1, max=256, read_only=True),
+    ParamSpec('lower_limits', _ARM_LOWER * 2, 'Lower joint limit per action dimension: chunks further out '
+              'are not evaluated [rad | 0..1]', read_only=True),
+    ParamSpec('upper_limits', _ARM_UPPER * 2, 'Upper joint limit per action dimension [rad | 0..1]',
+              length_of='lower_limits', read_only=True),
+    ParamSpec('limit_tolerance', 0.05, 'Chunk values at most this far outside the limits are clipped, '
+              'further out refused', min=0.0, max=10.0, read_only=True),
+    ParamSpec('max_observation_bytes', 64 * 1024 * 1024, 'Largest observation (image data) evaluated',
+              min=1, max=2 ** 40, read_only=True),
 ]
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
@@ -86,6 +104,11 @@ class LearnerNode(Node):
         os.makedirs(self.cfg['weights_dir'], exist_ok=True)
         if not os.path.isdir(self.cfg['store_root']):
             os.makedirs(self.cfg['store_root'], exist_ok=True)
+        if len(self.cfg['lower_limits']) != self.learner_cfg.model.action_dim:
+            raise ConfigError('lower_limits', f"has {len(self.cfg['lower_limits'])} entries, the model's "
+                                              f'action_dim is {self.learner_cfg.model.action_dim}')
+        self._lower = np.asarray(self.cfg['lower_limits'], dtype=float)
+        self._upper = np.asarray(self.cfg['upper_limits'], dtype=float)
         self.store = EpisodeStore(self.cfg['store_root'], mode='r')
         self.trainer = AloeTrainer(self.learner_cfg, self.store)
         state = os.path.join(self.cfg['weights_dir'], STATE_FILE)
@@ -240,21 +263,31 @@ class LearnerNode(Node):
     # ------------------------------------------------------------------ critic queries
 
     def _evaluate(self, obs_msg: Observation, actions, horizon: int, action_dim: int) -> dict:
-        obs = observation_to_obs(obs_msg, self.learner_cfg.model.cameras)
+        model = self.learner_cfg.model
+        # Sizes first, in O(1): an oversized request costs nothing but this check.
+        nbytes = sum(len(image.data) for image in obs_msg.images)
+        if nbytes > self.cfg['max_observation_bytes'] or len(obs_msg.position) > 1024 \
+                or len(obs_msg.gripper) > 1024:
+            raise ValueError(f'observation too large ({nbytes} image bytes, {len(obs_msg.position)} '
+                             f'positions; limit {self.cfg["max_observation_bytes"]} bytes)')
+        clipped = 0
+        if len(actions):
+            table = sized_chunk(actions, horizon, action_dim, model.horizon, model.action_dim)
+            if horizon != model.horizon:
+                raise ValueError(f'chunk: horizon {horizon}, the critic evaluates {model.horizon}')
+            table, clipped = check_limits(table, self._lower, self._upper, self.cfg['limit_tolerance'])
+        obs = observation_to_obs(obs_msg, model.cameras)
         if not np.all(np.isfinite(obs['proprio'])):
             raise ValueError('observation has non-finite joint positions or grippers')
-        if not np.all(np.isfinite(np.asarray(actions, dtype=np.float64))):
-            raise ValueError('chunk has non-finite actions')
         with self._lock:
             if len(actions) == 0:
                 from aloe_ros.learning.runtime import obs_to_batch
                 batch = obs_to_batch(self.trainer.acting_policy, self.learner_cfg, obs)
                 chunk = self.trainer.acting_policy.sample(batch)[0].detach().numpy()
             else:
-                if horizon * action_dim != len(actions):
-                    raise ValueError(f'{len(actions)} actions do not fill {horizon} x {action_dim}')
-                chunk = np.asarray(actions, dtype=np.float32).reshape(horizon, action_dim)
+                chunk = table.astype(np.float32)
             out = self.trainer.evaluate(obs, chunk)
+        out['clipped'] = clipped
         values = np.asarray([out['q'], out['v'], out['adv'], *out['q_heads']], dtype=float)
         if not np.all(np.isfinite(values)):
             raise FloatingPointError('the critic produced a non-finite value for this input')
@@ -271,6 +304,9 @@ class LearnerNode(Node):
             return response
         self.diag.count('evaluations')
         response.success = True
+        if out['clipped']:
+            response.message = (f"{out['clipped']} values within limit_tolerance outside the joint limits "
+                                'were clipped into them (as the executor would) before evaluation')
         response.q_heads = [float(v) for v in out['q_heads']]
         response.q, response.v, response.advantage = float(out['q']), float(out['v']), float(out['adv'])
         return response

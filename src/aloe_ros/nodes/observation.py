@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Observation node: time-aligns cameras and joint states, publishes aloe_msgs/Observation.
 
-Thin shell around ``aloe_ros.ingest.ObservationIngest`` (validation and alignment live there).
+Thin shell around ``aloe_ros.station.ingest.ObservationIngest`` (validation and alignment live there).
 
 Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) or, with
 ``compressed: true``, ``/<camera>/image_raw/compressed`` (CompressedImage); per arm the
@@ -17,16 +17,19 @@ import sys
 
 from aloe_msgs.msg import EpisodeEvent, Observation
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from aloe_ros import conversions
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
-from aloe_ros.ingest import IngestConfig, InputRejected, ObservationIngest
+from aloe_ros.station import conversions
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause, ParamSpec,
                                    SENSOR_DATA, declare_parameters, run_node, sec_to_stamp, stamp_to_sec)
 
 #: A rejection cause is reported again only after its source was clean for this long [s].
 RECOVERY_TIME = 2.0
+#: Bytes of an Image message beyond its pixel data (header, encoding) accepted before deserializing.
+IMAGE_OVERHEAD_BYTES = 64 * 1024
 
 
 def parameter_specs():
@@ -87,13 +90,18 @@ class ObservationNode(Node):
         self.once = OncePerCause(self.get_logger())
         self._last_rejection = {}
         self.pub = self.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+        # Images arrive serialized: one above max_image_bytes is refused on its byte count, unread.
+        self._max_image_msg_bytes = p['max_image_bytes'] + IMAGE_OVERHEAD_BYTES
         for camera in p['camera_names']:
             topic = p['image_topic'].replace('{camera}', camera)
             if p['compressed']:
-                self.create_subscription(CompressedImage, topic + '/compressed',
-                                         lambda m, c=camera: self._on_compressed(c, m), SENSOR_DATA)
+                self.create_subscription(
+                    CompressedImage, topic + '/compressed',
+                    lambda d, c=camera: self._on_data(c, d, CompressedImage, self._on_compressed),
+                    SENSOR_DATA, raw=True)
             else:
-                self.create_subscription(Image, topic, lambda m, c=camera: self._on_image(c, m), SENSOR_DATA)
+                self.create_subscription(Image, topic, lambda d, c=camera: self._on_data(
+                    c, d, Image, self._on_image), SENSOR_DATA, raw=True)
         for arm, topic in zip(p['arms'], p['joint_state_topics']):
             self.create_subscription(JointState, topic, lambda m, a=arm: self._on_joints(a, m), SENSOR_DATA)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
@@ -127,6 +135,15 @@ class ObservationNode(Node):
         for key in [c for c in self.once.active if c.startswith(source + ':')]:
             if now - self._last_rejection.get(key, now) > RECOVERY_TIME:
                 self.once.clear(key, f'{source}: no {key.split(":", 1)[1]} input for {RECOVERY_TIME:.0f} s')
+
+    def _on_data(self, camera: str, data: bytes, cls, handle) -> None:
+        if len(data) > self._max_image_msg_bytes:
+            def refuse():
+                raise InputRejected(camera, 'oversized_image', f'image message of {len(data)} bytes above '
+                                    'max_image_bytes: rejected unread')
+            self._accept(camera, refuse)
+            return
+        handle(camera, deserialize_message(data, cls))
 
     def _on_image(self, camera: str, msg: Image) -> None:
         self._accept(camera, lambda: self.ingest.add_image(camera, msg, stamp_to_sec(msg.header.stamp),

@@ -9,11 +9,17 @@ records, as serialized CDR exactly as received (``raw=True``), observations, exe
 intervention states, action chunks, safety events, its own episode events and optional camera
 topics into the episode's MCAP (see :mod:`aloe_ros.storage`).
 
+Task: when a station reports its task on ``/sim/task`` (std_msgs/String, latched; the sim does),
+every episode records that task: StartEpisode with an empty task takes it, one naming another
+task is refused. Without such a report the request's task, or ``default_task``, is used.
+
 Outcomes: SUCCESS/FAILURE terminate, TIMEOUT/ABORTED truncate. ``max_episode_steps`` > 0 ends
 an episode as TIMEOUT when that many steps were accepted. SIGINT/SIGTERM close the open
 episode as ABORTED. Bad input (invalid ExecutedStep, EndEpisode with nothing open,
 StartEpisode while one is open) is refused with one log line, counted in ``/diagnostics``,
-and the node keeps running.
+and the node keeps running. The open episode is flushed to disk every ``flush_period`` (<= 1 s):
+after a kill -9 its quarantined ``.partial`` holds it up to the last flush, and
+``aloe salvage`` turns that into a truncated episode.
 """
 
 import os
@@ -28,6 +34,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 from aloe_ros.learning.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TIMEOUT
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
@@ -85,6 +92,8 @@ PARAMS = [
               read_only=True),
     ParamSpec('camera_topics', [], 'sensor_msgs/Image topics recorded too (e.g. /cam_high/image_raw).',
               kind='string_array', read_only=True, check=_check_topic),
+    ParamSpec('flush_period', 0.5, 'The open episode is made durable (chunk written, fsync) this often: '
+              'a killed recorder loses at most this much of it [s].', min=0.05, max=1.0, read_only=True),
     ParamSpec('diagnostics_period', 1.0, 'Period of /diagnostics reports [s].', min=0.1, max=60.0,
               read_only=True),
 ]
@@ -124,9 +133,13 @@ class RecorderNode(Node):
         for topic in self.params['camera_topics']:
             self._subs.append(self.create_subscription(
                 Image, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
+        self._station_task = ''
+        self.create_subscription(String, '/sim/task', self._on_station_task, latched(1))
         self.create_service(StartEpisode, '/aloe/start_episode', self._on_start)
         self.create_service(EndEpisode, '/aloe/end_episode', self._on_end)
         self.create_timer(self.params['diagnostics_period'], self._update_diagnostics)
+        self._flushed_bytes = 0
+        self.create_timer(self.params['flush_period'], self._flush)
         self.get_logger().info(f'recording episodes into {self.store.root} '
                                f'({len(self.store.episode_ids())} complete episodes in the catalog)')
 
@@ -139,6 +152,11 @@ class RecorderNode(Node):
         self.diag.set_status(DiagnosticsPublisher.WARN,
                              f'{self.diag.counter("rejected")} inputs rejected, last: {what}')
 
+    def _on_station_task(self, msg: String) -> None:
+        if msg.data != self._station_task:
+            self.get_logger().info(f'station reports task {msg.data!r}: episodes record it')
+        self._station_task = msg.data
+
     def _on_start(self, req: StartEpisode.Request, res: StartEpisode.Response):
         """Open a new episode and announce it with EVENT_STARTED."""
         rec = self.store.recording
@@ -147,7 +165,13 @@ class RecorderNode(Node):
             res.message = f'episode {rec.episode_id} is still open: end it first'
             self._reject(f'StartEpisode refused: {res.message}')
             return res
-        task = req.task or self.params['default_task']
+        if self._station_task and req.task and req.task != self._station_task:
+            res.success = False
+            res.message = (f'task {req.task!r} requested but the station runs {self._station_task!r}: '
+                           'reset the scene to that task first')
+            self._reject(f'StartEpisode refused: {res.message}')
+            return res
+        task = self._station_task or req.task or self.params['default_task']
         instruction = req.task_instruction or self.params['default_instruction']
         try:
             rec = self.store.begin_episode(task, instruction, int(req.seed))
@@ -273,6 +297,18 @@ class RecorderNode(Node):
                 self.end_episode(OUTCOME_TIMEOUT, f'max_episode_steps={limit} reached')
 
         return callback
+
+    def _flush(self) -> None:
+        rec = self.store.recording
+        if rec is None or rec.bytes_written == self._flushed_bytes:
+            return
+        try:
+            rec.flush()
+        except Exception as exc:
+            self.diag.count('write_errors')
+            self._log_once.report('flush', f'making {rec.episode_id} durable failed: {exc}', 'error')
+            return
+        self._flushed_bytes = rec.bytes_written
 
     def _update_diagnostics(self) -> None:
         rec = self.store.recording

@@ -16,6 +16,10 @@ or values beyond the joint limits is rejected (one log line per cause until a go
 arrives, counted in diagnostics) and the arm keeps its last accepted target.
 
 Service ``/sim/reset`` (aloe_msgs/ResetScene): new seed (or the next of the sequence) and task.
+A reset while an episode is open (EVENT_STARTED without EVENT_ENDED on ``/aloe/episode_event``)
+is refused: end the episode first, so no episode spans two scenes. The loaded task is published
+on ``/sim/task`` (std_msgs/String, latched) at start and after every reset; the recorder labels
+episodes with it.
 The sim advances ``real_time_factor`` times faster than the wall clock (catching up at most
 ``max_catchup_steps`` per timer tick, so an overloaded machine slows the sim down instead of
 bursting).
@@ -25,17 +29,18 @@ import sys
 import time
 from typing import Dict, Optional
 
+from aloe_msgs.msg import EpisodeEvent
 from aloe_msgs.srv import ResetScene
 from geometry_msgs.msg import Pose, PoseArray
 import numpy as np
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, Float64MultiArray
+from std_msgs.msg import Bool, Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 
-from aloe_ros.nodes.common import (COMMANDS, DiagnosticsPublisher, OncePerCause, ParamSpec, SENSOR_DATA,
-                                   declare_parameters, reliable, run_node, sec_to_stamp)
+from aloe_ros.nodes.common import (COMMANDS, DiagnosticsPublisher, LATCHED, latched, OncePerCause, ParamSpec,
+                                   SENSOR_DATA, declare_parameters, reliable, run_node, sec_to_stamp)
 from aloe_ros.sim import robot
 from aloe_ros.sim.commands import CommandRejected, TrajectoryPlayer, check_positions
 from aloe_ros.sim.env import BimanualEnv
@@ -107,6 +112,10 @@ class SimNode(Node):
             else:
                 self.create_subscription(Float64MultiArray, f'/{side}_arm_controller/commands',
                                          lambda m, s=side: self._on_forward(s, m), COMMANDS)
+        self.pub_task = self.create_publisher(String, '/sim/task', latched(1))
+        self.pub_task.publish(String(data=self.env.task.name))
+        self._open_episode = ''
+        self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
         self.create_service(ResetScene, '/sim/reset', self._on_reset)
         self.operator = None
         if self.p['operator']:
@@ -150,7 +159,21 @@ class SimNode(Node):
         self.players: Dict[str, Optional[TrajectoryPlayer]] = {s: None for s in robot.SIDES}
         self._next_image_time = self.env.data.time
 
+    def _on_episode(self, msg: EpisodeEvent) -> None:
+        if msg.event == EpisodeEvent.EVENT_STARTED:
+            self._open_episode = msg.episode_id
+        elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self._open_episode:
+            self._open_episode = ''
+
     def _on_reset(self, request, response):
+        if self._open_episode:
+            response.success = False
+            response.message = (f'episode {self._open_episode} is open: end it (/aloe/end_episode) before '
+                                'resetting the scene')
+            response.seed = -1
+            self.diag.count('resets_refused')
+            self.get_logger().warning(f'/sim/reset refused: {response.message}')
+            return response
         task = request.task or self.env.task.name
         if task not in task_names():
             response.success = False
@@ -160,6 +183,7 @@ class SimNode(Node):
             return response
         seed = self._take_seed(int(request.seed))
         self._load(task, seed)
+        self.pub_task.publish(String(data=task))
         response.success = True
         response.seed = seed
         response.message = f'task {task}, seed {seed}'

@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Teleop node: maps leader arms / Joy / keyboard to interventions and human joint targets.
 
-Thin shell around ``aloe_ros.teleop_core.TeleopCore`` (takeover, alignment, blending, handback
+Thin shell around ``aloe_ros.station.teleop_core.TeleopCore`` (takeover, alignment, blending, handback
 and device-silence rules are documented there).
 
 Subscribes: ``leader_topics`` (JointState per arm, sensor data), ``follower_topics`` (JointState
@@ -14,7 +14,9 @@ once per cause; ``/diagnostics``.
 Calls: ``/aloe/end_episode`` (EndEpisode) asynchronously on the success/failure/abort buttons/keys.
 """
 
+import math
 import sys
+import time
 
 from aloe_msgs.msg import InterventionState, SafetyEvent
 from aloe_msgs.srv import EndEpisode
@@ -22,11 +24,13 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import String
 
-from aloe_ros import teleop_core as tc
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station import teleop_core as tc
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
                                    OncePerCause, ParamSpec, SENSOR_DATA, declare_parameters, run_node)
 
+#: A pending EndEpisode request blocks new ones for at most this long [s] (a lost reply).
+END_EPISODE_TIMEOUT = 5.0
 _OUTCOME_NAMES = {tc.OUTCOME_SUCCESS: 'success', tc.OUTCOME_FAILURE: 'failure', tc.OUTCOME_ABORTED: 'aborted'}
 
 
@@ -72,6 +76,8 @@ def parameter_specs():
         ParamSpec('keys.abort', ['a', 'q'], 'keys that abort the episode', kind='string_array'),
         ParamSpec('feedback_period', 0.1, 'InterventionState period while aligning [s]', min=0.01, max=10.0),
         ParamSpec('end_episode_service', '/aloe/end_episode', 'EndEpisode service', read_only=True),
+        ParamSpec('end_debounce', 1.0, 'at most one end-episode request per this many seconds; more '
+                  'presses are counted and ignored', min=0.0, max=60.0, read_only=True),
     ]
 
 
@@ -98,12 +104,15 @@ class TeleopNode(Node):
                 abort_button=p['buttons.abort'], pedal_button=p['buttons.pedal'],
                 axis_joints=p['axes.joints'], axis_scales=p['axes.scales'],
                 axis_deadzone=p['axes.deadzone'], takeover_keys=p['keys.takeover'],
-                success_keys=p['keys.success'], failure_keys=p['keys.failure'], abort_keys=p['keys.abort']))
+                success_keys=p['keys.success'], failure_keys=p['keys.failure'], abort_keys=p['keys.abort'],
+                end_debounce=p['end_debounce']))
         except ValueError as exc:
             raise ConfigError('axes.joints' if 'axis' in str(exc) else 'arms', str(exc)) from exc
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('rejected', 'takeovers', 'handbacks', 'commands', 'end_episode_calls',
-                          'end_episode_failed', 'device_silent')
+                          'end_episode_failed', 'end_episode_debounced', 'device_silent')
+        self._end_in_flight = False
+        self._end_sent = -math.inf
         self.once = OncePerCause(self.get_logger())
         self.intervention_pub = self.create_publisher(InterventionState, '/aloe/intervention', LATCHED)
         self.command_pub = self.create_publisher(JointState, '/aloe/teleop_command', COMMANDS)
@@ -174,6 +183,10 @@ class TeleopNode(Node):
 
     def _end_episode(self, outcome: int) -> None:
         name = _OUTCOME_NAMES[outcome]
+        if self._end_in_flight and time.monotonic() - self._end_sent < END_EPISODE_TIMEOUT:
+            # One request at a time: the press that made the pending one is being answered.
+            self.diag.count('end_episode_debounced')
+            return
         if not self.end_client.service_is_ready():
             self.diag.count('end_episode_failed')
             service = self.p['end_episode_service']
@@ -182,15 +195,17 @@ class TeleopNode(Node):
             return
         self.diag.count('end_episode_calls')
         future = self.end_client.call_async(EndEpisode.Request(outcome=outcome, reason=f'operator: {name}'))
+        self._end_in_flight, self._end_sent = True, time.monotonic()
         future.add_done_callback(lambda f, n=name: self._on_end_done(f, n))
         self.get_logger().info(f'operator ended the episode: {name}')
 
     def _on_end_done(self, future, name: str) -> None:
+        self._end_in_flight = False
         result = future.result()
         if result is None or not result.success:
             self.diag.count('end_episode_failed')
             why = 'no response' if result is None else result.message
-            self.get_logger().warning(f'end_episode ({name}) refused: {why}')
+            self.once.emit('end_episode', 'warn', f'end_episode ({name}) refused: {why}')
         else:
             self.get_logger().info(f'episode {result.episode_id} ended ({name}), {result.num_steps} steps')
 
@@ -226,6 +241,7 @@ class TeleopNode(Node):
             self.diag.count('commands')
         for outcome in out.outcomes:
             self._end_episode(outcome)
+        self.diag.set('end_presses_debounced', self.core.debounced)
         self.diag.set('state', out.state + (' (device silent)' if self.core.silent else ''))
         dev = self.core.deviation()
         self.diag.set('leader_deviation', dev if dev != float('inf') else -1.0)

@@ -47,7 +47,7 @@ class VizNode(Node):
         """Load the URDF for FK and subscribe."""
         super().__init__('aloe_viz')
         self.cfg = declare_parameters(self, PARAMS)
-        from aloe_ros.viz import ChunkFK
+        from aloe_ros.station.viz import ChunkFK
         try:
             self.fk = ChunkFK(self.cfg['urdf'])
         except Exception as exc:

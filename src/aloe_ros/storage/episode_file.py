@@ -10,7 +10,9 @@ The writer takes either serialized CDR bytes (what a ``raw=True`` subscription h
 python object / dict with the message's field names (encoded here; tests and sim benchmarks).
 It writes to ``<name>.mcap.partial`` and :meth:`EpisodeFileWriter.close` finalizes the MCAP,
 fsyncs it, renames it to ``<name>.mcap`` and fsyncs the directory, so a file named ``.mcap``
-is always complete.
+is always complete. :meth:`EpisodeFileWriter.flush` closes the chunk in progress and fsyncs, so
+everything written before it survives a killed writer; :func:`read_partial` reads those complete
+records back from a ``.partial`` that was never finalized.
 """
 
 import os
@@ -174,6 +176,13 @@ class EpisodeFileWriter:
         self.message_count += 1
         return len(data)
 
+    def flush(self) -> None:
+        """Write the chunk in progress and fsync: what was written so far survives a kill -9."""
+        if self.closed:
+            return
+        self._writer.flush()
+        os.fsync(self._file.fileno())
+
     def close(self, summary: Optional[Dict[str, str]] = None) -> Tuple[str, int, str]:
         """Finalize, fsync and atomically rename to the final path; return (path, size, sha256)."""
         if self.closed:
@@ -206,6 +215,46 @@ def iter_messages(path: str, topics: Optional[List[str]] = None) -> Iterator[Tup
         for _schema, channel, message, decoded in reader.iter_decoded_messages(
                 topics=topics, log_time_order=True):
             yield channel.topic, message.log_time, decoded
+
+
+class PartialFile:
+    """The complete records of an episode file that may be cut short (a killed writer's .partial).
+
+    ``messages``: ``(topic, type name, log_time_ns, CDR bytes)`` in file order; ``metadata``:
+    ``{name: {key: value}}``; ``stopped``: why reading ended early ('' when the file is whole).
+    """
+
+    def __init__(self, messages: List[Tuple[str, str, int, bytes]], metadata: Dict[str, Dict[str, str]],
+                 stopped: str):
+        self.messages = messages
+        self.metadata = metadata
+        self.stopped = stopped
+
+
+def read_partial(path: str) -> PartialFile:
+    """Read every complete record of ``path`` in order, stopping at the first cut-off one."""
+    from mcap.records import Channel, Message, Metadata, Schema
+    from mcap.stream_reader import StreamReader
+    schemas: Dict[int, str] = {}
+    channels: Dict[int, Tuple[str, str]] = {}
+    messages: List[Tuple[str, str, int, bytes]] = []
+    metadata: Dict[str, Dict[str, str]] = {}
+    stopped = ''
+    with open(path, 'rb') as f:
+        try:
+            for record in StreamReader(f, validate_crcs=True).records:
+                if isinstance(record, Schema):
+                    schemas[record.id] = record.name
+                elif isinstance(record, Channel):
+                    channels[record.id] = (record.topic, schemas.get(record.schema_id, ''))
+                elif isinstance(record, Message) and record.channel_id in channels:
+                    topic, type_name = channels[record.channel_id]
+                    messages.append((topic, type_name, int(record.log_time), bytes(record.data)))
+                elif isinstance(record, Metadata):
+                    metadata[record.name] = dict(record.metadata)
+        except Exception as exc:  # the cut: EndOfFile, a truncated chunk, a CRC mismatch
+            stopped = f'{type(exc).__name__}: {exc}' if str(exc) else type(exc).__name__
+    return PartialFile(messages, metadata, stopped)
 
 
 def read_metadata(path: str) -> Dict[str, Dict[str, str]]:

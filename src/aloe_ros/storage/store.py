@@ -7,7 +7,9 @@ Layout::
     <root>/catalog.sqlite                         catalog (WAL)
     <root>/episodes/<YYYYMMDD>/<id>.mcap          complete episodes
     <root>/episodes/<YYYYMMDD>/<id>.mcap.partial  the episode being recorded
-    <root>/quarantine/<id>.mcap.partial           leftovers of a killed recorder (never deleted)
+    <root>/quarantine/<id>.mcap.partial           leftovers of a killed recorder (never deleted;
+                                                  :meth:`EpisodeStore.salvage` copies what they hold
+                                                  into the store as a truncated episode)
     <root>/.writer.lock                           held (flock) by the one writing store
 
 Open with ``mode='w'`` in the recorder: it takes the writer lock and recovers what a killed
@@ -26,16 +28,16 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from aloe_ros.learning.episode import Episode, OUTCOME_NONE, SOURCE_HOLD, SOURCE_HUMAN
+from aloe_ros.learning.episode import Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD, SOURCE_HUMAN
 from aloe_ros.learning.episode import SOURCE_POLICY, SOURCE_SCRIPTED
 from aloe_ros.storage.catalog import (Catalog, EpisodeRecord, STATUS_COMPLETE,
                                       STATUS_QUARANTINED, STATUS_RECORDING)
 from aloe_ros.storage.convert import (EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14, StepStats,
                                       episode_from_messages, header, image_message,
                                       outcome_flags, sparse_rewards, split_proprio)
-from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, decode, encode,
-                                           fsync_dir,
-                                           iter_messages, read_metadata, sha256_file)
+from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, TOPIC_TYPES, decode, encode,
+                                           fsync_dir, iter_messages, read_metadata, read_partial,
+                                           sha256_file)
 
 LOG = logging.getLogger('aloe_ros.storage')
 
@@ -43,6 +45,7 @@ OBSERVATION_TOPIC = '/aloe/observation'
 STEP_TOPIC = '/aloe/executed_step'
 EVENT_TOPIC = '/aloe/episode_event'
 STEP_TYPE = 'aloe_msgs/msg/ExecutedStep'
+EVENT_TYPE = 'aloe_msgs/msg/EpisodeEvent'
 
 
 class StoreLockedError(RuntimeError):
@@ -111,6 +114,10 @@ class EpisodeRecording:
         self._t_first = log_time_ns if self._t_first is None else min(self._t_first, log_time_ns)
         self._t_last = log_time_ns if self._t_last is None else max(self._t_last, log_time_ns)
         return n
+
+    def flush(self) -> None:
+        """Make everything written so far durable (the recorder calls this periodically)."""
+        self._writer.flush()
 
     def close(self, outcome: int, reason: str = '') -> EpisodeRecord:
         """Finalize the file (atomic rename) and mark the catalog row complete; return it."""
@@ -299,6 +306,66 @@ class EpisodeStore:
         return rec.close(episode.outcome, 'added from python')
 
     # recovery --------------------------------------------------------------------------------
+
+    def quarantined_files(self) -> List[str]:
+        """Return the killed writers' ``.partial`` files under ``quarantine/``, oldest first."""
+        qdir = os.path.join(self.root, 'quarantine')
+        if not os.path.isdir(qdir):
+            return []
+        paths = [os.path.join(qdir, n) for n in os.listdir(qdir) if PARTIAL_SUFFIX in n]
+        return sorted(paths, key=os.path.getmtime)
+
+    def salvage(self, path: str, outcome: int = OUTCOME_ABORTED) -> EpisodeRecord:
+        """Copy the readable part of a quarantined ``.partial`` into the store; return its row.
+
+        Every message up to the writer's last flush is copied as written (steps keep their ids
+        and indices) into a new, finalized file of the same episode id, closed with ``outcome``
+        (ABORTED: truncated, so the critic bootstraps past its end). The ``.partial`` stays in
+        quarantine. Raises ValueError when the episode is already complete or holds no step.
+        """
+        if self.mode != 'w':
+            raise PermissionError('store opened read-only')
+        if self._recording is not None:
+            raise RuntimeError(f'episode {self._recording.episode_id} is open: salvage when idle')
+        part = read_partial(path)
+        head = part.metadata.get('aloe_episode', {})
+        episode_id = head.get('episode_id') or os.path.basename(path).split('.')[0]
+        row = self.catalog.get(episode_id)
+        if row is not None and row.status == STATUS_COMPLETE:
+            raise ValueError(f'episode {episode_id} is already complete in the store')
+        steps = [m for m in part.messages if m[0] == STEP_TOPIC]
+        if not steps:
+            raise ValueError(f'{path}: no executed step is readable ({part.stopped or "empty"})')
+        started = float(head.get('started_at', os.path.getmtime(path)))
+        task, instruction, seed = head.get('task', ''), head.get('instruction', ''), int(head.get('seed', -1))
+        day = time.strftime('%Y%m%d', time.gmtime(started))
+        rel_path = os.path.join('episodes', day, episode_id + '.mcap')
+        if row is None:
+            self.catalog.insert(episode_id, rel_path, started, task, instruction, seed)
+        else:
+            self.catalog.update(episode_id, status=STATUS_RECORDING, path=rel_path)
+        meta = dict(head, salvaged_from=os.path.relpath(path, self.root))
+        writer = EpisodeFileWriter(os.path.join(self.root, rel_path), meta, self.compression)
+        rec = EpisodeRecording(self, episode_id, writer, rel_path, task, instruction, seed, started)
+        self._recording = rec
+        try:
+            for topic, type_name, log_time, data in part.messages:
+                if topic == EVENT_TOPIC and decode(EVENT_TYPE, data).event == EVENT_ENDED:
+                    continue
+                if not rec._writer.has_topic(topic) and topic not in TOPIC_TYPES:
+                    rec.add_topic(topic, type_name)
+                rec.write(topic, data, log_time)
+            last = max(m[2] for m in part.messages)
+            terminated, truncated = outcome_flags(outcome)
+            ended = {'header': header(last), 'episode_id': episode_id, 'event': EVENT_ENDED,
+                     'outcome': int(outcome), 'terminated': terminated, 'truncated': truncated,
+                     'task': task, 'task_instruction': instruction, 'seed': seed}
+            rec.write(EVENT_TOPIC, ended, last)
+            return rec.close(outcome, f'salvaged: {len(steps)} steps readable in '
+                                      f'{os.path.basename(path)} ({part.stopped or "complete"})')
+        except BaseException:
+            self.abandon_recording()
+            raise
 
     def recover(self) -> List[str]:
         """Resolve what a killed writer left; return the quarantined files.

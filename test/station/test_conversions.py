@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from aloe_ros import conversions as conv
+from aloe_ros.station import conversions as conv
 
 
 def _msg(arr, encoding, pad=0, bigendian=False):
@@ -100,4 +100,4 @@ def test_fill_rejects_mismatched_array():
 
 
 def test_backend_is_reported():
-    assert conv.IMAGE_BACKEND in ('cv_bridge', 'aloe_ros.conversions')
+    assert conv.IMAGE_BACKEND in ('cv_bridge', 'aloe_ros.station.conversions')

@@ -5,8 +5,8 @@
 import numpy as np
 import pytest
 
-from aloe_ros import teleop_core as tc
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station import teleop_core as tc
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 
 ARM = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper']
 DT = 0.02
@@ -49,7 +49,7 @@ def test_button_takeover_aligns_then_blends_without_jump():
 
 
 def test_handback_by_toggle_and_outcome_buttons():
-    core = make(command_device='joy')
+    core = make(command_device='joy', end_debounce=0.0)  # the button map, not the debounce, is tested here
     set_arms(core, follower=np.zeros(14))
     core.on_joy([1, 0, 0, 0], [], 0.0)
     assert core.tick(0.0).command is not None and core.state == tc.ACTIVE
@@ -62,6 +62,33 @@ def test_handback_by_toggle_and_outcome_buttons():
     core.on_joy([0, 1, 0, 0], [], 4 * DT)
     core.on_joy([0, 0, 1, 1], [], 5 * DT)
     assert core.tick(5 * DT).outcomes == [tc.OUTCOME_SUCCESS, tc.OUTCOME_FAILURE, tc.OUTCOME_ABORTED]
+
+
+def test_end_episode_buttons_one_request_per_press_under_a_flood():
+    core = make(command_device='joy', end_debounce=1.0)
+    t = 0.0
+    # A flood alternating pressed / released / malformed messages, 1000 messages in 2 s.
+    for k in range(1000):
+        t = k * 0.002
+        msg = ([0, 1, 0, 0], [0, 0, 0, 0], [], [0, 1])[k % 4]
+        core.on_joy(msg, [], t)
+    outcomes = core.tick(t).outcomes
+    assert outcomes == [tc.OUTCOME_SUCCESS, tc.OUTCOME_SUCCESS]  # at t = 0 and the first press after 1 s
+    assert core.debounced > 100
+    # A message that leaves the button out, or an invalid one, releases nothing: no new press.
+    core = make(command_device='joy', end_debounce=0.0)
+    core.on_joy([0, 1, 0, 0], [], 0.0)
+    core.on_joy([], [], 0.1)
+    with pytest.raises(FloatingPointError):
+        core.on_joy([0, 0, 0, 0], [float('nan')], 0.2)
+    core.on_joy([0, 1, 0, 0], [], 0.3)
+    assert core.tick(0.3).outcomes == [tc.OUTCOME_SUCCESS]
+    # Keyboard: every key message is a press, debounced the same way.
+    core = make(end_debounce=1.0)
+    for k in range(100):
+        core.on_key('s', k * 0.005)
+    core.on_key('f', 2.0)
+    assert core.tick(2.0).outcomes == [tc.OUTCOME_SUCCESS, tc.OUTCOME_FAILURE]
 
 
 def test_joy_axes_move_targets_incrementally_from_follower():

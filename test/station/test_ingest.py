@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from aloe_ros.executor_core import DEFAULT_JOINT_NAMES
-from aloe_ros.ingest import IngestConfig, InputRejected, ObservationIngest
+from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
+from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest
 
 CAMS = ['cam_high', 'cam_left_wrist']
 ARM = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper']

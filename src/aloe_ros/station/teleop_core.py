@@ -18,6 +18,11 @@ incrementally (``target += axis * scale * dt``), so there is nothing to align.
 Handback (toggle again, or an episode outcome button) returns to ``IDLE``; the executor blends
 the policy in from the last human target, so handback has no jump either.
 
+Episode-end buttons and keys act on a press, not on a message: a Joy button counts when it goes
+from released to pressed (a message with fewer buttons, or an invalid one, releases nothing), and
+one end-episode request is accepted per ``end_debounce`` seconds; the rest are counted in
+``debounced``. So a bouncing contact or a flood of Joy/keyboard messages makes one request.
+
 Device silent mid-intervention (no leader/joy message within ``device_timeout``): no command
 is produced (the executor holds) and a safety note is raised once; when the leader comes back
 it has to align again.
@@ -63,6 +68,7 @@ class TeleopConfig:
     success_keys: Sequence[str] = ('s',)
     failure_keys: Sequence[str] = ('f',)
     abort_keys: Sequence[str] = ('a', 'q')
+    end_debounce: float = 1.0
 
 
 @dataclass
@@ -123,6 +129,9 @@ class TeleopCore:
         self._align_start = 0.0
         self._takeover_time = -math.inf
         self._deviation_armed = False
+        self._last_end = -math.inf
+        #: End-episode presses ignored because one was accepted less than ``end_debounce`` s before.
+        self.debounced = 0
         self._changed = False
         self._notes: List[Note] = []
         self._outcomes: List[int] = []
@@ -160,12 +169,15 @@ class TeleopCore:
     def on_joy(self, buttons: Sequence[int], axes: Sequence[float], now: float) -> None:
         """Handle a Joy message: rising edges of mapped buttons, axes for incremental targets."""
         cfg = self.config
-        previous = self._buttons
-        self._buttons = list(buttons)
-        self._axes = np.asarray(axes, dtype=float)
-        if not np.all(np.isfinite(self._axes)):
+        axes = np.asarray(axes, dtype=float)
+        if not np.all(np.isfinite(axes)):
             self._axes = np.zeros(0)
             raise FloatingPointError('joy: NaN/inf axis')
+        self._axes = axes
+        previous = self._buttons
+        # Buttons a message leaves out keep their state: a short message releases nothing.
+        self._buttons = [int(bool(buttons[i])) if i < len(buttons) else previous[i]
+                         for i in range(max(len(buttons), len(previous)))]
         self._joy_time = now
 
         def pressed(i):
@@ -177,7 +189,7 @@ class TeleopCore:
         for button, outcome in ((cfg.success_button, OUTCOME_SUCCESS), (cfg.failure_button, OUTCOME_FAILURE),
                                 (cfg.abort_button, OUTCOME_ABORTED)):
             if pressed(button):
-                self.end_episode(outcome, 'joy')
+                self.end_episode(outcome, 'joy', now)
 
     def on_key(self, key: str, now: float) -> None:
         """Handle one keyboard key."""
@@ -185,11 +197,11 @@ class TeleopCore:
         if key in cfg.takeover_keys:
             self.toggle(TRIGGER_KEYBOARD, 'keyboard', now)
         elif key in cfg.success_keys:
-            self.end_episode(OUTCOME_SUCCESS, 'keyboard')
+            self.end_episode(OUTCOME_SUCCESS, 'keyboard', now)
         elif key in cfg.failure_keys:
-            self.end_episode(OUTCOME_FAILURE, 'keyboard')
+            self.end_episode(OUTCOME_FAILURE, 'keyboard', now)
         elif key in cfg.abort_keys:
-            self.end_episode(OUTCOME_ABORTED, 'keyboard')
+            self.end_episode(OUTCOME_ABORTED, 'keyboard', now)
 
     # ---------------------------------------------------------------- transitions
 
@@ -237,11 +249,16 @@ class TeleopCore:
         self._deviation_armed = False
         self._changed = True
 
-    def end_episode(self, outcome: int, device: str) -> None:
-        """Request an episode end; an active intervention is handed back first."""
+    def end_episode(self, outcome: int, device: str, now: float = math.inf) -> bool:
+        """Request an episode end (an active intervention is handed back first); False if debounced."""
+        if now - self._last_end < self.config.end_debounce:
+            self.debounced += 1
+            return False
+        self._last_end = now
         self.handback(TRIGGER_BUTTON if device == 'joy' else TRIGGER_KEYBOARD, device,
                       f'episode ended ({ {1: "success", 2: "failure", 3: "aborted"}[outcome]})')
         self._outcomes.append(outcome)
+        return True
 
     def _start_blend(self) -> None:
         self.state = BLENDING

@@ -7,7 +7,8 @@ the policy, a human operator and holding still:
 
 1. Before the first valid observation nothing is commanded; the first target is the observed
    position (clipped into the limits), so the robot never starts with a jump.
-2. ``HOLD``/``ESTOP`` mode, a stale observation, a NaN chunk, or a chunk that ran out:
+2. ``HOLD``/``ESTOP`` mode, a rejected ``/clock`` (until it is sane again), a stale observation,
+   a NaN chunk, or a chunk that ran out:
    hold, i.e. repeat the last commanded (safe) target. ``ESTOP`` latches until ``RUN``/``HOLD``
    and drops the running chunk.
 3. Intervention active: forward the teleop command (hold while the operator's leader is still
@@ -37,6 +38,8 @@ DEFAULT_JOINT_NAMES = tuple(f'{side}_{j}' for side in ('left', 'right') for j in
 
 #: Smallest chunk step period accepted [s]; ActionChunk.dt = 0 means the executor's period.
 MIN_CHUNK_DT = 1e-6
+#: Longest chunk accepted by default (steps); larger ones are refused before their data is read.
+DEFAULT_MAX_HORIZON = 1000
 
 MODE_RUN = 0
 MODE_HOLD = 1
@@ -50,11 +53,15 @@ KIND_HOLD, KIND_LIMIT_CLAMP, KIND_REJECTED_INPUT, KIND_ESTOP, KIND_STALE_INPUT, 
 
 @dataclass
 class SafetyNote:
-    """A safety-relevant change to report once: SafetyEvent level/kind and a message."""
+    """A safety-relevant change to report once: SafetyEvent level/kind, a message and its cause.
+
+    Notes of one ``cause`` (a hold reason and its clearing share one) are rate-limited together.
+    """
 
     level: int
     kind: int
     message: str
+    cause: str = ''
 
 
 @dataclass
@@ -137,32 +144,34 @@ class TickResult:
 
 def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon: int, action_dim: int,
                       joint_names: Sequence[str], dt: float, actions: Sequence[float],
-                      executor_joint_names: Sequence[str], default_dt: float) -> Chunk:
+                      executor_joint_names: Sequence[str], default_dt: float,
+                      max_horizon: int = DEFAULT_MAX_HORIZON) -> Chunk:
     """Validate ActionChunk fields and return a Chunk in the executor's joint order.
 
     Raises ValueError saying what is wrong: sizes that do not match, unknown or missing joint
-    names, non-finite values, a non-positive dt.
+    names, non-finite values, a non-positive dt. Sizes (horizon, action_dim, number of actions
+    and names) are checked first, in O(1), so an oversized chunk is refused before its data is read.
     """
     d = len(executor_joint_names)
     if horizon <= 0:
         raise ValueError(f'chunk {chunk_id}: horizon {horizon} must be > 0')
-    flat = np.asarray(actions, dtype=float)
-    if flat.shape[0] != horizon * action_dim:
-        raise ValueError(f'chunk {chunk_id}: {flat.shape[0]} actions, expected horizon*action_dim '
+    if horizon > max_horizon:
+        raise ValueError(f'chunk {chunk_id}: horizon {horizon} above the maximum {max_horizon}')
+    if len(actions) != horizon * action_dim:
+        raise ValueError(f'chunk {chunk_id}: {len(actions)} actions, expected horizon*action_dim '
                          f'= {horizon}*{action_dim}')
-    table = flat.reshape(horizon, action_dim)
+    if action_dim != d or len(joint_names) not in (0, d):
+        raise ValueError(f'chunk {chunk_id}: action_dim {action_dim} with {len(joint_names)} joint names, '
+                         f'expected {d} (the executor\'s joints)')
+    table = np.asarray(actions, dtype=float).reshape(horizon, action_dim)
     names = list(joint_names)
     if names:
-        if len(names) != action_dim:
-            raise ValueError(f'chunk {chunk_id}: {len(names)} joint names for action_dim {action_dim}')
         unknown = [n for n in names if n not in executor_joint_names]
         missing = [n for n in executor_joint_names if n not in names]
         if unknown or missing:
             raise ValueError(f'chunk {chunk_id}: unknown joints {unknown}, missing joints {missing}')
         index = [names.index(n) for n in executor_joint_names]
         table = table[:, index]
-    elif action_dim != d:
-        raise ValueError(f'chunk {chunk_id}: action_dim {action_dim} without joint names, expected {d}')
     if not np.all(np.isfinite(table)):
         bad = sorted({int(k) for k in np.argwhere(~np.isfinite(table))[:, 0]})
         raise FloatingPointError(f'chunk {chunk_id}: NaN/inf at steps {bad[:5]}')
@@ -171,6 +180,43 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
         raise ValueError(f'chunk {chunk_id}: dt {dt} must be 0 (the control period) or >= {MIN_CHUNK_DT}')
     return Chunk(stamp=float(stamp), chunk_id=int(chunk_id), policy_version=int(policy_version),
                  dt=float(dt) if dt > 0 else default_dt, actions=table)
+
+
+def sized_chunk(actions: Sequence[float], horizon: int, action_dim: int, max_horizon: int,
+                expected_dim: int, what: str = 'chunk') -> np.ndarray:
+    """Return ``actions`` as an (horizon, action_dim) float array after O(1) size checks.
+
+    The sizes (``horizon <= max_horizon``, ``action_dim == expected_dim``, ``len(actions) ==
+    horizon * action_dim``) are checked before any per-element work, so an oversized message is
+    refused without touching its data. Raises ValueError saying what is wrong.
+    """
+    if not 0 < horizon <= max_horizon:
+        raise ValueError(f'{what}: horizon {horizon} outside [1, {max_horizon}]')
+    if action_dim != expected_dim:
+        raise ValueError(f'{what}: action_dim {action_dim}, expected {expected_dim}')
+    if len(actions) != horizon * action_dim:
+        raise ValueError(f'{what}: {len(actions)} actions, expected horizon*action_dim '
+                         f'= {horizon}*{action_dim}')
+    return np.asarray(actions, dtype=float).reshape(horizon, action_dim)
+
+
+def check_limits(table: np.ndarray, lower: np.ndarray, upper: np.ndarray, tolerance: float,
+                 what: str = 'chunk') -> Tuple[np.ndarray, int]:
+    """Return (table clipped into ``[lower, upper]``, number of values clipped).
+
+    Raises FloatingPointError on NaN/inf and ValueError when a value lies more than ``tolerance``
+    outside the limits: a target the robot could not be commanded to.
+    """
+    if not np.all(np.isfinite(table)):
+        raise FloatingPointError(f'{what}: NaN/inf actions')
+    below = table < lower - tolerance
+    above = table > upper + tolerance
+    if below.any() or above.any():
+        step, joint = (int(v) for v in np.argwhere(below | above)[0])
+        raise ValueError(f'{what}: action {table[step, joint]:.6g} at step {step}, joint {joint} is outside '
+                         f'the joint limits [{lower[joint]:.6g}, {upper[joint]:.6g}] (+- {tolerance:g})')
+    clipped = np.clip(table, lower, upper)
+    return clipped, int(np.count_nonzero(clipped != table))
 
 
 def observation_to_action_vector(action_names: Sequence[str], obs_names: Sequence[str],
@@ -227,6 +273,7 @@ class ExecutorCore:
         self._was_clamping = False
         self._pending: List[SafetyNote] = []
         self._bad_chunk_reported = False
+        self._clock_fault = ''
 
     # ---------------------------------------------------------------- inputs
 
@@ -265,7 +312,8 @@ class ExecutorCore:
         if not self._bad_chunk_reported:  # once per cause: until a valid chunk arrives again
             self._bad_chunk_reported = True
             self._pending.append(SafetyNote(LEVEL_WARN, KIND_REJECTED_INPUT, f'{reason}: chunk rejected'
-                                            + ('; holding last target' if nan else '; kept running chunk')))
+                                            + ('; holding last target' if nan else '; kept running chunk'),
+                                            'chunk'))
         if nan:
             self._chunk = None
             self._blend_from_chunk = None
@@ -289,6 +337,10 @@ class ExecutorCore:
         self.intervention = bool(active)
         self.aligning = bool(aligning)
 
+    def set_clock_fault(self, reason: str) -> None:
+        """Hold while the node's clock is untrusted (``reason`` non-empty); ``''`` when sane again."""
+        self._clock_fault = reason
+
     def set_mode(self, mode: int, reason: str = '') -> str:
         """Switch RUN/HOLD/ESTOP; return a message. ESTOP drops the running chunk."""
         if mode not in MODE_NAMES:
@@ -299,10 +351,12 @@ class ExecutorCore:
         if mode == MODE_ESTOP:
             self._chunk = None
             self._blend_from_chunk = None
-            self._pending.append(SafetyNote(LEVEL_ERROR, KIND_ESTOP, f'e-stop{why}: holding last target'))
+            self._pending.append(SafetyNote(LEVEL_ERROR, KIND_ESTOP, f'e-stop{why}: holding last target',
+                                            'mode'))
         elif previous != mode:
             self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED if mode == MODE_RUN else KIND_HOLD,
-                                            f'mode {MODE_NAMES[previous]} -> {MODE_NAMES[mode]}{why}'))
+                                            f'mode {MODE_NAMES[previous]} -> {MODE_NAMES[mode]}{why}',
+                                            'mode'))
         return f'mode {MODE_NAMES[mode]}{why}'
 
     # ---------------------------------------------------------------- tick
@@ -334,6 +388,8 @@ class ExecutorCore:
             return self._hold('e-stop')
         if self.mode == MODE_HOLD:
             return self._hold('hold mode')
+        if self._clock_fault:
+            return self._hold('clock rejected')
         if self._obs_stale or now - self._obs_time > cfg.observation_timeout:
             return self._hold('stale observation')
         if self.intervention:
@@ -404,17 +460,18 @@ class ExecutorCore:
                 kind = KIND_STALE_INPUT if reason == 'stale observation' else KIND_HOLD
                 level = LEVEL_INFO if reason in ('no chunk', 'hold mode', 'operator aligning leader') \
                     else LEVEL_WARN
-                self._pending.append(SafetyNote(level, kind, f'{reason}: holding last target'))
+                self._pending.append(SafetyNote(level, kind, f'{reason}: holding last target', reason))
             elif not reason and self._hold_reason:
                 who = 'human' if result.source == SOURCE_HUMAN else 'policy'
                 self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED,
-                                                f'{self._hold_reason} cleared: {who} resumed'))
+                                                f'{self._hold_reason} cleared: {who} resumed',
+                                                self._hold_reason))
             self._hold_reason = reason
         clamping = bool(result.clamped_joints)
         if clamping and not self._was_clamping:
             self._pending.append(SafetyNote(
                 LEVEL_WARN, KIND_LIMIT_CLAMP,
-                f'target outside position/velocity limits for {result.clamped_joints}: clamped'))
+                f'target outside position/velocity limits for {result.clamped_joints}: clamped', 'clamp'))
         self._was_clamping = clamping
 
 

@@ -25,7 +25,7 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from aloe_ros import conversions
+from aloe_ros.station import conversions
 
 
 class InputRejected(ValueError):

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 
-from aloe_ros import executor_core as ec
+from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 
 D = 14
@@ -108,6 +108,23 @@ def test_hold_on_stale_observation_and_resume():
     assert [n.kind for n in r.notes] == [ec.KIND_RESUMED]
 
 
+def test_hold_while_clock_rejected_and_resume():
+    core = make_core()
+    core.on_observation(0.0, np.zeros(D))
+    core.on_chunk(chunk(1, 0.0, np.full(100, 0.01)))
+    assert core.tick(0.0).source == SOURCE_POLICY
+    core.set_clock_fault('/clock rejected: invalid time sec=-1')
+    core.on_observation(0.02, np.zeros(D))
+    r = core.tick(0.02)
+    assert r.source == SOURCE_HOLD and r.hold_reason == 'clock rejected'
+    assert [(n.kind, n.level, n.cause) for n in r.notes] == [(ec.KIND_HOLD, ec.LEVEL_WARN, 'clock rejected')]
+    core.set_clock_fault('')
+    core.on_observation(0.04, np.zeros(D))
+    r = core.tick(0.04)
+    assert r.source == SOURCE_POLICY
+    assert [(n.kind, n.cause) for n in r.notes] == [(ec.KIND_RESUMED, 'clock rejected')]
+
+
 def test_nan_chunk_rejected_and_holds():
     core = make_core(observation_timeout=10)
     core.on_observation(0.0, np.zeros(D))
@@ -139,6 +156,52 @@ def test_chunk_validation_reorders_and_rejects():
         ec.chunk_from_fields(0.0, 1, 0, 1, D, names, 1e-300, np.zeros(D), names, DT)
     with pytest.raises(ValueError, match='unknown joints'):
         ec.chunk_from_fields(0.0, 1, 0, 1, D, names[:-1] + ['elbow9'], DT, np.zeros(D), names, DT)
+
+
+class _Untouchable:
+    """A message field of ``n`` values whose data must not be read (the O(1) size checks come first)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        raise AssertionError('per-element work on an oversized message')
+
+    def __getitem__(self, k):
+        raise AssertionError('per-element work on an oversized message')
+
+
+def test_oversized_chunk_refused_before_its_data_is_read():
+    names = list(ec.DEFAULT_JOINT_NAMES)
+    huge = 1_000_000
+    with pytest.raises(ValueError, match='above the maximum 1000'):
+        ec.chunk_from_fields(0.0, 1, 0, huge, D, names, DT, _Untouchable(huge * D), names, DT)
+    with pytest.raises(ValueError, match='expected horizon'):
+        ec.chunk_from_fields(0.0, 1, 0, 10, D, names, DT, _Untouchable(huge * D), names, DT)
+    with pytest.raises(ValueError, match='action_dim'):
+        ec.chunk_from_fields(0.0, 1, 0, 10, 1000, _Untouchable(1000), DT, _Untouchable(10 * 1000), names, DT)
+    with pytest.raises(ValueError, match='horizon 1000000 outside'):
+        ec.sized_chunk(_Untouchable(huge * D), huge, D, 100, D)
+    with pytest.raises(ValueError, match='action_dim 7, expected 14'):
+        ec.sized_chunk(_Untouchable(70), 10, 7, 100, D)
+    assert ec.sized_chunk(np.zeros(20 * D), 20, D, 100, D).shape == (20, D)
+
+
+def test_check_limits_refuses_far_outside_and_clips_within_tolerance():
+    lower, upper = np.full(D, -1.0), np.full(D, 1.0)
+    table = np.zeros((3, D))
+    table[1, 4] = 1.02
+    clipped, n = ec.check_limits(table, lower, upper, 0.05)
+    assert n == 1 and clipped[1, 4] == 1.0
+    table[2, 5] = 1e30
+    with pytest.raises(ValueError, match='outside the joint limits'):
+        ec.check_limits(table, lower, upper, 0.05)
+    table[2, 5] = np.nan
+    with pytest.raises(FloatingPointError):
+        ec.check_limits(table, lower, upper, 0.05)
 
 
 def test_estop_latches_until_run_and_drops_chunk():

@@ -1,0 +1,296 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""Hostile input on the ROS domain, through real node processes: bad /clock, forged episode events,
+bad and good messages alternating. No single message may stop a node or cost recorded steps.
+"""
+
+from aloe_msgs.msg import ActionChunk, EpisodeEvent, Observation, SafetyEvent
+from aloe_msgs.srv import EndEpisode, StartEpisode
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+import pytest
+from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_counter, make_weights,
+                                 observation_msg)
+from rosgraph_msgs.msg import Clock
+
+from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_HOLD, SOURCE_POLICY
+from aloe_ros.nodes.common import DIAGNOSTICS, EVENTS, SENSOR_DATA, latched, reliable
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+DT = 0.02
+
+
+class ChunkFeed:
+    """Publishes observations, and a fresh 2 s chunk (constant pose 0.1) every 0.5 s."""
+
+    def __init__(self, driver, clock_pub=None):
+        """Create the publishers; ``clock_pub`` also gets the driver's time as /clock."""
+        self.driver = driver
+        self.obs_pub = driver.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+        self.chunk_pub = driver.node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
+        self.clock_pub = clock_pub
+        self.next_chunk = 0.0
+        self.chunk_id = 0
+
+    def __call__(self):
+        """Publish one round (the driver's spin calls this every 20 ms)."""
+        d = self.driver
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=d.stamp()))
+        self.obs_pub.publish(observation_msg(d))
+        if d.now() >= self.next_chunk:
+            self.chunk_id += 1
+            chunk = ActionChunk(chunk_id=self.chunk_id, policy_version=1, horizon=100, action_dim=14,
+                                joint_names=JOINTS, dt=DT, actions=[0.1] * 1400)
+            chunk.header.stamp = d.stamp()
+            self.chunk_pub.publish(chunk)
+            self.next_chunk = d.now() + 0.5
+
+
+def _messages(events, text):
+    return [e.message for e in events if text in e.message]
+
+
+def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_node, tmp_path):
+    make_weights(str(tmp_path / 'weights'), TINY_CONFIG)
+    sim = {'use_sim_time': True}
+    executor = start_node('aloe_ros.nodes.chunk_executor', {**sim, 'observation_timeout': 0.5})
+    others = [
+        start_node('aloe_ros.nodes.observation', sim),
+        start_node('aloe_ros.nodes.teleop', sim),
+        start_node('aloe_ros.nodes.recorder', {**sim, 'storage_root': str(tmp_path / 'store')}),
+        # No initial weights: the policy waits for a PolicyUpdate (its chunks would mix with the feed's).
+        start_node('aloe_ros.nodes.policy', {**sim, 'learner_config': TINY_CONFIG,
+                                             'weights_dir': str(tmp_path / 'weights')}),
+        start_node('aloe_ros.nodes.learner', {**sim, 'learner_config': TINY_CONFIG,
+                                              'store_root': str(tmp_path / 'store2'),
+                                              'weights_dir': str(tmp_path / 'weights2')}),
+    ]
+    clock_pub = driver.node.create_publisher(Clock, '/clock', reliable(10))
+    feed = ChunkFeed(driver, clock_pub)
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+
+    def policy_steps():
+        return sum(s.source == SOURCE_POLICY for s in monitor.steps)
+
+    assert driver.spin_until(lambda: policy_steps() > 20, 600, feed), executor.output()
+    for bad in (Time(sec=-1, nanosec=0), Time(sec=0, nanosec=1_500_000_000)):
+        n_events = len(events)
+        # /clock subscriptions keep one sample: leave the bad one alone for a moment so it is taken.
+        feed.clock_pub = None
+        clock_pub.publish(Clock(clock=bad))
+        driver.spin_for(0.3, feed)
+        feed.clock_pub = clock_pub
+        # The executor says so and holds, then resumes the policy once the clock has been sane 0.5 s.
+        assert driver.spin_until(lambda: _messages(events[n_events:], 'clock rejected cleared'), 300, feed), \
+            [e.message for e in events[n_events:]] + [executor.output()]
+        assert _messages(events[n_events:], '/clock rejected')
+        resumed_at = len(monitor.steps)
+        assert driver.spin_until(
+            lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[resumed_at:]) > 10, 300, feed), \
+            executor.output()
+    # A jump back by 1000 s, and one forward by 1e6 s: neither is applied, every node stays up.
+    now = driver.now()
+    feed.clock_pub = None
+    for t in (now - 1000.0, now + 1e6):
+        clock_pub.publish(Clock(clock=Time(sec=int(t), nanosec=0)))
+        driver.spin_for(0.3, feed)
+    feed.clock_pub = clock_pub
+    n = len(monitor.steps)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[n:]) > 10, 300,
+                             feed)
+    # ROS time never left the driver's timeline: every step is stamped within seconds of it.
+    assert all(abs(s.header.stamp.sec - driver.now()) < 60 for s in monitor.steps[n:])
+    holds = [s for s in monitor.steps if s.source == SOURCE_HOLD]
+    assert holds and monitor.violations == []
+    for proc in [executor] + others:
+        assert proc.alive(), proc.output()
+        assert 'Traceback' not in proc.output(100000), proc.output()
+
+
+def test_forged_episode_event_costs_no_step_of_the_real_episode(driver, start_node, tmp_path):
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': str(tmp_path / 'store')})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    # Generous deadlines throughout: under a CPU hog a node's start-up alone has taken 75 s.
+    start = driver.call(driver.node.create_client(StartEpisode, '/aloe/start_episode'),
+                        StartEpisode.Request(task='handover'), 600)
+    assert start is not None and start.success, recorder.output()
+
+    def labelled():
+        return [s for s in monitor.steps if s.episode_id == start.episode_id]
+
+    assert driver.spin_until(lambda: len(labelled()) > 20, 600, feed), executor.output()
+    forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
+    for k in range(20):
+        forger.publish(EpisodeEvent(episode_id=f'forged-{k % 2}', event=EpisodeEvent.EVENT_STARTED))
+        driver.spin_for(0.05, feed)
+    n = len(monitor.steps)
+    assert driver.spin_until(lambda: len(monitor.steps) > n + 50, 300, feed)
+    # End once the recorder has received every labelled step seen so far (its counters, 1 Hz).
+    n_labelled = len(labelled())
+    assert driver.spin_until(
+        lambda: diag_counter(diags, 'aloe_recorder', 'msgs_aloe_executed_step') >= n_labelled, 300, feed)
+    end = driver.call(driver.node.create_client(EndEpisode, '/aloe/end_episode'),
+                      EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success, recorder.output()
+    # Every step the executor published while the episode was open carries its id, in order...
+    first = next(i for i, s in enumerate(monitor.steps) if s.episode_id == start.episode_id)
+    during = [s for s in monitor.steps[first:] if s.episode_id]
+    assert {s.episode_id for s in during} == {start.episode_id}
+    assert [s.step_index for s in during] == list(range(len(during)))
+    # ... and the recorder kept every one of them: none refused, none lost.
+    assert end.num_steps >= n_labelled, (end.num_steps, n_labelled)
+    assert 'ExecutedStep rejected' not in recorder.output(100000)
+    # Said once per forged id, not once per event.
+    forged = _messages(events, 'forged')
+    assert 1 <= len(forged) <= 2, forged
+    assert executor.alive() and recorder.alive()
+
+
+def test_alternating_bad_and_good_observations_bounded_reports(driver, start_node):
+    executor = start_node('aloe_ros.nodes.chunk_executor',
+                          {'observation_timeout': 0.5, 'report_window': 5.0, 'report_burst': 3})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 10, 600, feed)
+    n_events = len(events)
+    state = {'k': 0}
+
+    def alternate():
+        state['k'] += 1
+        feed()
+        bad = observation_msg(driver)
+        if state['k'] % 2:
+            bad.position = bad.position[:5]          # wrong size: rejected
+        else:
+            bad.stale = True                        # valid, but stale: the executor holds
+        feed.obs_pub.publish(bad)
+
+    # 10 s of flapping, as fast as the driver can publish (~50 rounds/s, 3 messages each).
+    driver.spin_for(10.0, alternate, period=0.02)
+    assert state['k'] > 100
+    flood = events[n_events:]
+    causes = 4  # observation rejected, stale observation hold, its clearing shares that budget, chunk
+    assert len(flood) <= causes * 3 * 3, [e.message for e in flood]
+    assert driver.spin_until(lambda: diag_counter(diags, 'chunk_executor', 'reports_suppressed') > 50, 30,
+                             feed), [e.message for e in flood]
+    assert any('suppressed' in e.message for e in events), [e.message for e in flood]
+    assert executor.alive() and monitor.violations == []
+    assert np.all(np.isfinite([s.action for s in monitor.steps]))
+
+
+def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_node, tmp_path):
+    from aloe_msgs.srv import EvaluateChunk
+    from reliability_harness import synthetic_episode
+
+    from aloe_ros.storage import EpisodeStore
+    store_root = str(tmp_path / 'store')
+    store = EpisodeStore(store_root, mode='w')
+    store.add_episode(synthetic_episode('ep0'))
+    store.close()
+    learner = start_node('aloe_ros.nodes.learner', {
+        'learner_config': TINY_CONFIG, 'store_root': store_root, 'weights_dir': str(tmp_path / 'weights'),
+        'trigger': 'action'})
+    client = driver.node.create_client(EvaluateChunk, '/aloe/evaluate_chunk')
+    horizon = 10  # tiny_learner.yaml
+
+    def evaluate(actions, h=horizon, d=14):
+        req = EvaluateChunk.Request(observation=observation_msg(driver), actions=actions, horizon=h,
+                                    action_dim=d)
+        res = driver.call(client, req, timeout=600)  # the learner's start-up (torch) is slow under load
+        assert res is not None, learner.output()
+        return res
+
+    ok = evaluate([0.1] * (horizon * 14))
+    assert ok.success and np.isfinite(ok.q), ok.message
+    far = evaluate([1e30] * (horizon * 14))          # finite, far outside every joint limit
+    assert not far.success and 'joint limits' in far.message, far.message
+    near = [0.1] * (horizon * 14)
+    near[6] = 1.02                                   # a gripper 0.02 over: clipped, and said so
+    res = evaluate(near)
+    assert res.success and 'clipped' in res.message, res.message
+    # An oversized request (horizon 1,000,000: 56 MB) is refused on its sizes alone.
+    import array
+    huge = array.array('f', bytes(4 * 14 * 1_000_000))
+    res = evaluate(huge, h=1_000_000)
+    assert not res.success and 'horizon 1000000' in res.message, res.message
+    assert evaluate([0.1] * (horizon * 14)).success
+    assert learner.alive() and 'Traceback' not in learner.output(100000)
+
+
+def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, start_node):
+    import array
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 50, 600, feed)
+    huge = ActionChunk(chunk_id=10_000, policy_version=1, horizon=1_000_000, action_dim=14,
+                       joint_names=JOINTS, dt=DT, actions=array.array('f', bytes(4 * 14 * 1_000_000)))
+    rss = [executor.rss_mb()]
+    n = len(monitor.steps)
+    for batch in range(2):
+        for k in range(3):
+            huge.chunk_id = 10_000 + 3 * batch + k
+            huge.header.stamp = driver.stamp()
+            feed.chunk_pub.publish(huge)
+            driver.spin_for(0.5, feed)
+        count = len(monitor.steps)
+        assert driver.spin_until(lambda: len(monitor.steps) > count + 50, 300, feed)
+        rss.append(executor.rss_mb())
+    # Refused on its byte count: the 56 MB chunk was never deserialized into Python.
+    assert driver.spin_until(lambda: _messages(events, 'bytes above the maximum'), 300, feed), \
+        [e.message for e in events]
+    assert all(s.chunk_id < 10_000 for s in monitor.steps[n:])
+    stamps = [s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in monitor.steps[n:]]
+    print(f'executor RSS [MB] before, after 3 and after 6 chunks of 56 MB: {rss}; '
+          f'longest gap between steps {max(np.diff(stamps)):.3f} s')
+    # The second three cost no more memory than the first (what stays is the DDS layer's buffers).
+    assert rss[2] - rss[1] < 30, rss
+    assert executor.alive() and monitor.violations == []
+
+
+def test_sim_reset_refused_during_an_episode_and_episodes_record_the_sims_task(driver, start_node, tmp_path):
+    from aloe_msgs.srv import ResetScene
+    from aloe_ros.sim.tasks import task_names
+    other = next(t for t in task_names() if t != 'handover')
+    sim = start_node('aloe_ros.nodes.sim_node', {'camera_rate_hz': 0.0, 'image_height': 8, 'image_width': 8,
+                                                 'task': 'handover'})
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': str(tmp_path / 'store'),
+                                                      'default_task': 'stale_default'})
+    node = driver.node
+    reset_cli = node.create_client(ResetScene, '/sim/reset')
+    start_cli = node.create_client(StartEpisode, '/aloe/start_episode')
+    end_cli = node.create_client(EndEpisode, '/aloe/end_episode')
+    events = driver.collect(EpisodeEvent, '/aloe/episode_event', latched(10))
+
+    # Generous deadlines: on a loaded machine node start-up alone can take minutes.
+    reset = driver.call(reset_cli, ResetScene.Request(seed=3, task=other), 300)
+    assert reset is not None and reset.success, sim.output()
+    # The recorder hears the sim's task (latched): an empty StartEpisode records it, not the default.
+    assert driver.spin_until(lambda: f'task {other!r}' in recorder.output(), 300), recorder.output()
+    start = driver.call(start_cli, StartEpisode.Request(), 120)
+    assert start is not None and start.success, recorder.output()
+    assert driver.spin_until(lambda: any(e.event == EpisodeEvent.EVENT_STARTED for e in events), 120)
+    assert [e.task for e in events if e.episode_id == start.episode_id] == [other]
+    # While the episode is open the scene cannot be reset (a task change would split it).
+    refused = driver.call(reset_cli, ResetScene.Request(seed=4, task='handover'), 120)
+    assert refused is not None and not refused.success and 'is open' in refused.message, refused
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 120)
+    assert end is not None and end.success
+    # A start naming another task than the sim runs is refused.
+    wrong = driver.call(start_cli, StartEpisode.Request(task='handover'), 120)
+    assert wrong is not None and not wrong.success and other in wrong.message, wrong
+    # Once the episode has ended the reset goes through again.
+    # (the sim hears EVENT_ENDED asynchronously: retry for a while)
+    assert driver.spin_until(lambda: (driver.call(reset_cli, ResetScene.Request(seed=5, task='handover'), 30)
+                                      or ResetScene.Response()).success, 120, period=0.5), sim.output()
+    assert sim.alive() and recorder.alive()

@@ -1,0 +1,19 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""A recorder killed with kill -9 mid-episode: the quarantined partial is readable up to its last
+flush, and ``aloe salvage`` turns it into a truncated episode the learner can use (real processes).
+"""
+
+from fault_scenarios import kill_and_salvage
+import pytest
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def test_recorder_kill9_partial_episode_readable_and_salvaged(driver, tmp_path):
+    result = kill_and_salvage(driver, str(tmp_path / 'store'), str(tmp_path / 'recorder.log'))
+    # Every step that had been on disk before the kill is back, in order, as a truncated episode.
+    assert result['status'] == 'complete' and result['truncated'], result
+    assert result['durable_steps'] <= result['salvaged_steps'] <= result['published_steps'], result
+    assert result['loaded_steps'] == result['salvaged_steps'], result
+    assert 'salvaged as episode' in result['salvage_output'], result
