@@ -121,7 +121,7 @@ def load_job(path: str, long: bool = False) -> Dict[str, Any]:
 
 def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str, Any]]:
     """Run the scripted expert for ``job['demos']`` seeds and add the episodes to ``store``."""
-    from aloe_ros.conversions import resize
+    from aloe_ros.station.conversions import resize
     from aloe_ros.learning.episode import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_SCRIPTED
     from aloe_ros.sim.env import BimanualEnv
     from aloe_ros.sim.expert import ScriptedExpert
