@@ -418,6 +418,7 @@ def test_fuzz_clock_and_control_events_under_sim_time(driver, start_node, tmp_pa
     """/clock, EpisodeEvent, InterventionState and PolicyUpdate fuzzed at use_sim_time nodes."""
     from rosgraph_msgs.msg import Clock
     sim = {'use_sim_time': True}
+    (tmp_path / 'weights').mkdir()   # the policy node refuses a weights_dir that does not exist
     executor = start_node('aloe_ros.nodes.chunk_executor', {**sim, 'observation_timeout': 0.5})
     others = [start_node('aloe_ros.nodes.teleop', sim),
               start_node('aloe_ros.nodes.policy', {**sim, 'learner_config': TINY_CONFIG,
