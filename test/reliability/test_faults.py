@@ -258,11 +258,15 @@ def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_n
     learner.kill9()
     killed_at = driver.now()
     n_before = len(monitor.steps)
-    driver.spin_for(2.0, feed)
+
+    def late_policy_steps():
+        return [s for s in monitor.steps[n_before:]
+                if stamp_to_sec(s.header.stamp) > killed_at + 1.0 and s.source == SOURCE_POLICY]
+    # v1 keeps driving the robot well after the kill. A hold while the loaded CPU delays observations
+    # (stale input) is the executor doing its job, so wait on the event with a generous deadline.
+    driver.spin_until(lambda: len(late_policy_steps()) > 10, 120, feed)
     ran = monitor.steps[n_before:]
-    # v1 keeps driving the robot well after the kill (a short hold when the loaded CPU delays an
-    # observation is the executor doing its job, not a failure)
-    late = [s for s in ran if stamp_to_sec(s.header.stamp) > killed_at + 1.0 and s.source == SOURCE_POLICY]
+    late = late_policy_steps()
     assert len(ran) > 50 and len(late) > 10 and all(s.policy_version == 1 for s in ran
                                                     if s.source == SOURCE_POLICY), \
         (len(ran), [(s.source, s.policy_version) for s in ran[-20:]], policy.output(1500))
