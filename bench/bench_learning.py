@@ -189,9 +189,6 @@ def first_reaching(xs, success, target: float):
     return None
 
 
-episodes_to_target = first_reaching
-
-
 def _se(x) -> float:
     x = np.asarray(x, dtype=np.float64)
     return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float('nan')
