@@ -88,3 +88,48 @@ def test_watch_only_operator_never_takes_over_and_labels_the_end():
     env, expert, op = _setup(OperatorConfig(intervene=False))
     ep = run_episode(env, lambda obs: expert.act(), op, seed=2)
     assert ep.outcome == OUTCOME_SUCCESS and not ep.interventions.any()
+
+
+def _drive_through_delay(env, expert, seed: int, delay: int, leader_mode: bool, ticks: int = 400):
+    """Run the expert alone whose commands reach the robot ``delay`` ticks late; return success."""
+    from collections import deque
+    env.reset(seed)
+    queue = deque()
+    leader = env.proprio(np.float64)
+    executed = leader.copy()
+    for _ in range(ticks):
+        if leader_mode:   # the graph operator: steps its own leader arms, tolerates a lagging follower
+            leader = expert.act(command=leader, lead_tolerance=0.5)
+        else:             # steps from the robot's last executed command
+            leader = expert.act()
+        queue.append(leader)
+        if len(queue) > delay:
+            executed = queue.popleft()
+        env.step(executed)
+        if env.success():
+            return True
+    return False
+
+
+def test_operator_leading_its_own_leader_arms_finishes_through_teleop_latency():
+    """Through the graph an operator's command reaches the robot ~3-5 ticks late; stepping from
+    its own last leader command (``act(command=..., lead_tolerance=...)``) it still finishes."""
+    env = BimanualEnv('handover', cameras=())
+    expert = ScriptedExpert(env)
+    for seed in (11, 12, 13):
+        assert _drive_through_delay(env, expert, seed, delay=5, leader_mode=True), f'seed {seed}'
+
+
+def test_act_from_a_given_command_steps_from_it():
+    env = BimanualEnv('handover', cameras=())
+    expert = ScriptedExpert(env)
+    env.reset(3)
+    q = env.proprio(np.float64)
+    lead = q.copy()
+    lead[:6] += 0.1    # leader 0.1 rad ahead of the follower on the left arm
+    a_default = expert.act()
+    a_lead = expert.act(command=lead, lead_tolerance=0.5)
+    a_blocked = expert.act(command=lead, lead_tolerance=0.05)   # 0.1 >= tolerance: measured pose
+    assert not np.allclose(a_lead[:6], a_default[:6])
+    assert np.max(np.abs(a_lead[:6] - lead[:6])) <= 0.06 + 1e-9, 'a step from the leader, at most JOINT_STEP'
+    np.testing.assert_allclose(a_blocked, a_default)

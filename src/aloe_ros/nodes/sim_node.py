@@ -76,8 +76,9 @@ PARAMS = (
     ParamSpec('operator_intervenes', True, 'Whether the simulated operator takes over when the policy goes '
               'wrong; false = it only watches and labels the outcome (operator-free evaluation episodes). '
               'Read at each episode start.'),
-    ParamSpec('operator_lookahead', 3, 'Ticks the simulated operator leads its commands by, to make up '
-              'for the teleop -> executor -> robot latency.', min=0, max=50, read_only=True),
+    ParamSpec('operator_lead_tolerance', 0.5, 'How far [rad] the simulated operator\'s leader arms may run '
+              'ahead of the follower before it treats an arm as blocked (it steps its leader from its own '
+              'last command, so teleop latency does not stall it).', min=0.05, max=3.0, read_only=True),
 )
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
@@ -121,7 +122,7 @@ class SimNode(Node):
         if self.p['operator']:
             from aloe_ros.nodes.sim_operator import SimOperatorBridge
             self.operator = SimOperatorBridge(self, buttons=tuple(self.p['operator_buttons']),
-                                              lookahead=self.p['operator_lookahead'])
+                                              lead_tolerance=self.p['operator_lead_tolerance'])
         self._wall0 = time.monotonic()
         self._steps_since_start = 0
         self._rtf_window = (time.monotonic(), 0)

@@ -37,18 +37,26 @@ from aloe_ros.sim.operator import OperatorConfig, SimulatedOperator
 class SimOperatorBridge:
     """Publishes a simulated operator's device messages from inside the sim node."""
 
-    def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None, lookahead: int = 3):
+    def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None,
+                 lead_tolerance: float = 0.5):
         """Attach to ``node`` (the sim node); ``buttons`` = Joy indices (takeover, success, failure).
 
-        ``lookahead``: ticks the operator leads its commands by. A command needs a few ticks to go
-        leader -> teleop -> executor -> robot; a closed-loop expert acting on the measured state then
-        overshoots and dithers (4 ticks of delay make the handover ~3.5x slower). Like a human who
-        anticipates, the operator sends the expert's action planned ``lookahead`` ticks ahead.
+        ``lead_tolerance`` [rad]: how far the operator's leader arms may run ahead of the follower.
+        A command needs a few ticks to go leader -> teleop -> executor -> robot. An expert that
+        steps from the robot's last executed command waits for that command to come back each tick,
+        and one that finds the arm lagging by more than its blocked-arm threshold (0.15 rad) steps
+        from the measured pose again and again: through the graph it deadlocked, leader and arm at
+        rest 0.06-0.16 rad apart, and every episode it took over timed out. Like a human, this
+        operator moves its own leader arms smoothly (each command steps from its previous one) and
+        treats the arm as blocked only when it lags by ``lead_tolerance`` or more. Measured without
+        ROS on a delay line: operator success 1.00 at 3 and 5 ticks of delay (16 episodes each),
+        against 0.88 / 0.94 for the former plan-ahead operator.
         """
         self.node = node
         self.takeover_button, self.success_button, self.failure_button = (int(b) for b in buttons)
         self.n_buttons = max(buttons) + 1
-        self.lookahead = int(lookahead)
+        self.lead_tolerance = float(lead_tolerance)
+        self._leader: Optional[np.ndarray] = None
         # Through the graph a takeover costs alignment, blending and a few ticks of latency, so this
         # operator hands back less eagerly than the in-process default and, after two takeovers,
         # finishes the episode itself (its success label is what gives the critic a reward).
@@ -128,10 +136,11 @@ class SimOperatorBridge:
         self.in_control = want_control
         # Leader arms: at the follower's pose unless driving (no jump at takeover), always published.
         if want_control and self.teleop_active and not self.teleop_aligning:
-            command = (op.expert.plan_chunk(self.lookahead + 1)[self.lookahead] if self.lookahead > 0
-                       else decision.command)
-            self._leaders(stamp, np.asarray(command, dtype=np.float64))
+            start = self._leader if self._leader is not None else env.proprio(np.float64)
+            self._leader = op.expert.act(command=start, lead_tolerance=self.lead_tolerance)
+            self._leaders(stamp, self._leader)
         else:
+            self._leader = None
             self._leaders(stamp, env.proprio(np.float64))
         settle = sim_time - self._last_press_time > 0.5  # let the teleop state catch up between presses
         if self._pressed is None and settle and want_control != self.teleop_active:

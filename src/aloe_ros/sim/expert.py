@@ -60,16 +60,22 @@ class ScriptedExpert:
 
     # --- public API ------------------------------------------------------------------------
 
-    def act(self, obs: Optional[dict] = None) -> np.ndarray:
-        """Return the next 14-vector action from the env's current state (``obs`` is not needed)."""
+    def act(self, obs: Optional[dict] = None, command: Optional[np.ndarray] = None,
+            lead_tolerance: float = 0.15) -> np.ndarray:
+        """Return the next 14-vector action from the env's current state (``obs`` is not needed).
+
+        Each arm steps from ``command`` (default: the env's last executed action; the position loop
+        lags it) unless the measured pose is ``lead_tolerance`` rad or more away from it (the arm is
+        blocked), then from the measured pose. An operator whose commands reach the robot with a
+        delay passes its own last command and a larger tolerance: it keeps moving its leader arm
+        smoothly instead of waiting for the robot to catch up.
+        """
         intents = self._intents()
         q = self.env.proprio(np.float64)
-        cmd = self.env.last_action
-        # Step from the commanded pose (the position loop lags the command) unless the arm is
-        # blocked far from it, then from the measured pose.
+        cmd = self.env.last_action if command is None else np.asarray(command, dtype=np.float64)
         for i in range(2):
             sl = slice(7 * i, 7 * i + 6)
-            if np.max(np.abs(cmd[sl] - q[sl])) < 0.15:
+            if np.max(np.abs(cmd[sl] - q[sl])) < lead_tolerance:
                 q[sl] = cmd[sl]
         action = np.empty(14)
         for i, side in enumerate(robot.SIDES):
