@@ -33,9 +33,9 @@ def setup_threads() -> None:
     torch.set_num_threads(1)
 
 
-def bench_config(method: str, seed: int = 0, **sections) -> LearnerConfig:
-    """Load config/learner/bench_small.yaml with ``method``, ``seed`` and per-section overrides."""
-    with open(BENCH_CONFIG, 'r', encoding='utf-8') as f:
+def bench_config(method: str, seed: int = 0, path: Optional[str] = None, **sections) -> LearnerConfig:
+    """Load ``path`` (default config/learner/bench_small.yaml) with ``method``, ``seed`` and overrides."""
+    with open(path or BENCH_CONFIG, 'r', encoding='utf-8') as f:
         data = yaml.safe_load(f)
     data['method'] = method
     data['seed'] = int(seed)

@@ -67,10 +67,10 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def arm_config(arm: str, seed: int, overrides: dict):
-    """The learner config of one arm: bench_small.yaml + the arm's switches + command-line overrides."""
+def arm_config(arm: str, seed: int, overrides: dict, path=None):
+    """The learner config of one arm: ``path`` (bench_small.yaml) + the arm's switches + overrides."""
     method, extra = ARMS[arm]
-    return C.bench_config(method, seed=seed, **_merge(extra, overrides))
+    return C.bench_config(method, seed=seed, path=path, **_merge(extra, overrides))
 
 
 SIZES = {
@@ -82,24 +82,31 @@ SIZES = {
 EVAL_SEED = 7_000_000
 
 
-def _sim():
+def _sim(cfg=None):
+    """Env, expert and operator; the env renders the cameras of ``cfg.model`` at its image size."""
     from aloe_ros.sim.env import BimanualEnv
     from aloe_ros.sim.expert import ScriptedExpert
     from aloe_ros.sim.operator import SimulatedOperator
-    env = BimanualEnv('handover', cameras=())
+    cams = tuple(cfg.model.cameras) if cfg is not None else ()
+    size = tuple(cfg.model.image_size) if cfg is not None else (64, 64)
+    env = BimanualEnv('handover', image_size=size, cameras=cams)
     expert = ScriptedExpert(env)
     return env, expert, SimulatedOperator(env, expert)
 
 
-def bc_start(seed: int, sizes):
-    """The shared start of one seed: demos and the BC actor trained on them."""
+def bc_start(seed: int, sizes, path=None, overrides=None):
+    """The shared start of one seed: demos and the BC actor trained on them.
+
+    ``overrides`` of the ``model`` and ``data`` sections apply here too (the arms share this actor).
+    """
     from aloe_ros.learning.episode import InMemoryEpisodeSource
     from aloe_ros.learning.trainer import AloeTrainer
     from aloe_ros.sim.rollout import run_episode
-    env, expert, operator = _sim()
+    shared = {k: v for k, v in (overrides or {}).items() if k in ('model', 'data')}
+    cfg = C.bench_config('hg_dagger', seed=seed, path=path, **_merge(shared, {'actor': {'lr': 1e-3}}))
+    env, expert, operator = _sim(cfg)
     demos = [C.as_demo(run_episode(env, lambda o: expert.act(), operator, seed=100_000 * (seed + 1) + i,
                                    episode_id=f's{seed}-{i}')) for i in range(sizes['demos'])]
-    cfg = C.bench_config('hg_dagger', seed=seed, actor={'lr': 1e-3})
     tr = AloeTrainer(cfg, InMemoryEpisodeSource(demos))
     tr.refresh()
     tr.train(0, sizes['bc_steps'])
@@ -124,13 +131,13 @@ def evaluate(env, expert, runner, n: int):
 
 def run_method(job):
     """One (arm, seed) learning curve from the shared BC start."""
-    method, seed, sizes, demos, policy, overrides = job
+    method, seed, sizes, demos, policy, overrides, path = job
     C.setup_threads()
     from aloe_ros.learning.episode import InMemoryEpisodeSource
     from aloe_ros.learning.trainer import AloeTrainer
     from aloe_ros.sim.rollout import run_episode
-    env, expert, operator = _sim()
-    cfg = arm_config(method, seed, overrides)
+    cfg = arm_config(method, seed, overrides, path)
+    env, expert, operator = _sim(cfg)
     source = InMemoryEpisodeSource(demos)
     tr = AloeTrainer(cfg, source, policy=copy.deepcopy(policy))
     tr.refresh()
@@ -312,6 +319,9 @@ def main(argv=None) -> int:
                     help=f'comma-separated arms to run (known: {", ".join(ARMS)})')
     ap.add_argument('--override', action='append', default=[], metavar='SECTION.KEY=VALUE',
                     help='learner config override for every arm (YAML value), e.g. actor.lr=0.001')
+    ap.add_argument('--learner-config', default=None, metavar='YAML',
+                    help='learner config for every arm (default config/learner/bench_small.yaml); e.g. '
+                         'config/learner/sim_train.yaml measures the main job\'s camera model without ROS')
     ap.add_argument('--workers', type=int, default=2, help='processes (at most 2 on the shared machine)')
     ap.add_argument('--out', default=None, help='results directory (default: results/)')
     ap.add_argument('--plot', default=None, help='PNG path (default: <out>/bench_learning.png)')
@@ -339,14 +349,18 @@ def main(argv=None) -> int:
         if not name or not _:
             ap.error(f'--override {item}: expected SECTION.KEY=VALUE')
         overrides.setdefault(section, {})[name] = yaml.safe_load(value)
+    learner_path = args.learner_config
+    if learner_path is not None and not os.path.isfile(learner_path):
+        ap.error(f'--learner-config {learner_path}: no such file')
     for a in arms:   # a bad override fails here, before any training
-        arm_config(a, 0, overrides)
+        arm_config(a, 0, overrides, learner_path)
     timer = C.Timer()
     starts = {}
     for seed in range(sizes['seeds']):
-        starts[seed] = bc_start(seed, sizes)
+        starts[seed] = bc_start(seed, sizes, learner_path, overrides)
         timer.mark(f'seed {seed}: BC start on {sizes["demos"]} demos, {sizes["bc_steps"]} steps')
-    jobs = [(m, seed, sizes, starts[seed][0], starts[seed][1], overrides) for seed in starts for m in arms]
+    jobs = [(m, seed, sizes, starts[seed][0], starts[seed][1], overrides, learner_path)
+            for seed in starts for m in arms]
     workers = max(1, min(2, args.workers))
     if workers > 1:
         with mp.get_context('spawn').Pool(workers) as pool:
@@ -388,7 +402,8 @@ def main(argv=None) -> int:
         'targets': targets, 'arms': {m: {'method': ARMS[m][0], 'overrides': _merge(ARMS[m][1], overrides)}
                                      for m in arms},
         'curves': {m: {str(s): c for s, c in by_seed.items()} for m, by_seed in curves.items()},
-        'config': arm_config('aloe', 0, overrides).to_dict(), 'target_met': met, 'plot': png,
+        'learner_config': learner_path or C.BENCH_CONFIG,
+        'config': arm_config('aloe', 0, overrides, learner_path).to_dict(), 'target_met': met, 'plot': png,
         'phases': timer.phases}, args.out)
     print(f'wrote {path} and {png}')
     return 0
