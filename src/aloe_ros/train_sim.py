@@ -41,12 +41,13 @@ import yaml
 JOB_DEFAULTS: Dict[str, Any] = {
     'task': 'handover', 'learner_config': 'learner/sim_train.yaml', 'seed': 0, 'demos': 30,
     'bc_steps': 2000, 'iterations': 8, 'episodes_per_iteration': 6, 'critic_steps': 400,
-    'actor_steps': 300, 'eval_episodes': 8, 'episode_timeout_s': 60.0, 'max_episode_steps': 600,
+    'actor_steps': 300, 'eval_episodes': 8, 'eval_every': 1, 'episode_timeout_s': 60.0,
+    'max_episode_steps': 600,
     'sim': {'image_height': 96, 'image_width': 128, 'camera_rate_hz': 25.0, 'real_time_factor': 1.0},
     'long': {},
 }
 INT_KEYS = ('seed', 'demos', 'bc_steps', 'iterations', 'episodes_per_iteration', 'critic_steps',
-            'actor_steps', 'eval_episodes', 'max_episode_steps')
+            'actor_steps', 'eval_episodes', 'eval_every', 'max_episode_steps')
 EVAL_SEED = 900_000   # operator-free evaluation episodes use seeds EVAL_SEED + i, disjoint from training
 
 
@@ -96,16 +97,16 @@ def load_job(path: str, long: bool = False) -> Dict[str, Any]:
             job['sim'].update(value or {})
         else:
             job[key] = value
+    overrides = job.get('long') or {}
+    bad = sorted(set(overrides) - set(JOB_DEFAULTS))
+    if bad:   # checked with or without --long: a typo there must not wait for the long run
+        raise JobConfigError(f'{path}: unknown key(s) long.{bad}')
     if long:
-        overrides = job.get('long') or {}
-        bad = sorted(set(overrides) - set(JOB_DEFAULTS))
-        if bad:
-            raise JobConfigError(f'{path}: unknown key(s) long.{bad}')
         job.update(overrides)
     for key in INT_KEYS:
         if not isinstance(job[key], int) or isinstance(job[key], bool) or job[key] < 0:
             raise JobConfigError(f'{path}: {key} must be a non-negative integer, got {job[key]!r}')
-    for key in ('demos', 'iterations', 'episodes_per_iteration', 'max_episode_steps'):
+    for key in ('demos', 'iterations', 'episodes_per_iteration', 'max_episode_steps', 'eval_every'):
         if job[key] < 1:
             raise JobConfigError(f'{path}: {key} must be >= 1')
     if not isinstance(job['episode_timeout_s'], (int, float)) or job['episode_timeout_s'] <= 0:
@@ -473,6 +474,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--actor-steps', type=int, help='override actor steps per iteration')
     parser.add_argument('--eval-episodes', type=int,
                         help='override operator-free evaluation episodes per point (0 = none)')
+    parser.add_argument('--eval-every', type=int,
+                        help='evaluate after every N-th iteration (and after the last one)')
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
@@ -484,7 +487,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'aloe train-sim: {exc}', file=sys.stderr)
         return 2
     for key in ('iterations', 'episodes_per_iteration', 'demos', 'bc_steps', 'critic_steps', 'actor_steps',
-                'eval_episodes'):
+                'eval_episodes', 'eval_every'):
         value = getattr(args, key)
         if value is not None:
             if value < (0 if key.endswith(('steps', 'eval_episodes')) else 1):
@@ -587,7 +590,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         if k in metrics})
             row['train_seconds'] = time.monotonic() - t_train
             row['next_version'] = new_version
-            if job['eval_episodes'] > 0:
+            if job['eval_episodes'] > 0 and (it % job['eval_every'] == 0 or it == job['iterations']):
                 ev = evaluate_operator_free(supervisor, job, new_version, f'iter {it}')
                 row['operator_free_success_rate'] = ev['success_rate']
                 row['operator_free_eval'] = ev
