@@ -131,3 +131,38 @@ def test_forward_interface_and_bad_config_exits_nonzero():
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0, out
+
+
+def test_after_reset_an_arm_ignores_the_old_hold_target_until_commands_resync():
+    """An executor holding the last episode's target must not pull the teleported arms back."""
+    from aloe_msgs.srv import ResetScene
+    proc = _start()
+    probe = _Probe()
+    try:
+        assert probe.spin(60.0, lambda: probe.left is not None and probe.diag), 'node never published'
+        names = robot.SIDE_JOINT_NAMES['left']
+        old = list(robot.HOME_ARM) + [0.0]
+        old[0] = 0.6                                   # last episode's end pose, gripper closed
+        probe.traj.publish(_trajectory(names, old, t=0.1))
+        assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.6) < 0.02), 'arm did not follow'
+        reset = probe.node.create_client(ResetScene, '/sim/reset')
+        assert reset.wait_for_service(timeout_sec=60.0)
+        future = reset.call_async(ResetScene.Request(seed=5, task=''))
+        assert probe.spin(60.0, lambda: future.done()) and future.result().success
+        assert probe.spin(30.0, lambda: abs(probe.left.position[0]) < 0.02), 'reset did not home the arm'
+        for _ in range(5):                             # the stale hold target keeps coming
+            probe.traj.publish(_trajectory(names, old, t=0.02))
+            probe.spin(0.1)
+        assert probe.spin(30.0, lambda: int(probe.diag.get('ignored_after_reset', 0)) >= 1), probe.diag
+        assert abs(probe.left.position[0]) < 0.02, 'the old target pulled the arm back'
+        home = list(robot.HOME_ARM) + [1.0]
+        home[0] = 0.05                                 # a command starting at the reset pose: accepted
+        probe.traj.publish(_trajectory(names, home, t=0.1))
+        assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.05) < 0.01), 'resynced command ignored'
+        probe.traj.publish(_trajectory(names, old, t=0.5))   # synced again: commands are followed
+        assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.6) < 0.02)
+    finally:
+        probe.close()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert 'ignoring commands' in out, out

@@ -62,6 +62,10 @@ PARAMS = (
     ParamSpec('command_interface', 'trajectory',
               'Command topics to accept: trajectory (joint_trajectory_controller) or forward '
               '(forward_command_controller).', choices=('trajectory', 'forward'), read_only=True),
+    ParamSpec('reset_sync_tolerance', 0.25, 'After /sim/reset teleports the arms home, an arm ignores '
+              'commands until one is within this many rad (normalised for the gripper) of its home pose: '
+              'the executor holding the previous episode\'s last target would otherwise pull the arm back '
+              'there before the next episode starts [rad].', min=0.0, max=3.2),
     ParamSpec('limit_tolerance', 1e-3, 'Allowed excess over a joint limit before a command is rejected '
               '(rad, or normalised gripper).', min=0.0, max=0.1),
     ParamSpec('max_catchup_steps', 5, 'Most control steps run in one timer tick when behind.',
@@ -158,6 +162,7 @@ class SimNode(Node):
         self.env.reset(seed)
         self.target = np.asarray(robot.home_action(), dtype=np.float64)
         self.players: Dict[str, Optional[TrajectoryPlayer]] = {s: None for s in robot.SIDES}
+        self._awaiting_sync: Dict[str, bool] = {s: False for s in robot.SIDES}
         self._next_image_time = self.env.data.time
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
@@ -184,6 +189,7 @@ class SimNode(Node):
             return response
         seed = self._take_seed(int(request.seed))
         self._load(task, seed)
+        self._awaiting_sync = {s: True for s in robot.SIDES}
         self.pub_task.publish(String(data=task))
         response.success = True
         response.seed = seed
@@ -203,11 +209,27 @@ class SimNode(Node):
         for cause in [c for c in self.log_once.active if c.startswith(f'{side}:')]:
             self.log_once.clear(cause, f'{side} arm: commands accepted again')
 
+    def _synced(self, side: str, first: np.ndarray) -> bool:
+        """After a reset: accept the arm's commands again once one starts at its reset pose."""
+        if not self._awaiting_sync.get(side):
+            return True
+        i = robot.SIDES.index(side)
+        gap = float(np.max(np.abs(np.asarray(first, dtype=np.float64) - self.target[7 * i:7 * i + 7])))
+        if gap > self.p['reset_sync_tolerance']:
+            self.diag.count('ignored_after_reset')
+            self.log_once.report(f'{side}:after_reset', f'{side} arm: ignoring commands {gap:.2f} from the '
+                                                         'reset pose until the executor re-syncs to it')
+            return False
+        self._awaiting_sync[side] = False
+        return True
+
     def _on_forward(self, side: str, msg: Float64MultiArray) -> None:
         try:
             values = check_positions(side, list(msg.data), self.p['limit_tolerance'])
         except CommandRejected as exc:
             self._reject(side, exc)
+            return
+        if not self._synced(side, values):
             return
         i = robot.SIDES.index(side)
         self.players[side] = None
@@ -223,6 +245,8 @@ class SimNode(Node):
                                                   list(msg.joint_names), points, self.p['limit_tolerance'])
         except CommandRejected as exc:
             self._reject(side, exc)
+            return
+        if not self._synced(side, player.points[1]):
             return
         self.players[side] = player
         self._accepted(side)
