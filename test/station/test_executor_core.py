@@ -218,6 +218,23 @@ def test_estop_latches_until_run_and_drops_chunk():
     assert core.tick(6 * DT).hold_reason == 'no chunk'  # old chunk is not resumed
 
 
+def test_run_resumes_from_the_measured_pose_after_the_robot_moved_while_holding():
+    """A scene reset (sim teleport, arms homed by hand) while holding: no drive back to the old target."""
+    core = make_core(blend_steps=3, observation_timeout=10)
+    core.on_observation(0.0, np.full(D, 0.5))
+    core.set_mode(ec.MODE_HOLD, 'episode ended')
+    assert np.allclose(core.tick(0.0).command, 0.5)
+    core.on_observation(DT, np.zeros(D))           # teleported home while holding
+    assert np.allclose(core.tick(DT).command, 0.5), 'HOLD keeps its target'
+    core.set_mode(ec.MODE_RUN, 'episode start')
+    r = core.tick(2 * DT)
+    np.testing.assert_allclose(r.command, 0.0)
+    assert any('resuming from the measured pose' in n.message for n in r.notes)
+    core.on_chunk(chunk(1, 2 * DT, np.full(20, 0.05)))
+    first = core.tick(3 * DT).command
+    assert np.all(first <= 0.05 + 1e-9) and np.all(first >= 0.0), 'blends from the measured pose'
+
+
 def test_intervention_forwards_teleop_with_limits():
     core = make_core(vmax=1.0, observation_timeout=10, teleop_timeout=0.1)
     core.on_observation(0.0, np.zeros(D))
@@ -304,6 +321,11 @@ def test_never_outside_limits(events, blend):
         elif ev[0] == 'intervention':
             core.on_intervention(ev[1], ev[2])
         elif ev[0] == 'mode':
+            if ev[1] == ec.MODE_RUN and core.mode != ec.MODE_RUN and core.observed is not None \
+                    and previous is not None:
+                synced = np.clip(core.observed, lower, upper)   # RUN resumes from the measured pose
+                if np.max(np.abs(synced - core.last_command)) > ec.RESYNC_THRESHOLD:
+                    previous = synced
             core.set_mode(ev[1])
         else:
             now += DT + ev[1]

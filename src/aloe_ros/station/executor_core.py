@@ -142,6 +142,10 @@ class TickResult:
     notes: List[SafetyNote] = field(default_factory=list)
 
 
+#: RUN resumes from the measured pose when it is this far [rad] from the hold target (see set_mode).
+RESYNC_THRESHOLD = 0.1
+
+
 def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon: int, action_dim: int,
                       joint_names: Sequence[str], dt: float, actions: Sequence[float],
                       executor_joint_names: Sequence[str], default_dt: float,
@@ -357,6 +361,19 @@ class ExecutorCore:
             self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED if mode == MODE_RUN else KIND_HOLD,
                                             f'mode {MODE_NAMES[previous]} -> {MODE_NAMES[mode]}{why}',
                                             'mode'))
+        if mode == MODE_RUN and previous != MODE_RUN and self._observed is not None \
+                and self._last_command is not None:
+            # Resume from where the robot is: while holding, the scene may have been reset (a sim
+            # teleport, arms homed by hand). Blending from the old hold target would drive the arms
+            # back to it; commanding the measured pose moves nothing, and the velocity limit applies
+            # from there on.
+            synced = np.clip(self._observed, self.config.limits.lower, self.config.limits.upper)
+            moved = float(np.max(np.abs(synced - self._last_command)))
+            if moved > RESYNC_THRESHOLD:   # below it: tracking error, keep the hold target
+                self._pending.append(SafetyNote(
+                    LEVEL_INFO, KIND_RESUMED, f'resuming from the measured pose, {moved:.2f} from the hold '
+                    'target (the robot was moved while holding)', 'mode'))
+                self._last_command = synced
         return f'mode {MODE_NAMES[mode]}{why}'
 
     # ---------------------------------------------------------------- tick
