@@ -133,7 +133,7 @@ def test_forward_interface_and_bad_config_exits_nonzero():
     assert proc.returncode == 0, out
 
 
-def test_after_reset_an_arm_ignores_the_old_hold_target_until_commands_resync():
+def test_after_reset_an_arm_ignores_the_old_hold_target_until_a_new_command():
     """An executor holding the last episode's target must not pull the teleported arms back."""
     from aloe_msgs.srv import ResetScene
     proc = _start()
@@ -155,14 +155,14 @@ def test_after_reset_an_arm_ignores_the_old_hold_target_until_commands_resync():
             probe.spin(0.1)
         assert probe.spin(30.0, lambda: int(probe.diag.get('ignored_after_reset', 0)) >= 1), probe.diag
         assert abs(probe.left.position[0]) < 0.02, 'the old target pulled the arm back'
-        home = list(robot.HOME_ARM) + [1.0]
-        home[0] = 0.05                                 # a command starting at the reset pose: accepted
-        probe.traj.publish(_trajectory(names, home, t=0.1))
-        assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.05) < 0.01), 'resynced command ignored'
-        probe.traj.publish(_trajectory(names, old, t=0.5))   # synced again: commands are followed
+        new = list(robot.HOME_ARM) + [1.0]
+        new[0] = 0.3                                   # a new command (the executor resumed): followed
+        probe.traj.publish(_trajectory(names, new, t=0.1))
+        assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.3) < 0.01), 'new command ignored'
+        probe.traj.publish(_trajectory(names, old, t=0.5))   # from then on every command is followed
         assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.6) < 0.02)
     finally:
         probe.close()
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
-    assert 'ignoring commands' in out, out
+    assert 'ignoring its pre-reset target' in out, out

@@ -62,10 +62,6 @@ PARAMS = (
     ParamSpec('command_interface', 'trajectory',
               'Command topics to accept: trajectory (joint_trajectory_controller) or forward '
               '(forward_command_controller).', choices=('trajectory', 'forward'), read_only=True),
-    ParamSpec('reset_sync_tolerance', 0.25, 'After /sim/reset teleports the arms home, an arm ignores '
-              'commands until one is within this many rad (normalised for the gripper) of its home pose: '
-              'the executor holding the previous episode\'s last target would otherwise pull the arm back '
-              'there before the next episode starts [rad].', min=0.0, max=3.2),
     ParamSpec('limit_tolerance', 1e-3, 'Allowed excess over a joint limit before a command is rejected '
               '(rad, or normalised gripper).', min=0.0, max=0.1),
     ParamSpec('max_catchup_steps', 5, 'Most control steps run in one timer tick when behind.',
@@ -101,6 +97,7 @@ class SimNode(Node):
         # The published clock never goes back: each reset continues from the previous episode's time,
         # so stamp-checking nodes (observation, executor) see a monotonic sim time across episodes.
         self._t_offset = 0.0
+        self._last_accepted: Dict[str, np.ndarray] = {}   # last accepted target per arm
         self._load(self.p['task'], self._take_seed(-1))
         self.pub_side = {s: self.create_publisher(JointState, f'/follower_{s}/joint_states', SENSOR_DATA)
                          for s in robot.SIDES}
@@ -162,7 +159,7 @@ class SimNode(Node):
         self.env.reset(seed)
         self.target = np.asarray(robot.home_action(), dtype=np.float64)
         self.players: Dict[str, Optional[TrajectoryPlayer]] = {s: None for s in robot.SIDES}
-        self._awaiting_sync: Dict[str, bool] = {s: False for s in robot.SIDES}
+        self._stale_after_reset: Dict[str, Optional[np.ndarray]] = {s: None for s in robot.SIDES}
         self._next_image_time = self.env.data.time
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
@@ -189,7 +186,9 @@ class SimNode(Node):
             return response
         seed = self._take_seed(int(request.seed))
         self._load(task, seed)
-        self._awaiting_sync = {s: True for s in robot.SIDES}
+        # The executor keeps publishing its hold target (the last episode's end pose) until the next
+        # episode starts; that stale target would pull the teleported arms straight back.
+        self._stale_after_reset = {s: self._last_accepted.get(s) for s in robot.SIDES}
         self.pub_task.publish(String(data=task))
         response.success = True
         response.seed = seed
@@ -209,18 +208,16 @@ class SimNode(Node):
         for cause in [c for c in self.log_once.active if c.startswith(f'{side}:')]:
             self.log_once.clear(cause, f'{side} arm: commands accepted again')
 
-    def _synced(self, side: str, first: np.ndarray) -> bool:
-        """After a reset: accept the arm's commands again once one starts at its reset pose."""
-        if not self._awaiting_sync.get(side):
-            return True
-        i = robot.SIDES.index(side)
-        gap = float(np.max(np.abs(np.asarray(first, dtype=np.float64) - self.target[7 * i:7 * i + 7])))
-        if gap > self.p['reset_sync_tolerance']:
+    def _synced(self, side: str, first: np.ndarray, last: np.ndarray) -> bool:
+        """After a reset: ignore the arm's pre-reset target, repeated, until a new command arrives."""
+        stale = self._stale_after_reset.get(side)
+        if stale is not None and float(np.max(np.abs(np.asarray(first, dtype=np.float64) - stale))) < 1e-6:
             self.diag.count('ignored_after_reset')
-            self.log_once.report(f'{side}:after_reset', f'{side} arm: ignoring commands {gap:.2f} from the '
-                                                         'reset pose until the executor re-syncs to it')
+            self.log_once.report(f'{side}:after_reset', f'{side} arm: ignoring its pre-reset target, '
+                                                         'held by the executor, until a new command arrives')
             return False
-        self._awaiting_sync[side] = False
+        self._stale_after_reset[side] = None
+        self._last_accepted[side] = np.asarray(last, dtype=np.float64).copy()
         return True
 
     def _on_forward(self, side: str, msg: Float64MultiArray) -> None:
@@ -229,7 +226,7 @@ class SimNode(Node):
         except CommandRejected as exc:
             self._reject(side, exc)
             return
-        if not self._synced(side, values):
+        if not self._synced(side, values, values):
             return
         i = robot.SIDES.index(side)
         self.players[side] = None
@@ -246,7 +243,7 @@ class SimNode(Node):
         except CommandRejected as exc:
             self._reject(side, exc)
             return
-        if not self._synced(side, player.points[1]):
+        if not self._synced(side, player.points[1], player.points[-1]):
             return
         self.players[side] = player
         self._accepted(side)
