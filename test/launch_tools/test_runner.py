@@ -72,7 +72,7 @@ def test_required_process_exit_fails_launch(launch_env, tmp_path):
         proc.kill()
     assert proc.returncode == 1, out
     assert 'crasher exited with code 3' in out
-    assert 'required process crasher exited: shutting down' in out
+    assert 'crasher has on_exit: shutdown: shutting down the launch' in out
     pids = [p for ps in recorded(pid_dir).values() for p in ps]
     assert wait_for(lambda: not any(alive(p) for p in pids), 2.0)
 

@@ -10,6 +10,7 @@ Usage::
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -28,6 +29,9 @@ def build_parser():
                              'then launch arguments as name:=value')
     parser.add_argument('--dry-run', action='store_true',
                         help='print the resolved plan (processes, parameters, remaps) and start nothing')
+    parser.add_argument('--json', action='store_true',
+                        help='with --dry-run: print the plan as JSON (executables resolved, parameter '
+                             'values in effect)')
     parser.add_argument('--print', action='store_true', dest='print_plan',
                         help='print the resolved plan, then run it')
     parser.add_argument('--source-tree', metavar='DIR',
@@ -90,6 +94,11 @@ def main(argv=None):
         package, name, arguments = split_target(options.target)
         path = find_launch_file(resolver, package, name) if package else name
         plan = load_launch(path, arguments, resolver=resolver)
+        if options.json:
+            if not options.dry_run:
+                raise LaunchError('--json goes with --dry-run')
+            print(json.dumps(plan.to_dict(resolver), indent=1, sort_keys=True), flush=True)
+            return 0
         if options.dry_run or options.print_plan:
             print(plan.format(resolver), flush=True)
         if options.dry_run:

@@ -84,6 +84,14 @@ class PackageResolver:
                               f"available: {', '.join(found) or '(none)'}", path)
         return [exe]
 
+    def executable_path(self, package, executable, path=None):
+        """Return the file path of an installed executable (``$(exec-in-pkg)``)."""
+        if package in self.source_trees:
+            raise LaunchError(f'$(exec-in-pkg {executable} {package}): {package} runs from a source '
+                              f'tree (--source-tree), where its executables have no file path; '
+                              f'use an install space', path)
+        return self.executable(package, executable, path)[0]
+
     def source_env(self, package):
         """Return environment additions needed to run package's executables (source mode only)."""
         if package not in self.source_trees:
