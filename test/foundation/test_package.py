@@ -46,6 +46,62 @@ def test_package_xml_is_valid_format_3(xml):
     assert pkg.maintainers and '@' in pkg.maintainers[0].email
 
 
+def _readme_command(tool):
+    """Return the arguments of the README's `tool` line in the ROS 2 workspace section."""
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        for line in f:
+            words = line.split('#')[0].split()
+            if words[:2] == tool.split():
+                return words[2:]
+    raise AssertionError(f'README has no `{tool}` line')
+
+
+def _workspace_paths(arguments, option):
+    """Map the README's workspace paths (the repo cloned as ws/src/aloe_ros) to this checkout."""
+    index = arguments.index(option)
+    paths = []
+    for arg in arguments[index + 1:]:
+        if arg.startswith('-'):
+            break
+        assert arg.startswith('src/aloe_ros'), f'{option} {arg}: expected a path in the clone'
+        paths.append(os.path.join(ROOT, arg[len('src/aloe_ros'):].lstrip('/')))
+    return paths
+
+
+def test_readme_rosdep_command_finds_both_packages():
+    """rosdep reads --from-paths with catkin_pkg, which stops at the first package.xml."""
+    from catkin_pkg.packages import find_packages
+
+    paths = _workspace_paths(_readme_command('rosdep install'), '--from-paths')
+    found = {pkg.name for path in paths for pkg in find_packages(path).values()}
+    assert found == {'aloe_ros', 'aloe_msgs'}, found
+    # Why the README names the nested package: from the clone alone catkin_pkg sees one package.
+    assert {p.name for p in find_packages(ROOT).values()} == {'aloe_ros'}
+    assert _workspace_paths(_readme_command('colcon build'), '--base-paths') == paths
+
+
+def test_package_xml_declares_what_the_code_and_launch_files_need():
+    """Every third-party import and every package a launch file starts has a rosdep key."""
+    from catkin_pkg.package import parse_package
+
+    pkg = parse_package(os.path.join(ROOT, 'package.xml'))
+    run = {d.name for d in pkg.exec_depends}
+    assert {'python3-torch', 'python3-opencv', 'python3-mujoco-pip', 'mcap-ros2-support', 'pinocchio',
+            'python3-tqdm', 'python3-matplotlib', 'python3-numpy', 'python3-yaml'} <= run
+    launched = set()
+    for name in os.listdir(os.path.join(ROOT, 'launch')):
+        with open(os.path.join(ROOT, 'launch', name)) as f:
+            launched.update(line.split('pkg:')[1].strip() for line in f if 'pkg:' in line)
+    assert launched - {'aloe_ros', 'ros_gz_sim', 'ros_gz_bridge', 'controller_manager'} <= run, (
+        launched - run)
+    assert {'launch', 'launch_ros', 'launch_yaml', 'ros2launch'} <= run
+    tests = {d.name for d in pkg.test_depends}
+    assert {'ament_copyright', 'ament_flake8', 'ament_pep257', 'ament_xmllint', 'launch_pytest',
+            'python3-pytest', 'python3-catkin-pkg'} <= tests
+    with open(os.path.join(ROOT, 'package.xml')) as f:
+        assert 'safetensors' in f.read(), 'say in a comment how to get safetensors (no rosdep key)'
+
+
 def test_build_types():
     """Root is ament_python, aloe_msgs ament_cmake (a silent fall-back to plain python breaks ros2 run)."""
     from catkin_pkg.package import parse_package
