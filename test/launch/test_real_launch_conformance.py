@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from aloe_ros.launch_tools.cli import main as aloe_launch_main
+from aloe_ros.launch_tools.packages import PackageResolver
 from aloe_ros.launch_tools.plan import effective_parameters
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -42,7 +43,8 @@ CASES = [
                                'initial_sha256': 'ab' * 32, 'initial_version': '1'}),
     ('bimanual_robot.launch.yaml', {}),
     ('bimanual_robot.launch.yaml', {'use_rsp': 'false', 'with_learner': 'false'}),
-    ('bimanual_robot.launch.yaml', {'robot_config': '/tmp/my_robot.yaml'}),
+    ('bimanual_robot.launch.yaml',
+     {'robot_config': os.path.join(ROOT, 'config', 'robots', 'aloe_sim_station.yaml')}),
     ('learner_only.launch.yaml', {'store_root': '/tmp/store', 'weights_dir': '/tmp/weights'}),
     ('teleop_rviz.launch.yaml', {}),
     ('teleop_rviz.launch.yaml', {'station': 'sim'}),
@@ -53,14 +55,23 @@ CASES = [
 ]
 
 
+def _prefix_path():
+    """This checkout's install space first, then the environment's AMENT_PREFIX_PATH."""
+    own = []
+    if os.path.isdir(INSTALL):
+        own = [os.path.join(INSTALL, p) for p in sorted(os.listdir(INSTALL))
+               if os.path.isdir(os.path.join(INSTALL, p, 'share'))]
+    return own + [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+
+
 def _real_launch_missing():
     for module in ('launch', 'launch_yaml', 'launch_ros'):
         if importlib.util.find_spec(module) is None:
             return (f"the real ROS 2 launch is not installed ('{module}' not importable): source a "
                     f'ROS 2 Jazzy install, or run scripts/install_jazzy_launch.sh with '
                     f'../shared/ros2-launch-jazzy present')
-    if not os.path.isdir(os.path.join(INSTALL, 'aloe_ros', 'share', 'aloe_ros')):
-        return 'aloe_ros is not colcon-installed in install/ (run scripts/setup.sh)'
+    if not PackageResolver(os.pathsep.join(_prefix_path())).has_package('aloe_ros'):
+        return 'aloe_ros is not installed (run scripts/setup.sh, or source your workspace)'
     return None
 
 
@@ -82,10 +93,8 @@ def launch_env(tmp_path_factory):
         (lib / exe).write_text('#!/bin/sh\nexit 0\n')
         (lib / exe).chmod((lib / exe).stat().st_mode | stat.S_IXUSR)
     env = dict(os.environ)
-    env['AMENT_PREFIX_PATH'] = os.pathsep.join(
-        [os.path.join(INSTALL, p) for p in sorted(os.listdir(INSTALL))
-         if os.path.isdir(os.path.join(INSTALL, p, 'share'))]
-        + [str(prefix)] + [p for p in env.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p])
+    paths = _prefix_path()
+    env['AMENT_PREFIX_PATH'] = os.pathsep.join(paths[:1] + [str(prefix)] + paths[1:])
     env['HOME'] = str(tmp_path_factory.mktemp('home'))
     return env
 
@@ -151,8 +160,8 @@ def _aloe_plan(name, arguments, env, monkeypatch, capsys):
                          ids=[f'{n}-{"_".join(f"{k}={v}" for k, v in a.items()) or "defaults"}'
                               for n, a in CASES])
 def test_real_launch_and_aloe_launch_agree(name, arguments, launch_env, monkeypatch, capsys):
-    share = os.path.join(INSTALL, 'aloe_ros', 'share', 'aloe_ros', 'launch', name)
-    real = _real_plan(share, arguments, launch_env)
+    share = PackageResolver(launch_env['AMENT_PREFIX_PATH']).share_dir('aloe_ros')
+    real = _real_plan(os.path.join(share, 'launch', name), arguments, launch_env)
     ours, plan = _aloe_plan(name, arguments, launch_env, monkeypatch, capsys)
     assert real, f'{name}: the real launch started nothing'
     assert len(ours) == len(real), (
@@ -164,6 +173,6 @@ def test_real_launch_and_aloe_launch_agree(name, arguments, launch_env, monkeypa
 
 def test_required_nodes_take_the_launch_down_under_real_launch(launch_env):
     """The station's nodes carry on_exit: shutdown, which only the real launch can confirm."""
-    share = os.path.join(INSTALL, 'aloe_ros', 'share', 'aloe_ros', 'launch')
-    real = _real_plan(os.path.join(share, 'sim_train.launch.yaml'), {}, launch_env)
+    share = PackageResolver(launch_env['AMENT_PREFIX_PATH']).share_dir('aloe_ros')
+    real = _real_plan(os.path.join(share, 'launch', 'sim_train.launch.yaml'), {}, launch_env)
     assert len(real) == 7 and all(p['on_exit_shutdown'] for p in real)
