@@ -10,7 +10,7 @@ import sys
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-PY_DIRS = ['src/aloe_ros', 'test', 'bench', 'setup.py']
+PY_DIRS = ['src/aloe_ros', 'test', 'bench', 'scripts', 'setup.py']
 
 
 def _python_files():
@@ -28,7 +28,8 @@ def _python_files():
 def _console_scripts():
     tree = ast.parse(open(os.path.join(ROOT, 'setup.py')).read())
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == 'CONSOLE_SCRIPTS':
+        if isinstance(node,
+                      ast.Assign) and getattr(node.targets[0], 'id', '') == 'CONSOLE_SCRIPTS':
             return [ast.literal_eval(e) for e in node.value.elts]
     raise AssertionError('CONSOLE_SCRIPTS not found in setup.py')
 
@@ -85,7 +86,8 @@ def test_package_xml_declares_what_the_code_and_launch_files_need():
 
     pkg = parse_package(os.path.join(ROOT, 'package.xml'))
     run = {d.name for d in pkg.exec_depends}
-    assert {'python3-torch', 'python3-opencv', 'python3-mujoco-pip', 'mcap-ros2-support', 'pinocchio',
+    assert {'python3-torch', 'python3-opencv', 'python3-mujoco-pip', 'mcap-ros2-support',
+            'pinocchio',
             'python3-tqdm', 'python3-matplotlib', 'python3-numpy', 'python3-yaml'} <= run
     launched = set()
     for name in os.listdir(os.path.join(ROOT, 'launch')):
@@ -106,15 +108,40 @@ def test_build_types():
     from catkin_pkg.package import parse_package
 
     assert parse_package(os.path.join(ROOT, 'package.xml')).get_build_type() == 'ament_python'
-    assert parse_package(os.path.join(ROOT, 'src/aloe_msgs/package.xml')).get_build_type() == 'ament_cmake'
+    assert parse_package(os.path.join(ROOT,
+                                      'src/aloe_msgs/package.xml')).get_build_type() == 'ament_cmake'
 
 
 def test_flake8():
+    """flake8 with setup.cfg: ROS's line length (99) and the checks the project adds."""
     paths = [os.path.join(ROOT, p) for p in PY_DIRS if os.path.exists(os.path.join(ROOT, p))]
     config = os.path.join(ROOT, 'setup.cfg')
     result = subprocess.run([sys.executable, '-m', 'flake8', '--config', config, *paths],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ament_flake8_with_ros_defaults():
+    """What a lab's standard `ament_flake8` lint test runs: its own configuration, no setup.cfg."""
+    pytest.importorskip('ament_flake8')
+    paths = [os.path.join(ROOT, p) for p in PY_DIRS if os.path.exists(os.path.join(ROOT, p))]
+    code = ('import sys; from ament_flake8.main import main_with_errors; '
+            'rc, errors = main_with_errors(argv=sys.argv[1:]); sys.exit(rc)')
+    result = subprocess.run([sys.executable, '-c', code, *paths], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_xml_files_are_well_formed():
+    """Run ament_xmllint's tool where installed (apt: libxml2-utils), offline: no schema check."""
+    import shutil
+
+    if shutil.which('xmllint') is None:
+        pytest.skip('xmllint not installed (apt install libxml2-utils)')
+    files = ['package.xml', 'src/aloe_msgs/package.xml', 'urdf/aloe_bimanual.urdf']
+    result = subprocess.run(['xmllint', '--noout', '--nonet', *files], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
 
 
 def test_pep257():
@@ -136,7 +163,8 @@ def test_installed_tree_has_every_console_script_in_lib_aloe_ros():
     assert 'aloe' in names
     for name in names:
         exe = os.path.join(prefix, 'lib', 'aloe_ros', name)
-        assert os.path.isfile(exe) and os.access(exe, os.X_OK), f'{name} not installed in lib/aloe_ros'
+        assert os.path.isfile(exe) and os.access(exe,
+                                                 os.X_OK), f'{name} not installed in lib/aloe_ros'
     index = os.path.join(prefix, 'share', 'ament_index', 'resource_index', 'packages', 'aloe_ros')
     assert os.path.isfile(index)
     assert os.path.isfile(os.path.join(prefix, 'share', 'aloe_ros', 'package.xml'))
@@ -161,7 +189,8 @@ def test_core_sim_storage_do_not_import_rclpy():
                     tree = ast.parse(open(os.path.join(root, name)).read())
                     for node in ast.walk(tree):
                         mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                                else [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+                                else [node.module or ''] if isinstance(node, ast.ImportFrom)
+                                else [])
                         if any(m.split('.')[0] == 'rclpy' for m in mods):
                             offenders.append(os.path.join(sub, name))
     assert not offenders, offenders
