@@ -169,6 +169,9 @@ def _wrap_line(line_no, lines, tokens, limit):
     if any(t.type == tokenize.STRING and t.start[0] == line_no and t.end[0] > line_no
            for t in tokens):
         return None
+    if any(t.type == tokenize.COMMENT and t.start[0] == line_no and 'noqa' in t.string
+           for t in tokens):
+        return None  # a noqa applies to its own line: a person decides
     moved = _move_trailing_comment(line, line_no, tokens, limit)
     if moved:
         return moved
@@ -190,9 +193,11 @@ def _wrap_line(line_no, lines, tokens, limit):
         old_col = len(line) - len(line[col:].lstrip())
         following = []
         for later in lines[line_no:]:
-            if not later.strip() or len(later) - len(later.lstrip()) != old_col:
+            indent = len(later) - len(later.lstrip())
+            if not later.strip() or indent < old_col:
                 break
-            following.append(' ' * cont + later.lstrip())
+            # Lines aligned with the moved text (or deeper) move with it.
+            following.append(' ' * (indent + cont - old_col) + later.lstrip())
         return [head, ' ' * cont + tail] + following, len(following)
     for col, kind, tok, stack in sorted(points, key=lambda p: -p[0]):
         if kind != 'string' or tok.start[1] >= limit:
