@@ -26,8 +26,8 @@ import re
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-_spec = importlib.util.spec_from_file_location('fix_headers', os.path.join(ROOT, 'scripts',
-                                                                            'fix_headers.py'))
+_spec = importlib.util.spec_from_file_location(
+    'fix_headers', os.path.join(ROOT, 'scripts', 'fix_headers.py'))
 fix_headers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fix_headers)
 
@@ -50,8 +50,7 @@ COPYRIGHT = re.compile(r'^\s*copyright(?:\s+\(c\))?\s+\d{4}(?:-\d{4})?(?:,\s*\d{
 def recognised(text):
     """Return None if text has a recognised Apache-2.0 header, else what is wrong."""
     lines = text.splitlines()
-    while lines and lines[0].startswith('#') and (lines[0].startswith('#!')
-                                                   or re.search('coding[:=]', lines[0])):
+    while lines and (lines[0].startswith('#!') or re.match('#.*coding[:=]', lines[0])):
         lines.pop(0)
     while lines and not lines[0].strip():
         lines.pop(0)
