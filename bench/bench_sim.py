@@ -82,13 +82,15 @@ def main() -> int:
         'machine': {'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count(),
                     'mujoco': mujoco.__version__, 'python': platform.python_version()},
         'control_hz': 1.0 / dt, 'physics_substeps': env.substeps,
-        'no_render': {'control_steps_per_s': no_render, 'physics_steps_per_s': no_render * env.substeps,
+        'no_render': {'control_steps_per_s': no_render, 'physics_steps_per_s': no_render
+                      * env.substeps,
                       'real_time_factor': no_render * dt},
         'node_default_3cam_480x640_at_30hz': {'control_steps_per_s': node_default,
                                               'real_time_factor': node_default * dt},
         'render_3cam_480x640_every_step': {'control_steps_per_s': every_step_full,
                                            'real_time_factor': every_step_full * dt},
-        'learner_3cam_64x64_every_step': {'control_steps_per_s': learner, 'real_time_factor': learner * dt},
+        'learner_3cam_64x64_every_step': {'control_steps_per_s': learner,
+                                          'real_time_factor': learner * dt},
         'expert': {task: _expert(task, seeds) for task in task_names()},
         'quick': args.quick,
     }

@@ -61,7 +61,8 @@ def header_lines(copyright_line):
 
 def project_files(root):
     """Return the repo-relative paths of the files that carry the header."""
-    listed = subprocess.run(['git', 'ls-files', '--cached', '--others', '--exclude-standard', '-z'],
+    listed = subprocess.run(['git', 'ls-files', '--cached', '--others', '--exclude-standard',
+                             '-z'],
                             cwd=root, check=True, capture_output=True).stdout.decode()
     files = []
     for rel in sorted(set(p for p in listed.split('\0') if p)):
@@ -133,7 +134,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--check', action='store_true', help='change nothing; exit 1 if any file '
                         'needs a new header')
-    parser.add_argument('--root', default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument('--root',
+                        default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     options = parser.parse_args(argv)
     wrong = []
     for rel in project_files(options.root):

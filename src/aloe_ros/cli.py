@@ -9,7 +9,8 @@ instant and a broken optional piece never hides the others.
 import importlib
 import sys
 
-# name -> (module, function, one-line help). The function takes argv (list of str), returns an exit code.
+# name -> (module, function, one-line help). The function takes argv (list of str), returns an
+# exit code.
 SUBCOMMANDS = {
     'train-sim': ('aloe_ros.train_sim', 'main',
                   'the main job: ALOE post-training in the MuJoCo sim through the ROS 2 graph'),
@@ -20,14 +21,16 @@ SUBCOMMANDS = {
     'export': ('aloe_ros.storage.export', 'main',
                'export episodes of a store to NPZ: aloe export --root STORE --out DIR'),
     'salvage': ('aloe_ros.storage.salvage', 'main',
-                'list / salvage a killed recorder\'s partial episodes: aloe salvage --root STORE [--all]'),
+                'list / salvage a killed recorder\'s partial episodes: aloe salvage --root STORE '
+                '[--all]'),
 }
 
 
 def _usage() -> str:
     width = max(len(n) for n in SUBCOMMANDS)
     lines = ['usage: aloe <command> [args...]', '', 'commands:']
-    lines += [f'  {name.ljust(width)}  {helptext}' for name, (_m, _f, helptext) in SUBCOMMANDS.items()]
+    lines += [f'  {name.ljust(width)}  {helptext}' for name,
+              (_m, _f, helptext) in SUBCOMMANDS.items()]
     return '\n'.join(lines)
 
 

@@ -7,8 +7,9 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                'bench'))
+sys.path.insert(0,
+                os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                             'bench'))
 
 import bench_ope as B  # noqa: E402
 
@@ -59,7 +60,8 @@ def test_ground_truth_reliability_separates_signal_from_noise():
     v_ret = (rng.uniform(size=(k, n)) < v_true[:, None]).astype(float)
     q_ret = (rng.uniform(size=(k, n)) < (v_true + a_true)[:, None]).astype(float)
     signal = B.gt_quality(v_ret, q_ret)
-    noise = B.gt_quality(np.full((k, n), 0.5) + 0 * v_ret, (rng.uniform(size=(k, n)) < 0.5).astype(float))
+    noise = B.gt_quality(np.full((k, n), 0.5) + 0 * v_ret,
+                         (rng.uniform(size=(k, n)) < 0.5).astype(float))
     assert signal['reliability_adv'] > 0.3 and abs(noise['reliability_adv']) < 0.3
     # Bernoulli(p) means of n draws: standard error sqrt(p (1 - p) / n) <= 0.5 / sqrt(n).
     assert 0.0 < signal['rms_se_v'] <= 0.5 / np.sqrt(n) * 1.1

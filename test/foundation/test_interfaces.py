@@ -16,7 +16,8 @@ def test_every_interface_round_trips_between_two_processes():
     echo = subprocess.Popen([sys.executable, '-m', 'aloe_ros.nodes.smoke_graph', '--role', 'echo'],
                             env=os.environ.copy())
     try:
-        probe = subprocess.run([sys.executable, '-m', 'aloe_ros.nodes.smoke_graph', '--role', 'probe',
+        probe = subprocess.run([sys.executable, '-m', 'aloe_ros.nodes.smoke_graph', '--role',
+                                'probe',
                                 '--timeout', '30'], env=os.environ.copy(), capture_output=True,
                                text=True, timeout=120)
     finally:

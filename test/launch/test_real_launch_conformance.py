@@ -67,7 +67,8 @@ def _prefix_path():
 def _real_launch_missing():
     for module in ('launch', 'launch_yaml', 'launch_ros'):
         if importlib.util.find_spec(module) is None:
-            return (f"the real ROS 2 launch is not installed ('{module}' not importable): source a "
+            return (f"the real ROS 2 launch is not installed ('{module}' not importable): source "
+                    "a "
                     f'ROS 2 Jazzy install, or run scripts/install_jazzy_launch.sh with '
                     f'../shared/ros2-launch-jazzy present')
     if not PackageResolver(os.pathsep.join(_prefix_path())).has_package('aloe_ros'):

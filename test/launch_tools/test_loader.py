@@ -23,7 +23,8 @@ def write(tmp_path, text, name='t.launch.yaml'):
 
 def test_basic_plan_defaults(resolver):
     plan = load_launch(FIXTURES / 'basic.launch.yaml', resolver=resolver)
-    assert [s.fully_qualified_name for s in plan.processes] == ['/arm/talker', '/left/listener_left']
+    assert [s.fully_qualified_name
+            for s in plan.processes] == ['/arm/talker', '/left/listener_left']
     talker = plan.processes[0]
     assert talker.param_files == [str(FIXTURES / 'params.yaml')]
     assert talker.parameters == {'rate': 50, 'period': 0.02, 'label': 'hello', 'joints': [1, 2]}
@@ -44,35 +45,41 @@ def test_basic_plan_defaults(resolver):
 
 
 def test_override_and_if_condition(resolver):
-    plan = load_launch(FIXTURES / 'basic.launch.yaml', {'robot': 'real', 'rate': '100'}, resolver=resolver)
+    plan = load_launch(FIXTURES / 'basic.launch.yaml', {'robot': 'real', 'rate': '100'},
+                       resolver=resolver)
     names = [s.name for s in plan.processes]
     assert names == ['talker', 'real_only', 'listener_left']
     assert plan.processes[0].parameters['period'] == 0.01
 
 
 def test_arg_errors(resolver):
-    with pytest.raises(LaunchError, match=r'unknown launch argument\(s\) rat; known: rate, robot, side'):
+    with pytest.raises(LaunchError,
+                       match=r'unknown launch argument\(s\) rat; known: rate, robot, side'):
         load_launch(FIXTURES / 'basic.launch.yaml', {'rat': '1'}, resolver=resolver)
     with pytest.raises(LaunchError, match="valid choices: sim, real"):
         load_launch(FIXTURES / 'basic.launch.yaml', {'robot': 'moon'}, resolver=resolver)
-    with pytest.raises(LaunchError, match="run.launch.yaml: missing required launch argument 'pid_dir'"):
+    with pytest.raises(LaunchError,
+                       match="run.launch.yaml: missing required launch argument 'pid_dir'"):
         load_launch(FIXTURES / 'run.launch.yaml', resolver=resolver)
 
 
 @pytest.mark.parametrize('entry,message', [
-    ('- timer: {period: 1}', r"tag 'timer' is ROS 2 Jazzy launch but not supported by aloe launch"),
+    ('- timer: {period: 1}',
+     r"tag 'timer' is ROS 2 Jazzy launch but not supported by aloe launch"),
     ('- set_use_sim_time: {value: "true"}', r"tag 'set_use_sim_time' is ROS 2 Jazzy launch"),
     ('- rosparam: {file: x}', r"unknown launch tag 'rosparam' \(not a ROS 2 Jazzy YAML tag\)"),
     ('- node: {pkg: fake_pkg, exec: talker, launch-prefix: gdb}',
      r"launch-prefix of 'node' are ROS 2 Jazzy launch but not supported"),
-    ('- node: {pkg: fake_pkg, exec: talker, on_exit: restart}', r"'on_exit' of node must be shutdown"),
+    ('- node: {pkg: fake_pkg, exec: talker, on_exit: restart}',
+     r"'on_exit' of node must be shutdown"),
     ('- node: {pkg: fake_pkg, exec: talker, respawn: true}',
      r"attribute 'respawn' of 'node' must be a string \(quote it in YAML\)"),
     ('- arg: {name: a, default: x, choices: [x, y]}',
      r"unexpected attribute\(s\) choices on 'arg'.*choice: \[\{value: a\}, \{value: b\}\]"),
     ('- arg: {name: a, default: 5}', r"attribute 'default' of 'arg' must be a string"),
     ('- include: {file: other.launch.py}', r'aloe launch reads only YAML launch files'),
-    ('- let: {name: aloe_required_nodes, value: "a b"}', r"mark each required node .*on_exit: shutdown"),
+    ('- let: {name: aloe_required_nodes, value: "a b"}',
+     r"mark each required node .*on_exit: shutdown"),
     ('- node: {pkg: fake_pkg, exec: talker, param: [{name: p, param: [{name: q, value: "1"}]}]}',
      r'nested parameter groups .* not supported by aloe launch'),
 ])

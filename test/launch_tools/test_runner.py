@@ -26,7 +26,8 @@ def alive(pid):
 def recorded(pid_dir, prefix=''):
     """Return {file name: [pids]} written by worker.py."""
     return {p.name: [int(x) for x in p.read_text().split()]
-            for p in pathlib.Path(pid_dir).iterdir() if p.name.startswith(prefix) and p.read_text()}
+            for p in pathlib.Path(pid_dir).iterdir() if p.name.startswith(prefix)
+            and p.read_text()}
 
 
 def start(launch_env, tmp_path, mode, *extra):
@@ -80,7 +81,8 @@ def test_required_process_exit_fails_launch(launch_env, tmp_path):
 def test_respawn_restarts_process(launch_env, tmp_path):
     proc, pid_dir = start(launch_env, tmp_path, 'respawn')
     try:
-        assert wait_for(lambda: len(recorded(pid_dir, 'phoenix')) >= 3, 15.0), 'phoenix not respawned'
+        assert wait_for(lambda: len(recorded(pid_dir, 'phoenix')) >= 3,
+                        15.0), 'phoenix not respawned'
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)
     finally:

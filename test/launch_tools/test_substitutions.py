@@ -51,13 +51,15 @@ def test_eval_rejects_code(expr):
 
 def test_errors_name_file_and_problem():
     ctx = Ctx()
-    with pytest.raises(LaunchError, match=r'demo\.launch\.yaml.*undefined launch configuration.*rate'):
+    with pytest.raises(LaunchError,
+                       match=r'demo\.launch\.yaml.*undefined launch configuration.*rate'):
         evaluate('$(var nope)', ctx)
     with pytest.raises(LaunchError, match='environment variable not set'):
         evaluate('$(env MISSING)', ctx)
     with pytest.raises(LaunchError, match=r'\$\(optenv\) is not a ROS 2 Jazzy substitution'):
         evaluate('$(optenv MISSING)', ctx)
-    with pytest.raises(LaunchError, match=r"\$\(find-exec no_such_tool_x\): .* not found on the PATH"):
+    with pytest.raises(LaunchError,
+                       match=r"\$\(find-exec no_such_tool_x\): .* not found on the PATH"):
         evaluate('$(find-exec no_such_tool_x)', ctx)
     with pytest.raises(LaunchError, match=r'\$\(command false\) failed \(exit 1\)'):
         evaluate('$(command false)', ctx)
@@ -74,7 +76,8 @@ def test_command_substitution_returns_stdout(tmp_path):
 
 def test_find_pkg_share_uses_ament_prefix(resolver, fake_prefix):
     ctx = Ctx(resolver)
-    assert evaluate('$(find-pkg-share fake_pkg)/launch', ctx) == f'{fake_prefix}/share/fake_pkg/launch'
+    assert evaluate('$(find-pkg-share fake_pkg)/launch',
+                    ctx) == f'{fake_prefix}/share/fake_pkg/launch'
     with pytest.raises(LaunchError, match="package 'ghost' not found in AMENT_PREFIX_PATH"):
         evaluate('$(find-pkg-share ghost)', ctx)
 

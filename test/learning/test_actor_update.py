@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from aloe_ros.learning.actor_update import advantage_weights, effective_sample_size, weighted_flow_loss
+from aloe_ros.learning.actor_update import (advantage_weights, effective_sample_size,
+                                            weighted_flow_loss)
 from aloe_ros.learning.models import FlowMatchingPolicy
 
 from learning_helpers import tiny_config
@@ -47,6 +48,7 @@ def _train(weighted: bool) -> float:
 def test_advantage_weighting_moves_policy_toward_high_advantage_chunks():
     frac_plain = _train(weighted=False)
     frac_weighted = _train(weighted=True)
-    # Plain flow matching reproduces the 50/50 data; weights e^2 vs e^-2 give ~98% of the mass to +1.
+    # Plain flow matching reproduces the 50/50 data; weights e^2 vs e^-2 give ~98% of the mass to
+    # +1.
     assert 0.3 < frac_plain < 0.7
     assert frac_weighted > 0.85

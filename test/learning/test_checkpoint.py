@@ -19,7 +19,8 @@ from learning_helpers import make_episode, tiny_config
 
 def _trainer(cfg=None, n=3):
     cfg = cfg or tiny_config()
-    src = InMemoryEpisodeSource([make_episode(f'e{i}', steps=9, cfg=cfg, seed=i) for i in range(n)])
+    src = InMemoryEpisodeSource([make_episode(f'e{i}', steps=9, cfg=cfg, seed=i)
+                                 for i in range(n)])
     tr = AloeTrainer(cfg, src)
     tr.refresh()
     return tr, src

@@ -29,7 +29,8 @@ def test_aggregations():
         seen.add(tuple(out.tolist()))
         assert all(v in (1.0, 2.0, 0.0) for v in out.tolist())
     assert len(seen) > 1  # the subset really is random
-    assert aggregate(q, _critic_cfg(aggregation='subset_min', subset_size=3), gen).tolist() == [1.0, 0.0]
+    assert aggregate(q, _critic_cfg(aggregation='subset_min', subset_size=3),
+                     gen).tolist() == [1.0, 0.0]
 
 
 def test_polyak_moves_target_by_tau():
@@ -57,5 +58,6 @@ def test_sampler_step_count_is_configurable(steps):
     pol = FlowMatchingPolicy(cfg.model)
     calls = []
     pol.velocity_net.register_forward_hook(lambda *a: calls.append(1))
-    pol.sample({'images': {}, 'proprio': torch.zeros(1, 3), 'task': torch.zeros(1, dtype=torch.long)})
+    pol.sample({'images': {}, 'proprio': torch.zeros(1, 3),
+                'task': torch.zeros(1, dtype=torch.long)})
     assert len(calls) == steps

@@ -103,7 +103,8 @@ def _config(aggregation='mean'):
     return tiny_config(**{
         'model.cameras': [], 'model.proprio_dim': S + 1, 'model.action_dim': 1, 'model.horizon': 2,
         'model.obs_dim': 64, 'model.critic_hidden': 64, 'model.num_q_heads': 2,
-        'critic.aggregation': aggregation, 'critic.gamma': GAMMA, 'critic.tau': 0.05, 'critic.lr': 2e-3,
+        'critic.aggregation': aggregation, 'critic.gamma': GAMMA, 'critic.tau': 0.05,
+        'critic.lr': 2e-3,
         'data.h_exec': 2, 'data.batch_size': 256})
 
 
@@ -170,7 +171,8 @@ def test_chunked_td_critic_converges_to_q_pi_and_mc_value_to_mixture():
         v_mc = aggregate(value(obs), cfg.critic).numpy().reshape(S, 4)[:, 0]
     v_hat = (pi * q_hat).sum(1)
     # Tolerance (values are 3.4-5.5; V^pi - V^mu > 1): 0.35 on each of the 12 chunk values, 0.25 on
-    # state values. Sampling noise of 600 episodes alone is ~0.2 on the rarest chunk (tabular check).
+    # state values. Sampling noise of 600 episodes alone is ~0.2 on the rarest chunk (tabular
+    # check).
     assert np.max(np.abs(q_hat - q_pi)) < 0.35, (q_hat, q_pi)
     assert np.max(np.abs(v_hat - v_pi)) < 0.25, (v_hat, v_pi)
     assert np.max(np.abs(v_mc - v_mu)) < 0.25, (v_mc, v_mu)

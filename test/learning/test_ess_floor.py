@@ -4,14 +4,16 @@
 
 import torch
 
-from aloe_ros.learning.actor_update import (effective_sample_size, ess_weights, normalize_advantages,
+from aloe_ros.learning.actor_update import (effective_sample_size, ess_weights,
+                                            normalize_advantages,
                                             weighted_flow_loss)
 
 
 def _skewed_batch(n: int = 256) -> torch.Tensor:
     gen = torch.Generator().manual_seed(0)
     adv = torch.randn(n, generator=gen) * 0.01
-    adv[:3] = 5.0          # three chunks the critic loves: exp(A / 0.05) would put ~all mass on them
+    # three chunks the critic loves: exp(A / 0.05) would put ~all mass on them
+    adv[:3] = 5.0
     return adv
 
 

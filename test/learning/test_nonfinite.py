@@ -63,7 +63,8 @@ def test_diverged_update_is_skipped_or_raised():
     before = [p.clone() for p in tr.critic.parameters()]
     m = tr.train(1, 0)
     assert m['skipped_updates'] == 1 and tr.critic_updates == 0
-    assert all(torch.equal(a, b) or torch.isinf(a).any() for a, b in zip(before, tr.critic.parameters()))
+    assert all(torch.equal(a, b) or torch.isinf(a).any() for a,
+               b in zip(before, tr.critic.parameters()))
     tr.cfg.data.on_nonfinite = 'error'
     with pytest.raises(FloatingPointError, match='non-finite critic loss .*episode e step'):
         tr.train(1, 0)

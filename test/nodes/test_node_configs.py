@@ -23,7 +23,8 @@ def _flatten(d, prefix=''):
             yield f'{prefix}{key}', value
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(os.path.join(ROOT, 'config', 'nodes', '*.yaml'))))
+@pytest.mark.parametrize('path',
+                         sorted(glob.glob(os.path.join(ROOT, 'config', 'nodes', '*.yaml'))))
 def test_param_file_names_declared_parameters_with_valid_values(path):
     with open(path) as f:
         doc = yaml.safe_load(f)

@@ -39,7 +39,8 @@ def test_observation_process(ros, start_node):
             img.header.frame_id = c + '_optical'
             pub.publish(img)
         for a, pub in arm_pubs.items():
-            js = JointState(name=ARM, position=[0.1 * i for i in range(6)] + [0.25], velocity=[0.0] * 7)
+            js = JointState(name=ARM, position=[0.1 * i for i in range(6)] + [0.25], velocity=[0.0]
+                            * 7)
             js.header.stamp = stamp
             pub.publish(js)
         if state['bad'] is not None:
@@ -60,10 +61,12 @@ def test_observation_process(ros, start_node):
     assert ros.wait_matched(event_pub)
     event_pub.publish(EpisodeEvent(episode_id='e1', event=EpisodeEvent.EVENT_STARTED,
                                    task_instruction='hand over the cube'))
-    assert ros.spin_until(lambda: out[-1].task_instruction == 'hand over the cube', timeout=5, every=feed,
+    assert ros.spin_until(lambda: out[-1].task_instruction == 'hand over the cube', timeout=5,
+                          every=feed,
                           period=0.03)
 
-    # Bad input on every feed: unknown joints, NaN, oversized image. Rejected, counted, still running.
+    # Bad input on every feed: unknown joints, NaN, oversized image. Rejected, counted, still
+    # running.
     def bad(stamp):
         js = JointState(name=ARM[:-1] + ['thumb'], position=[0.0] * 7)
         js.header.stamp = stamp
@@ -78,7 +81,8 @@ def test_observation_process(ros, start_node):
 
     def rejected():
         vals = [diagnostic_values(d, 'observation') for d in diags]
-        return any(int(v.get('rejected_unknown_joint', 0)) > 0 and int(v.get('rejected_nan', 0)) > 0
+        return any(int(v.get('rejected_unknown_joint', 0)) > 0
+                   and int(v.get('rejected_nan', 0)) > 0
                    and int(v.get('rejected_oversized_image', 0)) > 0 for v in vals)
     assert ros.spin_until(rejected, timeout=10, every=feed, period=0.03), proc.output()
     assert proc.alive()

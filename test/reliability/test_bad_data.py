@@ -20,12 +20,14 @@ def test_unreadable_episode_is_skipped_and_learning_goes_on(driver, start_node, 
     store = EpisodeStore(root, mode='w')
     store.add_episode(synthetic_episode('good0'))
     store.close()
-    # The recorder stores observations as received: one with an undecodable image lands in an episode.
+    # The recorder stores observations as received: one with an undecodable image lands in an
+    # episode.
     recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
     node = driver.node
     obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
     step_pub = node.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
-    start = driver.call(node.create_client(StartEpisode, '/aloe/start_episode'), StartEpisode.Request(), 60)
+    start = driver.call(node.create_client(StartEpisode, '/aloe/start_episode'),
+                        StartEpisode.Request(), 60)
     assert start is not None and start.success, recorder.output()
     for k in range(12):
         obs = Observation(camera_names=['cam_high'], joint_names=[f'j{i}' for i in range(12)],
@@ -34,7 +36,8 @@ def test_unreadable_episode_is_skipped_and_learning_goes_on(driver, start_node, 
         obs.header.stamp = driver.stamp()
         obs_pub.publish(obs)
         driver.spin_for(0.01)
-        step = ExecutedStep(episode_id=start.episode_id, step_index=k, source=SOURCE_POLICY, policy_version=1,
+        step = ExecutedStep(episode_id=start.episode_id, step_index=k, source=SOURCE_POLICY,
+                            policy_version=1,
                             action=[0.0] * 14, observed_position=[0.0] * 14)
         step.header.stamp = driver.stamp()
         step_pub.publish(step)

@@ -42,7 +42,8 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
     client = driver.node.create_client(LoadPolicy, '/aloe/policy/load')
 
     def load(uri, sha, version):
-        res = driver.call(client, LoadPolicy.Request(uri=str(uri), sha256=sha, version=version), timeout=60)
+        res = driver.call(client, LoadPolicy.Request(uri=str(uri), sha256=sha, version=version),
+                          timeout=60)
         assert res is not None, proc.output()
         return res
 
@@ -88,7 +89,8 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
 
     # A PolicyUpdate announcing outside or tampered weights is refused the same way, never run.
     pub = driver.node.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
-    pub.publish(PolicyUpdate(version=9, checkpoint_uri='file://' + str(link), sha256=sha256_of(foreign.path)))
+    pub.publish(PolicyUpdate(version=9, checkpoint_uri='file://' + str(link),
+                             sha256=sha256_of(foreign.path)))
     driver.spin_for(2.0)
     pub.publish(PolicyUpdate(version=10, checkpoint_uri='file://' + good.path, sha256='f' * 64))
     assert driver.spin_until(lambda: diag_counter(diags, 'policy', 'updates_rejected') >= len(refusals) + 4,

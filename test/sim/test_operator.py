@@ -4,7 +4,8 @@
 
 import numpy as np
 
-from aloe_ros.learning.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_HUMAN,
+from aloe_ros.learning.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT,
+                                       SOURCE_HUMAN,
                                        SOURCE_POLICY)
 from aloe_ros.sim import robot
 from aloe_ros.sim.env import BimanualEnv

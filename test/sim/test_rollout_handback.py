@@ -61,11 +61,13 @@ def test_hand_back_forces_a_replan():
     env = BimanualEnv('handover', cameras=())
     policy = CountingChunks(env)
     ep = run_episode(env, policy, ScriptedTakeover(env), seed=0)
-    # Ticks 0..10 policy (11 calls, operator sees tick 10 and takes over), then human, then policy again.
+    # Ticks 0..10 policy (11 calls, operator sees tick 10 and takes over), then human, then policy
+    # again.
     assert ep.sources[0] == SOURCE_POLICY and (ep.sources == SOURCE_HUMAN).sum() == 20
     first_after = int(np.argmax(ep.sources[11:] == SOURCE_POLICY)) + 11
     assert ep.sources[first_after - 1] == SOURCE_HUMAN
-    # Plans: at call 0, then at the first call after the hand-back (call 10), not 25 calls after the first.
+    # Plans: at call 0, then at the first call after the hand-back (call 10), not 25 calls after
+    # the first.
     assert policy.plans[:2] == [0, 10], policy.plans
 
 

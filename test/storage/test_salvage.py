@@ -16,7 +16,8 @@ from aloe_ros.storage.store import EVENT_TOPIC, STEP_TOPIC
 
 
 def _step(episode_id, k):
-    return {'episode_id': episode_id, 'step_index': k, 'source': SOURCE_POLICY, 'policy_version': 1,
+    return {'episode_id': episode_id, 'step_index': k, 'source': SOURCE_POLICY,
+            'policy_version': 1,
             'action': [0.001 * k] * 14, 'observed_position': [0.0] * 14}
 
 

@@ -106,7 +106,8 @@ class LaunchContext:
         if value is None:
             return []
         if not isinstance(value, list) or not value or not all(isinstance(e, dict) for e in value):
-            raise LaunchError(f"attribute '{key}' of '{tag}' must be a non-empty list of mappings, "
+            raise LaunchError(f"attribute '{key}' of '{tag}' must be a non-empty list of "
+                              "mappings, "
                               f'got {value!r}', self.path)
         for entry in value:
             extra = set(entry) - set(fields)
@@ -195,7 +196,8 @@ def _run_actions(items, ctx):
         (tag, body), = item.items()
         tag = _ALIASES.get(tag, tag)
         if tag in _JAZZY_TAGS_UNSUPPORTED:
-            raise LaunchError(f"tag '{tag}' is ROS 2 Jazzy launch but not supported by aloe launch; "
+            raise LaunchError(f"tag '{tag}' is ROS 2 Jazzy launch but not supported by aloe "
+                              "launch; "
                               f"run this file with ros2 launch", ctx.path)
         if tag not in _ATTRS:
             raise LaunchError(f"unknown launch tag '{tag}' (not a ROS 2 Jazzy YAML tag); aloe "
@@ -215,7 +217,8 @@ def _check_attributes(tag, body, ctx):
     jazzy = sorted(extra & _JAZZY_ATTRS_UNSUPPORTED.get(tag, set()))
     if jazzy:
         raise LaunchError(f"attribute(s) {', '.join(jazzy)} of '{tag}' are ROS 2 Jazzy launch but "
-                          f'not supported by aloe launch; run this file with ros2 launch', ctx.path)
+                          f'not supported by aloe launch; run this file with ros2 launch',
+                          ctx.path)
     if extra:
         hints = ''.join(f'; {_HINTS[e]}' for e in sorted(extra) if e in _HINTS)
         raise LaunchError(f"unexpected attribute(s) {', '.join(sorted(extra))} on '{tag}'; "
@@ -264,7 +267,8 @@ def _do_arg(body, ctx):
 def _do_let(body, ctx):
     name = ctx.text(body, 'name', 'let')
     if name == RETIRED_REQUIRED_NODES_CONFIG:
-        raise LaunchError(f"'{RETIRED_REQUIRED_NODES_CONFIG}' is no longer read: mark each required "
+        raise LaunchError(f"'{RETIRED_REQUIRED_NODES_CONFIG}' is no longer read: mark each "
+                          "required "
                           "node or executable with 'on_exit: shutdown' (ROS 2 Jazzy)", ctx.path)
     ctx.configs[name] = ctx.text(body, 'value', 'let')
 
@@ -283,8 +287,10 @@ def _do_include(body, ctx):
     # Jazzy resolves a relative include against the working directory, not the including file.
     target = os.path.normpath(os.path.abspath(target))
     if not target.endswith(('.launch.yaml', '.launch.yml')):
-        raise LaunchError(f'include of {target}: Python and XML launch files are ROS 2 Jazzy launch '
-                          f'but aloe launch reads only YAML launch files (*.launch.yaml)', ctx.path)
+        raise LaunchError(f'include of {target}: Python and XML launch files are ROS 2 Jazzy '
+                          'launch '
+                          f'but aloe launch reads only YAML launch files (*.launch.yaml)',
+                          ctx.path)
     if not os.path.isfile(target):
         raise LaunchError(f'included launch file not found: {target}', ctx.path)
     if target in ctx.stack:
@@ -412,7 +418,8 @@ def _common_process(spec, body, tag, ctx):
     if 'respawn_delay' in body:
         delay = body['respawn_delay']
         if isinstance(delay, bool) or not isinstance(delay, (int, float, str)):
-            raise LaunchError(f"'respawn_delay' of {tag} must be a number, got {delay!r}", ctx.path)
+            raise LaunchError(f"'respawn_delay' of {tag} must be a number, got {delay!r}",
+                              ctx.path)
         try:
             spec.respawn_delay = float(delay)
         except ValueError:
@@ -461,7 +468,8 @@ def _do_node(body, ctx):
 def _raw(body, key, tag, ctx):
     value = body[key]
     if not isinstance(value, str):
-        raise LaunchError(f"attribute '{key}' of '{tag}' must be a string, got {value!r}", ctx.path)
+        raise LaunchError(f"attribute '{key}' of '{tag}' must be a string, got {value!r}",
+                          ctx.path)
     return value
 
 
@@ -471,11 +479,13 @@ def _param_entry(entry, spec, ctx):
         raise LaunchError("param attribute 'allow_substs' is ROS 2 Jazzy launch but not supported "
                           'by aloe launch', ctx.path)
     if 'param' in entry:
-        raise LaunchError('nested parameter groups (param inside param) are ROS 2 Jazzy launch but '
+        raise LaunchError('nested parameter groups (param inside param) are ROS 2 Jazzy launch '
+                          'but '
                           'not supported by aloe launch; use a parameter file (from:)', ctx.path)
     if 'from' in entry:
         if set(entry) != {'from'}:
-            raise LaunchError(f"param 'from' cannot be combined with {sorted(set(entry) - {'from'})}",
+            raise LaunchError("param 'from' cannot be combined with "
+                              f"{sorted(set(entry) - {'from'})}",
                               ctx.path)
         return ('file', os.path.abspath(ctx.text(entry, 'from', 'param')))
     if 'name' not in entry:
@@ -567,7 +577,8 @@ def coerce(name, text, type_name, path):
             result = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             problem = str(exc).splitlines()[0]
-            raise LaunchError(f"param '{name}': {what}: {text[:80]!r} is not valid YAML ({problem}); "
+            raise LaunchError(f"param '{name}': {what}: {text[:80]!r} is not valid YAML "
+                              f"({problem}); "
                               f'add type: str to pass it as text', path) from None
         valid = isinstance(result, _SCALARS) or (
             isinstance(result, list) and all(isinstance(v, _SCALARS) for v in result)

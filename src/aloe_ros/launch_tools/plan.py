@@ -172,7 +172,8 @@ def effective_parameters(fqn, sources):
         else:
             doc = item
         for key, section in doc.items():
-            if not isinstance(section, dict) or not isinstance(section.get('ros__parameters'), dict):
+            if not isinstance(section,
+                              dict) or not isinstance(section.get('ros__parameters'), dict):
                 continue
             norm = key if str(key).startswith('/') else '/' + str(key)
             table.setdefault(norm, {}).update(_flatten(section['ros__parameters']))

@@ -54,7 +54,8 @@ class _Child:
 class LaunchRunner:
     """Start the processes of a plan and supervise them until shutdown."""
 
-    def __init__(self, plan, resolver, out=None, sigterm_timeout=5.0, sigkill_timeout=5.0, poll_s=0.05):
+    def __init__(self, plan, resolver, out=None, sigterm_timeout=5.0, sigkill_timeout=5.0,
+                 poll_s=0.05):
         """Resolve every executable up front so nothing starts when one is missing."""
         self.plan = plan
         self.out = out or sys.stdout
@@ -95,7 +96,8 @@ class LaunchRunner:
                 continue
             if self._params_dir is None:
                 self._params_dir = tempfile.mkdtemp(prefix='aloe_launch_params_')
-            fd, path = tempfile.mkstemp(prefix=f'{spec.label}_', suffix='.yaml', dir=self._params_dir)
+            fd, path = tempfile.mkstemp(prefix=f'{spec.label}_', suffix='.yaml',
+                                        dir=self._params_dir)
             with os.fdopen(fd, 'w', encoding='utf-8') as stream:
                 yaml.safe_dump(spec.inline_document(params), stream, default_flow_style=False)
             files[index] = path
@@ -126,7 +128,8 @@ class LaunchRunner:
         child.returncode = None
         self.log(f'started {spec.label} [pid {child.popen.pid}]'
                  + (f' (restart {child.starts - 1})' if child.starts > 1 else ''))
-        child.reader = threading.Thread(target=self._pump, args=(child.popen, spec.label), daemon=True)
+        child.reader = threading.Thread(target=self._pump, args=(child.popen, spec.label),
+                                        daemon=True)
         child.reader.start()
 
     def _pump(self, popen, label):
@@ -229,7 +232,8 @@ class LaunchRunner:
             self._signal_all(signal.SIGTERM, running)
             running = self._wait(self.sigkill_timeout)
         if running:
-            self.log('still running: ' + ', '.join(c.spec.label for c in running) + '; sending SIGKILL')
+            self.log('still running: ' + ', '.join(c.spec.label for c in running)
+                     + '; sending SIGKILL')
             self._signal_all(signal.SIGKILL, running)
             self._wait(self.sigkill_timeout)
         for child in self.children:

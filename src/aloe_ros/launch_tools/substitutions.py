@@ -147,7 +147,8 @@ class _Parser:
         if buf:
             parts.append(unescape(''.join(buf)))
         if not parts:
-            self._error('empty substitution argument (arguments are separated by exactly one space)')
+            self._error('empty substitution argument (arguments are separated by exactly one '
+                        'space)')
         return parts
 
     def quoted(self, quote):
@@ -456,7 +457,8 @@ def _eval_node(node, expression, path):
     def ev(n):
         return _eval_node(n, expression, path)
 
-    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, bool, type(None))):
+    if isinstance(node,
+                  ast.Constant) and isinstance(node.value, (str, int, float, bool, type(None))):
         return node.value
     if isinstance(node, ast.Name) and node.id in _NAMES:
         return _NAMES[node.id]
@@ -478,7 +480,8 @@ def _eval_node(node, expression, path):
             return +operand
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left, right = ev(node.left), ev(node.right)
-        if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > _MAX_POW:
+        if isinstance(node.op,
+                      ast.Pow) and isinstance(right, (int, float)) and abs(right) > _MAX_POW:
             raise LaunchError(f'$(eval {expression!r}): exponent too large', path)
         try:
             return _BINOPS[type(node.op)](left, right)
@@ -510,7 +513,8 @@ def _eval_node(node, expression, path):
     if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
             and node.value.id == 'math' and isinstance(getattr(math, node.attr, None), float)):
         return getattr(math, node.attr)
-    raise LaunchError(f'$(eval {expression!r}): only arithmetic, comparisons and boolean logic are '
+    raise LaunchError(f'$(eval {expression!r}): only arithmetic, comparisons and boolean logic '
+                      'are '
                       f'allowed (rejected {type(node).__name__})', path)
 
 

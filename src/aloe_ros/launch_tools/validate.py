@@ -17,7 +17,8 @@ from aloe_ros.launch_tools.loader import load_launch
 from aloe_ros.launch_tools.packages import PackageResolver
 
 
-def validate_launch_file(path, known_executables, arguments=None, resolver=None, own_package='aloe_ros',
+def validate_launch_file(path, known_executables, arguments=None, resolver=None,
+                         own_package='aloe_ros',
                          external_packages=()):
     """Return a list of error strings (empty when the launch file is consistent).
 
@@ -36,7 +37,8 @@ def validate_launch_file(path, known_executables, arguments=None, resolver=None,
         known[(pkg or own_package, exe)] = None if params is None else set(params)
     packages = {pkg for pkg, _ in known} | {own_package} | set(external_packages)
     try:
-        plan = load_launch(path, arguments, resolver=_LenientResolver(resolver or PackageResolver()))
+        plan = load_launch(path, arguments,
+                           resolver=_LenientResolver(resolver or PackageResolver()))
     except LaunchError as exc:
         return [str(exc)]
     errors = []
@@ -123,7 +125,8 @@ class _LenientResolver:
 
     def prefix(self, package, path=None):
         """Return the real prefix or a placeholder."""
-        return self._real.prefix(package, path) if self._real.has_package(package) else f'<{package}-prefix>'
+        return self._real.prefix(package,
+                                 path) if self._real.has_package(package) else f'<{package}-prefix>'
 
     def share_dir(self, package, path=None):
         """Return the real share dir or a placeholder."""

@@ -53,7 +53,8 @@ def ess_weights(adv: torch.Tensor, beta: float, w_max: float, target_ess: float 
                 max_doublings: int = 30) -> Tuple[torch.Tensor, float]:
     """Weights ``min(exp(A / beta'), w_max)`` with the smallest ``beta' >= beta`` whose ESS >= ``target_ess``.
 
-    ESS grows monotonically with beta' (uniform weights as beta' -> inf), so beta' is found by doubling
+    ESS grows monotonically with beta' (uniform weights as beta' -> inf), so beta' is found by
+    doubling
     and then bisection on log beta'. ``target_ess = 0`` keeps beta. Returns (weights, beta').
     """
     a = adv.detach().float()

@@ -20,18 +20,21 @@ from .trainer import AloeTrainer
 
 
 def behaviour_clone(trainer: AloeTrainer, steps: int,
-                    progress: Optional[Callable[[int, int, float], None]] = None) -> Dict[str, float]:
+                    progress: Optional[Callable[[int, int, float],
+                                                None]] = None) -> Dict[str, float]:
     """Run ``steps`` uniform flow-matching updates of ``trainer.policy``; return mean/last loss.
 
     ``progress(step, steps, loss)`` is called after every update. Raises ValueError when the
     replay is empty (call ``trainer.refresh()`` after adding demonstrations).
     """
     if len(trainer.replay) == 0:
-        raise ValueError('behaviour cloning needs data: the replay is empty (no episodes in the source?)')
+        raise ValueError('behaviour cloning needs data: the replay is empty (no episodes in the '
+                         'source?)')
     losses = []
     for i in range(steps):
         batch = trainer._to_device(trainer.replay.sample(trainer.cfg.data.batch_size, trainer.rng))
-        per = trainer.policy.flow_loss(batch.obs, batch.actions, batch.act_mask, generator=trainer.generator)
+        per = trainer.policy.flow_loss(batch.obs, batch.actions, batch.act_mask,
+                                       generator=trainer.generator)
         loss = per.mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(f'non-finite BC loss at step {i} '

@@ -70,7 +70,8 @@ def atomic_write(path: str, data: bytes) -> None:
     """Write bytes to path atomically: temp file in the same dir, fsync, rename, fsync dir."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
+                               dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
@@ -113,7 +114,8 @@ def read_verified(path: str, expected_sha256: Optional[str]) -> Tuple[bytes, str
         data = f.read()
     digest = sha256_bytes(data)
     if expected_sha256 is not None and digest != expected_sha256.lower():
-        raise ChecksumError(f'{path}: sha256 {digest} does not match expected {expected_sha256}; refused')
+        raise ChecksumError(f'{path}: sha256 {digest} does not match expected {expected_sha256}; '
+                            'refused')
     return data, digest
 
 
@@ -122,7 +124,8 @@ def actor_filename(version: int) -> str:
     return f'policy_v{version:06d}.safetensors'
 
 
-def write_actor(out_dir: str, state: Dict[str, torch.Tensor], config: Dict[str, Any], config_hash: str,
+def write_actor(out_dir: str, state: Dict[str, torch.Tensor], config: Dict[str, Any],
+                config_hash: str,
                 version: int) -> CheckpointInfo:
     """Write an actor checkpoint + JSON sidecar atomically; return its CheckpointInfo."""
     path = os.path.join(out_dir, actor_filename(version))
@@ -137,7 +140,8 @@ def write_actor(out_dir: str, state: Dict[str, torch.Tensor], config: Dict[str, 
     return CheckpointInfo(path=path, sha256=digest, config_hash=config_hash, version=version)
 
 
-def optimizer_to_tensors(name: str, opt: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor], Any]:
+def optimizer_to_tensors(name: str,
+                         opt: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor], Any]:
     """Flatten an optimizer's state into tensors + JSON-serialisable param groups."""
     sd = opt.state_dict()
     tensors = {}

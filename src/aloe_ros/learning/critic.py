@@ -31,7 +31,8 @@ def aggregate(q_heads: torch.Tensor, cfg: CriticConfig,
     if cfg.aggregation == 'mean':
         return q_heads.mean(0)
     if cfg.aggregation == 'mean_std':
-        std = q_heads.std(0, unbiased=False) if q_heads.shape[0] > 1 else torch.zeros_like(q_heads[0])
+        std = q_heads.std(0,
+                          unbiased=False) if q_heads.shape[0] > 1 else torch.zeros_like(q_heads[0])
         return q_heads.mean(0) - cfg.std_coef * std
     if cfg.aggregation == 'subset_min':
         idx = torch.randperm(q_heads.shape[0], generator=generator)[:cfg.subset_size]
@@ -43,7 +44,8 @@ def td_target(ret: torch.Tensor, boot: torch.Tensor, q_next: torch.Tensor) -> to
     """Chunked TD target.
 
     ``y = sum_{k<n} gamma^k r_{t+k} + gamma^n (1 - done) agg_i Qbar_i(s_{t+n}, a')``
-    with ``ret`` = the discounted reward sum over the n real steps and ``boot = gamma^n (1 - done)``
+    with ``ret`` = the discounted reward sum over the n real steps and ``boot = gamma^n (1 -
+    done)``
     (both precomputed by ``transitions.build_transitions``; n = H except at episode ends).
     """
     return ret + boot * q_next
@@ -58,7 +60,8 @@ def polyak_update(online: torch.nn.Module, target: torch.nn.Module, tau: float) 
         b_t.copy_(b)
 
 
-def critic_loss(critic: QEnsemble, target: QEnsemble, batch, sample_next: SampleFn, cfg: CriticConfig,
+def critic_loss(critic: QEnsemble, target: QEnsemble, batch, sample_next: SampleFn,
+                cfg: CriticConfig,
                 generator: Optional[torch.Generator] = None):
     """Mean-squared TD error of every head against the shared chunked TD target.
 

@@ -47,7 +47,8 @@ class MiniLMEmbedder:
         """Return float32 (n, 384) embeddings."""
         missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
         if missing:
-            vecs = self._model.encode(list(missing), convert_to_numpy=True, normalize_embeddings=True)
+            vecs = self._model.encode(list(missing), convert_to_numpy=True,
+                                      normalize_embeddings=True)
             for s, v in zip(missing, vecs):
                 self._cache[s] = np.asarray(v, dtype=np.float32)
         return np.stack([self._cache[s] for s in sentences]).astype(np.float32)
@@ -87,7 +88,8 @@ class TaskEncoder(nn.Module):
         out = []
         for s in instructions:
             if s not in index:
-                raise KeyError(f'instruction {s!r} is not in model.instructions {self.instructions}')
+                raise KeyError(f'instruction {s!r} is not in model.instructions '
+                               f'{self.instructions}')
             out.append(index[s])
         return torch.tensor(out, dtype=torch.long)
 

@@ -37,11 +37,13 @@ from aloe_ros.sim.operator import OperatorConfig, SimulatedOperator
 class SimOperatorBridge:
     """Publishes a simulated operator's device messages from inside the sim node."""
 
-    def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None, lookahead: int = 3):
+    def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None,
+                 lookahead: int = 3):
         """Attach to ``node`` (the sim node); ``buttons`` = Joy indices (takeover, success, failure).
 
         ``lookahead``: ticks the operator leads its commands by. A command needs a few ticks to go
-        leader -> teleop -> executor -> robot; a closed-loop expert acting on the measured state then
+        leader -> teleop -> executor -> robot; a closed-loop expert acting on the measured state
+        then
         overshoots and dithers (4 ticks of delay make the handover ~3.5x slower). Like a human who
         anticipates, the operator sends the expert's action planned ``lookahead`` ticks ahead.
         """
@@ -49,7 +51,8 @@ class SimOperatorBridge:
         self.takeover_button, self.success_button, self.failure_button = (int(b) for b in buttons)
         self.n_buttons = max(buttons) + 1
         self.lookahead = int(lookahead)
-        # Through the graph a takeover costs alignment, blending and a few ticks of latency, so this
+        # Through the graph a takeover costs alignment, blending and a few ticks of latency, so
+        # this
         # operator hands back less eagerly than the in-process default and, after two takeovers,
         # finishes the episode itself (its success label is what gives the critic a reward).
         self.cfg = cfg or OperatorConfig(max_steps=2 ** 31, max_takeovers=2, min_takeover_steps=40)
@@ -84,7 +87,8 @@ class SimOperatorBridge:
             self.in_control = False
             self.takeovers = 0
             self.node.get_logger().info(f'sim operator watching episode {msg.episode_id}'
-                                        + ('' if intervene else ' (operator-free: it will not take over)'))
+                                        + ('' if intervene
+                                           else ' (operator-free: it will not take over)'))
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self.episode_id:
             self.operator = None
             self.in_control = False
@@ -118,7 +122,8 @@ class SimOperatorBridge:
         env = self.node.env
         op = self.operator
         decision = op.observe(env.observe(), executed_action) if op is not None else None
-        want_control = bool(decision is not None and decision.takeover and decision.command is not None
+        want_control = bool(decision is not None and decision.takeover
+                            and decision.command is not None
                             and decision.end is None)
         if want_control and not self.in_control:
             self.takeovers += 1
@@ -126,14 +131,17 @@ class SimOperatorBridge:
         elif self.in_control and not want_control and decision is not None and decision.end is None:
             self.node.get_logger().info(f'sim operator hands back: {decision.reason}')
         self.in_control = want_control
-        # Leader arms: at the follower's pose unless driving (no jump at takeover), always published.
+        # Leader arms: at the follower's pose unless driving (no jump at takeover), always
+        # published.
         if want_control and self.teleop_active and not self.teleop_aligning:
-            command = (op.expert.plan_chunk(self.lookahead + 1)[self.lookahead] if self.lookahead > 0
+            command = (op.expert.plan_chunk(self.lookahead + 1)[self.lookahead]
+                       if self.lookahead > 0
                        else decision.command)
             self._leaders(stamp, np.asarray(command, dtype=np.float64))
         else:
             self._leaders(stamp, env.proprio(np.float64))
-        settle = sim_time - self._last_press_time > 0.5  # let the teleop state catch up between presses
+        # let the teleop state catch up between presses
+        settle = sim_time - self._last_press_time > 0.5
         if self._pressed is None and settle and want_control != self.teleop_active:
             self._press(stamp, sim_time, self.takeover_button)
         if decision is not None and decision.end is not None and self._pressed is None:
@@ -141,6 +149,7 @@ class SimOperatorBridge:
             button = buttons.get(decision.end)
             if button is not None:
                 self._press(stamp, sim_time, button)
-                self.node.get_logger().info(f'sim operator ends the episode: {OUTCOME_NAMES[decision.end]} '
+                self.node.get_logger().info('sim operator ends the episode: '
+                                            f'{OUTCOME_NAMES[decision.end]} '
                                             f'({decision.reason})')
                 self.operator = None

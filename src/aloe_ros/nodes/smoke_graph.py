@@ -24,7 +24,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 MSG_TYPES = ['Observation', 'ActionChunk', 'ExecutedStep', 'InterventionState', 'EpisodeEvent',
-             'EpisodeSummary', 'PolicyUpdate', 'LearnerStatus', 'SafetyEvent', 'Metric', 'ChunkValue']
+             'EpisodeSummary', 'PolicyUpdate', 'LearnerStatus', 'SafetyEvent', 'Metric',
+             'ChunkValue']
 SRV_TYPES = ['StartEpisode', 'EndEpisode', 'ResetScene', 'LoadPolicy', 'EvaluateChunk', 'SetMode']
 ACTION_TYPES = ['TrainIteration']
 
@@ -33,11 +34,14 @@ RELIABLE_LATCHED = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                               durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 _PRIMITIVE_SAMPLES = {
-    'boolean': lambda i: bool(i % 2), 'octet': lambda i: bytes([i % 256]), 'char': lambda i: i % 128,
+    'boolean': lambda i: bool(i % 2), 'octet': lambda i: bytes([i % 256]), 'char': lambda i: i
+    % 128,
     'float': lambda i: 0.5 * i + 0.25, 'double': lambda i: 1.5 * i - 0.125,
-    'int8': lambda i: -(i % 100), 'uint8': lambda i: i % 200, 'int16': lambda i: -i, 'uint16': lambda i: i,
+    'int8': lambda i: -(i % 100), 'uint8': lambda i: i % 200, 'int16': lambda i: -i,
+    'uint16': lambda i: i,
     'int32': lambda i: -7 * i, 'uint32': lambda i: 7 * i, 'int64': lambda i: -(2 ** 40) - i,
-    'uint64': lambda i: 2 ** 40 + i, 'string': lambda i: f'text-{i}-\u00e9', 'wstring': lambda i: f'w{i}',
+    'uint64': lambda i: 2 ** 40 + i, 'string': lambda i: f'text-{i}-\u00e9',
+    'wstring': lambda i: f'w{i}',
 }
 
 
@@ -218,7 +222,8 @@ def run_probe(timeout: float) -> int:
     elapsed = time.monotonic() - start
     for failure in failures:
         print(f'FAIL {failure}', flush=True)
-    print(f'smoke graph: {total - len(failures)}/{total} interface round trips OK in {elapsed:.1f} s',
+    print(f'smoke graph: {total - len(failures)}/{total} interface round trips OK in '
+          f'{elapsed:.1f} s',
           flush=True)
     node.destroy_node()
     return 0 if not failures else 1
@@ -228,10 +233,12 @@ def main(argv=None) -> int:
     """Entry point: smoke_graph --role {echo,probe,both} [--timeout S]."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--role', choices=['echo', 'probe', 'both'], default='both')
-    parser.add_argument('--timeout', type=float, default=20.0, help='seconds to wait for each step')
+    parser.add_argument('--timeout', type=float, default=20.0,
+                        help='seconds to wait for each step')
     args, ros_args = parser.parse_known_args(argv)
     if args.role == 'both':
-        echo = subprocess.Popen([sys.executable, '-m', 'aloe_ros.nodes.smoke_graph', '--role', 'echo'],
+        echo = subprocess.Popen([sys.executable, '-m', 'aloe_ros.nodes.smoke_graph', '--role',
+                                 'echo'],
                                 env=os.environ.copy())
         try:
             return main(['--role', 'probe', '--timeout', str(args.timeout)])

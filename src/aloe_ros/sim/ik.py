@@ -59,7 +59,8 @@ class ArmIK:
             mujoco.mj_comPos(m, d)
             p = d.site_xpos[sid]
             r = d.site_xmat[sid].reshape(3, 3)
-            e_rot = 0.5 * (np.cross(r[:, 0], target_rot[:, 0]) + np.cross(r[:, 1], target_rot[:, 1])
+            e_rot = 0.5 * (np.cross(r[:, 0], target_rot[:, 0])
+                           + np.cross(r[:, 1], target_rot[:, 1])
                            + np.cross(r[:, 2], target_rot[:, 2]))
             err = np.concatenate([target_pos - p, self.rot_weight * e_rot])
             if np.linalg.norm(err) < tol:

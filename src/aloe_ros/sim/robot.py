@@ -22,9 +22,11 @@ CAMERAS = ('cam_high', 'cam_left_wrist', 'cam_right_wrist')
 
 #: The 14-vector order of actions and proprio (docs/INTERFACES.md).
 JOINT_NAMES: Tuple[str, ...] = tuple(f'{s}_{j}' for s in SIDES for j in ARM_JOINTS + ('gripper',))
-ARM_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: tuple(f'{s}_{j}' for j in ARM_JOINTS) for s in SIDES}
+ARM_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: tuple(f'{s}_{j}' for j in ARM_JOINTS)
+                                               for s in SIDES}
 #: Per-arm command / JointState order (7 names).
-SIDE_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: ARM_JOINT_NAMES[s] + (f'{s}_gripper',) for s in SIDES}
+SIDE_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: ARM_JOINT_NAMES[s] + (f'{s}_gripper',)
+                                                for s in SIDES}
 #: URDF / MuJoCo finger joints (prismatic, metres of travel per finger from closed).
 FINGER_JOINT_NAMES: Dict[str, Tuple[str, str]] = {s: (f'{s}_left_finger', f'{s}_right_finger')
                                                   for s in SIDES}

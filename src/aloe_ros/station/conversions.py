@@ -74,13 +74,15 @@ def image_to_numpy(msg: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     row_bytes = width * channels * itemsize
     if step < row_bytes:
-        raise ImageError(f'step {step} < width*channels*bytes {row_bytes} ({width}x{height} {encoding})')
+        raise ImageError(f'step {step} < width*channels*bytes {row_bytes} ({width}x{height} '
+                         f'{encoding})')
     needed = step * (height - 1) + row_bytes
     if needed > max_bytes or step * height > max_bytes:
         raise ImageError(f'image of {step * height} bytes exceeds the limit of {max_bytes} bytes')
     data = _data_bytes(msg.data)
     if len(data) < needed:
-        raise ImageError(f'data has {len(data)} bytes, {width}x{height} {encoding} with step {step} '
+        raise ImageError(f'data has {len(data)} bytes, {width}x{height} {encoding} with step '
+                         f'{step} '
                          f'needs {step * height}')
     if _BRIDGE is not None:
         try:
@@ -151,9 +153,11 @@ def fill_image(msg: Any, arr: np.ndarray, encoding: str) -> Any:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] != channels:
-        raise ImageError(f'array of shape {arr.shape} does not fit {encoding} ({channels} channels)')
+        raise ImageError(f'array of shape {arr.shape} does not fit {encoding} ({channels} '
+                         'channels)')
     if arr.dtype != dtype:
-        raise ImageError(f'array dtype {arr.dtype} does not fit {encoding} ({np.dtype(dtype).name})')
+        raise ImageError(f'array dtype {arr.dtype} does not fit {encoding} '
+                         f'({np.dtype(dtype).name})')
     arr = np.ascontiguousarray(arr.astype(np.dtype(dtype).newbyteorder('<'), copy=False))
     msg.height, msg.width = int(arr.shape[0]), int(arr.shape[1])
     msg.encoding = encoding

@@ -30,7 +30,8 @@ class ChunkFK:
             for j in ARM_JOINTS:
                 self._q_index[f'{side}_{j}'] = self._joint_q(f'{side}_{j}')
         self._fingers = {side: [self._joint_q(f'{side}_{f}_finger') for f in ('left', 'right')
-                                if self.model.existJointName(f'{side}_{f}_finger')] for side in SIDES}
+                                if self.model.existJointName(f'{side}_{f}_finger')]
+                         for side in SIDES}
         self._tcp = {}
         for side in SIDES:
             frame = f'{side}_tcp'

@@ -118,7 +118,8 @@ class Catalog:
         """Add a new row (``recording`` by default)."""
         with self._tx():
             self._db.execute(
-                'INSERT INTO episodes (episode_id, status, task, instruction, seed, started_at, path)'
+                'INSERT INTO episodes (episode_id, status, task, instruction, seed, started_at, '
+                'path)'
                 ' VALUES (?, ?, ?, ?, ?, ?, ?)',
                 (episode_id, status, task, instruction, int(seed), float(started_at), path))
 
@@ -167,7 +168,8 @@ class Catalog:
             where.append('max_policy_version >= ?')
             args.append(int(min_policy_version))
         if with_interventions is not None:
-            where.append('num_interventions > 0' if with_interventions else 'num_interventions = 0')
+            where.append('num_interventions > 0' if with_interventions
+                         else 'num_interventions = 0')
         if since is not None:
             where.append('started_at >= ?')
             args.append(float(since))

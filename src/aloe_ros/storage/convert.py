@@ -115,7 +115,8 @@ def image_message(array: np.ndarray, stamp_ns: int = 0, frame_id: str = '') -> D
 
 def header(stamp_ns: int, frame_id: str = '') -> Dict[str, Any]:
     """Return a std_msgs/Header dict."""
-    return {'stamp': {'sec': int(stamp_ns // 1_000_000_000), 'nanosec': int(stamp_ns % 1_000_000_000)},
+    return {'stamp': {'sec': int(stamp_ns // 1_000_000_000),
+                      'nanosec': int(stamp_ns % 1_000_000_000)},
             'frame_id': frame_id}
 
 
@@ -241,7 +242,8 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
 
 
 def make_episode(episode_id: str, actions: np.ndarray, proprio: np.ndarray,
-                 sources: Optional[np.ndarray] = None, images: Optional[Dict[str, np.ndarray]] = None,
+                 sources: Optional[np.ndarray] = None,
+                 images: Optional[Dict[str, np.ndarray]] = None,
                  policy_versions: Optional[np.ndarray] = None,
                  interventions: Optional[np.ndarray] = None, outcome: int = OUTCOME_NONE,
                  task: str = '', instruction: str = '', seed: int = -1,

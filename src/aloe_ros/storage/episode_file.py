@@ -224,7 +224,8 @@ class PartialFile:
     ``{name: {key: value}}``; ``stopped``: why reading ended early ('' when the file is whole).
     """
 
-    def __init__(self, messages: List[Tuple[str, str, int, bytes]], metadata: Dict[str, Dict[str, str]],
+    def __init__(self, messages: List[Tuple[str, str, int, bytes]],
+                 metadata: Dict[str, Dict[str, str]],
                  stopped: str):
         self.messages = messages
         self.metadata = metadata

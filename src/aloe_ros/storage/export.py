@@ -50,7 +50,8 @@ def load_npz(path: str) -> Episode:
     """Read an exported ``.npz`` back into an Episode."""
     with np.load(path, allow_pickle=False) as z:
         return Episode(
-            episode_id=str(z['episode_id']), task=str(z['task']), instruction=str(z['instruction']),
+            episode_id=str(z['episode_id']), task=str(z['task']),
+            instruction=str(z['instruction']),
             images={k[len('images/'):]: z[k] for k in z.files if k.startswith('images/')},
             proprio=z['proprio'], actions=z['actions'], sources=z['sources'],
             policy_versions=z['policy_versions'], interventions=z['interventions'],

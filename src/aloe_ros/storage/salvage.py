@@ -23,7 +23,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """List or salvage the quarantined partial episodes of a store; return the exit code."""
     parser = argparse.ArgumentParser(prog='aloe salvage', description=__doc__.split('\n\n')[0])
     parser.add_argument('--root', required=True, help='episode store root')
-    parser.add_argument('--all', action='store_true', help='salvage every quarantined partial episode')
+    parser.add_argument('--all', action='store_true',
+                        help='salvage every quarantined partial episode')
     parser.add_argument('files', nargs='*', help='quarantined .partial files to salvage')
     args = parser.parse_args(argv)
     try:
@@ -42,7 +43,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 head = part.metadata.get('aloe_episode', {})
                 row = store.catalog.get(head.get('episode_id', ''))
                 done = row is not None and row.status == STATUS_COMPLETE
-                print(f'{path}: episode {head.get("episode_id", "?")} task {head.get("task", "?")!r}, '
+                print(f'{path}: episode {head.get("episode_id", "?")} task '
+                      f'{head.get("task", "?")!r}, '
                       f'{steps} readable steps' + (' (already salvaged)' if done else ''))
             if files:
                 print('salvage with: aloe salvage --root ROOT --all (or name the files)')
