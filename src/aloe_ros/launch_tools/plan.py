@@ -145,7 +145,7 @@ def _flatten(params, prefix=''):
 
 
 def _node_key_matches(key, fqn):
-    """rcl's node-name matching: ``/**`` any number of tokens, ``*`` one token."""
+    """Match a parameter-file node key as rcl does: ``/**`` any tokens, ``*`` one token."""
     key = key if key.startswith('/') else '/' + key
     if key == fqn:
         return True

@@ -6,7 +6,7 @@ The grammar is ROS 2 Jazzy's frontend grammar (launch/frontend/grammar.lark), wr
 hand: text with embedded ``$(name arg arg ...)``; arguments are separated by exactly one
 space; an argument is either a run of plain characters and nested substitutions, or one
 quoted string (``'...'`` or ``"..."``) that may contain spaces and substitutions. A backslash
-escapes the next character everywhere (``\\$(`` is literal text).
+escapes the next character everywhere (a backslash before ``$(`` makes it literal text).
 
 The substitution set is Jazzy's. ``$(log_dir)``/``$(launch_log_dir)`` are Jazzy substitutions
 aloe launch does not implement (it says so); anything else (``$(optenv)``, ...) is not Jazzy.
