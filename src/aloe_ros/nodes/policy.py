@@ -94,6 +94,25 @@ def check_inside(path: str, allowed_dir: str) -> str:
     return real
 
 
+def ensure_weights_dir(weights_dir: str, log) -> None:
+    """Create a missing weights_dir (a fresh machine), saying so through log; refuse a non-dir.
+
+    An empty directory lets nothing in: the policy still runs only verified weights, and the
+    learner writes its first actor there.
+    """
+    if os.path.isdir(weights_dir):
+        return
+    if os.path.exists(weights_dir):
+        raise ConfigError('weights_dir', f'{weights_dir} exists and is not a directory')
+    try:
+        os.makedirs(weights_dir)
+    except OSError as exc:
+        raise ConfigError('weights_dir', f'{weights_dir} does not exist and cannot be created: '
+                                         f'{exc.strerror}') from exc
+    log(f'weights_dir {weights_dir} did not exist: created it (empty); no chunks until the '
+        f'learner publishes its first weights or initial_weights is given')
+
+
 class PolicyNode(Node):
     """Publishes action chunks and hot-swaps verified weights between chunks."""
 
@@ -103,7 +122,7 @@ class PolicyNode(Node):
         self.cfg = declare_parameters(self, PARAMS)
         if self.cfg['initial_weights'] and not self.cfg['initial_sha256']:
             raise ConfigError('initial_sha256', 'is required when initial_weights is set')
-        self._ensure_weights_dir(self.cfg['weights_dir'])
+        ensure_weights_dir(self.cfg['weights_dir'], self.get_logger().info)
         # Torch and the core are imported here, not at module level, so `--help`-style imports
         # of this module (launch validation) stay cheap.
         import torch
@@ -161,26 +180,6 @@ class PolicyNode(Node):
             self.once.report('no_weights', 'no weights yet: waiting for a PolicyUpdate; no chunks '
                              'until then', level='info')
         self._publish_version()
-
-    def _ensure_weights_dir(self, weights_dir: str) -> None:
-        """Create a missing weights_dir (fresh machine), saying so; refuse a non-directory.
-
-        An empty directory lets nothing in: the policy still runs only verified weights, and
-        the learner writes its first actor there.
-        """
-        if os.path.isdir(weights_dir):
-            return
-        if os.path.exists(weights_dir):
-            raise ConfigError('weights_dir', f'{weights_dir} exists and is not a directory')
-        try:
-            os.makedirs(weights_dir)
-        except OSError as exc:
-            raise ConfigError('weights_dir',
-                              f'{weights_dir} does not exist and cannot be created: '
-                              f'{exc.strerror}') from exc
-        self.get_logger().info(f'weights_dir {weights_dir} did not exist: created it (empty); no '
-                               f'chunks until the learner publishes its first weights or '
-                               f'initial_weights is given')
 
     # ------------------------------------------------------------------ weights
 
