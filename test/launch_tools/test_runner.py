@@ -61,7 +61,9 @@ def test_signal_shuts_down_everything(launch_env, tmp_path, signum):
     finally:
         proc.kill()
     assert proc.returncode == 0, out
-    assert '[sleeper] sleeper up, ros args: -r __node:=sleeper' in out
+    assert '[sleeper] sleeper up, ros args: -r __node:=sleeper --params-file ' in out
+    # Inline parameters reach the node as a parameter file, written before start (as Jazzy does).
+    assert "[sleeper] sleeper params file: /**: ros__parameters: rate: 50" in out
     assert wait_for(lambda: not any(alive(p) for p in pids), 2.0), f'orphans left: {pids}'
 
 
