@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Shared helpers of the sim benchmarks: config, chunked policy wrapper, data collection, statistics."""
 
 import copy
@@ -57,7 +69,8 @@ def as_demo(ep: Episode) -> Episode:
 class ChunkedPolicy:
     """``obs -> action14`` callable over a flow-matching policy: sample a chunk, execute ``execute`` steps.
 
-    The chunk is re-planned every ``execute`` ticks (``reset()`` forces a re-plan at the next call).
+    The chunk is re-planned every ``execute`` ticks (``reset()`` forces a re-plan at the next
+    call).
     """
 
     def __init__(self, policy, cfg: LearnerConfig, execute: int, seed: int = 0,
@@ -82,7 +95,8 @@ class ChunkedPolicy:
         if self._chunk is None or self._k >= self.execute:
             o = dict(obs, instruction=self.instruction)
             batch = obs_to_batch(self.policy, self.cfg, o, self._cache)
-            self._chunk = self.policy.sample(batch, generator=self.generator)[0].numpy().astype(np.float64)
+            self._chunk = self.policy.sample(batch,
+                                             generator=self.generator)[0].numpy().astype(np.float64)
             self._k = 0
         a = self._chunk[self._k]
         self._k += 1
@@ -140,7 +154,8 @@ def machine() -> Dict[str, object]:
     except (OSError, ValueError, IndexError):
         pass
     import mujoco
-    return {'cpu': cpu, 'cores': os.cpu_count(), 'ram_gib': ram, 'python': platform.python_version(),
+    return {'cpu': cpu, 'cores': os.cpu_count(), 'ram_gib': ram,
+            'python': platform.python_version(),
             'torch': torch.__version__, 'mujoco': mujoco.__version__, 'numpy': np.__version__,
             'platform': platform.platform(), 'torch_threads': torch.get_num_threads()}
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Benchmark of the ALOE learning core on CPU: updates/s, actor latency, replay memory.
 
 Usage: ``python bench/bench_core.py [--quick] [--threads N] [--config PATH]``.
@@ -37,7 +49,8 @@ def synthetic_episode(cfg, episode_id, steps, seed):
     rewards[-1] = 1.0
     return Episode(
         episode_id=episode_id, task='bench', instruction='hand the cube over',
-        images={c: rng.integers(0, 256, (steps, m.image_size[0], m.image_size[1], 3), dtype=np.uint8)
+        images={c: rng.integers(0, 256, (steps, m.image_size[0], m.image_size[1], 3),
+                                dtype=np.uint8)
                 for c in m.cameras},
         proprio=rng.normal(size=(steps, m.proprio_dim)).astype(np.float32),
         actions=rng.normal(size=(steps, m.action_dim)).astype(np.float32), sources=sources,
@@ -64,9 +77,11 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=1,
                     help='torch CPU threads for learner updates (default 1)')
     ap.add_argument('--infer-threads', type=int, default=1,
-                    help='torch CPU threads for batch-1 inference (default 1: oversubscribed OpenMP threads '
+                    help='torch CPU threads for batch-1 inference (default 1: oversubscribed '
+                    'OpenMP threads '
                          'cost 10x latency on a shared machine)')
-    ap.add_argument('--config', default=os.path.join(ROOT, 'config', 'learner', 'aloe_default.yaml'))
+    ap.add_argument('--config',
+                    default=os.path.join(ROOT, 'config', 'learner', 'aloe_default.yaml'))
     ap.add_argument('--out', default=os.path.join(ROOT, 'results', 'bench_core.json'))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -108,7 +123,8 @@ def main(argv=None):
 
     res = {
         'device': 'cpu', 'torch_threads': args.threads, 'infer_threads': args.infer_threads,
-        'load_average_1min': os.getloadavg()[0], 'cpu_count': os.cpu_count(), 'torch': torch.__version__,
+        'load_average_1min': os.getloadavg()[0], 'cpu_count': os.cpu_count(),
+        'torch': torch.__version__,
         'machine': platform.processor() or platform.machine(), 'quick': args.quick,
         'config': os.path.relpath(args.config, ROOT), 'method': cfg.method,
         'batch_size': cfg.data.batch_size,
@@ -117,7 +133,8 @@ def main(argv=None):
         'critic_updates_per_s': float(1.0 / critic_s.mean()),
         'actor_updates_per_s': float(1.0 / actor_s.mean()),
         'learner_iterations_per_s': float(1.0 / pair_s),
-        'actor_latency_ms': {'p50': float(np.percentile(lat, 50)), 'p99': float(np.percentile(lat, 99)),
+        'actor_latency_ms': {'p50': float(np.percentile(lat, 50)),
+                             'p99': float(np.percentile(lat, 99)),
                              'mean': float(lat.mean()), 'n': int(n_act)},
         'replay_memory': per_stride,
     }

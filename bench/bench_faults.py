@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Fault-injection bench: the CI fault scenarios of test/reliability, repeated many times.
 
 Usage: ``python bench/bench_faults.py [--recorder-trials 20] [--trials 3] [--only NAME ...]``.
@@ -15,7 +27,8 @@ starts real node processes over DDS in a private ROS domain:
 - ``learner_kill9``: the policy keeps running the last version; the restarted learner resumes and
   exports the next version.
 - ``teleop_silent``: the executor holds when teleop commands stop mid-intervention.
-- ``leader_silent``: the leader arms go silent mid-intervention (real teleop node): hold, SafetyEvent.
+- ``leader_silent``: the leader arms go silent mid-intervention (real teleop node): hold,
+SafetyEvent.
 - ``camera_stall`` / ``joints_stall``: observations flagged stale, executor holds, SafetyEvent.
 
 Writes ``results/bench_faults.json`` (per scenario: trials, survived, failures, seconds).
@@ -47,7 +60,8 @@ SCENARIOS = {
     'policy_kill9': test_faults.test_policy_killed_executor_holds_one_tick_after_chunk_end,
     'learner_kill9': test_faults.test_learner_killed_policy_keeps_running_and_learner_resumes,
     'teleop_silent': lambda d, s, t: test_faults.test_teleop_silent_mid_intervention_holds(d, s),
-    'leader_silent': lambda d, s, t: test_faults.test_leader_silent_through_teleop_node_holds(d, s),
+    'leader_silent': lambda d, s,
+    t: test_faults.test_leader_silent_through_teleop_node_holds(d, s),
     'camera_stall': lambda d, s, t: test_faults.test_stalled_stream_flags_stale_and_executor_holds(
         d, s, 'camera'),
     'joints_stall': lambda d, s, t: test_faults.test_stalled_stream_flags_stale_and_executor_holds(
@@ -63,7 +77,8 @@ class _Processes:
         self.started = []
 
     def __call__(self, module, params=None, name=None):
-        log = os.path.join(self.tmp, f'{name or module.rsplit(".", 1)[-1]}_{len(self.started)}.log')
+        log = os.path.join(self.tmp,
+                           f'{name or module.rsplit(".", 1)[-1]}_{len(self.started)}.log')
         proc = NodeProcess(module, params, log_path=log)
         self.started.append(proc)
         return proc
@@ -76,12 +91,14 @@ class _Processes:
 def run_recorder(trials, seed):
     """Run the recorder kill -9 trials in one store; return the scenario's result dict."""
     from pathlib import Path
-    out = {'trials': trials, 'survived': 0, 'failures': [], 'episodes_verified': 0, 'episodes_lost': 0,
+    out = {'trials': trials, 'survived': 0, 'failures': [], 'episodes_verified': 0,
+           'episodes_lost': 0,
            'steps_lost': 0}
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='bench_faults_rec_') as tmp:
         driver = Driver('bench_faults')
-        runner = RecorderKillTrials(driver, str(Path(tmp) / 'store'), str(Path(tmp) / 'recorder.log'), seed)
+        runner = RecorderKillTrials(driver, str(Path(tmp) / 'store'),
+                                    str(Path(tmp) / 'recorder.log'), seed)
         try:
             for k in range(trials):
                 try:
@@ -92,12 +109,14 @@ def run_recorder(trials, seed):
                     continue
                 if result['problems']:
                     out['failures'].append({'trial': k, 'problems': result['problems']})
-                    out['episodes_lost'] += sum('missing' in p or 'changed' in p for p in result['problems'])
+                    out['episodes_lost'] += sum('missing' in p or 'changed' in p
+                                                for p in result['problems'])
                     out['steps_lost'] += sum('steps, expected' in p for p in result['problems'])
                 else:
                     out['survived'] += 1
                 out['episodes_verified'] = len(runner.expected)
-                print(f'recorder_kill9 trial {k}: {len(runner.expected)} complete episodes verified, '
+                print(f'recorder_kill9 trial {k}: {len(runner.expected)} complete episodes '
+                      'verified, '
                       f'problems {result["problems"]} ({result["seconds"]:.1f} s)', flush=True)
         finally:
             runner.close()
@@ -167,7 +186,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--recorder-trials', type=int, default=20)
     parser.add_argument('--trials', type=int, default=3, help='trials of every other scenario')
-    parser.add_argument('--only', nargs='*', choices=['recorder_kill9', 'recorder_salvage', *SCENARIOS],
+    parser.add_argument('--only', nargs='*',
+                        choices=['recorder_kill9', 'recorder_salvage', *SCENARIOS],
                         default=None)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=os.path.join(ROOT, 'results', 'bench_faults.json'))
@@ -181,8 +201,10 @@ def main(argv=None):
             results[name] = run_salvage(args.trials)
         else:
             results[name] = run_scenario(name, args.trials)
-    report = {'bench': 'faults', 'time': time.strftime('%Y-%m-%dT%H:%M:%S'), 'host': platform.node(),
-              'cpus': os.cpu_count(), 'ros_domain_id': os.environ['ROS_DOMAIN_ID'], 'scenarios': results,
+    report = {'bench': 'faults', 'time': time.strftime('%Y-%m-%dT%H:%M:%S'),
+              'host': platform.node(),
+              'cpus': os.cpu_count(), 'ros_domain_id': os.environ['ROS_DOMAIN_ID'],
+              'scenarios': results,
               'all_survived': all(r['survived'] == r['trials'] for r in results.values())}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w') as f:

@@ -1,12 +1,25 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Off-policy evaluation accuracy: how well each critic values the *current* policy from mixture data.
 
 Setup (sim handover task, ``config/learner/bench_small.yaml``: no cameras, the 9-value privileged
 state as extra input, H = 20, 2 Q-heads, min aggregation):
 
 1. The current policy pi: a flow-matching actor behaviour-cloned (HG-DAgger trainer, all-human
-   data) on ``pi_demos`` scripted demonstrations for ``pi_steps`` updates, sampled at temperature 1;
+   data) on ``pi_demos`` scripted demonstrations for ``pi_steps`` updates, sampled at temperature
+   1;
    it executes each sampled chunk fully (H steps) and then re-plans: the policy a chunked critic
    evaluates. Its operator-free success rate from reset is measured on ``pi_eval`` fixed seeds
    (``PI_EVAL_SEED + i``, up to the task's 300 ticks); the bench is only meaningful when pi neither
@@ -36,7 +49,8 @@ state as extra input, H = 20, 2 Q-heads, min aggregation):
 Reported per estimator: RMSE and bias of V and Q, Spearman correlation of V, Q and of advantages
 A = Q - V, each with a 95% percentile bootstrap interval over states (``bootstrap`` resamples).
 Also the ground truth's own Monte-Carlo noise (RMS standard error of the V and Q means, which
-inflates every RMSE) and the split-half reliability of the ground-truth advantages (Spearman between
+inflates every RMSE) and the split-half reliability of the ground-truth advantages (Spearman
+between
 A from the even and from the odd rollouts, Spearman-Brown corrected): the ceiling a perfect
 estimator's Spearman(A) would reach against this noisy ground truth.
 
@@ -73,7 +87,8 @@ SIZES = {
                     weak_steps=300, critic_steps=6000, states=100, rollouts=16, gt_steps=300,
                     bootstrap=1000),
     'quick': dict(pi_demos=4, pi_steps=150, pi_eval=6, mix_demos=2, noisy_eps=1, weak_eps=1,
-                  weak_steps=40, critic_steps=100, states=10, rollouts=4, gt_steps=100, bootstrap=200),
+                  weak_steps=40, critic_steps=100, states=10, rollouts=4, gt_steps=100,
+                  bootstrap=200),
 }
 NOISE_LEVELS = (0.03, 0.1)
 METHODS = ('aloe', 'recap', 'td1')
@@ -89,7 +104,8 @@ METRIC_KEYS = ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman
 def reward_overrides():
     """Data overrides that keep the critics' reward the sparse success reward the ground truth measures.
 
-    Reward shaping that only exists in operator data (a takeover penalty) or that pi's rollouts would
+    Reward shaping that only exists in operator data (a takeover penalty) or that pi's rollouts
+    would
     also pay (a step penalty) is switched off, whatever bench_small.yaml sets; keys this version of
     the learner does not know are left out.
     """
@@ -103,25 +119,30 @@ def train_bc(demos, steps: int, seed: int, log=print):
     The recipe is pinned (lr 1e-3, no EMA) so that pi's success, calibrated into ``PI_RANGE`` with
     ``pi_demos``, does not move when bench_small.yaml's actor defaults change.
     """
-    cfg = C.bench_config('hg_dagger', seed=seed, actor={'lr': 1e-3, 'ema': 0.0}, data=reward_overrides())
+    cfg = C.bench_config('hg_dagger', seed=seed, actor={'lr': 1e-3, 'ema': 0.0},
+                         data=reward_overrides())
     tr = AloeTrainer(cfg, InMemoryEpisodeSource(demos))
     tr.refresh()
     m = tr.train(0, steps)
-    log(f'  BC on {len(demos)} demos, {steps} steps: flow loss {m["flow_loss"]:.3f} ({m["seconds"]:.0f} s)')
+    log(f'  BC on {len(demos)} demos, {steps} steps: flow loss {m["flow_loss"]:.3f} '
+        f'({m["seconds"]:.0f} s)')
     return tr.acting_policy.eval(), cfg
 
 
 class BatchedRollouts:
     """Monte-Carlo rollouts of a chunked policy from many sim states at once.
 
-    ``N_ENVS`` sim copies step in lockstep; at every chunk boundary the active copies get their next
+    ``N_ENVS`` sim copies step in lockstep; at every chunk boundary the active copies get their
+    next
     chunk from one batched ``policy.sample`` call, each chunk is executed ``execute`` steps (then a
     re-plan). Rollouts are deterministic given ``seed`` (one torch generator, fixed batch order).
     """
 
-    def __init__(self, policy, cfg, execute: int, instruction: str, seed: int, n_envs: int = N_ENVS):
+    def __init__(self, policy, cfg, execute: int, instruction: str, seed: int,
+                 n_envs: int = N_ENVS):
         if cfg.model.cameras:
-            raise ValueError('BatchedRollouts builds camera-free observations; model.cameras must be empty')
+            raise ValueError('BatchedRollouts builds camera-free observations; model.cameras must '
+                             'be empty')
         self.policy = policy
         self.execute = int(execute)
         self.horizon, self.action_dim = cfg.model.horizon, cfg.model.action_dim
@@ -183,9 +204,11 @@ def collect_mixture(env, expert, operator, policy_bc_weak, cfg, sizes, seed: int
         for i in range(sizes['noisy_eps']):
             def noisy(obs, sigma=sigma):
                 return expert.act() + rng.normal(0.0, sigma, 14)
-            eps.append(run_episode(env, noisy, operator, seed=base + 100 + 1000 * int(100 * sigma) + i,
+            eps.append(run_episode(env, noisy, operator, seed=base + 100 + 1000 * int(100 * sigma)
+                                   + i,
                                    episode_id=f'noise{sigma}-{i}'))
-    weak = C.ChunkedPolicy(policy_bc_weak, cfg, cfg.data.h_exec, seed=seed, instruction=env.task.instruction)
+    weak = C.ChunkedPolicy(policy_bc_weak, cfg, cfg.data.h_exec, seed=seed,
+                           instruction=env.task.instruction)
     for i in range(sizes['weak_eps']):
         weak.reset()
         eps.append(run_episode(env, weak, operator, seed=base + 500 + i, episode_id=f'weakbc-{i}'))
@@ -199,7 +222,8 @@ def collect_mixture(env, expert, operator, policy_bc_weak, cfg, sizes, seed: int
 
 def critic_trainer(method: str, pi, episodes, seed: int) -> AloeTrainer:
     """Trainer whose actor is a frozen copy of pi (its normalisation kept); critic normalised on the data."""
-    cfg = C.bench_config(method, seed=seed, critic={'value_samples': VALUE_SAMPLES}, data=reward_overrides())
+    cfg = C.bench_config(method, seed=seed, critic={'value_samples': VALUE_SAMPLES},
+                         data=reward_overrides())
     tr = AloeTrainer(cfg, InMemoryEpisodeSource(episodes), policy=copy.deepcopy(pi))
     tr.replay.refresh()
     stats = tr.replay.stats()
@@ -224,7 +248,8 @@ def value_at(tr: AloeTrainer, g: np.ndarray) -> np.ndarray:
 def estimates(tr: AloeTrainer, keys, episodes, horizon: int, gamma: float):
     """(V, Q) estimates of one method at chunk starts keys = [(episode index, t)]."""
     cols = tr.replay._cols
-    lookup = {(int(e), int(t)): r for r, (e, t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
+    lookup = {(int(e), int(t)): r for r, (e,
+                                          t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
     rows = np.array([lookup[k] for k in keys])
     g = cols['g'].data[rows]
     v = value_at(tr, g)
@@ -263,11 +288,13 @@ def ground_truth(runner: BatchedRollouts, env, keys, episodes, sizes, horizon: i
         chunk_ret.append(ret)
         chunk_end.append(ended)
         starts.append(env.get_state())
-    v_ret = runner.returns([snaps[k] for k in keys for _ in range(n)], steps, gamma).reshape(len(keys), n)
+    v_ret = runner.returns([snaps[k] for k in keys for _ in range(n)], steps,
+                           gamma).reshape(len(keys), n)
     cont = [i for i, ended in enumerate(chunk_end) if not ended]
     q_ret = np.repeat(np.array(chunk_ret)[:, None], n, axis=1)
     if cont:
-        tail = runner.returns([starts[i] for i in cont for _ in range(n)], steps, gamma).reshape(len(cont), n)
+        tail = runner.returns([starts[i] for i in cont for _ in range(n)], steps,
+                              gamma).reshape(len(cont), n)
         q_ret[cont] += gamma ** horizon * tail
     return v_ret, q_ret
 
@@ -277,12 +304,14 @@ def metrics(v, q, v_gt, q_gt):
     return {'rmse_v': float(np.sqrt(np.mean((v - v_gt) ** 2))), 'bias_v': float(np.mean(v - v_gt)),
             'rmse_q': float(np.sqrt(np.mean((q - q_gt) ** 2))), 'bias_q': float(np.mean(q - q_gt)),
             'spearman_adv': C.spearman(q - v, q_gt - v_gt), 'spearman_v': C.spearman(v, v_gt),
-            'spearman_q': C.spearman(q, q_gt), 'mean_v': float(np.mean(v)), 'mean_q': float(np.mean(q))}
+            'spearman_q': C.spearman(q, q_gt), 'mean_v': float(np.mean(v)),
+            'mean_q': float(np.mean(q))}
 
 
 def percentile_ci(draws, level: float = 0.95):
     """Percentile interval [lo, hi] of bootstrap draws (NaN draws ignored)."""
-    lo, hi = np.nanpercentile(np.asarray(draws, dtype=np.float64), [50 * (1 - level), 50 * (1 + level)])
+    lo, hi = np.nanpercentile(np.asarray(draws, dtype=np.float64),
+                              [50 * (1 - level), 50 * (1 + level)])
     return [float(lo), float(hi)]
 
 
@@ -322,13 +351,16 @@ def gt_quality(v_ret, q_ret):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--quick', action='store_true', help='small sizes (CI smoke run, a few minutes)')
+    ap.add_argument('--quick', action='store_true',
+                    help='small sizes (CI smoke run, a few minutes)')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--out', default=None, help='results directory (default: results/)')
     ap.add_argument('--any-pi', action='store_true',
-                    help=f'run on when pi success is outside {PI_RANGE} (default size stops there, exit 3)')
+                    help=f'run on when pi success is outside {PI_RANGE} (default size stops '
+                    'there, exit 3)')
     ap.add_argument('--set', action='append', default=[], metavar='KEY=INT',
-                    help='override one size entry, e.g. --set states=50 (the JSON then says size "custom")')
+                    help='override one size entry, e.g. --set states=50 (the JSON then says size '
+                    '"custom")')
     args = ap.parse_args(argv)
     C.setup_threads()
     size = 'quick' if args.quick else 'default'
@@ -360,12 +392,14 @@ def main(argv=None) -> int:
         eval_states.append(env.get_state())
     wins = runner.returns(eval_states, env.task.max_steps, 1.0)
     succ = float(wins.mean())
-    succ_ci = percentile_ci([wins[i].mean() for i in resamples(len(wins), sizes['bootstrap'], args.seed + 5)])
+    succ_ci = percentile_ci([wins[i].mean()
+                             for i in resamples(len(wins), sizes['bootstrap'], args.seed + 5)])
     in_range = bool(PI_RANGE[0] <= succ <= PI_RANGE[1])
     timer.mark(f'pi success {succ:.2f} (95% CI {succ_ci[0]:.2f}-{succ_ci[1]:.2f}) over '
                f'{len(wins)} operator-free episodes; in {PI_RANGE}: {in_range}')
     if not in_range and size == 'default' and not args.any_pi:
-        print(f'ERROR: pi success {succ:.2f} is outside {PI_RANGE}: V^pi would be near-constant and the '
+        print(f'ERROR: pi success {succ:.2f} is outside {PI_RANGE}: V^pi would be near-constant '
+              'and the '
               'comparison would measure little; stopped before the critics and the ground truth '
               '(--any-pi runs on anyway, the JSON then says pi.in_range false)', file=sys.stderr)
         return 3
@@ -394,19 +428,23 @@ def main(argv=None) -> int:
     v_ret, q_ret = ground_truth(runner, gt_env, keys, episodes, sizes, H, gamma)
     v_gt, q_gt = v_ret.mean(1), q_ret.mean(1)
     quality = gt_quality(v_ret, q_ret)
-    timer.mark(f'ground truth at {len(keys)} states ({sizes["rollouts"]} rollouts each for V and Q)')
-    lookup = {(int(e), int(t)): r for r, (e, t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
+    timer.mark(f'ground truth at {len(keys)} states ({sizes["rollouts"]} rollouts each for V and '
+               'Q)')
+    lookup = {(int(e), int(t)): r for r, (e,
+                                          t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
     mc_mix = np.array([float(cols['mc_return'].data[lookup[k]]) for k in keys])
 
     per_state = {'episode': [episodes[e].episode_id for e, _ in keys], 't': [t for _, t in keys],
-                 'v_gt': v_gt.tolist(), 'q_gt': q_gt.tolist(), 'mixture_mc_return': mc_mix.tolist(),
+                 'v_gt': v_gt.tolist(), 'q_gt': q_gt.tolist(),
+                 'mixture_mc_return': mc_mix.tolist(),
                  'v_gt_std': v_ret.std(1).tolist(), 'q_gt_std': q_ret.std(1).tolist()}
     est = {}
     for method, tr in trainers.items():
         est[method] = estimates(tr, keys, episodes, H, gamma)
         per_state[method] = {'v': est[method][0].tolist(), 'q': est[method][1].tolist()}
     est['mixture_mc_return'] = (mc_mix, mc_mix)
-    results, draws = with_cis(est, v_gt, q_gt, resamples(len(keys), sizes['bootstrap'], args.seed + 3))
+    results, draws = with_cis(est, v_gt, q_gt,
+                              resamples(len(keys), sizes['bootstrap'], args.seed + 3))
     ratio = results['recap']['rmse_v'] / max(results['aloe']['rmse_v'], 1e-12)
     ratio_ci = percentile_ci(draws['recap']['rmse_v'] / np.maximum(draws['aloe']['rmse_v'], 1e-12))
     rho = results['aloe']['spearman_adv']
@@ -414,14 +452,18 @@ def main(argv=None) -> int:
         'ratio_rmse_v_recap_over_aloe': {'value': ratio, 'ci': ratio_ci, 'threshold': TARGET_RATIO,
                                          'met': bool(ratio >= TARGET_RATIO)},
         'spearman_adv_aloe': {'value': rho, 'ci': results['aloe']['ci']['spearman_adv'],
-                              'threshold': TARGET_SPEARMAN_ADV, 'met': bool(rho >= TARGET_SPEARMAN_ADV)},
+                              'threshold': TARGET_SPEARMAN_ADV,
+                              'met': bool(rho >= TARGET_SPEARMAN_ADV)},
     }
     timer.mark(f'estimates compared ({sizes["bootstrap"]} bootstrap resamples)')
 
-    print(f'\nOPE accuracy ({size} size, {len(keys)} states x {sizes["rollouts"]} rollouts; ground truth '
-          f'mean V^pi {v_gt.mean():.3f}, mean Q^pi {q_gt.mean():.3f}; pi success from reset {succ:.2f} '
+    print(f'\nOPE accuracy ({size} size, {len(keys)} states x {sizes["rollouts"]} rollouts; '
+          'ground truth '
+          f'mean V^pi {v_gt.mean():.3f}, mean Q^pi {q_gt.mean():.3f}; pi success from reset '
+          f'{succ:.2f} '
           f'[{succ_ci[0]:.2f}, {succ_ci[1]:.2f}] over {len(wins)} episodes)')
-    print(f'ground-truth noise: RMS SE of V {quality["rms_se_v"]:.3f}, of Q {quality["rms_se_q"]:.3f}; '
+    print(f'ground-truth noise: RMS SE of V {quality["rms_se_v"]:.3f}, of Q '
+          f'{quality["rms_se_q"]:.3f}; '
           f'split-half reliability of A {quality["reliability_adv"]:.2f}')
     print(f'{"estimator":<18}{"rmse V [95% CI]":>22}{"bias V":>9}{"rmse Q [95% CI]":>22}{"bias Q":>9}'
           f'{"rho(A) [95% CI]":>22}{"rho(V) [95% CI]":>22}')
@@ -444,16 +486,19 @@ def main(argv=None) -> int:
                     'human_step_frac': float(np.mean(np.concatenate([e.interventions for e in episodes]))),
                     'success_frac': float(np.mean([e.outcome == 1 for e in episodes]))},
         'pi_success_rate': succ,
-        'pi': {'success_rate': succ, 'ci': succ_ci, 'episodes': len(wins), 'eval_seed': PI_EVAL_SEED,
+        'pi': {'success_rate': succ, 'ci': succ_ci, 'episodes': len(wins),
+               'eval_seed': PI_EVAL_SEED,
                'execute': H, 'range': list(PI_RANGE), 'in_range': in_range},
         'gt_mean_v': float(v_gt.mean()), 'gt_mean_q': float(q_gt.mean()),
-        'gt_std_v': float(v_gt.std()), 'gt_std_adv': float((q_gt - v_gt).std()), 'gt_quality': quality,
+        'gt_std_v': float(v_gt.std()), 'gt_std_adv': float((q_gt - v_gt).std()),
+        'gt_quality': quality,
         'methods': results, 'ratio_rmse_v_recap_over_aloe': ratio, 'targets': targets,
         'target_met': bool(all(t['met'] for t in targets.values())),
         'per_state': per_state, 'phases': timer.phases}, args.out)
     print(f'wrote {path}')
     if not in_range:
-        print(f'WARNING ({size} size): pi success {succ:.2f} is outside {PI_RANGE}: V^pi is near-constant, '
+        print(f'WARNING ({size} size): pi success {succ:.2f} is outside {PI_RANGE}: V^pi is '
+              'near-constant, '
               'the figures above measure little')
     return 0
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Benchmark of the MuJoCo bimanual sim: speed with and without rendering, expert success.
 
 ``python bench/bench_sim.py [--quick]`` prints the figures and writes ``results/bench_sim.json``:
@@ -82,13 +94,15 @@ def main() -> int:
         'machine': {'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count(),
                     'mujoco': mujoco.__version__, 'python': platform.python_version()},
         'control_hz': 1.0 / dt, 'physics_substeps': env.substeps,
-        'no_render': {'control_steps_per_s': no_render, 'physics_steps_per_s': no_render * env.substeps,
+        'no_render': {'control_steps_per_s': no_render, 'physics_steps_per_s': no_render
+                      * env.substeps,
                       'real_time_factor': no_render * dt},
         'node_default_3cam_480x640_at_30hz': {'control_steps_per_s': node_default,
                                               'real_time_factor': node_default * dt},
         'render_3cam_480x640_every_step': {'control_steps_per_s': every_step_full,
                                            'real_time_factor': every_step_full * dt},
-        'learner_3cam_64x64_every_step': {'control_steps_per_s': learner, 'real_time_factor': learner * dt},
+        'learner_3cam_64x64_every_step': {'control_steps_per_s': learner,
+                                          'real_time_factor': learner * dt},
         'expert': {task: _expert(task, seeds) for task in task_names()},
         'quick': args.quick,
     }

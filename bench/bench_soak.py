@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Soak bench: the robot-side graph run faster than real time, memory and backlog over time.
 
 Usage: ``python bench/bench_soak.py [--quick] [--minutes 30] [--speed 4]``.
@@ -15,7 +27,8 @@ Every ``sample_period`` s it records each node's resident memory (VmRSS from /pr
 and backlog figures: executed-step lag at the driver (now - step stamp, p99, grows when a queue
 builds up), the recorder's gap per episode (steps the driver saw minus steps the recorder wrote;
 a few at the episode edges are timing, a growing gap is a backlog), the observation node's input
-age, the executor's missed ticks and period error. The report gives the RSS slope of each node (MB/min,
+age, the executor's missed ticks and period error. The report gives the RSS slope of each node
+(MB/min,
 least squares after a warm-up fifth of the run) and writes ``results/bench_soak.json``.
 """
 
@@ -158,7 +171,8 @@ def run(minutes, speed, episode_seconds, sample_period, out_path):
                 recorder_msgs = _diag(diags, 'aloe_recorder', 'msgs_aloe_executed_step') or 0.0
                 sample = {'t': now - t0, 'rss_mb': {k: p.rss_mb() for k, p in procs.items()},
                           'alive': {k: p.alive() for k, p in procs.items()},
-                          'step_lag_p99_ms': float(np.percentile(lags, 99) * 1e3) if lags else None,
+                          'step_lag_p99_ms': float(np.percentile(lags, 99) * 1e3) if lags
+                          else None,
                           'steps_received': steps['n'],
                           'recorder_msgs_executed_step': recorder_msgs,
                           'observation_input_age_s': _diag(diags, 'observation', 'input_age'),
@@ -194,8 +208,10 @@ def run(minutes, speed, episode_seconds, sample_period, out_path):
                                  for k in procs},
         'rss_first_mb': samples[0]['rss_mb'] if samples else {},
         'rss_last_mb': samples[-1]['rss_mb'] if samples else {},
-        'step_lag_p99_ms_max': max((s['step_lag_p99_ms'] or 0.0) for s in samples) if samples else None,
-        'recorder_step_gap': {'per_episode': gaps, 'max_abs': max((abs(g) for g in gaps), default=0)},
+        'step_lag_p99_ms_max': max((s['step_lag_p99_ms'] or 0.0) for s in samples) if samples
+        else None,
+        'recorder_step_gap': {'per_episode': gaps,
+                              'max_abs': max((abs(g) for g in gaps), default=0)},
         'episodes': episodes, 'steps_in_store': stored_steps,
         'steps_lost': episodes['steps_recorded'] - stored_steps,
         'all_alive': all(all(s['alive'].values()) for s in samples), 'exit_codes': codes,
@@ -212,7 +228,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='about one minute')
     parser.add_argument('--minutes', type=float, default=30.0)
-    parser.add_argument('--speed', type=float, default=4.0, help='rates as a multiple of real time')
+    parser.add_argument('--speed', type=float, default=4.0,
+                        help='rates as a multiple of real time')
     parser.add_argument('--episode-seconds', type=float, default=10.0)
     parser.add_argument('--sample-period', type=float, default=5.0)
     parser.add_argument('--out', default=os.path.join(ROOT, 'results', 'bench_soak.json'))

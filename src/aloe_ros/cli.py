@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The `aloe` command: one entry point for the project's tools.
 
 Each subcommand lives in its own module and is imported only when used, so `aloe --help` is
@@ -9,7 +21,8 @@ instant and a broken optional piece never hides the others.
 import importlib
 import sys
 
-# name -> (module, function, one-line help). The function takes argv (list of str), returns an exit code.
+# name -> (module, function, one-line help). The function takes argv (list of str), returns an
+# exit code.
 SUBCOMMANDS = {
     'train-sim': ('aloe_ros.train_sim', 'main',
                   'the main job: ALOE post-training in the MuJoCo sim through the ROS 2 graph'),
@@ -20,14 +33,16 @@ SUBCOMMANDS = {
     'export': ('aloe_ros.storage.export', 'main',
                'export episodes of a store to NPZ: aloe export --root STORE --out DIR'),
     'salvage': ('aloe_ros.storage.salvage', 'main',
-                'list / salvage a killed recorder\'s partial episodes: aloe salvage --root STORE [--all]'),
+                'list / salvage a killed recorder\'s partial episodes: aloe salvage --root STORE '
+                '[--all]'),
 }
 
 
 def _usage() -> str:
     width = max(len(n) for n in SUBCOMMANDS)
     lines = ['usage: aloe <command> [args...]', '', 'commands:']
-    lines += [f'  {name.ljust(width)}  {helptext}' for name, (_m, _f, helptext) in SUBCOMMANDS.items()]
+    lines += [f'  {name.ljust(width)}  {helptext}' for name,
+              (_m, _f, helptext) in SUBCOMMANDS.items()]
     return '\n'.join(lines)
 
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The OPE bench's statistics: bootstrap intervals, ground-truth reliability and metrics (fast, no sim)."""
 
 import os
@@ -7,8 +19,9 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                'bench'))
+sys.path.insert(0,
+                os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                             'bench'))
 
 import bench_ope as B  # noqa: E402
 
@@ -59,7 +72,8 @@ def test_ground_truth_reliability_separates_signal_from_noise():
     v_ret = (rng.uniform(size=(k, n)) < v_true[:, None]).astype(float)
     q_ret = (rng.uniform(size=(k, n)) < (v_true + a_true)[:, None]).astype(float)
     signal = B.gt_quality(v_ret, q_ret)
-    noise = B.gt_quality(np.full((k, n), 0.5) + 0 * v_ret, (rng.uniform(size=(k, n)) < 0.5).astype(float))
+    noise = B.gt_quality(np.full((k, n), 0.5) + 0 * v_ret,
+                         (rng.uniform(size=(k, n)) < 0.5).astype(float))
     assert signal['reliability_adv'] > 0.3 and abs(noise['reliability_adv']) < 0.3
     # Bernoulli(p) means of n draws: standard error sqrt(p (1 - p) / n) <= 0.5 / sqrt(n).
     assert 0.0 < signal['rms_se_v'] <= 0.5 / np.sqrt(n) * 1.1

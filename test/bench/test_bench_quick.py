@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The sim benchmarks run end to end at their ``--quick`` size and write complete, finite results."""
 
 import json
@@ -15,7 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _run(script, out_dir, *extra):
     env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'), OMP_NUM_THREADS='1')
-    cmd = [sys.executable, os.path.join(ROOT, 'bench', script), '--quick', '--out', str(out_dir), *extra]
+    cmd = [sys.executable, os.path.join(ROOT, 'bench', script), '--quick', '--out', str(out_dir),
+           *extra]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f'{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
     return proc.stdout
@@ -35,7 +48,8 @@ def test_bench_ope_quick(tmp_path):
     assert res['size'] == 'quick' and 0 < res['states'] <= sizes['states']
     for method in ('aloe', 'recap', 'td1', 'mixture_mc_return'):
         r = res['methods'][method]
-        for key in ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman_v', 'spearman_q'):
+        for key in ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman_v',
+                    'spearman_q'):
             assert _finite(r[key]), (method, key)
             lo, hi = r['ci'][key]
             assert _finite(lo) and _finite(hi) and lo <= hi, (method, key, lo, hi)
@@ -55,7 +69,8 @@ def test_bench_ope_quick(tmp_path):
     # pi's success rate: a count over its evaluation episodes, with its range check stated.
     pi = res['pi']
     assert pi['episodes'] == sizes['pi_eval'] and pi['success_rate'] == res['pi_success_rate']
-    assert abs(pi['success_rate'] * pi['episodes'] - round(pi['success_rate'] * pi['episodes'])) < 1e-9
+    assert abs(pi['success_rate'] * pi['episodes']
+               - round(pi['success_rate'] * pi['episodes'])) < 1e-9
     assert pi['in_range'] == (pi['range'][0] <= pi['success_rate'] <= pi['range'][1])
     # Target verdicts follow from the measured values (not stored independently).
     t = res['targets']
@@ -69,7 +84,8 @@ def test_bench_ope_quick(tmp_path):
     assert res['mixture']['episodes'] > 0 and 0.0 < res['mixture']['human_step_frac'] <= 1.0
     # make_report renders the new keys (intervals, pi's range check, both targets).
     md = tmp_path / 'B.md'
-    cmd = [sys.executable, os.path.join(ROOT, 'bench', 'make_report.py'), '--results', str(tmp_path),
+    cmd = [sys.executable, os.path.join(ROOT, 'bench', 'make_report.py'), '--results',
+           str(tmp_path),
            '--output', str(md), '--img-dir', str(tmp_path / 'img')]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -96,7 +112,8 @@ def test_bench_learning_quick(tmp_path):
         ops = s['operator_steps_mean']
         assert len(ops) == n and ops[0] == 0 and all(b >= a for a, b in zip(ops, ops[1:])), ops
         assert set(s['reach']) >= {'0.80', '0.90'}
-        assert all(v >= 0 for v in s['phases_mean_s'].values()) and s['phases_mean_s']['train_s'] > 0
+        assert all(v >= 0
+                   for v in s['phases_mean_s'].values()) and s['phases_mean_s']['train_s'] > 0
     # Every arm of a seed starts from the same BC actor: identical start points (same eval seeds).
     assert len({s['success_mean'][0] for s in res['methods'].values()}) == 1
     for pair in ('aloe-hg_dagger', 'aloe-recap'):

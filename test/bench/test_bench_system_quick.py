@@ -1,8 +1,21 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The system timing bench runs at its ``--quick`` size over real DDS and writes complete, finite figures.
 
-Only the shape of the results is checked, never the performance targets: those depend on the machine.
+Only the shape of the results is checked, never the performance targets: those depend on the
+machine.
 """
 
 import json
@@ -25,7 +38,8 @@ def _finite(x):
 def test_bench_system_quick(tmp_path, processes_mentioning):
     env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'), OMP_NUM_THREADS='1',
                ROS_DOMAIN_ID=str(random.randint(201, 230)))
-    cmd = [sys.executable, os.path.join(ROOT, 'bench', 'bench_system.py'), '--quick', '--out', str(tmp_path)]
+    cmd = [sys.executable, os.path.join(ROOT, 'bench', 'bench_system.py'), '--quick', '--out',
+           str(tmp_path)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'obs->command latency' in proc.stdout

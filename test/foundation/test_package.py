@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Package metadata, install tree and linters (flake8, pep257, license headers, package.xml)."""
 
 import ast
@@ -10,8 +22,7 @@ import sys
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-PY_DIRS = ['src/aloe_ros', 'test', 'bench', 'setup.py']
-HEADER = ('# Copyright 2026 aloe_ros maintainers', '# Licensed under the Apache License, Version 2.0')
+PY_DIRS = ['src/aloe_ros', 'test', 'bench', 'scripts', 'setup.py']
 
 
 def _python_files():
@@ -29,7 +40,8 @@ def _python_files():
 def _console_scripts():
     tree = ast.parse(open(os.path.join(ROOT, 'setup.py')).read())
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == 'CONSOLE_SCRIPTS':
+        if isinstance(node,
+                      ast.Assign) and getattr(node.targets[0], 'id', '') == 'CONSOLE_SCRIPTS':
             return [ast.literal_eval(e) for e in node.value.elts]
     raise AssertionError('CONSOLE_SCRIPTS not found in setup.py')
 
@@ -46,30 +58,104 @@ def test_package_xml_is_valid_format_3(xml):
     assert pkg.maintainers and '@' in pkg.maintainers[0].email
 
 
+def _readme_command(tool):
+    """Return the arguments of the README's `tool` line in the ROS 2 workspace section."""
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        for line in f:
+            words = line.split('#')[0].split()
+            if words[:2] == tool.split():
+                return words[2:]
+    raise AssertionError(f'README has no `{tool}` line')
+
+
+def _workspace_paths(arguments, option):
+    """Map the README's workspace paths (the repo cloned as ws/src/aloe_ros) to this checkout."""
+    index = arguments.index(option)
+    paths = []
+    for arg in arguments[index + 1:]:
+        if arg.startswith('-'):
+            break
+        assert arg.startswith('src/aloe_ros'), f'{option} {arg}: expected a path in the clone'
+        paths.append(os.path.join(ROOT, arg[len('src/aloe_ros'):].lstrip('/')))
+    return paths
+
+
+def test_readme_rosdep_command_finds_both_packages():
+    """rosdep reads --from-paths with catkin_pkg, which stops at the first package.xml."""
+    from catkin_pkg.packages import find_packages
+
+    paths = _workspace_paths(_readme_command('rosdep install'), '--from-paths')
+    found = {pkg.name for path in paths for pkg in find_packages(path).values()}
+    assert found == {'aloe_ros', 'aloe_msgs'}, found
+    # Why the README names the nested package: from the clone alone catkin_pkg sees one package.
+    assert {p.name for p in find_packages(ROOT).values()} == {'aloe_ros'}
+    assert _workspace_paths(_readme_command('colcon build'), '--base-paths') == paths
+
+
+def test_package_xml_declares_what_the_code_and_launch_files_need():
+    """Every third-party import and every package a launch file starts has a rosdep key."""
+    from catkin_pkg.package import parse_package
+
+    pkg = parse_package(os.path.join(ROOT, 'package.xml'))
+    run = {d.name for d in pkg.exec_depends}
+    assert {'python3-torch', 'python3-opencv', 'python3-mujoco-pip', 'mcap-ros2-support',
+            'pinocchio',
+            'python3-tqdm', 'python3-matplotlib', 'python3-numpy', 'python3-yaml'} <= run
+    launched = set()
+    for name in os.listdir(os.path.join(ROOT, 'launch')):
+        with open(os.path.join(ROOT, 'launch', name)) as f:
+            launched.update(line.split('pkg:')[1].strip() for line in f if 'pkg:' in line)
+    assert launched - {'aloe_ros', 'ros_gz_sim', 'ros_gz_bridge', 'controller_manager'} <= run, (
+        launched - run)
+    assert {'launch', 'launch_ros', 'launch_yaml', 'ros2launch'} <= run
+    tests = {d.name for d in pkg.test_depends}
+    assert {'ament_copyright', 'ament_flake8', 'ament_pep257', 'ament_xmllint', 'launch_pytest',
+            'python3-pytest', 'python3-catkin-pkg'} <= tests
+    with open(os.path.join(ROOT, 'package.xml')) as f:
+        assert 'safetensors' in f.read(), 'say in a comment how to get safetensors (no rosdep key)'
+
+
 def test_build_types():
     """Root is ament_python, aloe_msgs ament_cmake (a silent fall-back to plain python breaks ros2 run)."""
     from catkin_pkg.package import parse_package
 
     assert parse_package(os.path.join(ROOT, 'package.xml')).get_build_type() == 'ament_python'
-    assert parse_package(os.path.join(ROOT, 'src/aloe_msgs/package.xml')).get_build_type() == 'ament_cmake'
-
-
-def test_every_python_file_has_the_license_header():
-    missing = []
-    for path in _python_files():
-        with open(path) as f:
-            head = tuple(f.readline().rstrip('\n') for _ in range(2))
-        if head != HEADER:
-            missing.append(os.path.relpath(path, ROOT))
-    assert not missing, 'files without the license header:\n' + '\n'.join(missing)
+    assert parse_package(os.path.join(ROOT,
+                                      'src/aloe_msgs/package.xml')).get_build_type() == 'ament_cmake'
 
 
 def test_flake8():
+    """flake8 with setup.cfg: ROS's line length (99) and the checks the project adds."""
     paths = [os.path.join(ROOT, p) for p in PY_DIRS if os.path.exists(os.path.join(ROOT, p))]
     config = os.path.join(ROOT, 'setup.cfg')
     result = subprocess.run([sys.executable, '-m', 'flake8', '--config', config, *paths],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.xfail(strict=True, reason='issue 13: ~200 lines (mostly one-line docstrings) are still '
+                   'over 99 columns; scripts/wrap_long_lines.py lists them')
+def test_ament_flake8_with_ros_defaults():
+    """What a lab's standard `ament_flake8` lint test runs: its own configuration, no setup.cfg."""
+    pytest.importorskip('ament_flake8')
+    paths = [os.path.join(ROOT, p) for p in PY_DIRS if os.path.exists(os.path.join(ROOT, p))]
+    code = ('import sys; from ament_flake8.main import main_with_errors; '
+            'rc, errors = main_with_errors(argv=sys.argv[1:]); sys.exit(rc)')
+    result = subprocess.run([sys.executable, '-c', code, *paths], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_xml_files_are_well_formed():
+    """Run ament_xmllint's tool where installed (apt: libxml2-utils), offline: no schema check."""
+    import shutil
+
+    if shutil.which('xmllint') is None:
+        pytest.skip('xmllint not installed (apt install libxml2-utils)')
+    files = ['package.xml', 'src/aloe_msgs/package.xml', 'urdf/aloe_bimanual.urdf']
+    result = subprocess.run(['xmllint', '--noout', '--nonet', *files], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
 
 
 def test_pep257():
@@ -91,7 +177,8 @@ def test_installed_tree_has_every_console_script_in_lib_aloe_ros():
     assert 'aloe' in names
     for name in names:
         exe = os.path.join(prefix, 'lib', 'aloe_ros', name)
-        assert os.path.isfile(exe) and os.access(exe, os.X_OK), f'{name} not installed in lib/aloe_ros'
+        assert os.path.isfile(exe) and os.access(exe,
+                                                 os.X_OK), f'{name} not installed in lib/aloe_ros'
     index = os.path.join(prefix, 'share', 'ament_index', 'resource_index', 'packages', 'aloe_ros')
     assert os.path.isfile(index)
     assert os.path.isfile(os.path.join(prefix, 'share', 'aloe_ros', 'package.xml'))
@@ -116,7 +203,8 @@ def test_core_sim_storage_do_not_import_rclpy():
                     tree = ast.parse(open(os.path.join(root, name)).read())
                     for node in ast.walk(tree):
                         mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                                else [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+                                else [node.module or ''] if isinstance(node, ast.ImportFrom)
+                                else [])
                         if any(m.split('.')[0] == 'rclpy' for m in mods):
                             offenders.append(os.path.join(sub, name))
     assert not offenders, offenders

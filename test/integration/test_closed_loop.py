@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The whole loop over real DDS: sim + every node as separate OS processes, a few supervised episodes.
 
 Runs the main job (`aloe train-sim`) at a tiny size: scripted demos and a short BC warm start,
@@ -16,7 +28,8 @@ import sys
 import numpy as np
 import pytest
 
-from aloe_ros.learning.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_HUMAN,
+from aloe_ros.learning.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT,
+                                       SOURCE_HUMAN,
                                        SOURCE_POLICY, SOURCE_SCRIPTED)
 
 pytestmark = pytest.mark.slow
@@ -27,7 +40,8 @@ def run(tmp_path_factory):
     """Run the main job once at a tiny size; return (out_dir, completed process)."""
     out = tmp_path_factory.mktemp('closed_loop') / 'run'
     cmd = [sys.executable, '-m', 'aloe_ros.cli', 'train-sim', '--out', str(out), '--demos', '3',
-           '--bc-steps', '150', '--iterations', '2', '--episodes-per-iteration', '2', '--critic-steps', '20',
+           '--bc-steps', '150', '--iterations', '2', '--episodes-per-iteration', '2',
+           '--critic-steps', '20',
            '--actor-steps', '20', '--eval-episodes', '2']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=os.environ.copy())
     return out, proc
@@ -47,13 +61,16 @@ def test_operator_free_evaluation_runs_through_the_graph(run):
     """BC start and every new version are evaluated with the operator watching but never acting."""
     out, proc = run
     report = json.loads((out / 'report.json').read_text())
-    evals = [report['meta']['bc_start_eval']] + [r['operator_free_eval'] for r in report['iterations']]
+    evals = [report['meta']['bc_start_eval']] + [r['operator_free_eval']
+                                                 for r in report['iterations']]
     assert [e['policy_version'] for e in evals] == [1, 2, 3]
     for ev in evals:
         assert ev['episodes'] == 2 and 0.0 <= ev['success_rate'] <= 1.0
         assert [e['seed'] for e in ev['episode_details']] == [900000, 900001]
-        assert all(e['human_steps'] == 0 and e['interventions'] == 0 for e in ev['episode_details']), ev
-        assert {v for e in ev['episode_details'] for v in e['policy_versions']} == {ev['policy_version']}
+        assert all(e['human_steps'] == 0 and e['interventions'] == 0
+                   for e in ev['episode_details']), ev
+        assert {v for e in ev['episode_details']
+                for v in e['policy_versions']} == {ev['policy_version']}
     log = (out / 'graph.log').read_text()
     assert 'operator-free: it will not take over' in log
     assert 'BC start (v1): operator-free success' in proc.stdout
@@ -123,7 +140,8 @@ def test_outcomes_match_the_sim(run):
     """
     out, _ = run
     report = json.loads((out / 'report.json').read_text())
-    evals = [report['meta']['bc_start_eval']] + [r['operator_free_eval'] for r in report['iterations']]
+    evals = [report['meta']['bc_start_eval']] + [r['operator_free_eval']
+                                                 for r in report['iterations']]
     for row in report['iterations'] + evals:
         for e in row['episode_details']:
             if e['outcome'] == OUTCOME_SUCCESS:

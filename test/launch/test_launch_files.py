@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Every shipped launch file parses and references only things that exist.
 
 Checked per launch file and per argument branch: the package and executable of every node
@@ -18,17 +30,20 @@ from aloe_ros.launch_tools import PackageResolver, validate_launch_file
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 LAUNCH_DIR = os.path.join(ROOT, 'launch')
-EXTERNAL_EXECUTABLES = {'robot_state_publisher': 'robot_state_publisher', 'rviz2': 'rviz2', 'joy': 'joy_node',
+EXTERNAL_EXECUTABLES = {'robot_state_publisher': 'robot_state_publisher', 'rviz2': 'rviz2',
+                        'joy': 'joy_node',
                         'ros_gz_sim': 'create', 'ros_gz_bridge': 'parameter_bridge',
                         'controller_manager': 'spawner'}
 EXTERNAL = sorted(EXTERNAL_EXECUTABLES)
 
 # Launch file -> argument sets to validate (each selects a branch). `use_rsp:=false` skips the
-# robot_state_publisher include, whose `$(command ...)` substitution only real ros2 launch evaluates.
+# robot_state_publisher include, whose `$(command ...)` substitution only real ros2 launch
+# evaluates.
 BRANCHES = {
     'sim_train.launch.yaml': [{}],
     'sim.launch.yaml': [{'use_rsp': 'false'}],
-    'bimanual_robot.launch.yaml': [{'use_rsp': 'false'}, {'use_rsp': 'false', 'with_learner': 'false'}],
+    'bimanual_robot.launch.yaml': [{'use_rsp': 'false'},
+                                   {'use_rsp': 'false', 'with_learner': 'false'}],
     'learner_only.launch.yaml': [{'store_root': '/tmp/store', 'weights_dir': '/tmp/weights'}],
     'teleop_rviz.launch.yaml': [{'station': 'sim'}, {'station': 'robot'}],
     'gazebo.launch.yaml': [],
@@ -40,9 +55,11 @@ def console_scripts():
     """Return {executable: module} from setup.py."""
     tree = ast.parse(open(os.path.join(ROOT, 'setup.py')).read())
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == 'CONSOLE_SCRIPTS':
+        if isinstance(node,
+                      ast.Assign) and getattr(node.targets[0], 'id', '') == 'CONSOLE_SCRIPTS':
             entries = [ast.literal_eval(e) for e in node.value.elts]
-            return {e.split('=')[0].strip(): e.split('=')[1].strip().split(':')[0] for e in entries}
+            return {e.split('=')[0].strip(): e.split('=')[1].strip().split(':')[0]
+                    for e in entries}
     raise AssertionError('no CONSOLE_SCRIPTS in setup.py')
 
 
@@ -81,7 +98,8 @@ def test_launch_file_is_ros2_yaml_launch(name):
                                             for a in branches])
 def test_launch_file_references_exist(name, arguments):
     resolver = PackageResolver(source_trees={'aloe_ros': ROOT})
-    errors = validate_launch_file(os.path.join(LAUNCH_DIR, name), known_executables(), arguments=arguments,
+    errors = validate_launch_file(os.path.join(LAUNCH_DIR, name), known_executables(),
+                                  arguments=arguments,
                                   resolver=resolver, external_packages=EXTERNAL)
     assert errors == [], '\n'.join(errors)
 
@@ -89,7 +107,8 @@ def test_launch_file_references_exist(name, arguments):
 def test_a_misspelled_parameter_is_caught(tmp_path):
     """Guard: the validator really checks names against the node's declarations."""
     bad = tmp_path / 'bad.launch.yaml'
-    bad.write_text('launch:\n- node: {pkg: aloe_ros, exec: aloe_chunk_executor, name: chunk_executor,\n'
+    bad.write_text('launch:\n- node: {pkg: aloe_ros, exec: aloe_chunk_executor, name: '
+                   'chunk_executor,\n'
                    '    param: [{name: max_velocity, value: 1.0}]}\n')
     resolver = PackageResolver(source_trees={'aloe_ros': ROOT})
     errors = validate_launch_file(str(bad), known_executables(), resolver=resolver)
@@ -105,7 +124,8 @@ def test_param_files_name_declared_parameters():
     paths = [os.path.join(ROOT, 'config', 'recorder.yaml')]
     for sub in ('nodes', 'robots', 'sim'):
         folder = os.path.join(ROOT, 'config', sub)
-        paths += [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith('.yaml')]
+        paths += [os.path.join(folder, f) for f in sorted(os.listdir(folder))
+                  if f.endswith('.yaml')]
     for path in paths:
         data = yaml.safe_load(open(path))
         for node_name, section in data.items():
@@ -121,7 +141,8 @@ def test_rviz_config_shows_what_the_operator_needs():
     """The RViz config has the robot model, three cameras and the aloe markers on their topics."""
     data = yaml.safe_load(open(os.path.join(ROOT, 'rviz', 'aloe.rviz')))
     displays = data['Visualization Manager']['Displays']
-    topics = {d.get('Topic', {}).get('Value') for d in displays if isinstance(d.get('Topic'), dict)}
+    topics = {d.get('Topic', {}).get('Value') for d in displays
+              if isinstance(d.get('Topic'), dict)}
     assert {'/cam_high/image_raw', '/cam_left_wrist/image_raw', '/cam_right_wrist/image_raw',
             '/aloe/viz/markers'} <= topics
     assert any(d['Class'] == 'rviz_default_plugins/RobotModel' for d in displays)

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Real runs of ``aloe launch``: shutdown on signals without orphans, required nodes, respawn."""
 
 import os
@@ -26,7 +38,8 @@ def alive(pid):
 def recorded(pid_dir, prefix=''):
     """Return {file name: [pids]} written by worker.py."""
     return {p.name: [int(x) for x in p.read_text().split()]
-            for p in pathlib.Path(pid_dir).iterdir() if p.name.startswith(prefix) and p.read_text()}
+            for p in pathlib.Path(pid_dir).iterdir() if p.name.startswith(prefix)
+            and p.read_text()}
 
 
 def start(launch_env, tmp_path, mode, *extra):
@@ -60,7 +73,9 @@ def test_signal_shuts_down_everything(launch_env, tmp_path, signum):
     finally:
         proc.kill()
     assert proc.returncode == 0, out
-    assert '[sleeper] sleeper up, ros args: -r __node:=sleeper' in out
+    assert '[sleeper] sleeper up, ros args: -r __node:=sleeper --params-file ' in out
+    # Inline parameters reach the node as a parameter file, written before start (as Jazzy does).
+    assert "[sleeper] sleeper params file: /**: ros__parameters: rate: 50" in out
     assert wait_for(lambda: not any(alive(p) for p in pids), 2.0), f'orphans left: {pids}'
 
 
@@ -72,7 +87,7 @@ def test_required_process_exit_fails_launch(launch_env, tmp_path):
         proc.kill()
     assert proc.returncode == 1, out
     assert 'crasher exited with code 3' in out
-    assert 'required process crasher exited: shutting down' in out
+    assert 'crasher has on_exit: shutdown: shutting down the launch' in out
     pids = [p for ps in recorded(pid_dir).values() for p in ps]
     assert wait_for(lambda: not any(alive(p) for p in pids), 2.0)
 
@@ -80,7 +95,8 @@ def test_required_process_exit_fails_launch(launch_env, tmp_path):
 def test_respawn_restarts_process(launch_env, tmp_path):
     proc, pid_dir = start(launch_env, tmp_path, 'respawn')
     try:
-        assert wait_for(lambda: len(recorded(pid_dir, 'phoenix')) >= 3, 15.0), 'phoenix not respawned'
+        assert wait_for(lambda: len(recorded(pid_dir, 'phoenix')) >= 3,
+                        15.0), 'phoenix not respawned'
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)
     finally:

@@ -1,8 +1,21 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The flow-matching actor fits its chunks: temperature-1 samples reproduce a tiny dataset.
 
-The velocity-target MLP kept most of the sampling noise in its chunks (issue 12: 0.053 rad first-10-step
+The velocity-target MLP kept most of the sampling noise in its chunks (issue 12: 0.053 rad
+first-10-step
 error sampled at temperature 1 vs 0.019 integrated from x0 = 0); the x1-prediction target must not.
 """
 
@@ -31,7 +44,8 @@ def _fit(flow_target: str, steps: int = 1500) -> float:
     policy.set_normalization({'proprio': (proprio.mean(0), proprio.std(0)),
                               'action': (flat.mean(0), flat.std(0))})
     opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
-    obs = {'images': {}, 'proprio': proprio.repeat(16, 1), 'task': torch.zeros(16 * n, dtype=torch.long)}
+    obs = {'images': {}, 'proprio': proprio.repeat(16, 1),
+           'task': torch.zeros(16 * n, dtype=torch.long)}
     target = chunks.repeat(16, 1, 1)
     mask = torch.ones(16 * n, 6)
     for _ in range(steps):
@@ -40,7 +54,8 @@ def _fit(flow_target: str, steps: int = 1500) -> float:
         loss.backward()
         opt.step()
     with torch.no_grad():
-        samples = policy.sample({'images': {}, 'proprio': proprio, 'task': torch.zeros(n, dtype=torch.long)},
+        samples = policy.sample({'images': {}, 'proprio': proprio,
+                                 'task': torch.zeros(n, dtype=torch.long)},
                                 generator=gen, num_samples=8)
     return float((samples - chunks.repeat(8, 1, 1)).pow(2).mean().sqrt())
 
@@ -52,7 +67,9 @@ def test_sampled_chunks_reproduce_a_tiny_dataset_at_temperature_one():
 
 def test_normaliser_floor_keeps_near_constant_inputs_bounded():
     norm = Normalizer(2, std_floor=0.05, clip=10.0)
-    norm.set(torch.tensor([0.0, 1.0]), torch.tensor([0.0, 0.5]))   # joint 0 never moved in the data
+    # joint 0 never moved in the data
+    norm.set(torch.tensor([0.0, 1.0]), torch.tensor([0.0, 0.5]))
     z = norm(torch.tensor([[0.02, 1.5], [5.0, 1.0]]))
-    assert torch.allclose(z[0], torch.tensor([0.4, 1.0]))           # a 0.02 rad drift: z = 0.4, not 20
+    # a 0.02 rad drift: z = 0.4, not 20
+    assert torch.allclose(z[0], torch.tensor([0.4, 1.0]))
     assert float(z.abs().max()) <= 10.0                              # far outside: clamped

@@ -1,12 +1,25 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Advantage-weighted flow matching moves a 1-D toy policy toward high-advantage chunks."""
 
 import math
 
 import torch
 
-from aloe_ros.learning.actor_update import advantage_weights, effective_sample_size, weighted_flow_loss
+from aloe_ros.learning.actor_update import (advantage_weights, effective_sample_size,
+                                            weighted_flow_loss)
 from aloe_ros.learning.models import FlowMatchingPolicy
 
 from learning_helpers import tiny_config
@@ -47,6 +60,7 @@ def _train(weighted: bool) -> float:
 def test_advantage_weighting_moves_policy_toward_high_advantage_chunks():
     frac_plain = _train(weighted=False)
     frac_weighted = _train(weighted=True)
-    # Plain flow matching reproduces the 50/50 data; weights e^2 vs e^-2 give ~98% of the mass to +1.
+    # Plain flow matching reproduces the 50/50 data; weights e^2 vs e^-2 give ~98% of the mass to
+    # +1.
     assert 0.3 < frac_plain < 0.7
     assert frac_weighted > 0.85

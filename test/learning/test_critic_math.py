@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Ensemble aggregation, value and advantage on hand-set numbers."""
 
 import pytest
@@ -29,7 +41,8 @@ def test_aggregations():
         seen.add(tuple(out.tolist()))
         assert all(v in (1.0, 2.0, 0.0) for v in out.tolist())
     assert len(seen) > 1  # the subset really is random
-    assert aggregate(q, _critic_cfg(aggregation='subset_min', subset_size=3), gen).tolist() == [1.0, 0.0]
+    assert aggregate(q, _critic_cfg(aggregation='subset_min', subset_size=3),
+                     gen).tolist() == [1.0, 0.0]
 
 
 def test_polyak_moves_target_by_tau():
@@ -57,5 +70,6 @@ def test_sampler_step_count_is_configurable(steps):
     pol = FlowMatchingPolicy(cfg.model)
     calls = []
     pol.velocity_net.register_forward_hook(lambda *a: calls.append(1))
-    pol.sample({'images': {}, 'proprio': torch.zeros(1, 3), 'task': torch.zeros(1, dtype=torch.long)})
+    pol.sample({'images': {}, 'proprio': torch.zeros(1, 3),
+                'task': torch.zeros(1, dtype=torch.long)})
     assert len(calls) == steps

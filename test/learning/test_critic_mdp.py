@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Off-policy evaluation on a small MDP with exactly known values.
 
 States: x in {0, 1, 2} times a time parity bit; actions -1 / +1; chunk length H = 2, stride 2, so
@@ -103,7 +115,8 @@ def _config(aggregation='mean'):
     return tiny_config(**{
         'model.cameras': [], 'model.proprio_dim': S + 1, 'model.action_dim': 1, 'model.horizon': 2,
         'model.obs_dim': 64, 'model.critic_hidden': 64, 'model.num_q_heads': 2,
-        'critic.aggregation': aggregation, 'critic.gamma': GAMMA, 'critic.tau': 0.05, 'critic.lr': 2e-3,
+        'critic.aggregation': aggregation, 'critic.gamma': GAMMA, 'critic.tau': 0.05,
+        'critic.lr': 2e-3,
         'data.h_exec': 2, 'data.batch_size': 256})
 
 
@@ -170,7 +183,8 @@ def test_chunked_td_critic_converges_to_q_pi_and_mc_value_to_mixture():
         v_mc = aggregate(value(obs), cfg.critic).numpy().reshape(S, 4)[:, 0]
     v_hat = (pi * q_hat).sum(1)
     # Tolerance (values are 3.4-5.5; V^pi - V^mu > 1): 0.35 on each of the 12 chunk values, 0.25 on
-    # state values. Sampling noise of 600 episodes alone is ~0.2 on the rarest chunk (tabular check).
+    # state values. Sampling noise of 600 episodes alone is ~0.2 on the rarest chunk (tabular
+    # check).
     assert np.max(np.abs(q_hat - q_pi)) < 0.35, (q_hat, q_pi)
     assert np.max(np.abs(v_hat - v_pi)) < 0.25, (v_hat, v_pi)
     assert np.max(np.abs(v_mc - v_mu)) < 0.25, (v_mc, v_mu)

@@ -1,17 +1,31 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The advantage weighting keeps its effective sample size above the configured floor."""
 
 import torch
 
-from aloe_ros.learning.actor_update import (effective_sample_size, ess_weights, normalize_advantages,
+from aloe_ros.learning.actor_update import (effective_sample_size, ess_weights,
+                                            normalize_advantages,
                                             weighted_flow_loss)
 
 
 def _skewed_batch(n: int = 256) -> torch.Tensor:
     gen = torch.Generator().manual_seed(0)
     adv = torch.randn(n, generator=gen) * 0.01
-    adv[:3] = 5.0          # three chunks the critic loves: exp(A / 0.05) would put ~all mass on them
+    # three chunks the critic loves: exp(A / 0.05) would put ~all mass on them
+    adv[:3] = 5.0
     return adv
 
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """NaN/Inf handling: skip-and-count (default) or a clear error naming episode and step."""
 
 import logging
@@ -63,7 +75,8 @@ def test_diverged_update_is_skipped_or_raised():
     before = [p.clone() for p in tr.critic.parameters()]
     m = tr.train(1, 0)
     assert m['skipped_updates'] == 1 and tr.critic_updates == 0
-    assert all(torch.equal(a, b) or torch.isinf(a).any() for a, b in zip(before, tr.critic.parameters()))
+    assert all(torch.equal(a, b) or torch.isinf(a).any() for a,
+               b in zip(before, tr.critic.parameters()))
     tr.cfg.data.on_nonfinite = 'error'
     with pytest.raises(FloatingPointError, match='non-finite critic loss .*episode e step'):
         tr.train(1, 0)

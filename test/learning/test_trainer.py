@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """AloeTrainer across methods and observation layouts."""
 
 import math
@@ -17,7 +29,8 @@ from learning_helpers import make_episode, tiny_config
 @pytest.mark.parametrize('method', ['aloe', 'td1', 'recap', 'hg_dagger'])
 def test_every_method_trains_and_reports(method):
     cfg = tiny_config(method=method)
-    src = InMemoryEpisodeSource([make_episode(f'e{i}', steps=9, cfg=cfg, seed=i) for i in range(2)])
+    src = InMemoryEpisodeSource([make_episode(f'e{i}', steps=9, cfg=cfg, seed=i)
+                                 for i in range(2)])
     tr = AloeTrainer(cfg, src)
     assert tr.refresh() == 2
     calls = []
@@ -32,7 +45,8 @@ def test_every_method_trains_and_reports(method):
     assert 0 < m['ess'] <= 1 and math.isfinite(m['mean_v'])
     assert calls[0] == ('critic', 1, 2) and calls[-1] == ('actor', 2, 2)
     ep = src.load_episode('e0')
-    obs = {'images': {'cam_high': ep.images['cam_high'][0]}, 'proprio': ep.proprio[0], 'instruction': 'pick'}
+    obs = {'images': {'cam_high': ep.images['cam_high'][0]}, 'proprio': ep.proprio[0],
+           'instruction': 'pick'}
     out = tr.evaluate(obs, ep.actions[:4])
     assert len(out['q_heads']) == cfg.model.num_q_heads
     assert out['adv'] == pytest.approx(out['q'] - out['v'])
@@ -59,12 +73,15 @@ def test_proprio_only_with_extra_state_and_learned_instructions(tmp_path):
     tr.train(1, 1)
     info = tr.export(str(tmp_path))
     actor = load_actor(info.path, info.sha256)
-    chunk = actor.act({'images': {}, 'proprio': np.zeros(3), 'instruction': 'place', 'state': np.ones(2)})
+    chunk = actor.act({'images': {}, 'proprio': np.zeros(3), 'instruction': 'place',
+                       'state': np.ones(2)})
     assert chunk.shape == (4, 3) and np.isfinite(chunk).all()
     with pytest.raises(KeyError, match='push'):
-        actor.act({'images': {}, 'proprio': np.zeros(3), 'instruction': 'push', 'state': np.ones(2)})
+        actor.act({'images': {}, 'proprio': np.zeros(3), 'instruction': 'push',
+                   'state': np.ones(2)})
     with pytest.raises(ValueError, match="obs\\['state'\\]"):
-        actor.act({'images': {}, 'proprio': np.zeros(3), 'instruction': 'pick', 'state': np.ones(5)})
+        actor.act({'images': {}, 'proprio': np.zeros(3), 'instruction': 'pick',
+                   'state': np.ones(5)})
 
 
 def test_wrong_image_size_names_episode_and_camera():

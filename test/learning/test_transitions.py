@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Transition building and the TD target on hand-computed examples."""
 
 import numpy as np
@@ -62,7 +74,8 @@ def test_step_penalty_subtracts_from_every_step():
 def test_chunk_source_label_and_padding():
     ep = _episode(True, False)  # human at step 2 only
     tr = build_transitions(ep, horizon=2, critic_horizon=2, stride=1, gamma=0.9)
-    assert tr.source.tolist() == [SOURCE_POLICY, SOURCE_MIXED, SOURCE_MIXED, SOURCE_POLICY, SOURCE_POLICY]
+    assert tr.source.tolist() == [SOURCE_POLICY, SOURCE_MIXED, SOURCE_MIXED, SOURCE_POLICY,
+                                  SOURCE_POLICY]
     assert tr.human_frac.tolist() == [0.0, 0.5, 0.5, 0.0, 0.0]
     ep.sources[:] = SOURCE_HUMAN
     assert (build_transitions(ep, 2, 2, 1, 0.9).source == SOURCE_HUMAN).all()
@@ -80,14 +93,16 @@ def test_critic_horizon_one_for_td1():
 
 def test_replay_batch_masks_and_incremental_refresh():
     cfg = tiny_config(**{'data.h_exec': 1})
-    src = InMemoryEpisodeSource([make_episode('a', steps=6, cfg=cfg, truncated=True, terminated=False)])
+    src = InMemoryEpisodeSource([make_episode('a', steps=6, cfg=cfg, truncated=True,
+                                              terminated=False)])
     rb = ReplayBuffer(cfg, src, lambda xs: torch.zeros(len(xs), dtype=torch.long))
     assert rb.refresh() == 1 and len(rb) == 5
     b = rb.batch(np.arange(len(rb)))
     # last transition (t=4): 2 real actions, window shortened to 1 reward step
     assert b.act_mask[4].tolist() == [1, 1, 0, 0] and b.crit_mask[4].tolist() == [1, 0, 0, 0]
     assert b.boot[4].item() == pytest.approx(0.99)
-    assert torch.equal(b.next_obs['proprio'][4], torch.from_numpy(src.load_episode('a').proprio[5]))
+    assert torch.equal(b.next_obs['proprio'][4],
+                       torch.from_numpy(src.load_episode('a').proprio[5]))
     src.add(make_episode('b', steps=3, cfg=cfg, seed=1))
     assert rb.refresh() == 1 and rb.refresh() == 0 and len(rb) == 8
     b = rb.batch(np.array([7]))
@@ -109,7 +124,8 @@ def test_balanced_sampling_equalises_sources():
 
 def test_intervention_penalty_lands_on_the_last_policy_step_before_each_takeover():
     from aloe_ros.learning.transitions import episode_rewards, takeover_ticks
-    ep = make_episode('e', steps=12, human=(3, 6))   # policy 0-2, human 3-5, policy 6-11, success at 11
+    # policy 0-2, human 3-5, policy 6-11, success at 11
+    ep = make_episode('e', steps=12, human=(3, 6))
     ep.sources[8:10] = 1                             # a second takeover at tick 8 (human 8-9)
     assert list(takeover_ticks(ep)) == [2, 7]
     r = episode_rewards(ep, 0.0, 0.5)

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Helpers for node tests: start a node as a real process, drive it from an rclpy test node."""
 
 import os
@@ -35,7 +47,8 @@ class NodeProcess:
             args += ['-p', f'{key}:={_param(value)}']
         self.log_path = log_path
         self._log = open(log_path, 'w')
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ))
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ))
 
     def alive(self):
         """Return whether the process is still running."""
@@ -96,7 +109,8 @@ class RosHarness:
 
     def wait_matched(self, *publishers, timeout=10.0):
         """Spin until every publisher has a subscriber (one-shot messages are not lost to discovery)."""
-        return self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in publishers), timeout)
+        return self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in publishers),
+                               timeout)
 
     def collect(self, msg_type, topic, qos):
         """Subscribe and return the list every received message is appended to."""
@@ -125,7 +139,8 @@ def start_node(tmp_path):
     started = []
 
     def factory(module, params=None):
-        proc = NodeProcess(module, params, log_path=str(tmp_path / f'{module.rsplit(".", 1)[-1]}.log'))
+        proc = NodeProcess(module, params,
+                           log_path=str(tmp_path / f'{module.rsplit(".", 1)[-1]}.log'))
         started.append(proc)
         return proc
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The chunk executor as a real process over DDS: plays chunks, holds, limits, rejects bad input."""
 
 import math
@@ -14,7 +26,8 @@ from trajectory_msgs.msg import JointTrajectory
 
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.nodes.chunk_executor import _ARM_LOWER, _ARM_UPPER
-from aloe_ros.nodes.common import COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, diagnostic_values
+from aloe_ros.nodes.common import (COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA,
+                                   diagnostic_values)
 from aloe_ros.nodes.common import reliable
 
 pytestmark = pytest.mark.ros
@@ -25,13 +38,15 @@ UPPER = np.array(_ARM_UPPER * 2)
 
 
 def _observation(node):
-    msg = Observation(joint_names=ARM, position=[0.0] * 12, velocity=[0.0] * 12, gripper=[0.5, 0.5])
+    msg = Observation(joint_names=ARM, position=[0.0] * 12, velocity=[0.0] * 12,
+                      gripper=[0.5, 0.5])
     msg.header.stamp = node.get_clock().now().to_msg()
     return msg
 
 
 def _chunk(node, cid, values, horizon=100):
-    msg = ActionChunk(chunk_id=cid, policy_version=7, horizon=horizon, action_dim=14, joint_names=NAMES,
+    msg = ActionChunk(chunk_id=cid, policy_version=7, horizon=horizon, action_dim=14,
+                      joint_names=NAMES,
                       dt=0.02, actions=np.tile(np.asarray(values, np.float32), horizon).tolist())
     msg.header.stamp = node.get_clock().now().to_msg()
     return msg
@@ -64,14 +79,17 @@ def test_executor_process(ros, start_node):
     target = np.full(14, 0.1)
     target[2] = 5.0
     chunk_pub.publish(_chunk(node, 1, target))
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=5, every=feed)
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=5,
+                          every=feed)
     ros.spin_until(lambda: False, timeout=1.0, every=feed)
     policy = [s for s in steps if s.source == ExecutedStep.SOURCE_POLICY]
     assert policy[-1].chunk_id == 1 and policy[-1].policy_version == 7
     assert policy[-1].index_in_chunk > policy[0].index_in_chunk, ([s.source for s in steps], proc.output())
-    assert all(np.all(np.array(s.action) <= UPPER + 1e-9) and np.all(np.array(s.action) >= LOWER - 1e-9)
+    assert all(np.all(np.array(s.action) <= UPPER + 1e-9)
+               and np.all(np.array(s.action) >= LOWER - 1e-9)
                for s in steps)
-    assert left and all(p <= u + 1e-9 for m in left for p, u in zip(m.points[0].positions, _ARM_UPPER))
+    assert left and all(p <= u + 1e-9 for m in left for p,
+                        u in zip(m.points[0].positions, _ARM_UPPER))
     assert policy[-1].action[2] == pytest.approx(_ARM_UPPER[2])
     assert any(e.kind == SafetyEvent.KIND_LIMIT_CLAMP for e in events)
     first = steps[-10].step_index
@@ -81,24 +99,29 @@ def test_executor_process(ros, start_node):
     bad = _chunk(node, 2, np.full(14, 0.2))
     bad.actions[20] = math.nan
     chunk_pub.publish(bad)
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HOLD, timeout=5, every=feed)
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HOLD, timeout=5,
+                          every=feed)
 
     def rejected():
-        return any(diagnostic_values(d, 'chunk_executor').get('chunks_rejected', '0') != '0' for d in diags)
+        return any(diagnostic_values(d, 'chunk_executor').get('chunks_rejected', '0') != '0'
+                   for d in diags)
     assert ros.spin_until(rejected, timeout=5, every=feed)
     assert any(e.kind == SafetyEvent.KIND_REJECTED_INPUT for e in events)
     assert proc.alive()
 
     # Intervention: teleop commands are forwarded as HUMAN steps.
-    iv_pub.publish(InterventionState(active=True, trigger=InterventionState.TRIGGER_BUTTON, device='joy'))
+    iv_pub.publish(InterventionState(active=True, trigger=InterventionState.TRIGGER_BUTTON,
+                                     device='joy'))
 
     def teleop():
         feed()
         tele_pub.publish(JointState(name=NAMES, position=[0.05] * 14))
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=5, every=teleop)
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=5,
+                          every=teleop)
     assert steps[-1].intervention
     iv_pub.publish(InterventionState(active=False))
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HOLD, timeout=5, every=feed)
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HOLD, timeout=5,
+                          every=feed)
 
     # E-stop through the service: holds and reports it.
     client = node.create_client(SetMode, '/aloe/executor/set_mode')

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The observation node as a real process over DDS: aligned output, bad input rejected, staleness."""
 
 from aloe_msgs.msg import EpisodeEvent, Observation
@@ -39,7 +51,8 @@ def test_observation_process(ros, start_node):
             img.header.frame_id = c + '_optical'
             pub.publish(img)
         for a, pub in arm_pubs.items():
-            js = JointState(name=ARM, position=[0.1 * i for i in range(6)] + [0.25], velocity=[0.0] * 7)
+            js = JointState(name=ARM, position=[0.1 * i for i in range(6)] + [0.25], velocity=[0.0]
+                            * 7)
             js.header.stamp = stamp
             pub.publish(js)
         if state['bad'] is not None:
@@ -60,10 +73,12 @@ def test_observation_process(ros, start_node):
     assert ros.wait_matched(event_pub)
     event_pub.publish(EpisodeEvent(episode_id='e1', event=EpisodeEvent.EVENT_STARTED,
                                    task_instruction='hand over the cube'))
-    assert ros.spin_until(lambda: out[-1].task_instruction == 'hand over the cube', timeout=5, every=feed,
+    assert ros.spin_until(lambda: out[-1].task_instruction == 'hand over the cube', timeout=5,
+                          every=feed,
                           period=0.03)
 
-    # Bad input on every feed: unknown joints, NaN, oversized image. Rejected, counted, still running.
+    # Bad input on every feed: unknown joints, NaN, oversized image. Rejected, counted, still
+    # running.
     def bad(stamp):
         js = JointState(name=ARM[:-1] + ['thumb'], position=[0.0] * 7)
         js.header.stamp = stamp
@@ -78,7 +93,8 @@ def test_observation_process(ros, start_node):
 
     def rejected():
         vals = [diagnostic_values(d, 'observation') for d in diags]
-        return any(int(v.get('rejected_unknown_joint', 0)) > 0 and int(v.get('rejected_nan', 0)) > 0
+        return any(int(v.get('rejected_unknown_joint', 0)) > 0
+                   and int(v.get('rejected_nan', 0)) > 0
                    and int(v.get('rejected_oversized_image', 0)) > 0 for v in vals)
     assert ros.spin_until(rejected, timeout=10, every=feed, period=0.03), proc.output()
     assert proc.alive()

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The teleop node as a real process over DDS: takeover, alignment, silence, outcome buttons."""
 
 from aloe_msgs.msg import InterventionState, SafetyEvent
@@ -9,7 +21,8 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import JointState, Joy
 
-from aloe_ros.nodes.common import COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, diagnostic_values
+from aloe_ros.nodes.common import (COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA,
+                                   diagnostic_values)
 
 pytestmark = pytest.mark.ros
 ARM = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper']
@@ -33,7 +46,8 @@ def test_teleop_process(ros, start_node):
     node.create_service(EndEpisode, '/aloe/end_episode', end_episode)
     followers = {a: node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA)
                  for a in ('left', 'right')}
-    leaders = {a: node.create_publisher(JointState, f'/teleop/leader_{a}/joint_states', SENSOR_DATA)
+    leaders = {a: node.create_publisher(JointState, f'/teleop/leader_{a}/joint_states',
+                                        SENSOR_DATA)
                for a in ('left', 'right')}
     joy = node.create_publisher(Joy, '/teleop/joy', COMMANDS)
     pose = {'leader': 0.5, 'send_leader': True, 'bad': False}
@@ -78,7 +92,8 @@ def test_teleop_process(ros, start_node):
 
     # Leader goes silent: commands stop, a safety event tells the executor to hold.
     pose['send_leader'] = False
-    assert ros.spin_until(lambda: any(e.kind == SafetyEvent.KIND_STALE_INPUT for e in events), timeout=5,
+    assert ros.spin_until(lambda: any(e.kind == SafetyEvent.KIND_STALE_INPUT for e in events),
+                          timeout=5,
                           every=feed)
     assert ros.spin_until(lambda: states[-1].aligning and states[-1].active, timeout=2, every=feed)
     n = len(commands)
@@ -88,7 +103,8 @@ def test_teleop_process(ros, start_node):
     # Success button ends the episode through the service and hands back.
     pose['send_leader'] = True
     joy.publish(Joy(buttons=[0, 1, 0, 0]))
-    assert ros.spin_until(lambda: ended and not states[-1].active, timeout=5, every=feed), proc.output()
+    assert ros.spin_until(lambda: ended and not states[-1].active, timeout=5,
+                          every=feed), proc.output()
     assert ended == [EndEpisode.Request.OUTCOME_SUCCESS]
     assert proc.alive()
     code = proc.stop()

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Observation -> executor <- teleop as three real processes against a fake robot (slow)."""
 
 from aloe_msgs.msg import ActionChunk, ExecutedStep
@@ -18,17 +30,20 @@ CAMS = ['cam_high']
 
 
 def test_policy_then_human_through_the_real_graph(ros, start_node):
-    start_node('aloe_ros.nodes.observation', {'camera_names': CAMS, 'slop': 0.05, 'staleness_limit': 0.5})
+    start_node('aloe_ros.nodes.observation', {'camera_names': CAMS, 'slop': 0.05,
+                                              'staleness_limit': 0.5})
     start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5, 'blend_steps': 0,
                                                  'command_interface': 'forward'})
-    start_node('aloe_ros.nodes.teleop', {'align_tolerance': 0.05, 'blend_ticks': 2, 'device_timeout': 0.5})
+    start_node('aloe_ros.nodes.teleop', {'align_tolerance': 0.05, 'blend_ticks': 2,
+                                         'device_timeout': 0.5})
     node = ros.node
     steps = ros.collect(ExecutedStep, '/aloe/executed_step', reliable(200))
     forward = ros.collect(Float64MultiArray, '/right_arm_controller/commands', COMMANDS)
     cam = node.create_publisher(Image, '/cam_high/image_raw', SENSOR_DATA)
     followers = {a: node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA)
                  for a in ('left', 'right')}
-    leaders = {a: node.create_publisher(JointState, f'/teleop/leader_{a}/joint_states', SENSOR_DATA)
+    leaders = {a: node.create_publisher(JointState, f'/teleop/leader_{a}/joint_states',
+                                        SENSOR_DATA)
                for a in ('left', 'right')}
     chunk_pub = node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
     keyboard = node.create_publisher(String, '/teleop/keyboard', COMMANDS)
@@ -54,14 +69,17 @@ def test_policy_then_human_through_the_real_graph(ros, start_node):
                         actions=np.full(200 * 14, 0.11, np.float32).tolist())
     chunk.header.stamp = node.get_clock().now().to_msg()
     chunk_pub.publish(chunk)
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=10, every=robot)
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=10,
+                          every=robot)
     assert steps[-1].policy_version == 2
-    assert ros.spin_until(lambda: forward and forward[-1].data[0] == pytest.approx(0.11, abs=1e-6), timeout=5,
+    assert ros.spin_until(lambda: forward and forward[-1].data[0] == pytest.approx(0.11, abs=1e-6),
+                          timeout=5,
                           every=robot)
     assert len(forward[-1].data) == 7
 
     keyboard.publish(String(data='t'))
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=10, every=robot)
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=10,
+                          every=robot)
     assert steps[-1].intervention
     # blend from the follower's pose to the leader's, then follow the leader
     assert ros.spin_until(lambda: abs(steps[-1].action[0] - 0.12) < 1e-6, timeout=5, every=robot)

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Hypothesis strategies of malformed aloe and sensor messages.
 
 Every strategy returns a *recipe* (a function of the driver) rather than a message, so stamps are
@@ -24,18 +36,22 @@ SPECIAL = [math.nan, math.inf, -math.inf, 1e308, -1e308, 1e6, -1e6, 0.0, 5e-324,
 SPECIAL32 = [math.nan, math.inf, -math.inf, 3.0e38, -3.0e38, 1e6, -1e6, 0.0, 1e-45]
 
 floats64 = st.one_of(st.floats(-4.0, 4.0), st.sampled_from(SPECIAL), st.floats())
-floats32 = st.one_of(st.floats(-4.0, 4.0, width=32), st.sampled_from(SPECIAL32), st.floats(width=32))
+floats32 = st.one_of(st.floats(-4.0, 4.0, width=32), st.sampled_from(SPECIAL32),
+                     st.floats(width=32))
 names = st.one_of(
     st.just(list(JOINTS)), st.just(list(ARM_JOINTS)),
     st.lists(st.sampled_from(JOINTS + ['bogus', '', 'left_waist', 'waist', 'ünïcødé', 'x' * 300]),
              max_size=20),
     st.permutations(JOINTS))
-text = st.one_of(st.text(max_size=40), st.sampled_from(['', '../../etc/passwd', 'x' * 5000, '\x00', 'ok']))
+text = st.one_of(st.text(max_size=40),
+                 st.sampled_from(['', '../../etc/passwd', 'x' * 5000, '\x00', 'ok']))
 
 #: stamp kinds: offset from now [s], or absolute builtin_interfaces/Time fields
 STAMPS = st.one_of(
-    st.sampled_from([0.0, 0.0, 0.0, -0.01, -0.5, -10.0, -1e6, 0.3, 5.0, 1e6]).map(lambda o: ('offset', o)),
-    st.tuples(st.integers(-2 ** 31, 2 ** 31 - 1), st.integers(0, 2 ** 32 - 1)).map(lambda t: ('abs', t)))
+    st.sampled_from([0.0, 0.0, 0.0, -0.01, -0.5, -10.0, -1e6, 0.3, 5.0,
+                     1e6]).map(lambda o: ('offset', o)),
+    st.tuples(st.integers(-2 ** 31, 2 ** 31 - 1),
+              st.integers(0, 2 ** 32 - 1)).map(lambda t: ('abs', t)))
 
 
 def stamp_of(driver, kind):
@@ -76,7 +92,8 @@ def images_fields(draw, max_bytes=50000):
     """Image recipes: inconsistent height/width/step/data, unknown encodings, oversized claims."""
     height = draw(st.sampled_from([0, 1, 8, 64, 65535, 2 ** 32 - 1]))
     width = draw(st.sampled_from([0, 1, 8, 64, 65535, 2 ** 32 - 1]))
-    encoding = draw(st.sampled_from(['rgb8', 'bgr8', 'mono8', 'rgba8', '16UC1', 'yuv422', '', 'jpeg',
+    encoding = draw(st.sampled_from(['rgb8', 'bgr8', 'mono8', 'rgba8', '16UC1', 'yuv422', '',
+                                     'jpeg',
                                      'bogus']))
     step = draw(st.sampled_from([0, 3, 24, 192, 2 ** 32 - 1]))
     size = draw(st.sampled_from([0, 1, 191, 192, 12288, max_bytes]))
@@ -84,7 +101,8 @@ def images_fields(draw, max_bytes=50000):
     stamp = draw(STAMPS)
 
     def make(driver):
-        msg = Image(height=height, width=width, encoding=encoding, step=step, is_bigendian=is_bigendian,
+        msg = Image(height=height, width=width, encoding=encoding, step=step,
+                    is_bigendian=is_bigendian,
                     data=bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8)))
         msg.header.stamp = stamp_of(driver, stamp)
         return msg
@@ -94,8 +112,10 @@ def images_fields(draw, max_bytes=50000):
 @st.composite
 def joint_states(draw, arm=None):
     """JointState recipes (follower arms, teleop commands): sizes, names, NaN/Inf, stamps."""
-    joint_names = draw(st.one_of(names, st.just([n for n in JOINTS if n.startswith(arm or 'left')]),
-                                 st.just(['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle',
+    joint_names = draw(st.one_of(names, st.just([n for n in JOINTS
+                                                 if n.startswith(arm or 'left')]),
+                                 st.just(['waist', 'shoulder', 'elbow', 'forearm_roll',
+                                          'wrist_angle',
                                           'wrist_rotate', 'gripper'])))
     position = draw(st.one_of(_vec(floats64), st.just(None)))
     velocity = draw(_vec(floats64, (0, 7, 3)))
@@ -126,7 +146,8 @@ def chunks(draw):
     def make(driver):
         n = horizon * action_dim if consistent and horizon * action_dim <= 5000 else len(values)
         actions = (values * (n // max(len(values), 1) + 1))[:n] if values else [fill] * n
-        msg = ActionChunk(chunk_id=chunk_id, policy_version=version, horizon=horizon, action_dim=action_dim,
+        msg = ActionChunk(chunk_id=chunk_id, policy_version=version, horizon=horizon,
+                          action_dim=action_dim,
                           joint_names=joint_names, dt=dt, actions=actions)
         msg.header.stamp = stamp_of(driver, stamp)
         return msg
@@ -145,7 +166,8 @@ def executed_steps(draw):
     stamp = draw(STAMPS)
 
     def make(driver, current_id=''):
-        msg = ExecutedStep(episode_id=current_id if episode_id is None else episode_id, step_index=index,
+        msg = ExecutedStep(episode_id=current_id if episode_id is None else episode_id,
+                           step_index=index,
                            source=source, action=action, observed_position=observed,
                            joint_names=joint_names)
         msg.header.stamp = stamp_of(driver, stamp)
@@ -175,13 +197,15 @@ def _clock_near(dt):
 #: /clock samples: negative, huge, out-of-range nanoseconds, and jumps around the driver's time.
 clocks = st.one_of(
     st.builds(_clock, st.integers(-2 ** 31, 2 ** 31 - 1), st.integers(0, 2 ** 32 - 1)),
-    st.builds(_clock, st.sampled_from([-1, 0, 1, 2 ** 31 - 1]), st.sampled_from([0, 999_999_999, 10 ** 9])),
+    st.builds(_clock, st.sampled_from([-1, 0, 1, 2 ** 31 - 1]),
+              st.sampled_from([0, 999_999_999, 10 ** 9])),
     st.builds(_clock_near, st.floats(-2000.0, 2000.0)))
 
 policy_updates = st.builds(
     lambda v, uri, sha, ch: (lambda driver: PolicyUpdate(version=v, checkpoint_uri=uri, sha256=sha,
                                                          config_hash=ch)),
     st.integers(0, 2 ** 32 - 1),
-    st.one_of(text, st.sampled_from(['file:///etc/passwd', 'http://x/y', 'file://host/tmp/a', '/dev/zero',
+    st.one_of(text, st.sampled_from(['file:///etc/passwd', 'http://x/y', 'file://host/tmp/a',
+                                     '/dev/zero',
                                      'file:///proc/self/mem', '/tmp/../../etc/shadow'])),
     st.one_of(text, st.just('0' * 64)), text)

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Shared plumbing of the reliability tests and benches: node processes, a driver node, weights.
 
 Used by ``test/reliability`` and by ``bench/bench_faults.py`` / ``bench/bench_soak.py`` (which put
@@ -20,7 +32,8 @@ TINY_CONFIG = os.path.join(HERE, 'tiny_learner.yaml')
 OTHER_CONFIG = os.path.join(HERE, 'tiny_learner_other.yaml')
 
 JOINTS = [f'{side}_{j}' for side in ('left', 'right')
-          for j in ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper')]
+          for j in ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate',
+                    'gripper')]
 ARM_JOINTS = [n for n in JOINTS if 'gripper' not in n]
 
 
@@ -28,7 +41,8 @@ def _param(value):
     if isinstance(value, bool):
         return 'true' if value else 'false'
     if isinstance(value, (list, tuple)):
-        return '[' + ','.join(_param(v) if not isinstance(v, str) else f"'{v}'" for v in value) + ']'
+        return '[' + ','.join(_param(v) if not isinstance(v, str) else f"'{v}'"
+                              for v in value) + ']'
     if isinstance(value, str):
         return value
     return repr(value)
@@ -52,7 +66,8 @@ class NodeProcess:
         for key, value in self.params.items():
             args += ['-p', f'{key}:={_param(value)}']
         self._log = open(self.log_path, 'a')
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ))
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ))
 
     @property
     def pid(self):
@@ -210,7 +225,8 @@ def synthetic_episode(episode_id, steps=30, seed=0):
     sources[steps // 2:] = SOURCE_HUMAN
     return make_episode(episode_id, actions=rng.normal(scale=0.1, size=(steps, 14)),
                         proprio=rng.normal(scale=0.1, size=(steps, 14)), sources=sources,
-                        policy_versions=np.where(sources == SOURCE_POLICY, 1, 0), outcome=OUTCOME_SUCCESS,
+                        policy_versions=np.where(sources == SOURCE_POLICY, 1, 0),
+                        outcome=OUTCOME_SUCCESS,
                         task='handover', instruction='', seed=seed)
 
 
@@ -220,7 +236,8 @@ def make_weights(out_dir, config_path=TINY_CONFIG, versions=1):
     from aloe_ros.learning.episode import InMemoryEpisodeSource
     from aloe_ros.learning.trainer import AloeTrainer
     os.makedirs(out_dir, exist_ok=True)
-    trainer = AloeTrainer(load_config(config_path), InMemoryEpisodeSource([synthetic_episode('w0')]))
+    trainer = AloeTrainer(load_config(config_path),
+                          InMemoryEpisodeSource([synthetic_episode('w0')]))
     trainer.refresh()
     info = None
     for _ in range(versions):
@@ -232,7 +249,8 @@ def observation_msg(driver, position=None, gripper=(0.5, 0.5), stale=False):
     """Return an aloe_msgs/Observation stamped now (12 arm joints + 2 grippers, no images)."""
     from aloe_msgs.msg import Observation
     pos = list(position) if position is not None else [0.0] * 12
-    msg = Observation(joint_names=ARM_JOINTS, position=pos, velocity=[0.0] * 12, gripper=list(gripper),
+    msg = Observation(joint_names=ARM_JOINTS, position=pos, velocity=[0.0] * 12,
+                      gripper=list(gripper),
                       stale=stale)
     msg.header.stamp = driver.stamp()
     return msg
@@ -267,7 +285,8 @@ class CommandMonitor:
             driver.node.create_subscription(
                 JointTrajectory, f'/{arm}_arm_controller/joint_trajectory',
                 lambda m, a=arm, s=sl: self._on_command(a, s, m), COMMANDS)
-        driver.node.create_subscription(ExecutedStep, '/aloe/executed_step', self._on_step, reliable(200))
+        driver.node.create_subscription(ExecutedStep, '/aloe/executed_step', self._on_step,
+                                        reliable(200))
 
     def _on_command(self, arm, sl, msg):
         if len(msg.points) != 1 or len(msg.points[0].positions) != 7:
@@ -282,13 +301,17 @@ class CommandMonitor:
     def _on_step(self, msg):
         action = np.array(msg.action)
         if action.shape != (14,) or not np.all(np.isfinite(action)) \
-                or np.any(action < self.lower - self.tol) or np.any(action > self.upper + self.tol):
-            self.violations.append(f'step {msg.step_index}: action {action.tolist()} outside the limits')
+                or np.any(action < self.lower
+                          - self.tol) or np.any(action > self.upper + self.tol):
+            self.violations.append(f'step {msg.step_index}: action {action.tolist()} outside the '
+                                   'limits')
         elif self.steps:
-            # a step lost on the way to this monitor (reliable history overrun under load) spans ticks
+            # a step lost on the way to this monitor (reliable history overrun under load) spans
+            # ticks
             ticks = max(int(msg.step_index) - int(self.steps[-1].step_index), 1)
             jump = np.abs(action - np.array(self.steps[-1].action))
             if np.any(jump > ticks * self.vmax * self.dt + self.tol):
-                self.violations.append(f'step {msg.step_index}: jump {jump.max():.4f} above v_max*dt '
+                self.violations.append(f'step {msg.step_index}: jump {jump.max():.4f} above '
+                                       'v_max*dt '
                                        f'over {ticks} tick(s)')
         self.steps.append(msg)

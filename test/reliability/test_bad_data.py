@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Bad data that reached the disk must not stop learning: recorder -> store -> learner, real processes."""
 
 from aloe_msgs.msg import ExecutedStep, LearnerStatus, Observation
@@ -20,12 +32,14 @@ def test_unreadable_episode_is_skipped_and_learning_goes_on(driver, start_node, 
     store = EpisodeStore(root, mode='w')
     store.add_episode(synthetic_episode('good0'))
     store.close()
-    # The recorder stores observations as received: one with an undecodable image lands in an episode.
+    # The recorder stores observations as received: one with an undecodable image lands in an
+    # episode.
     recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
     node = driver.node
     obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
     step_pub = node.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
-    start = driver.call(node.create_client(StartEpisode, '/aloe/start_episode'), StartEpisode.Request(), 60)
+    start = driver.call(node.create_client(StartEpisode, '/aloe/start_episode'),
+                        StartEpisode.Request(), 60)
     assert start is not None and start.success, recorder.output()
     for k in range(12):
         obs = Observation(camera_names=['cam_high'], joint_names=[f'j{i}' for i in range(12)],
@@ -34,7 +48,8 @@ def test_unreadable_episode_is_skipped_and_learning_goes_on(driver, start_node, 
         obs.header.stamp = driver.stamp()
         obs_pub.publish(obs)
         driver.spin_for(0.01)
-        step = ExecutedStep(episode_id=start.episode_id, step_index=k, source=SOURCE_POLICY, policy_version=1,
+        step = ExecutedStep(episode_id=start.episode_id, step_index=k, source=SOURCE_POLICY,
+                            policy_version=1,
                             action=[0.0] * 14, observed_position=[0.0] * 14)
         step.header.stamp = driver.stamp()
         step_pub.publish(step)

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Faults injected into the running graph: killed nodes, silent devices, stalled sensor streams.
 
 Each test starts the real node processes over DDS and asserts on what reaches the robot (the
@@ -35,7 +47,8 @@ def _constant_after(steps, t0):
 
 
 def test_recorder_kill9_mid_episode_loses_no_complete_episode(driver, tmp_path):
-    trials = RecorderKillTrials(driver, str(tmp_path / 'store'), str(tmp_path / 'recorder.log'), seed=1)
+    trials = RecorderKillTrials(driver, str(tmp_path / 'store'), str(tmp_path / 'recorder.log'),
+                                seed=1)
     try:
         for _ in range(3):
             result = trials.trial()
@@ -63,7 +76,8 @@ def test_policy_killed_executor_holds_one_tick_after_chunk_end(driver, start_nod
         obs_pub.publish(observation_msg(driver))
 
     # The policy's start-up (torch) has taken minutes under a CPU hog: a generous deadline.
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 20, 600, feed), \
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 20,
+                             600, feed), \
         policy.output() + executor.output()
     policy.kill9()
 
@@ -76,7 +90,8 @@ def test_policy_killed_executor_holds_one_tick_after_chunk_end(driver, start_nod
         after = [s for s in monitor.steps if stamp_to_sec(s.header.stamp) > chunk_end() + DT]
         return len(after) > 60  # margin so the last 40 commands are all from the held ticks
 
-    # Under load the executor's steps arrive late: wait for them (generous deadline), never a fixed sleep.
+    # Under load the executor's steps arrive late: wait for them (generous deadline), never a
+    # fixed sleep.
     assert driver.spin_until(settled, 120, feed), (len(monitor.steps), executor.output())
     last = chunks[-1]
     after, held = _constant_after(monitor.steps, chunk_end() + DT)
@@ -108,8 +123,10 @@ def test_teleop_silent_mid_intervention_holds(driver, start_node):
         target = np.full(14, 0.2) + 0.1 * np.sin(0.1 * state['k'])
         tele_pub.publish(JointState(name=JOINTS, position=target.tolist()))
 
-    iv_pub.publish(InterventionState(active=True, trigger=InterventionState.TRIGGER_BUTTON, device='joy'))
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_HUMAN for s in monitor.steps) > 30, 60, teleop), \
+    iv_pub.publish(InterventionState(active=True, trigger=InterventionState.TRIGGER_BUTTON,
+                                     device='joy'))
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_HUMAN for s in monitor.steps) > 30, 60,
+                             teleop), \
         executor.output()
     silent_at = driver.now()
     driver.spin_for(1.0, feed)           # the device goes silent; the intervention stays active
@@ -133,7 +150,8 @@ def test_leader_silent_through_teleop_node_holds(driver, start_node):
     obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
     followers = {a: node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA)
                  for a in ('left', 'right')}
-    leaders = {a: node.create_publisher(JointState, f'/teleop/leader_{a}/joint_states', SENSOR_DATA)
+    leaders = {a: node.create_publisher(JointState, f'/teleop/leader_{a}/joint_states',
+                                        SENSOR_DATA)
                for a in ('left', 'right')}
     key_pub = node.create_publisher(String, '/teleop/keyboard', COMMANDS)
     states = driver.collect(InterventionState, '/aloe/intervention', LATCHED,
@@ -151,7 +169,8 @@ def test_leader_silent_through_teleop_node_holds(driver, start_node):
             msg.header.stamp = stamp
             followers[arm].publish(msg)
             if live['leader']:
-                lead = JointState(name=names, position=[0.1 + 0.05 * np.sin(0.05 * live['k'])] * 6 + [0.5])
+                lead = JointState(name=names, position=[0.1 + 0.05 * np.sin(0.05 * live['k'])] * 6
+                                  + [0.5])
                 lead.header.stamp = stamp
                 leaders[arm].publish(lead)
 
@@ -160,7 +179,8 @@ def test_leader_silent_through_teleop_node_holds(driver, start_node):
     assert driver.spin_until(lambda: states and key_pub.get_subscription_count() > 0, 60, station)
     driver.spin_for(1.0, station)
     key_pub.publish(String(data='t'))
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_HUMAN for s in monitor.steps[-10:]) == 10, 30,
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_HUMAN
+                                         for s in monitor.steps[-10:]) == 10, 30,
                              station), (states[-3:], [e.message for e in events], teleop.output())
     live['leader'] = False
     silent_at = driver.now()
@@ -182,7 +202,8 @@ def test_stalled_stream_flags_stale_and_executor_holds(driver, start_node, stall
     observations = driver.collect(Observation, '/aloe/observation', SENSOR_DATA,
                                   keep=lambda m: (stamp_to_sec(m.header.stamp), m.stale))
     cam_pub = driver.node.create_publisher(Image, '/cam_high/image_raw', SENSOR_DATA)
-    joint_pubs = [driver.node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA)
+    joint_pubs = [driver.node.create_publisher(JointState, f'/follower_{a}/joint_states',
+                                               SENSOR_DATA)
                   for a in ('left', 'right')]
     chunk_pub = driver.node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
     live = {'camera': True, 'joints': True}
@@ -202,7 +223,8 @@ def test_stalled_stream_flags_stale_and_executor_holds(driver, start_node, stall
     assert driver.spin_until(lambda: len(monitor.steps) > 20, 60, sensors), \
         observation.output() + executor.output()
     # A long chunk keeps the policy source busy, so a hold can only come from the stall.
-    chunk = ActionChunk(chunk_id=1, policy_version=3, horizon=500, action_dim=14, joint_names=JOINTS, dt=DT,
+    chunk = ActionChunk(chunk_id=1, policy_version=3, horizon=500, action_dim=14,
+                        joint_names=JOINTS, dt=DT,
                         actions=np.full(500 * 14, 0.15, np.float32).tolist())
     chunk.header.stamp = driver.stamp()
     chunk_pub.publish(chunk)
@@ -210,11 +232,13 @@ def test_stalled_stream_flags_stale_and_executor_holds(driver, start_node, stall
     live[stalled] = False
     stall_at = driver.now()
     driver.spin_for(1.5, sensors)
-    assert any(stale for t, stale in observations if t <= stall_at + 0.1), 'no stale observation flagged'
+    assert any(stale for t, stale in observations if t <= stall_at
+               + 0.1), 'no stale observation flagged'
     after, held = _constant_after(monitor.steps, stall_at + 0.2 + 0.1)
     assert len(after) > 30 and held, [s.source for s in after[:10]]
     assert any(e.kind == SafetyEvent.KIND_STALE_INPUT for e in events), [e.message for e in events]
-    assert driver.spin_until(lambda: diag_counter(diags, 'observation', 'stale_published') > 0, 5, sensors)
+    assert driver.spin_until(lambda: diag_counter(diags, 'observation', 'stale_published') > 0, 5,
+                             sensors)
     # The stream comes back: observations are fresh again and the executor leaves the hold.
     live[stalled] = True
     driver.spin_for(1.0, sensors)
@@ -230,12 +254,14 @@ def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_n
         store.add_episode(synthetic_episode(f'ep{k}', seed=k))
     store.close()
     os.makedirs(weights)
-    learner_params = {'learner_config': TINY_CONFIG, 'store_root': store_root, 'weights_dir': weights,
+    learner_params = {'learner_config': TINY_CONFIG, 'store_root': store_root,
+                      'weights_dir': weights,
                       'episodes_per_iteration': 1, 'critic_steps': 20, 'actor_steps': 20,
                       'poll_period': 0.2, 'status_period': 0.2, 'evaluate_running_chunks': False}
     learner = start_node('aloe_ros.nodes.learner', learner_params)
-    policy = start_node('aloe_ros.nodes.policy', {'learner_config': TINY_CONFIG, 'weights_dir': weights,
-                                                  'replan_period': 0.1})
+    policy = start_node('aloe_ros.nodes.policy',
+                        {'learner_config': TINY_CONFIG, 'weights_dir': weights,
+                         'replan_period': 0.1})
     executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
     monitor = CommandMonitor(driver)
     statuses = driver.collect(LearnerStatus, '/aloe/learner_status', reliable(10),
@@ -246,9 +272,11 @@ def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_n
         obs_pub.publish(observation_msg(driver))
 
     def policy_version_running(v):
-        return lambda: any(s.source == SOURCE_POLICY and s.policy_version == v for s in monitor.steps[-5:])
+        return lambda: any(s.source == SOURCE_POLICY and s.policy_version == v
+                           for s in monitor.steps[-5:])
 
-    assert driver.spin_until(policy_version_running(1), 120, feed), learner.output() + policy.output()
+    assert driver.spin_until(policy_version_running(1), 120,
+                             feed), learner.output() + policy.output()
     from aloe_ros.learning.checkpoint import actor_filename
     v1 = os.path.join(weights, actor_filename(1))
     v1_sha = sha256_of(v1)
@@ -262,7 +290,8 @@ def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_n
     def late_policy_steps():
         return [s for s in monitor.steps[n_before:]
                 if stamp_to_sec(s.header.stamp) > killed_at + 1.0 and s.source == SOURCE_POLICY]
-    # v1 keeps driving the robot well after the kill. A hold while the loaded CPU delays observations
+    # v1 keeps driving the robot well after the kill. A hold while the loaded CPU delays
+    # observations
     # (stale input) is the executor doing its job, so wait on the event with a generous deadline.
     driver.spin_until(lambda: len(late_policy_steps()) > 10, 120, feed)
     ran = monitor.steps[n_before:]
@@ -276,7 +305,8 @@ def test_learner_killed_policy_keeps_running_and_learner_resumes(driver, start_n
     # The restarted learner resumes v1 (not re-initialised) and its next export is v2.
     assert driver.spin_until(lambda: statuses, 60, feed), learner.output()
     assert statuses[0][0] >= 1 and statuses[0][1] >= steps_at_v1, statuses[:3]
-    assert driver.spin_until(policy_version_running(2), 120, feed), learner.output() + policy.output()
+    assert driver.spin_until(policy_version_running(2), 120,
+                             feed), learner.output() + policy.output()
     assert 'resumed learner state at v1' in learner.output(100000)
     assert sha256_of(v1) == v1_sha and os.path.exists(os.path.join(weights, actor_filename(2)))
     assert monitor.violations == [], monitor.violations[:5]

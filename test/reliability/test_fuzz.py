@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Hypothesis fuzzing of every subscription and service of the node processes.
 
 Malformed messages (wrong sizes, NaN/Inf, huge values, unknown joint names, empty arrays,
@@ -25,7 +37,8 @@ from sensor_msgs.msg import Image, JointState, Joy
 from std_msgs.msg import String
 
 from aloe_ros.learning.episode import SOURCE_POLICY
-from aloe_ros.nodes.common import COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, latched, reliable
+from aloe_ros.nodes.common import (COMMANDS, DIAGNOSTICS, EVENTS, LATCHED, SENSOR_DATA, latched,
+                                   reliable)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 FUZZ_EXAMPLES = int(os.environ.get('ALOE_FUZZ_EXAMPLES', '300'))
@@ -85,13 +98,16 @@ def test_fuzz_chunk_executor(driver, start_node):
         assert res.success == (request.mode in (0, 1, 2)), (request.mode, res.message)
 
     assert driver.spin_until(lambda: len(monitor.steps) > 10, 60, feed), proc.output()
-    good = ActionChunk(chunk_id=1, policy_version=1, horizon=400, action_dim=14, joint_names=JOINTS, dt=0.02,
+    good = ActionChunk(chunk_id=1, policy_version=1, horizon=400, action_dim=14,
+                       joint_names=JOINTS, dt=0.02,
                        actions=np.tile(np.linspace(-3, 3, 14, dtype=np.float32), 400).tolist())
     good.header.stamp = driver.stamp()
     chunk_pub.publish(good)
-    # Regression: a denormal dt once overflowed (now - stamp) / dt in the control tick and killed the node.
+    # Regression: a denormal dt once overflowed (now - stamp) / dt in the control tick and killed
+    # the node.
     for dt in (5e-324, 1e-300, 1e300):
-        tiny = ActionChunk(chunk_id=9, policy_version=9, horizon=5, action_dim=14, joint_names=JOINTS, dt=dt,
+        tiny = ActionChunk(chunk_id=9, policy_version=9, horizon=5, action_dim=14,
+                           joint_names=JOINTS, dt=dt,
                            actions=[0.1] * 70)
         tiny.header.stamp = driver.stamp(-1.0)
         chunk_pub.publish(tiny)
@@ -101,7 +117,8 @@ def test_fuzz_chunk_executor(driver, start_node):
                       st.one_of(st.integers(0, 255), st.just(0)), fz.text)
     sent = fuzz(driver, [(obs_pub.publish, fz.observations()), (chunk_pub.publish, fz.chunks()),
                          (chunk_pub.publish, fz.chunks()), (iv_pub.publish, fz.interventions),
-                         (tele_pub.publish, fz.joint_states()), (ev_pub.publish, fz.episode_events),
+                         (tele_pub.publish, fz.joint_states()),
+                         (ev_pub.publish, fz.episode_events),
                          (set_mode, modes)], between=feed)
     # Back to a sane state: the node still answers and still plays a valid chunk.
     set_mode(SetMode.Request(mode=0, reason='after fuzz'))
@@ -124,7 +141,8 @@ def test_fuzz_chunk_executor(driver, start_node):
 
 def test_fuzz_observation(driver, start_node):
     proc = start_node('aloe_ros.nodes.observation', {
-        'camera_names': ['cam_high'], 'image_height': 8, 'image_width': 8, 'max_image_bytes': 20000})
+        'camera_names': ['cam_high'], 'image_height': 8, 'image_width': 8,
+        'max_image_bytes': 20000})
     diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
     out = driver.collect(Observation, '/aloe/observation', SENSOR_DATA)
     node = driver.node
@@ -147,8 +165,10 @@ def test_fuzz_observation(driver, start_node):
     # Deterministic bad input first (each must be counted under its cause), then the fuzzer.
     left = [n for n in JOINTS if n.startswith('left')]
     known_bad = [
-        (pubs['left'], JointState(name=left, position=[float('nan')] + [0.0] * 6), 0.0, 'rejected_nan'),
-        (pubs['left'], JointState(name=left + ['extra'], position=[0.0] * 8), 0.0, 'rejected_unknown_joint'),
+        (pubs['left'], JointState(name=left, position=[float('nan')] + [0.0] * 6), 0.0,
+         'rejected_nan'),
+        (pubs['left'], JointState(name=left + ['extra'], position=[0.0] * 8), 0.0,
+         'rejected_unknown_joint'),
         (pubs['left'], JointState(name=left, position=[0.0] * 6), 0.0, 'rejected_bad_size'),
         (pubs['left'], JointState(name=left, position=[0.0] * 7), -5.0, 'rejected_stale'),
         (pubs['left'], JointState(name=left, position=[0.0] * 7), 30.0, 'rejected_future_stamp'),
@@ -163,16 +183,19 @@ def test_fuzz_observation(driver, start_node):
         driver.spin_for(0.05)
     for _pub, _msg, _offset, cause in known_bad:
         assert driver.spin_until(lambda: diag_counter(diags, 'observation', cause) > 0, 5), cause
-    sent = fuzz(driver, [(cam_pub.publish, fz.images_fields()), (cam_pub.publish, fz.images_fields()),
+    sent = fuzz(driver, [(cam_pub.publish, fz.images_fields()),
+                         (cam_pub.publish, fz.images_fields()),
                          (pubs['left'].publish, fz.joint_states('left')),
                          (pubs['right'].publish, fz.joint_states('right')),
                          (ev_pub.publish, fz.episode_events)])
     n_before = len(out)
-    assert driver.spin_until(lambda: len(out) > n_before + 20 and not out[-1].stale, 20, valid), proc.output()
+    assert driver.spin_until(lambda: len(out) > n_before + 20 and not out[-1].stale, 20,
+                             valid), proc.output()
     driver.spin_for(1.2, valid)
     assert proc.alive() and sent >= FUZZ_EXAMPLES // 2
     assert all(_finite_observation(o) for o in out)
-    assert all(len(o.images) == 1 and o.images[0].height == 8 and len(o.images[0].data) == 192 for o in out)
+    assert all(len(o.images) == 1 and o.images[0].height == 8 and len(o.images[0].data) == 192
+               for o in out)
     assert diag_counter(diags, 'observation', 'rejected') > 0
     assert diag_counter(diags, 'observation', 'rejected') > len(known_bad) + sent // 4
     assert 'Traceback' not in proc.output(100000)
@@ -201,7 +224,8 @@ def test_fuzz_recorder(driver, start_node, tmp_path):
     def end(request):
         res = driver.call(end_cli, request, timeout=15)
         assert res is not None, 'EndEpisode did not answer: ' + proc.output()
-        assert res.success == (current['id'] != '' and request.outcome in (1, 2, 3, 4)), res.message
+        assert res.success == (current['id'] != ''
+                               and request.outcome in (1, 2, 3, 4)), res.message
 
         if res.success:
             current['id'] = ''
@@ -211,7 +235,8 @@ def test_fuzz_recorder(driver, start_node, tmp_path):
     end(EndEpisode.Request(outcome=3, reason='ended at once'))
     start(StartEpisode.Request(task='fuzz'))
     assert current['id']
-    starts = st.builds(lambda t, i, s: (lambda d: StartEpisode.Request(task=t, task_instruction=i, seed=s)),
+    starts = st.builds(lambda t, i,
+                       s: (lambda d: StartEpisode.Request(task=t, task_instruction=i, seed=s)),
                        fz.text, fz.text, st.integers(-2 ** 63, 2 ** 63 - 1))
     ends = st.builds(lambda o, r: (lambda d: EndEpisode.Request(outcome=o, reason=r)),
                      st.integers(0, 255), fz.text)
@@ -225,7 +250,8 @@ def test_fuzz_recorder(driver, start_node, tmp_path):
     # Still recording correctly: a clean episode keeps every step.
     start(StartEpisode.Request(task='clean'))
     for k in range(20):
-        msg = ExecutedStep(episode_id=current['id'], step_index=k, source=SOURCE_POLICY, policy_version=1,
+        msg = ExecutedStep(episode_id=current['id'], step_index=k, source=SOURCE_POLICY,
+                           policy_version=1,
                            action=[0.01 * k] * 14, observed_position=[0.0] * 14)
         msg.header.stamp = driver.stamp()
         step_pub.publish(msg)
@@ -271,11 +297,13 @@ def test_fuzz_policy(driver, start_node, tmp_path):
     assert driver.spin_until(lambda: chunks, 60, feed), proc.output()
     tampered = info.sha256[:-1] + ('0' if info.sha256[-1] != '0' else '1')
     loads = st.builds(lambda u, s, v: (lambda d: LoadPolicy.Request(uri=u, sha256=s, version=v)),
-                      st.one_of(fz.text, st.sampled_from(['file:///etc/passwd', '/dev/zero', info.path,
-                                                          'file://' + info.path + '/../x', weights])),
+                      st.one_of(fz.text,
+                                st.sampled_from(['file:///etc/passwd', '/dev/zero', info.path,
+                                                 'file://' + info.path + '/../x', weights])),
                       st.one_of(fz.text, st.just(tampered)),
                       st.integers(0, 2 ** 32 - 1))
-    sent = fuzz(driver, [(obs_pub.publish, fz.observations()), (obs_pub.publish, fz.observations()),
+    sent = fuzz(driver, [(obs_pub.publish, fz.observations()),
+                         (obs_pub.publish, fz.observations()),
                          (upd_pub.publish, fz.policy_updates), (load, loads)])
     n_before = len(chunks)
     assert driver.spin_until(lambda: len(chunks) > n_before + 5, 20, feed), proc.output()
@@ -350,11 +378,14 @@ def test_fuzz_learner(driver, start_node, tmp_path):
         make_obs = draw(fz.observations())
         actions = draw(st.one_of(st.just([]), st.lists(fz.floats32, max_size=30),
                                  st.just([0.1] * 140)))
-        horizon, dim = draw(st.sampled_from([0, 1, 10, 2 ** 32 - 1])), draw(st.sampled_from([0, 14, 7]))
-        return lambda d: EvaluateChunk.Request(observation=make_obs(d), actions=actions, horizon=horizon,
+        horizon, dim = draw(st.sampled_from([0, 1, 10, 2 ** 32
+                                             - 1])), draw(st.sampled_from([0, 14, 7]))
+        return lambda d: EvaluateChunk.Request(observation=make_obs(d), actions=actions,
+                                               horizon=horizon,
                                                action_dim=dim)
 
-    good = EvaluateChunk.Request(observation=observation_msg(driver), actions=[0.1] * 140, horizon=10,
+    good = EvaluateChunk.Request(observation=observation_msg(driver), actions=[0.1] * 140,
+                                 horizon=10,
                                  action_dim=14)
     evaluate(good)
     sent = fuzz(driver, [(obs_pub.publish, fz.observations()), (chunk_pub.publish, fz.chunks()),
@@ -372,11 +403,13 @@ def test_fuzz_sim(driver, start_node):
     from aloe_msgs.srv import ResetScene
     from builtin_interfaces.msg import Duration
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
-    proc = start_node('aloe_ros.nodes.sim_node', {'camera_rate_hz': 0.0, 'image_height': 8, 'image_width': 8})
+    proc = start_node('aloe_ros.nodes.sim_node',
+                      {'camera_rate_hz': 0.0, 'image_height': 8, 'image_width': 8})
     diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
     states = driver.collect(JointState, '/follower_left/joint_states', SENSOR_DATA)
     node = driver.node
-    pubs = {s: node.create_publisher(JointTrajectory, f'/{s}_arm_controller/joint_trajectory', COMMANDS)
+    pubs = {s: node.create_publisher(JointTrajectory, f'/{s}_arm_controller/joint_trajectory',
+                                     COMMANDS)
             for s in ('left', 'right')}
     reset_cli = node.create_client(ResetScene, '/sim/reset')
     # The sim follows episode events (a reset is refused while one is open): fuzz them too.
@@ -386,7 +419,8 @@ def test_fuzz_sim(driver, start_node):
     def trajectories(draw):
         joint_names = draw(fz.names)
         points = draw(st.lists(st.tuples(st.lists(fz.floats64, max_size=15),
-                                         st.integers(-2 ** 31, 2 ** 31 - 1), st.integers(0, 2 ** 32 - 1)),
+                                         st.integers(-2 ** 31, 2 ** 31 - 1),
+                                         st.integers(0, 2 ** 32 - 1)),
                                max_size=4))
 
         def make(d):
@@ -403,7 +437,8 @@ def test_fuzz_sim(driver, start_node):
                        st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), st.integers(-1, 10)),
                        st.one_of(fz.text, st.just('handover'), st.just('')))
     assert driver.spin_until(lambda: states, 120), proc.output()
-    sent = fuzz(driver, [(pubs['left'].publish, trajectories()), (pubs['right'].publish, trajectories()),
+    sent = fuzz(driver, [(pubs['left'].publish, trajectories()),
+                         (pubs['right'].publish, trajectories()),
                          (reset, resets), (ev_pub.publish, fz.episode_events)],
                 examples=max(FUZZ_EXAMPLES // 3, 20))
     n_before = len(states)
@@ -445,7 +480,8 @@ def test_fuzz_clock_and_control_events_under_sim_time(driver, start_node, tmp_pa
     # Sane again: the executor keeps stepping on the driver's timeline, every node is up.
     assert driver.spin_until(lambda: len(monitor.steps) > n + 50, 120, feed), executor.output()
     assert all(abs(s.header.stamp.sec - driver.now()) < 60 for s in monitor.steps[n + 10:])
-    assert driver.spin_until(lambda: diag_counter(diags, 'chunk_executor', 'clock_rejected') > 0, 30, feed)
+    assert driver.spin_until(lambda: diag_counter(diags, 'chunk_executor', 'clock_rejected') > 0,
+                             30, feed)
     assert sent >= FUZZ_EXAMPLES // 2 and monitor.violations == []
     for proc in [executor] + others:
         assert proc.alive(), proc.output()

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Hostile input on the ROS domain, through real node processes: bad /clock, forged episode events,
 bad and good messages alternating. No single message may stop a node or cost recorded steps.
 """
@@ -41,7 +53,8 @@ class ChunkFeed:
         self.obs_pub.publish(observation_msg(d))
         if d.now() >= self.next_chunk:
             self.chunk_id += 1
-            chunk = ActionChunk(chunk_id=self.chunk_id, policy_version=1, horizon=100, action_dim=14,
+            chunk = ActionChunk(chunk_id=self.chunk_id, policy_version=1, horizon=100,
+                                action_dim=14,
                                 joint_names=JOINTS, dt=DT, actions=[0.1] * 1400)
             chunk.header.stamp = d.stamp()
             self.chunk_pub.publish(chunk)
@@ -60,7 +73,8 @@ def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_
         start_node('aloe_ros.nodes.observation', sim),
         start_node('aloe_ros.nodes.teleop', sim),
         start_node('aloe_ros.nodes.recorder', {**sim, 'storage_root': str(tmp_path / 'store')}),
-        # No initial weights: the policy waits for a PolicyUpdate (its chunks would mix with the feed's).
+        # No initial weights: the policy waits for a PolicyUpdate (its chunks would mix with the
+        # feed's).
         start_node('aloe_ros.nodes.policy', {**sim, 'learner_config': TINY_CONFIG,
                                              'weights_dir': str(tmp_path / 'weights')}),
         start_node('aloe_ros.nodes.learner', {**sim, 'learner_config': TINY_CONFIG,
@@ -78,18 +92,22 @@ def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_
     assert driver.spin_until(lambda: policy_steps() > 20, 600, feed), executor.output()
     for bad in (Time(sec=-1, nanosec=0), Time(sec=0, nanosec=1_500_000_000)):
         n_events = len(events)
-        # /clock subscriptions keep one sample: leave the bad one alone for a moment so it is taken.
+        # /clock subscriptions keep one sample: leave the bad one alone for a moment so it is
+        # taken.
         feed.clock_pub = None
         clock_pub.publish(Clock(clock=bad))
         driver.spin_for(0.3, feed)
         feed.clock_pub = clock_pub
-        # The executor says so and holds, then resumes the policy once the clock has been sane 0.5 s.
-        assert driver.spin_until(lambda: _messages(events[n_events:], 'clock rejected cleared'), 300, feed), \
+        # The executor says so and holds, then resumes the policy once the clock has been sane 0.5
+        # s.
+        assert driver.spin_until(lambda: _messages(events[n_events:], 'clock rejected cleared'),
+                                 300, feed), \
             [e.message for e in events[n_events:]] + [executor.output()]
         assert _messages(events[n_events:], '/clock rejected')
         resumed_at = len(monitor.steps)
         assert driver.spin_until(
-            lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[resumed_at:]) > 10, 300, feed), \
+            lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[resumed_at:]) > 10, 300,
+            feed), \
             executor.output()
     # A jump back by 1000 s, and one forward by 1e6 s: neither is applied, every node stays up.
     now = driver.now()
@@ -99,7 +117,8 @@ def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_
         driver.spin_for(0.3, feed)
     feed.clock_pub = clock_pub
     n = len(monitor.steps)
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[n:]) > 10, 300,
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY
+                                         for s in monitor.steps[n:]) > 10, 300,
                              feed)
     # ROS time never left the driver's timeline: every step is stamped within seconds of it.
     assert all(abs(s.header.stamp.sec - driver.now()) < 60 for s in monitor.steps[n:])
@@ -128,14 +147,16 @@ def test_forged_episode_event_costs_no_step_of_the_real_episode(driver, start_no
     assert driver.spin_until(lambda: len(labelled()) > 20, 600, feed), executor.output()
     forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
     for k in range(20):
-        forger.publish(EpisodeEvent(episode_id=f'forged-{k % 2}', event=EpisodeEvent.EVENT_STARTED))
+        forger.publish(EpisodeEvent(episode_id=f'forged-{k % 2}',
+                                    event=EpisodeEvent.EVENT_STARTED))
         driver.spin_for(0.05, feed)
     n = len(monitor.steps)
     assert driver.spin_until(lambda: len(monitor.steps) > n + 50, 300, feed)
     # End once the recorder has received every labelled step seen so far (its counters, 1 Hz).
     n_labelled = len(labelled())
     assert driver.spin_until(
-        lambda: diag_counter(diags, 'aloe_recorder', 'msgs_aloe_executed_step') >= n_labelled, 300, feed)
+        lambda: diag_counter(diags, 'aloe_recorder', 'msgs_aloe_executed_step') >= n_labelled, 300,
+        feed)
     end = driver.call(driver.node.create_client(EndEpisode, '/aloe/end_episode'),
                       EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
     assert end is not None and end.success, recorder.output()
@@ -160,7 +181,8 @@ def test_alternating_bad_and_good_observations_bounded_reports(driver, start_nod
     monitor = CommandMonitor(driver)
     events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
     diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 10, 600, feed)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 10,
+                             600, feed)
     n_events = len(events)
     state = {'k': 0}
 
@@ -178,7 +200,8 @@ def test_alternating_bad_and_good_observations_bounded_reports(driver, start_nod
     driver.spin_for(10.0, alternate, period=0.02)
     assert state['k'] > 100
     flood = events[n_events:]
-    causes = 4  # observation rejected, stale observation hold, its clearing shares that budget, chunk
+    # observation rejected, stale observation hold, its clearing shares that budget, chunk
+    causes = 4
     assert len(flood) <= causes * 3 * 3, [e.message for e in flood]
     assert driver.spin_until(lambda: diag_counter(diags, 'chunk_executor', 'reports_suppressed') > 50, 30,
                              feed), [e.message for e in flood]
@@ -197,15 +220,18 @@ def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_n
     store.add_episode(synthetic_episode('ep0'))
     store.close()
     learner = start_node('aloe_ros.nodes.learner', {
-        'learner_config': TINY_CONFIG, 'store_root': store_root, 'weights_dir': str(tmp_path / 'weights'),
+        'learner_config': TINY_CONFIG, 'store_root': store_root,
+        'weights_dir': str(tmp_path / 'weights'),
         'trigger': 'action'})
     client = driver.node.create_client(EvaluateChunk, '/aloe/evaluate_chunk')
     horizon = 10  # tiny_learner.yaml
 
     def evaluate(actions, h=horizon, d=14):
-        req = EvaluateChunk.Request(observation=observation_msg(driver), actions=actions, horizon=h,
+        req = EvaluateChunk.Request(observation=observation_msg(driver), actions=actions,
+                                    horizon=h,
                                     action_dim=d)
-        res = driver.call(client, req, timeout=600)  # the learner's start-up (torch) is slow under load
+        # the learner's start-up (torch) is slow under load
+        res = driver.call(client, req, timeout=600)
         assert res is not None, learner.output()
         return res
 
@@ -226,8 +252,10 @@ def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_n
     assert learner.alive() and 'Traceback' not in learner.output(100000)
 
 
-@pytest.mark.xfail(reason='issue 14 point 5, open: each 56 MB chunk still raises the executor RSS by ~50 MB '
-                          '(held below Python, in the DDS receive path); the refusal itself is checked '
+@pytest.mark.xfail(reason='issue 14 point 5, open: each 56 MB chunk still raises the executor RSS '
+                   'by ~50 MB '
+                          '(held below Python, in the DDS receive path); the refusal itself is '
+                   'checked '
                           'by test_oversized_chunk_refused_before_its_data_is_read', strict=False)
 def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, start_node):
     import array
@@ -235,9 +263,11 @@ def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, star
     feed = ChunkFeed(driver)
     monitor = CommandMonitor(driver)
     events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 50, 600, feed)
+    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 50,
+                             600, feed)
     huge = ActionChunk(chunk_id=10_000, policy_version=1, horizon=1_000_000, action_dim=14,
-                       joint_names=JOINTS, dt=DT, actions=array.array('f', bytes(4 * 14 * 1_000_000)))
+                       joint_names=JOINTS, dt=DT,
+                       actions=array.array('f', bytes(4 * 14 * 1_000_000)))
     rss = [executor.rss_mb()]
     n = len(monitor.steps)
     for batch in range(2):
@@ -265,7 +295,8 @@ def test_sim_reset_refused_during_an_episode_and_episodes_record_the_sims_task(d
     from aloe_msgs.srv import ResetScene
     from aloe_ros.sim.tasks import task_names
     other = next(t for t in task_names() if t != 'handover')
-    sim = start_node('aloe_ros.nodes.sim_node', {'camera_rate_hz': 0.0, 'image_height': 8, 'image_width': 8,
+    sim = start_node('aloe_ros.nodes.sim_node', {'camera_rate_hz': 0.0, 'image_height': 8,
+                                                 'image_width': 8,
                                                  'task': 'handover'})
     recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': str(tmp_path / 'store'),
                                                       'default_task': 'stale_default'})
@@ -278,11 +309,14 @@ def test_sim_reset_refused_during_an_episode_and_episodes_record_the_sims_task(d
     # Generous deadlines: on a loaded machine node start-up alone can take minutes.
     reset = driver.call(reset_cli, ResetScene.Request(seed=3, task=other), 300)
     assert reset is not None and reset.success, sim.output()
-    # The recorder hears the sim's task (latched): an empty StartEpisode records it, not the default.
-    assert driver.spin_until(lambda: f'task {other!r}' in recorder.output(), 300), recorder.output()
+    # The recorder hears the sim's task (latched): an empty StartEpisode records it, not the
+    # default.
+    assert driver.spin_until(lambda: f'task {other!r}' in recorder.output(),
+                             300), recorder.output()
     start = driver.call(start_cli, StartEpisode.Request(), 120)
     assert start is not None and start.success, recorder.output()
-    assert driver.spin_until(lambda: any(e.event == EpisodeEvent.EVENT_STARTED for e in events), 120)
+    assert driver.spin_until(lambda: any(e.event == EpisodeEvent.EVENT_STARTED for e in events),
+                             120)
     assert [e.task for e in events if e.episode_id == start.episode_id] == [other]
     # While the episode is open the scene cannot be reset (a task change would split it).
     refused = driver.call(reset_cli, ResetScene.Request(seed=4, task='handover'), 120)
@@ -295,5 +329,6 @@ def test_sim_reset_refused_during_an_episode_and_episodes_record_the_sims_task(d
     # Once the episode has ended the reset goes through again.
     # (the sim hears EVENT_ENDED asynchronously: retry for a while)
     assert driver.spin_until(lambda: (driver.call(reset_cli, ResetScene.Request(seed=5, task='handover'), 30)
-                                      or ResetScene.Response()).success, 120, period=0.5), sim.output()
+                                      or ResetScene.Response()).success, 120,
+                             period=0.5), sim.output()
     assert sim.alive() and recorder.alive()

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Weights safety through the real policy node: only verified safetensors from weights_dir load."""
 
 import os
@@ -42,7 +54,8 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
     client = driver.node.create_client(LoadPolicy, '/aloe/policy/load')
 
     def load(uri, sha, version):
-        res = driver.call(client, LoadPolicy.Request(uri=str(uri), sha256=sha, version=version), timeout=60)
+        res = driver.call(client, LoadPolicy.Request(uri=str(uri), sha256=sha, version=version),
+                          timeout=60)
         assert res is not None, proc.output()
         return res
 
@@ -88,7 +101,8 @@ def test_load_policy_refuses_untrusted_weights(driver, start_node, tmp_path):
 
     # A PolicyUpdate announcing outside or tampered weights is refused the same way, never run.
     pub = driver.node.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
-    pub.publish(PolicyUpdate(version=9, checkpoint_uri='file://' + str(link), sha256=sha256_of(foreign.path)))
+    pub.publish(PolicyUpdate(version=9, checkpoint_uri='file://' + str(link),
+                             sha256=sha256_of(foreign.path)))
     driver.spin_for(2.0)
     pub.publish(PolicyUpdate(version=10, checkpoint_uri='file://' + good.path, sha256='f' * 64))
     assert driver.spin_until(lambda: diag_counter(diags, 'policy', 'updates_rejected') >= len(refusals) + 4,

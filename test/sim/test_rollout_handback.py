@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """After a hand-back the sim rollout makes a chunked policy re-plan from the operator's state."""
 
 import os
@@ -61,11 +73,13 @@ def test_hand_back_forces_a_replan():
     env = BimanualEnv('handover', cameras=())
     policy = CountingChunks(env)
     ep = run_episode(env, policy, ScriptedTakeover(env), seed=0)
-    # Ticks 0..10 policy (11 calls, operator sees tick 10 and takes over), then human, then policy again.
+    # Ticks 0..10 policy (11 calls, operator sees tick 10 and takes over), then human, then policy
+    # again.
     assert ep.sources[0] == SOURCE_POLICY and (ep.sources == SOURCE_HUMAN).sum() == 20
     first_after = int(np.argmax(ep.sources[11:] == SOURCE_POLICY)) + 11
     assert ep.sources[first_after - 1] == SOURCE_HUMAN
-    # Plans: at call 0, then at the first call after the hand-back (call 10), not 25 calls after the first.
+    # Plans: at call 0, then at the first call after the hand-back (call 10), not 25 calls after
+    # the first.
     assert policy.plans[:2] == [0, 10], policy.plans
 
 

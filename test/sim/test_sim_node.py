@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The real sim node in a subprocess: publishes, moves on good commands, survives bad ones."""
 
 import math
@@ -32,7 +44,8 @@ def _start(*params):
             '-p', 'image_height:=24', '-p', 'image_width:=32', '-p', 'camera_rate_hz:=10.0']
     for p in params:
         args += ['-p', p]
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
 
 
 class _Probe:
@@ -47,9 +60,11 @@ class _Probe:
         self.node.create_subscription(JointState, '/follower_left/joint_states',
                                       lambda m: setattr(self, 'left', m), SENSOR_DATA)
         self.node.create_subscription(Image, '/cam_high/image_raw', self._on_image, SENSOR_DATA)
-        self.traj = self.node.create_publisher(JointTrajectory, '/left_arm_controller/joint_trajectory',
+        self.traj = self.node.create_publisher(JointTrajectory,
+                                               '/left_arm_controller/joint_trajectory',
                                                COMMANDS)
-        self.fwd = self.node.create_publisher(Float64MultiArray, '/right_arm_controller/commands', COMMANDS)
+        self.fwd = self.node.create_publisher(Float64MultiArray, '/right_arm_controller/commands',
+                                              COMMANDS)
 
     def _on_diag(self, msg):
         values = diagnostic_values(msg, 'aloe_sim')
@@ -84,13 +99,15 @@ def test_node_publishes_moves_and_rejects_bad_commands():
     proc = _start()
     probe = _Probe()
     try:
-        assert probe.spin(20.0, lambda: probe.left is not None and probe.diag), 'node never published'
+        assert probe.spin(20.0, lambda: probe.left is not None
+                          and probe.diag), 'node never published'
         assert probe.spin(3.0, lambda: probe.images > 0)
         names = robot.SIDE_JOINT_NAMES['left']
         good = list(robot.HOME_ARM) + [0.5]
         good[0] = 0.3
         probe.traj.publish(_trajectory(names, good))
-        assert probe.spin(5.0, lambda: abs(probe.left.position[0] - 0.3) < 0.01), 'arm did not follow'
+        assert probe.spin(5.0, lambda: abs(probe.left.position[0]
+                                           - 0.3) < 0.01), 'arm did not follow'
         bad = [
             _trajectory(names[:6], good[:6]),                       # wrong joint count
             _trajectory(names[:6] + ('left_pinky',), good),          # unknown joint
@@ -99,7 +116,8 @@ def test_node_publishes_moves_and_rejects_bad_commands():
         ]
         for msg in bad:
             probe.traj.publish(msg)
-        assert probe.spin(5.0, lambda: int(probe.diag.get('rejected_commands', 0)) >= 4), probe.diag
+        assert probe.spin(5.0,
+                          lambda: int(probe.diag.get('rejected_commands', 0)) >= 4), probe.diag
         assert int(probe.diag['rejected_unknown_joint']) == 1 and int(probe.diag['rejected_non_finite']) == 1
         probe.spin(0.5)
         assert abs(probe.left.position[0] - 0.3) < 0.01, 'arm left its last safe target'
@@ -123,7 +141,8 @@ def test_forward_interface_and_bad_config_exits_nonzero():
         assert probe.spin(20.0, lambda: bool(probe.diag))
         probe.fwd.publish(Float64MultiArray(data=[0.0] * 8))
         probe.fwd.publish(Float64MultiArray(data=list(robot.HOME_ARM) + [math.inf]))
-        assert probe.spin(5.0, lambda: int(probe.diag.get('rejected_commands', 0)) >= 2), probe.diag
+        assert probe.spin(5.0,
+                          lambda: int(probe.diag.get('rejected_commands', 0)) >= 2), probe.diag
         assert float(probe.diag['real_time_factor_target']) == 2.0
         assert proc.poll() is None
     finally:

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Chunk executor core: blending, limits, hold rules, intervention arbitration (ROS-free)."""
 
 from hypothesis import given, settings, strategies as st
@@ -117,7 +129,8 @@ def test_hold_while_clock_rejected_and_resume():
     core.on_observation(0.02, np.zeros(D))
     r = core.tick(0.02)
     assert r.source == SOURCE_HOLD and r.hold_reason == 'clock rejected'
-    assert [(n.kind, n.level, n.cause) for n in r.notes] == [(ec.KIND_HOLD, ec.LEVEL_WARN, 'clock rejected')]
+    assert [(n.kind, n.level, n.cause)
+            for n in r.notes] == [(ec.KIND_HOLD, ec.LEVEL_WARN, 'clock rejected')]
     core.set_clock_fault('')
     core.on_observation(0.04, np.zeros(D))
     r = core.tick(0.04)
@@ -133,14 +146,16 @@ def test_nan_chunk_rejected_and_holds():
     bad = np.zeros(3 * D, np.float32)
     bad[5] = np.nan
     with pytest.raises(FloatingPointError, match='NaN'):
-        ec.chunk_from_fields(0.0, 2, 1, 3, D, ec.DEFAULT_JOINT_NAMES, DT, bad, ec.DEFAULT_JOINT_NAMES, DT)
+        ec.chunk_from_fields(0.0, 2, 1, 3, D, ec.DEFAULT_JOINT_NAMES, DT, bad,
+                             ec.DEFAULT_JOINT_NAMES, DT)
     core.on_bad_chunk('chunk 2: NaN', nan=True)
     r = core.tick(DT)
     assert r.source == SOURCE_HOLD
     assert ec.KIND_REJECTED_INPUT in [n.kind for n in r.notes]
     np.testing.assert_allclose(r.command, 0.01)
     core.on_bad_chunk('chunk 3: NaN', nan=True)
-    assert ec.KIND_REJECTED_INPUT not in [n.kind for n in core.tick(2 * DT).notes]  # once per cause
+    # once per cause
+    assert ec.KIND_REJECTED_INPUT not in [n.kind for n in core.tick(2 * DT).notes]
 
 
 def test_chunk_validation_reorders_and_rejects():
@@ -182,7 +197,8 @@ def test_oversized_chunk_refused_before_its_data_is_read():
     with pytest.raises(ValueError, match='expected horizon'):
         ec.chunk_from_fields(0.0, 1, 0, 10, D, names, DT, _Untouchable(huge * D), names, DT)
     with pytest.raises(ValueError, match='action_dim'):
-        ec.chunk_from_fields(0.0, 1, 0, 10, 1000, _Untouchable(1000), DT, _Untouchable(10 * 1000), names, DT)
+        ec.chunk_from_fields(0.0, 1, 0, 10, 1000, _Untouchable(1000), DT, _Untouchable(10 * 1000),
+                             names, DT)
     with pytest.raises(ValueError, match='horizon 1000000 outside'):
         ec.sized_chunk(_Untouchable(huge * D), huge, D, 100, D)
     with pytest.raises(ValueError, match='action_dim 7, expected 14'):
@@ -269,10 +285,12 @@ def test_handback_blends_from_human_pose():
 
 def test_observation_to_action_vector():
     obs_names = [n for n in ec.DEFAULT_JOINT_NAMES if 'gripper' not in n]
-    v = ec.observation_to_action_vector(ec.DEFAULT_JOINT_NAMES, obs_names, np.arange(12.0), [0.3, 0.7])
+    v = ec.observation_to_action_vector(ec.DEFAULT_JOINT_NAMES, obs_names, np.arange(12.0),
+                                        [0.3, 0.7])
     assert v[6] == 0.3 and v[13] == 0.7 and v[7] == 6.0
     with pytest.raises(ValueError):
-        ec.observation_to_action_vector(ec.DEFAULT_JOINT_NAMES, obs_names[:-1], np.arange(11.0), [0, 1])
+        ec.observation_to_action_vector(ec.DEFAULT_JOINT_NAMES, obs_names[:-1], np.arange(11.0),
+                                        [0, 1])
 
 
 def test_loop_stats_missed_ticks():
@@ -302,7 +320,8 @@ def test_never_outside_limits(events, blend):
     lower = np.linspace(-1.0, -0.2, D)
     upper = np.linspace(0.3, 1.5, D)
     vmax = np.linspace(0.5, 3.0, D)
-    core = ec.ExecutorCore(ec.ExecutorConfig(ec.JointLimits(lower, upper, vmax), dt=DT, blend_steps=blend))
+    core = ec.ExecutorCore(ec.ExecutorConfig(ec.JointLimits(lower, upper, vmax), dt=DT,
+                                             blend_steps=blend))
     now, cid, previous = 0.0, 0, None
     for ev in events:
         if ev[0] == 'obs':
@@ -311,7 +330,8 @@ def test_never_outside_limits(events, blend):
             cid += 1
             h = len(ev[1]) // D
             try:
-                c = ec.chunk_from_fields(now + ev[2] * DT, cid, 1, h, D, ec.DEFAULT_JOINT_NAMES, DT,
+                c = ec.chunk_from_fields(now + ev[2] * DT, cid, 1, h, D, ec.DEFAULT_JOINT_NAMES,
+                                         DT,
                                          ev[1][:h * D], ec.DEFAULT_JOINT_NAMES, DT)
                 core.on_chunk(c)
             except FloatingPointError as exc:

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Observation ingestion: validation, approximate-time alignment, staleness (ROS-free)."""
 
 from types import SimpleNamespace
@@ -46,7 +58,8 @@ def test_assembles_aligned_observation_in_order():
     np.testing.assert_allclose(obs.position[6:], 1.0 + np.arange(6) * 0.1)
     np.testing.assert_allclose(obs.gripper, [0.6, 1.6])
     assert [c for c, _ in obs.images] == CAMS
-    assert obs.images[0][1].data.shape == (64, 64, 3) and obs.images[0][1].frame_id == 'cam_optical'
+    assert obs.images[0][1].data.shape == (64, 64,
+                                           3) and obs.images[0][1].frame_id == 'cam_optical'
     assert not obs.stale and obs.max_input_age == 0.0
 
 
@@ -92,7 +105,8 @@ def test_unaligned_inputs_reuse_last_set_and_go_stale():
     (lambda i: i.add_image('cam_high', image(), 0.5, 1.0), 'stale'),
     (lambda i: i.add_image('cam_high', image(), 5.0, 1.0), 'future_stamp'),
     (lambda i: i.add_image('cam_high', image(), 0.0, 1.0), 'bad_stamp'),
-    (lambda i: i.add_joint_state('left', ARM[:-1] + ['thumb'], np.zeros(7), [], 1.0, 1.0), 'unknown_joint'),
+    (lambda i: i.add_joint_state('left', ARM[:-1] + ['thumb'], np.zeros(7), [], 1.0, 1.0),
+     'unknown_joint'),
     (lambda i: i.add_joint_state('left', ARM, np.zeros(6), [], 1.0, 1.0), 'bad_size'),
     (lambda i: i.add_joint_state('left', ARM, np.zeros(7), np.zeros(3), 1.0, 1.0), 'bad_size'),
     (lambda i: i.add_joint_state('left', ARM, [np.nan] + [0.0] * 6, [], 1.0, 1.0), 'nan'),

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Teleop core: takeover/handback, alignment, no jump, device silence, buttons and keys (ROS-free)."""
 
 import numpy as np
@@ -13,7 +25,8 @@ DT = 0.02
 
 
 def make(**kw):
-    cfg = dict(joint_names=DEFAULT_JOINT_NAMES, blend_ticks=4, align_tolerance=0.05, device_timeout=0.1)
+    cfg = dict(joint_names=DEFAULT_JOINT_NAMES, blend_ticks=4, align_tolerance=0.05,
+               device_timeout=0.1)
     cfg.update(kw)
     return tc.TeleopCore(tc.TeleopConfig(**cfg))
 
@@ -23,7 +36,8 @@ def set_arms(core, leader=None, follower=None, now=0.0):
         if leader is not None:
             core.on_leader(arm, ARM, np.asarray(leader, float)[k * 7:(k + 1) * 7], now)
         if follower is not None:
-            core.on_follower(arm, [f'{arm}_{n}' for n in ARM], np.asarray(follower, float)[k * 7:(k + 1) * 7])
+            core.on_follower(arm, [f'{arm}_{n}' for n in ARM],
+                             np.asarray(follower, float)[k * 7:(k + 1) * 7])
 
 
 def test_button_takeover_aligns_then_blends_without_jump():
@@ -49,7 +63,8 @@ def test_button_takeover_aligns_then_blends_without_jump():
 
 
 def test_handback_by_toggle_and_outcome_buttons():
-    core = make(command_device='joy', end_debounce=0.0)  # the button map, not the debounce, is tested here
+    # the button map, not the debounce, is tested here
+    core = make(command_device='joy', end_debounce=0.0)
     set_arms(core, follower=np.zeros(14))
     core.on_joy([1, 0, 0, 0], [], 0.0)
     assert core.tick(0.0).command is not None and core.state == tc.ACTIVE
@@ -61,7 +76,8 @@ def test_handback_by_toggle_and_outcome_buttons():
     assert not core.active and out.intervention_changed and out.command is None
     core.on_joy([0, 1, 0, 0], [], 4 * DT)
     core.on_joy([0, 0, 1, 1], [], 5 * DT)
-    assert core.tick(5 * DT).outcomes == [tc.OUTCOME_SUCCESS, tc.OUTCOME_FAILURE, tc.OUTCOME_ABORTED]
+    assert core.tick(5 * DT).outcomes == [tc.OUTCOME_SUCCESS, tc.OUTCOME_FAILURE,
+                                          tc.OUTCOME_ABORTED]
 
 
 def test_end_episode_buttons_one_request_per_press_under_a_flood():
@@ -73,7 +89,8 @@ def test_end_episode_buttons_one_request_per_press_under_a_flood():
         msg = ([0, 1, 0, 0], [0, 0, 0, 0], [], [0, 1])[k % 4]
         core.on_joy(msg, [], t)
     outcomes = core.tick(t).outcomes
-    assert outcomes == [tc.OUTCOME_SUCCESS, tc.OUTCOME_SUCCESS]  # at t = 0 and the first press after 1 s
+    # at t = 0 and the first press after 1 s
+    assert outcomes == [tc.OUTCOME_SUCCESS, tc.OUTCOME_SUCCESS]
     assert core.debounced > 100
     # A message that leaves the button out, or an invalid one, releases nothing: no new press.
     core = make(command_device='joy', end_debounce=0.0)
@@ -158,4 +175,5 @@ def test_takeover_refused_without_follower_and_bad_input_rejected():
     with pytest.raises(FloatingPointError):
         core.on_leader('left', ARM, [np.nan] * 7, 0.0)
     with pytest.raises(ValueError):
-        tc.TeleopCore(tc.TeleopConfig(DEFAULT_JOINT_NAMES, axis_joints=['elbow9'], axis_scales=[1.0]))
+        tc.TeleopCore(tc.TeleopConfig(DEFAULT_JOINT_NAMES, axis_joints=['elbow9'],
+                                      axis_scales=[1.0]))

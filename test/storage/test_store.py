@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Episode store: MCAP round trip, rosbag2 schemas, catalog queries, recovery, export."""
 
 import os
@@ -28,7 +40,8 @@ def assert_same(a, b):
     assert sorted(a.images) == sorted(b.images)
     for cam in a.images:
         np.testing.assert_array_equal(a.images[cam], b.images[cam])
-    for name in ('episode_id', 'task', 'instruction', 'outcome', 'terminated', 'truncated', 'seed'):
+    for name in ('episode_id', 'task', 'instruction', 'outcome', 'terminated', 'truncated',
+                 'seed'):
         assert getattr(a, name) == getattr(b, name), name
 
 
@@ -53,7 +66,8 @@ def test_round_trip_python_episode(tmp_path, episode_factory):
 
 def test_rewards_and_outcome_flags(tmp_path, episode_factory):
     store = EpisodeStore(str(tmp_path), mode='w', rewards=RewardConfig(step_penalty=0.01))
-    for i, outcome in enumerate((OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT, OUTCOME_ABORTED)):
+    for i, outcome in enumerate((OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT,
+                                 OUTCOME_ABORTED)):
         store.add_episode(episode_factory(f'e{i}', steps=6, outcome=outcome))
     eps = [store.load_episode(i) for i in store.episode_ids()]
     assert [(e.terminated, e.truncated) for e in eps] == [(True, False), (True, False),
@@ -81,8 +95,10 @@ def test_schema_matches_rosbag2_layout_and_decodes(tmp_path, episode_factory):
     sections = obs_text.split('=' * 80 + '\n')
     headers = [s.splitlines()[0] for s in sections[1:]]
     # rosbag2 order: depth first, each message's dependencies sorted, each type once.
-    assert headers == ['MSG: sensor_msgs/Image', 'MSG: std_msgs/Header', 'MSG: builtin_interfaces/Time']
-    assert sections[0].startswith('# One time-aligned observation') and sections[0].endswith('stale\n\n')
+    assert headers == ['MSG: sensor_msgs/Image', 'MSG: std_msgs/Header',
+                       'MSG: builtin_interfaces/Time']
+    assert sections[0].startswith('# One time-aligned '
+                                  'observation') and sections[0].endswith('stale\n\n')
     with open(find_msg_file('aloe_msgs/msg/Observation')) as f:
         assert sections[0] == f.read() + '\n'
     assert decoded['/aloe/observation'].images[0].encoding == 'rgb8'
@@ -138,7 +154,8 @@ def test_partial_is_quarantined_and_never_listed(tmp_path, episode_factory):
     store = EpisodeStore(str(tmp_path), mode='w')
     store.add_episode(episode_factory('done'))
     rec = store.begin_episode(task='t')
-    rec.write('/aloe/episode_event', {'header': {'stamp': {'sec': 0, 'nanosec': 0}, 'frame_id': ''},
+    rec.write('/aloe/episode_event', {'header': {'stamp': {'sec': 0, 'nanosec': 0},
+                                                 'frame_id': ''},
                                       'episode_id': rec.episode_id, 'event': 0}, 1)
     partial = store.path_of(rec.episode_id) + '.partial'
     assert os.path.exists(partial)
@@ -150,7 +167,8 @@ def test_partial_is_quarantined_and_never_listed(tmp_path, episode_factory):
     again = EpisodeStore(str(tmp_path), mode='w')
     assert not os.path.exists(partial)
     assert [os.path.basename(p) for p in again.quarantined] == [rec.episode_id + '.mcap.partial']
-    assert os.path.exists(os.path.join(str(tmp_path), 'quarantine', rec.episode_id + '.mcap.partial'))
+    assert os.path.exists(os.path.join(str(tmp_path), 'quarantine', rec.episode_id
+                                       + '.mcap.partial'))
     assert again.catalog.get(rec.episode_id).status == 'quarantined'
     assert list(again.episode_ids()) == ['done']
 
@@ -179,7 +197,8 @@ def test_export_npz_round_trip(tmp_path, episode_factory):
 
 def test_executed_step_validation():
     good = decode('aloe_msgs/msg/ExecutedStep', encode('aloe_msgs/msg/ExecutedStep', {
-        'episode_id': 'e', 'step_index': 4, 'action': [0.0] * 14, 'observed_position': [0.0] * 14}))
+        'episode_id': 'e', 'step_index': 4, 'action': [0.0] * 14, 'observed_position': [0.0]
+        * 14}))
     assert check_executed_step(good, 14, 3, 'e') is None
     assert 'out of order' in check_executed_step(good, 14, 4, 'e')
     assert 'expected 7' in check_executed_step(good, 7, None, 'e')
@@ -199,7 +218,8 @@ def test_proprio_layout_and_image_decoding():
         'height': 2, 'width': 2, 'encoding': 'bgr8', 'step': 8,
         'data': bytes([1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0])}))
     arr = image_to_array(img)
-    assert arr.shape == (2, 2, 3) and arr[0, 0].tolist() == [3, 2, 1] and arr[1, 1].tolist() == [12, 11, 10]
+    assert arr.shape == (2, 2, 3) and arr[0,
+                                          0].tolist() == [3, 2, 1] and arr[1, 1].tolist() == [12, 11, 10]
 
 
 def test_schema_text_is_rosbag2_concatenation():

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``aloe launch``: run a ROS 2 YAML launch file without the ROS launch tools.
 
 Usage::
@@ -10,6 +22,7 @@ Usage::
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -27,11 +40,17 @@ def build_parser():
                         help='a package and a launch file name in its share dir, or a path; '
                              'then launch arguments as name:=value')
     parser.add_argument('--dry-run', action='store_true',
-                        help='print the resolved plan (processes, parameters, remaps) and start nothing')
+                        help='print the resolved plan (processes, parameters, remaps) and start '
+                        'nothing')
+    parser.add_argument('--json', action='store_true',
+                        help='with --dry-run: print the plan as JSON (executables resolved, '
+                        'parameter '
+                             'values in effect)')
     parser.add_argument('--print', action='store_true', dest='print_plan',
                         help='print the resolved plan, then run it')
     parser.add_argument('--source-tree', metavar='DIR',
-                        help='resolve the package of DIR/package.xml (aloe_ros) from this source checkout '
+                        help='resolve the package of DIR/package.xml (aloe_ros) from this source '
+                        'checkout '
                              'instead of AMENT_PREFIX_PATH')
     parser.add_argument('--sigterm-timeout', type=float, default=5.0,
                         help='seconds after SIGINT before SIGTERM (default 5)')
@@ -54,7 +73,8 @@ def split_target(tokens):
         return None, positional[0], arguments
     if len(positional) == 2:
         return positional[0], positional[1], arguments
-    raise LaunchError(f'expected PKG FILE or PATH before the name:=value arguments, got {positional}')
+    raise LaunchError('expected PKG FILE or PATH before the name:=value arguments, got '
+                      f'{positional}')
 
 
 def find_launch_file(resolver, package, name):
@@ -64,7 +84,8 @@ def find_launch_file(resolver, package, name):
     if os.path.isfile(direct):
         return direct
     for root, dirs, files in os.walk(share):
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.') and d not in ('build', 'install', 'log'))
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.')
+                         and d not in ('build', 'install', 'log'))
         if name in files:
             return os.path.join(root, name)
     raise LaunchError(f"launch file '{name}' not found in the share dir of {package} ({share})")
@@ -74,7 +95,8 @@ def source_tree_package(directory):
     """Return the package name declared in DIR/package.xml."""
     import xml.etree.ElementTree as ElementTree
     try:
-        return ElementTree.parse(os.path.join(directory, 'package.xml')).getroot().findtext('name').strip()
+        return ElementTree.parse(os.path.join(directory,
+                                              'package.xml')).getroot().findtext('name').strip()
     except (OSError, ElementTree.ParseError, AttributeError) as exc:
         raise LaunchError(f'--source-tree {directory}: cannot read package.xml ({exc})') from None
 
@@ -90,6 +112,11 @@ def main(argv=None):
         package, name, arguments = split_target(options.target)
         path = find_launch_file(resolver, package, name) if package else name
         plan = load_launch(path, arguments, resolver=resolver)
+        if options.json:
+            if not options.dry_run:
+                raise LaunchError('--json goes with --dry-run')
+            print(json.dumps(plan.to_dict(resolver), indent=1, sort_keys=True), flush=True)
+            return 0
         if options.dry_run or options.print_plan:
             print(plan.format(resolver), flush=True)
         if options.dry_run:

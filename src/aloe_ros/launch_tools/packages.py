@@ -1,13 +1,27 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Find packages and executables the way ``ros2 run`` / ``$(find-pkg-share)`` do, without ament_index.
 
 A package ``pkg`` is installed in prefix ``P`` (one entry of AMENT_PREFIX_PATH, first wins) when
-``P/share/ament_index/resource_index/packages/pkg`` exists; its share dir is ``P/share/pkg`` and its
+``P/share/ament_index/resource_index/packages/pkg`` exists; its share dir is ``P/share/pkg`` and
+its
 executables are ``P/lib/pkg/<exec>``.
 
 Source-tree mode is explicit: ``PackageResolver(source_trees={'aloe_ros': '/path/to/repo'})`` makes
-``$(find-pkg-share aloe_ros)`` the repo root (which has the same ``launch/ config/ urdf/`` layout as
+``$(find-pkg-share aloe_ros)`` the repo root (which has the same ``launch/ config/ urdf/`` layout
+as
 the installed share dir) and runs the package's console scripts from ``setup.py`` with this
 Python and ``<repo>/src`` on PYTHONPATH. Nothing falls back to the source tree silently.
 """
@@ -33,7 +47,8 @@ class PackageResolver:
     def find_prefix(self, package):
         """Return the install prefix holding package, or None."""
         for prefix in self.prefixes:
-            marker = os.path.join(prefix, 'share', 'ament_index', 'resource_index', 'packages', package)
+            marker = os.path.join(prefix, 'share', 'ament_index', 'resource_index', 'packages',
+                                  package)
             if os.path.isfile(marker):
                 return prefix
         return None
@@ -44,8 +59,10 @@ class PackageResolver:
 
     def _missing(self, package, path):
         where = os.pathsep.join(self.prefixes) or '(AMENT_PREFIX_PATH is empty)'
-        return LaunchError(f"package '{package}' not found in AMENT_PREFIX_PATH={where}; source the "
-                           f'workspace install/setup.bash, or run from a source tree with --source-tree',
+        return LaunchError(f"package '{package}' not found in AMENT_PREFIX_PATH={where}; source "
+                           "the "
+                           'workspace install/setup.bash, or run from a source tree with '
+                           '--source-tree',
                            path)
 
     def prefix(self, package, path=None):
@@ -72,7 +89,8 @@ class PackageResolver:
                                   f"{package} in {self.source_trees[package]}/setup.py: "
                                   f"{', '.join(sorted(scripts)) or '(none)'}", path)
             module, func = scripts[executable]
-            code = (f'import sys; sys.argv[0] = {executable!r}; from {module} import {func} as main; '
+            code = (f'import sys; sys.argv[0] = {executable!r}; from {module} import {func} as '
+                    'main; '
                     f'sys.exit(main())')
             return [sys.executable, '-c', code]
         prefix = self.prefix(package, path)
@@ -80,9 +98,19 @@ class PackageResolver:
         if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
             libdir = os.path.join(prefix, 'lib', package)
             found = sorted(os.listdir(libdir)) if os.path.isdir(libdir) else []
-            raise LaunchError(f"executable '{executable}' of package '{package}' not found at {exe}; "
+            raise LaunchError(f"executable '{executable}' of package '{package}' not found at "
+                              f"{exe}; "
                               f"available: {', '.join(found) or '(none)'}", path)
         return [exe]
+
+    def executable_path(self, package, executable, path=None):
+        """Return the file path of an installed executable (``$(exec-in-pkg)``)."""
+        if package in self.source_trees:
+            raise LaunchError(f'$(exec-in-pkg {executable} {package}): {package} runs from a '
+                              'source '
+                              f'tree (--source-tree), where its executables have no file path; '
+                              f'use an install space', path)
+        return self.executable(package, executable, path)[0]
 
     def source_env(self, package):
         """Return environment additions needed to run package's executables (source mode only)."""

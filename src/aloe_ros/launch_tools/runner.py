@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Run a LaunchPlan: one OS process per node, prefixed output, signal forwarding, no orphans.
 
 Every child starts in its own session (process group), so a signal to the group reaches the
@@ -10,11 +22,15 @@ SIGKILL after ``sigkill_timeout``, then kill whatever is left in each group.
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+
+import yaml
 
 from aloe_ros.launch_tools.errors import LaunchError
 
@@ -50,7 +66,8 @@ class _Child:
 class LaunchRunner:
     """Start the processes of a plan and supervise them until shutdown."""
 
-    def __init__(self, plan, resolver, out=None, sigterm_timeout=5.0, sigkill_timeout=5.0, poll_s=0.05):
+    def __init__(self, plan, resolver, out=None, sigterm_timeout=5.0, sigkill_timeout=5.0,
+                 poll_s=0.05):
         """Resolve every executable up front so nothing starts when one is missing."""
         self.plan = plan
         self.out = out or sys.stdout
@@ -61,9 +78,11 @@ class LaunchRunner:
         self._shutdown_signal = None
         self._preexec = _death_signal_setter()
         self.children = []
+        self._params_dir = None
         for spec in plan.processes:
             if spec.kind == 'node':
-                argv = spec.command(resolver.executable(spec.package, spec.executable, spec.source))
+                argv = spec.command(resolver.executable(spec.package, spec.executable, spec.source),
+                                    self._write_inline_parameters(spec))
                 extra_env = resolver.source_env(spec.package)
             else:
                 argv = spec.command()
@@ -77,6 +96,24 @@ class LaunchRunner:
                     env[key] = value
             env.setdefault('PYTHONUNBUFFERED', '1')
             self.children.append(_Child(spec, argv, env))
+
+    def _write_inline_parameters(self, spec):
+        """Write each inline param entry of spec to its own file, as ros2 launch does."""
+        files = {}
+        for index, (kind, params) in enumerate(spec.param_entries):
+            if kind == 'file' and not os.path.isfile(params):
+                raise LaunchError(f'{spec.label}: parameter file not found: {params} (ros2 launch '
+                                  f'would warn and start the node without it)', spec.source)
+            if kind != 'inline':
+                continue
+            if self._params_dir is None:
+                self._params_dir = tempfile.mkdtemp(prefix='aloe_launch_params_')
+            fd, path = tempfile.mkstemp(prefix=f'{spec.label}_', suffix='.yaml',
+                                        dir=self._params_dir)
+            with os.fdopen(fd, 'w', encoding='utf-8') as stream:
+                yaml.safe_dump(spec.inline_document(params), stream, default_flow_style=False)
+            files[index] = path
+        return files
 
     def log(self, message):
         """Write one runner message, serialised with the children's output."""
@@ -103,7 +140,8 @@ class LaunchRunner:
         child.returncode = None
         self.log(f'started {spec.label} [pid {child.popen.pid}]'
                  + (f' (restart {child.starts - 1})' if child.starts > 1 else ''))
-        child.reader = threading.Thread(target=self._pump, args=(child.popen, spec.label), daemon=True)
+        child.reader = threading.Thread(target=self._pump, args=(child.popen, spec.label),
+                                        daemon=True)
         child.reader.start()
 
     def _pump(self, popen, label):
@@ -117,8 +155,9 @@ class LaunchRunner:
     def run(self, install_signal_handlers=True):
         """Start everything, supervise, shut down; return 0, or 1 when a required node failed.
 
-        A process that exits is restarted after respawn_delay when respawn is set; otherwise,
-        when it is required, the whole launch shuts down. The launch also ends when no process
+        A process with ``on_exit: shutdown`` that exits shuts the whole launch down (also when
+        it has respawn set, as under ros2 launch); otherwise a process with respawn is
+        restarted after respawn_delay. The launch also ends when no process
         is left running or waiting to respawn.
         """
         previous = {}
@@ -136,6 +175,8 @@ class LaunchRunner:
             self._shutdown()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            if self._params_dir is not None:
+                shutil.rmtree(self._params_dir, ignore_errors=True)
         return status
 
     def _supervise(self):
@@ -160,14 +201,14 @@ class LaunchRunner:
                 self._kill_group_leftovers(child.popen.pid)
                 spec = child.spec
                 self.log(f'{spec.label} exited with {_describe(code)}')
+                if spec.required:
+                    self.log(f'{spec.label} has on_exit: shutdown: shutting down the launch')
+                    self._shutdown_signal = signal.SIGINT
+                    return 1 if code != 0 else 0
                 if spec.respawn:
                     child.respawn_at = now + spec.respawn_delay
                     self.log(f'respawning {spec.label} in {spec.respawn_delay:g} s')
                     alive = True
-                elif spec.required:
-                    self.log(f'required process {spec.label} exited: shutting down the launch')
-                    self._shutdown_signal = signal.SIGINT
-                    return 1 if code != 0 else 0
             if not alive:
                 self.log('all processes have exited')
                 return 0
@@ -203,7 +244,8 @@ class LaunchRunner:
             self._signal_all(signal.SIGTERM, running)
             running = self._wait(self.sigkill_timeout)
         if running:
-            self.log('still running: ' + ', '.join(c.spec.label for c in running) + '; sending SIGKILL')
+            self.log('still running: ' + ', '.join(c.spec.label for c in running)
+                     + '; sending SIGKILL')
             self._signal_all(signal.SIGKILL, running)
             self._wait(self.sigkill_timeout)
         for child in self.children:

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Static checks of a launch file against the executables and parameters nodes really declare.
 
 Hook for nodes: each node module exposes ``PARAMETERS`` (name -> default); tests build
@@ -17,7 +29,8 @@ from aloe_ros.launch_tools.loader import load_launch
 from aloe_ros.launch_tools.packages import PackageResolver
 
 
-def validate_launch_file(path, known_executables, arguments=None, resolver=None, own_package='aloe_ros',
+def validate_launch_file(path, known_executables, arguments=None, resolver=None,
+                         own_package='aloe_ros',
                          external_packages=()):
     """Return a list of error strings (empty when the launch file is consistent).
 
@@ -36,7 +49,8 @@ def validate_launch_file(path, known_executables, arguments=None, resolver=None,
         known[(pkg or own_package, exe)] = None if params is None else set(params)
     packages = {pkg for pkg, _ in known} | {own_package} | set(external_packages)
     try:
-        plan = load_launch(path, arguments, resolver=_LenientResolver(resolver or PackageResolver()))
+        plan = load_launch(path, arguments,
+                           resolver=_LenientResolver(resolver or PackageResolver()))
     except LaunchError as exc:
         return [str(exc)]
     errors = []
@@ -123,7 +137,8 @@ class _LenientResolver:
 
     def prefix(self, package, path=None):
         """Return the real prefix or a placeholder."""
-        return self._real.prefix(package, path) if self._real.has_package(package) else f'<{package}-prefix>'
+        return self._real.prefix(package,
+                                 path) if self._real.has_package(package) else f'<{package}-prefix>'
 
     def share_dir(self, package, path=None):
         """Return the real share dir or a placeholder."""

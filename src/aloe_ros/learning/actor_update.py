@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Actor improvement: advantage-weighted flow matching (AWFM).
 
 ``L(theta) = sum_b w_b * L_FM(theta; s_b, a_b) / sum_b w_b`` (or ``/ B`` without
@@ -53,7 +65,8 @@ def ess_weights(adv: torch.Tensor, beta: float, w_max: float, target_ess: float 
                 max_doublings: int = 30) -> Tuple[torch.Tensor, float]:
     """Weights ``min(exp(A / beta'), w_max)`` with the smallest ``beta' >= beta`` whose ESS >= ``target_ess``.
 
-    ESS grows monotonically with beta' (uniform weights as beta' -> inf), so beta' is found by doubling
+    ESS grows monotonically with beta' (uniform weights as beta' -> inf), so beta' is found by
+    doubling
     and then bisection on log beta'. ``target_ess = 0`` keeps beta. Returns (weights, beta').
     """
     a = adv.detach().float()

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Checkpoints: safetensors weights + JSON config, atomic, checksummed, never unpickled.
 
 Actor export (``policy_v000007.safetensors``): the weights, with the full learner config,
@@ -70,7 +82,8 @@ def atomic_write(path: str, data: bytes) -> None:
     """Write bytes to path atomically: temp file in the same dir, fsync, rename, fsync dir."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
+                               dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
@@ -113,7 +126,8 @@ def read_verified(path: str, expected_sha256: Optional[str]) -> Tuple[bytes, str
         data = f.read()
     digest = sha256_bytes(data)
     if expected_sha256 is not None and digest != expected_sha256.lower():
-        raise ChecksumError(f'{path}: sha256 {digest} does not match expected {expected_sha256}; refused')
+        raise ChecksumError(f'{path}: sha256 {digest} does not match expected {expected_sha256}; '
+                            'refused')
     return data, digest
 
 
@@ -122,7 +136,8 @@ def actor_filename(version: int) -> str:
     return f'policy_v{version:06d}.safetensors'
 
 
-def write_actor(out_dir: str, state: Dict[str, torch.Tensor], config: Dict[str, Any], config_hash: str,
+def write_actor(out_dir: str, state: Dict[str, torch.Tensor], config: Dict[str, Any],
+                config_hash: str,
                 version: int) -> CheckpointInfo:
     """Write an actor checkpoint + JSON sidecar atomically; return its CheckpointInfo."""
     path = os.path.join(out_dir, actor_filename(version))
@@ -137,7 +152,8 @@ def write_actor(out_dir: str, state: Dict[str, torch.Tensor], config: Dict[str, 
     return CheckpointInfo(path=path, sha256=digest, config_hash=config_hash, version=version)
 
 
-def optimizer_to_tensors(name: str, opt: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor], Any]:
+def optimizer_to_tensors(name: str,
+                         opt: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor], Any]:
     """Flatten an optimizer's state into tensors + JSON-serialisable param groups."""
     sd = opt.state_dict()
     tensors = {}

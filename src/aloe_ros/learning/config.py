@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Typed learner configuration, loaded from YAML and validated.
 
 Every error names the offending key with its full dotted path (``critic.tau``) so a user can
@@ -216,7 +228,8 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
                 'critic_layers', 'num_q_heads'):
         _check(getattr(m, key) >= 1, f'model.{key}', f'must be >= 1, got {getattr(m, key)}')
     _check(m.proprio_dim >= 0, 'model.proprio_dim', 'must be >= 0')
-    _check(m.extra_state_dim >= 0, 'model.extra_state_dim', f'must be >= 0, got {m.extra_state_dim}')
+    _check(m.extra_state_dim >= 0, 'model.extra_state_dim',
+           f'must be >= 0, got {m.extra_state_dim}')
     _check(m.flow_target in FLOW_TARGETS, 'model.flow_target',
            f'{m.flow_target!r} is not one of {FLOW_TARGETS}')
     _check(m.norm_std_floor > 0, 'model.norm_std_floor', f'must be > 0, got {m.norm_std_floor}')
@@ -224,8 +237,10 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     _check(m.time_embed_dim % 2 == 0, 'model.time_embed_dim', 'must be even')
     _check(m.task_embedding in TASK_EMBEDDINGS, 'model.task_embedding',
            f'{m.task_embedding!r} is not one of {TASK_EMBEDDINGS}')
-    _check(len(set(m.instructions)) == len(m.instructions), 'model.instructions', 'duplicate instructions')
-    _check(len(m.cnn_channels) >= 1 and all(ch >= 1 for ch in m.cnn_channels), 'model.cnn_channels',
+    _check(len(set(m.instructions)) == len(m.instructions), 'model.instructions',
+           'duplicate instructions')
+    _check(len(m.cnn_channels) >= 1 and all(ch >= 1 for ch in m.cnn_channels),
+           'model.cnn_channels',
            'need at least one positive channel count')
     _check(c.aggregation in AGGREGATIONS, 'critic.aggregation',
            f'{c.aggregation!r} is not one of {AGGREGATIONS}')
@@ -241,9 +256,11 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     _check(a.beta > 0, 'actor.beta', f'must be > 0, got {a.beta}')
     _check(a.w_max > 0, 'actor.w_max', 'must be > 0')
     _check(a.grad_clip > 0, 'actor.grad_clip', 'must be > 0')
-    _check(0.0 <= a.target_ess <= 1.0, 'actor.target_ess', f'must be in [0, 1] (0 = off), got {a.target_ess}')
+    _check(0.0 <= a.target_ess <= 1.0, 'actor.target_ess',
+           f'must be in [0, 1] (0 = off), got {a.target_ess}')
     _check(0.0 <= a.ema < 1.0, 'actor.ema', f'must be in [0, 1) (0 = off), got {a.ema}')
-    _check(a.learn_from in LEARN_FROM, 'actor.learn_from', f'{a.learn_from!r} is not one of {LEARN_FROM}')
+    _check(a.learn_from in LEARN_FROM, 'actor.learn_from',
+           f'{a.learn_from!r} is not one of {LEARN_FROM}')
     _check(1 <= d.h_exec <= m.horizon, 'data.h_exec',
            f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')
     _check(d.chunk_stride >= 1, 'data.chunk_stride', f'must be >= 1, got {d.chunk_stride}')

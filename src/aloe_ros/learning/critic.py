@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ALOE critic math: conservative aggregation, chunked TD target, value and advantage.
 
 The critic evaluates the *current* policy pi_theta from off-policy data (policy, human and mixed
@@ -31,7 +43,8 @@ def aggregate(q_heads: torch.Tensor, cfg: CriticConfig,
     if cfg.aggregation == 'mean':
         return q_heads.mean(0)
     if cfg.aggregation == 'mean_std':
-        std = q_heads.std(0, unbiased=False) if q_heads.shape[0] > 1 else torch.zeros_like(q_heads[0])
+        std = q_heads.std(0,
+                          unbiased=False) if q_heads.shape[0] > 1 else torch.zeros_like(q_heads[0])
         return q_heads.mean(0) - cfg.std_coef * std
     if cfg.aggregation == 'subset_min':
         idx = torch.randperm(q_heads.shape[0], generator=generator)[:cfg.subset_size]
@@ -43,7 +56,8 @@ def td_target(ret: torch.Tensor, boot: torch.Tensor, q_next: torch.Tensor) -> to
     """Chunked TD target.
 
     ``y = sum_{k<n} gamma^k r_{t+k} + gamma^n (1 - done) agg_i Qbar_i(s_{t+n}, a')``
-    with ``ret`` = the discounted reward sum over the n real steps and ``boot = gamma^n (1 - done)``
+    with ``ret`` = the discounted reward sum over the n real steps and ``boot = gamma^n (1 -
+    done)``
     (both precomputed by ``transitions.build_transitions``; n = H except at episode ends).
     """
     return ret + boot * q_next
@@ -58,7 +72,8 @@ def polyak_update(online: torch.nn.Module, target: torch.nn.Module, tau: float) 
         b_t.copy_(b)
 
 
-def critic_loss(critic: QEnsemble, target: QEnsemble, batch, sample_next: SampleFn, cfg: CriticConfig,
+def critic_loss(critic: QEnsemble, target: QEnsemble, batch, sample_next: SampleFn,
+                cfg: CriticConfig,
                 generator: Optional[torch.Generator] = None):
     """Mean-squared TD error of every head against the shared chunked TD target.
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Networks: observation encoder, chunked flow-matching policy, Q-ensemble critic.
 
 Observation batch (what every network takes), B = batch size:
@@ -113,7 +125,8 @@ class ImageEncoder(nn.Module):
         self.conv = nn.Sequential(*layers)
         with torch.no_grad():
             n = self.conv(torch.zeros(1, 3, *image_size)).numel()
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(n, feature_dim), nn.LayerNorm(feature_dim))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(n, feature_dim),
+                                  nn.LayerNorm(feature_dim))
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         """Encode; pixels are scaled to [-1, 1] here so the replay can keep uint8."""
@@ -136,7 +149,8 @@ class ObservationEncoder(nn.Module):
         self.state_norm = Normalizer(cfg.extra_state_dim, cfg.norm_std_floor, cfg.norm_clip)
         n_in = (len(self.cameras) * cfg.image_feature_dim + cfg.proprio_dim + cfg.task_dim
                 + cfg.extra_state_dim)
-        self.trunk = nn.Sequential(nn.Linear(n_in, cfg.obs_dim), nn.LayerNorm(cfg.obs_dim), nn.GELU(),
+        self.trunk = nn.Sequential(nn.Linear(n_in, cfg.obs_dim), nn.LayerNorm(cfg.obs_dim),
+                                   nn.GELU(),
                                    nn.Linear(cfg.obs_dim, cfg.obs_dim), nn.GELU())
         self.out_dim = cfg.obs_dim
 
@@ -153,7 +167,8 @@ class ObservationEncoder(nn.Module):
 def _time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding of flow time t in [0, 1]: (B,) -> (B, dim)."""
     half = dim // 2
-    freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(1000.0) / half))
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=t.device)
+                      * (-math.log(1000.0) / half))
     ang = t[:, None] * 1000.0 * freqs[None, :]
     return torch.cat([ang.sin(), ang.cos()], dim=-1)
 
@@ -204,7 +219,8 @@ class FlowMatchingPolicy(nn.Module):
 
     def network(self, x: torch.Tensor, t: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
         """Raw network output for flat chunks x (B, H*D): x1_hat or v, per ``flow_target``."""
-        return self.velocity_net(torch.cat([x, _time_embedding(t, self.cfg.time_embed_dim), feat], dim=-1))
+        return self.velocity_net(torch.cat([x, _time_embedding(t, self.cfg.time_embed_dim), feat],
+                                           dim=-1))
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
         """Velocity v(x_t, t, obs) for flat chunks x (B, H*D)."""
@@ -226,7 +242,8 @@ class FlowMatchingPolicy(nn.Module):
         t = torch.rand(b, generator=generator, device=x1.device)
         xt = (1.0 - t[:, None]) * x0 + t[:, None] * x1
         target = x1 if self.flow_target == 'sample' else x1 - x0
-        err = (self.network(xt, t, self.encoder(obs)) - target).reshape(b, self.horizon, self.action_dim)
+        err = (self.network(xt, t, self.encoder(obs))
+               - target).reshape(b, self.horizon, self.action_dim)
         per_step = err.pow(2).mean(-1)
         m = mask.float()
         return (per_step * m).sum(-1) / m.sum(-1).clamp_min(1.0)
@@ -235,8 +252,10 @@ class FlowMatchingPolicy(nn.Module):
                num_samples: int = 1) -> torch.Tensor:
         """Euler-integrate the flow from noise: returns chunks (num_samples * B, H, D) in robot units.
 
-        ``x_{i+1} = x_i + dt * v_theta(x_i, i dt, s)``, ``dt = 1 / flow_steps``. With num_samples N > 1
-        the observation is encoded once and rows are sample-major (row j * B + b = sample j of obs b).
+        ``x_{i+1} = x_i + dt * v_theta(x_i, i dt, s)``, ``dt = 1 / flow_steps``. With num_samples
+        N > 1
+        the observation is encoded once and rows are sample-major (row j * B + b = sample j of obs
+        b).
         """
         feat = self.encoder(obs)
         if num_samples > 1:
@@ -296,7 +315,8 @@ class QEnsemble(nn.Module):
             self.encoder.state_norm.set(*stats['state'])
 
     def forward(self, obs: Obs, actions: Optional[torch.Tensor] = None,
-                mask: Optional[torch.Tensor] = None, feat: Optional[torch.Tensor] = None) -> torch.Tensor:
+                mask: Optional[torch.Tensor] = None,
+                feat: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Return per-head values (K, B) for chunks (B, Hc, D) with step mask (B, Hc)."""
         if feat is None:
             feat = self.encoder(obs)

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """In-memory replay of chunk transitions, fed incrementally from an EpisodeSource.
 
 Steps are stored once (images as uint8) in growable columns; transitions are index rows into
@@ -76,7 +88,8 @@ class Batch:
 
 def check_finite(episode: Episode) -> Optional[str]:
     """Return a message naming the first non-finite field/step, or None if all finite."""
-    fields = [('proprio', episode.proprio), ('actions', episode.actions), ('rewards', episode.rewards)]
+    fields = [('proprio', episode.proprio), ('actions', episode.actions),
+              ('rewards', episode.rewards)]
     fields += [(f'extra[{k}]', v) for k, v in episode.extra.items()
                if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating)]
     for name, arr in fields:
@@ -107,9 +120,11 @@ class ReplayBuffer:
         self._step_source = _Column((), np.uint8)
         self._step_instr = _Column((), np.int64)
         self._cols: Dict[str, _Column] = {}
-        for name, dtype in (('g', np.int64), ('ep', np.int64), ('t', np.int64), ('g_next', np.int64),
+        for name, dtype in (('g', np.int64), ('ep', np.int64), ('t', np.int64),
+                            ('g_next', np.int64),
                             ('g_last', np.int64), ('n_act', np.int64),
-                            ('n_rew', np.int64), ('done', bool), ('truncated', bool), ('ret', np.float32),
+                            ('n_rew', np.int64), ('done', bool), ('truncated', bool),
+                            ('ret', np.float32),
                             ('boot', np.float32), ('mc_return', np.float32), ('source', np.uint8),
                             ('human_frac', np.float32)):
             self._cols[name] = _Column((), dtype)
@@ -138,11 +153,13 @@ class ReplayBuffer:
         m = self.cfg.model
         for cam in self.cameras:
             if cam not in ep.images:
-                raise ValueError(f'episode {ep.episode_id}: camera {cam!r} (model.cameras) missing; '
+                raise ValueError(f'episode {ep.episode_id}: camera {cam!r} (model.cameras) '
+                                 'missing; '
                                  f'has {sorted(ep.images)}')
             shape = tuple(ep.images[cam].shape[1:])
             if shape != (m.image_size[0], m.image_size[1], 3):
-                raise ValueError(f'episode {ep.episode_id}: images[{cam}] is {shape}, model.image_size wants '
+                raise ValueError(f'episode {ep.episode_id}: images[{cam}] is {shape}, '
+                                 'model.image_size wants '
                                  f'{tuple(m.image_size) + (3,)}')
         if ep.proprio.shape[1:] != (m.proprio_dim,):
             raise ValueError(f'episode {ep.episode_id}: proprio is {ep.proprio.shape[1:]}, '
@@ -173,7 +190,8 @@ class ReplayBuffer:
             return 0
         self._check_shapes(ep)
         d, c = self.cfg.data, self.cfg.critic
-        tr: ChunkTransitions = build_transitions(ep, self.horizon, self.critic_horizon, d.chunk_stride,
+        tr: ChunkTransitions = build_transitions(ep, self.horizon, self.critic_horizon,
+                                                 d.chunk_stride,
                                                  c.gamma, d.step_penalty, d.intervention_penalty)
         instr = self._instruction_id(ep.instruction)
         T = len(ep)
@@ -207,7 +225,8 @@ class ReplayBuffer:
                 episode = self.source.load_episode(eid)
             except (ValueError, KeyError, OSError) as exc:
                 # One unreadable episode (e.g. a malformed message recorded as received) must not
-                # stop learning on every refresh: skip it like non-finite data, once, with the reason.
+                # stop learning on every refresh: skip it like non-finite data, once, with the
+                # reason.
                 self._seen.add(eid)
                 self.skipped_episodes[eid] = f'episode {eid} unreadable: {exc}'
                 LOG.warning('%s: episode skipped', self.skipped_episodes[eid])
@@ -219,7 +238,8 @@ class ReplayBuffer:
     def source_counts(self) -> Dict[str, int]:
         """Transitions per chunk source label name."""
         src = self._cols['source'].view()
-        return {CHUNK_SOURCE_NAMES.get(int(s), str(int(s))): int((src == s).sum()) for s in np.unique(src)}
+        return {CHUNK_SOURCE_NAMES.get(int(s), str(int(s))): int((src == s).sum())
+                for s in np.unique(src)}
 
     def sampling_probs(self) -> Optional[np.ndarray]:
         """Per-transition sampling probabilities, or None for uniform.
@@ -242,7 +262,8 @@ class ReplayBuffer:
 
     def gather_obs(self, g: np.ndarray) -> Dict[str, object]:
         """Observation batch (torch) for global step indices g."""
-        obs = {'images': {cam: torch.from_numpy(self._images[cam].data[g]) for cam in self.cameras},
+        obs = {'images': {cam: torch.from_numpy(self._images[cam].data[g])
+                          for cam in self.cameras},
                'proprio': torch.from_numpy(self._proprio.data[g]),
                'task': self._task_table[torch.from_numpy(self._step_instr.data[g])]}
         if self.cfg.model.extra_state_dim:
@@ -256,13 +277,15 @@ class ReplayBuffer:
         act_idx = np.minimum(c['g'][:, None] + k[None, :], c['g_last'][:, None])
         act_mask = k[None, :] < c['n_act'][:, None]
         human = (self._step_source.data[act_idx] == 1) & act_mask
-        # A window cut by termination shows the critic a full mask: termination is an outcome, not an
+        # A window cut by termination shows the critic a full mask: termination is an outcome, not
+        # an
         # input (a mask would leak it). A window shortened at a truncation masks the unused steps.
         n_eval = np.where(c['done'], self.critic_horizon, np.maximum(c['n_rew'], 1))
         crit_mask = np.arange(self.critic_horizon)[None, :] < n_eval[:, None]
         f = torch.from_numpy
         return Batch(obs=self.gather_obs(c['g']), next_obs=self.gather_obs(c['g_next']),
-                     actions=f(self._actions.data[act_idx]), act_mask=f(act_mask.astype(np.float32)),
+                     actions=f(self._actions.data[act_idx]),
+                     act_mask=f(act_mask.astype(np.float32)),
                      crit_mask=f(crit_mask.astype(np.float32)), ret=f(c['ret']), boot=f(c['boot']),
                      done=f(c['done'].astype(np.float32)), mc_return=f(c['mc_return']),
                      source=f(c['source']), human_step=f(human.astype(np.float32)), index=rows)
@@ -288,12 +311,14 @@ class ReplayBuffer:
     def describe_rows(self, rows: np.ndarray, limit: int = 3) -> str:
         """Name the episodes and start steps of some transition rows (for error messages)."""
         ep, t = self._cols['ep'].data[rows], self._cols['t'].data[rows]
-        return ', '.join(f'episode {self.episode_ids[e]} step {s}' for e, s in list(zip(ep, t))[:limit])
+        return ', '.join(f'episode {self.episode_ids[e]} step {s}' for e,
+                         s in list(zip(ep, t))[:limit])
 
     def stats(self) -> Dict[str, tuple]:
         """Mean/std of proprio, extra state and actions over all stored steps (for normalisation)."""
         out = {}
-        for name, col in (('proprio', self._proprio), ('state', self._state), ('action', self._actions)):
+        for name, col in (('proprio', self._proprio), ('state', self._state),
+                          ('action', self._actions)):
             x = col.view().astype(np.float64)
             out[name] = (torch.from_numpy(x.mean(0) if len(x) else np.zeros(x.shape[1])).float(),
                          torch.from_numpy(x.std(0) if len(x) else np.ones(x.shape[1])).float())

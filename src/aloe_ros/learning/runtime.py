@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Robot-side policy runtime: verify and load an exported actor, act on one observation.
 
 Observation dict (one robot tick), as the policy node builds it::
@@ -18,11 +30,13 @@ import numpy as np
 import torch
 
 from .checkpoint import FORMAT, ChecksumError, ConfigMismatchError, bytes_to_tensors, read_verified
-from .config import ConfigError, LearnerConfig, config_from_dict, diff_model_configs, model_config_hash
+from .config import (ConfigError, LearnerConfig, config_from_dict, diff_model_configs,
+                     model_config_hash)
 from .models import FlowMatchingPolicy
 
 
-def obs_to_batch(policy, cfg: LearnerConfig, obs: Dict[str, object], task_cache: Optional[dict] = None):
+def obs_to_batch(policy, cfg: LearnerConfig, obs: Dict[str, object],
+                 task_cache: Optional[dict] = None):
     """Convert one observation dict into a batch-1 network input; errors name the missing key."""
     m = cfg.model
     images = obs.get('images', {})
@@ -42,7 +56,8 @@ def obs_to_batch(policy, cfg: LearnerConfig, obs: Dict[str, object], task_cache:
     if m.extra_state_dim:
         state = np.asarray(obs['state'], dtype=np.float32).reshape(-1)
         if state.shape != (m.extra_state_dim,):
-            raise ValueError(f"obs['state'] must have {m.extra_state_dim} values, got {state.shape}")
+            raise ValueError(f"obs['state'] must have {m.extra_state_dim} values, got "
+                             f"{state.shape}")
         batch['state'] = torch.from_numpy(state)[None]
     instr = obs.get('instruction', '')
     if task_cache is not None and instr in task_cache:
@@ -57,7 +72,8 @@ def obs_to_batch(policy, cfg: LearnerConfig, obs: Dict[str, object], task_cache:
 class ActorRuntime:
     """A loaded, verified actor for inference on the robot (batch 1, no gradients)."""
 
-    def __init__(self, policy: FlowMatchingPolicy, cfg: LearnerConfig, sha256: str, config_hash: str,
+    def __init__(self, policy: FlowMatchingPolicy, cfg: LearnerConfig, sha256: str,
+                 config_hash: str,
                  version: int):
         self.policy = policy.eval()
         self.cfg = cfg
@@ -83,7 +99,8 @@ class ActorRuntime:
         return chunk
 
 
-def load_actor(path: str, expected_sha256: str, expected_config_hash: Optional[str] = None) -> ActorRuntime:
+def load_actor(path: str, expected_sha256: str,
+               expected_config_hash: Optional[str] = None) -> ActorRuntime:
     """Verify (sha256, format, config hash) and load an exported actor; never unpickles.
 
     Raises ChecksumError when the bytes do not hash to ``expected_sha256`` and ConfigMismatchError
@@ -98,12 +115,14 @@ def load_actor(path: str, expected_sha256: str, expected_config_hash: Optional[s
     try:
         cfg = config_from_dict(meta['config'])
     except ConfigError as exc:
-        raise ConfigMismatchError(f'{path}: embedded config invalid for this version: {exc}') from exc
+        raise ConfigMismatchError(f'{path}: embedded config invalid for this version: '
+                                  f'{exc}') from exc
     chash = model_config_hash(cfg.model)
     if chash != meta.get('config_hash'):
         raise ConfigMismatchError(f'{path}: embedded config_hash does not match its config')
     if expected_config_hash is not None and chash != expected_config_hash:
-        raise ConfigMismatchError(f'{path}: config_hash {chash} differs from expected {expected_config_hash}')
+        raise ConfigMismatchError(f'{path}: config_hash {chash} differs from expected '
+                                  f'{expected_config_hash}')
     policy = FlowMatchingPolicy(cfg.model)
     _load_strict(policy, tensors, path)
     return ActorRuntime(policy, cfg, digest, chash, int(meta.get('version', 0)))
@@ -119,7 +138,8 @@ def _load_strict(module: torch.nn.Module, tensors: Dict[str, torch.Tensor], what
                                   f'unexpected {extra[:3]})')
     for k, v in own.items():
         if v.shape != tensors[k].shape:
-            raise ConfigMismatchError(f'{what}: {k} has shape {tuple(tensors[k].shape)}, model wants '
+            raise ConfigMismatchError(f'{what}: {k} has shape {tuple(tensors[k].shape)}, model '
+                                      'wants '
                                       f'{tuple(v.shape)}')
     module.load_state_dict(tensors, strict=True)
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Task-instruction embeddings: a frozen MiniLM sentence encoder, or a learned per-instruction table.
 
 The choice is explicit (``model.task_embedding: minilm | learned``). ``minilm`` configured but the
@@ -47,7 +59,8 @@ class MiniLMEmbedder:
         """Return float32 (n, 384) embeddings."""
         missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
         if missing:
-            vecs = self._model.encode(list(missing), convert_to_numpy=True, normalize_embeddings=True)
+            vecs = self._model.encode(list(missing), convert_to_numpy=True,
+                                      normalize_embeddings=True)
             for s, v in zip(missing, vecs):
                 self._cache[s] = np.asarray(v, dtype=np.float32)
         return np.stack([self._cache[s] for s in sentences]).astype(np.float32)
@@ -87,7 +100,8 @@ class TaskEncoder(nn.Module):
         out = []
         for s in instructions:
             if s not in index:
-                raise KeyError(f'instruction {s!r} is not in model.instructions {self.instructions}')
+                raise KeyError(f'instruction {s!r} is not in model.instructions '
+                               f'{self.instructions}')
             out.append(index[s])
         return torch.tensor(out, dtype=torch.long)
 

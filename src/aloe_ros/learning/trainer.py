@@ -1,14 +1,28 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """High-level learner used by the ROS learner node and the benchmarks.
 
 ``method`` selects what ``train`` does (same data, same actor, same replay):
 
 - ``aloe``: K-head chunk critic trained by chunked TD toward Q^{pi_theta} (bootstrap actions from
   the current actor), actor by advantage-weighted flow matching on every stored chunk.
-- ``td1``: the same with critic horizon 1: ``Q(s_t, a_t)``, target ``r_t + gamma Qbar(s_{t+1}, a'_0)``.
+- ``td1``: the same with critic horizon 1: ``Q(s_t, a_t)``, target ``r_t + gamma Qbar(s_{t+1},
+a'_0)``.
 - ``recap``: RECAP-style: a K-head state-value net fitted to Monte-Carlo returns of the data
-  mixture (V^{mixture}); chunk advantage ``A = sum_{k<n} gamma^k r + gamma^n (1-done) V(s_{t+n}) - V(s_t)``;
+  mixture (V^{mixture}); chunk advantage ``A = sum_{k<n} gamma^k r + gamma^n (1-done) V(s_{t+n}) -
+  V(s_t)``;
   actor by the same advantage-weighted flow matching.
 - ``hg_dagger``: no critic; flow matching (behaviour cloning) on human steps only.
 
@@ -25,8 +39,10 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import torch
 
-from .actor_update import effective_sample_size, ess_weights, normalize_advantages, weighted_flow_loss
-from .checkpoint import (STATE_FORMAT, CheckpointInfo, ConfigMismatchError, atomic_write, bytes_to_tensors,
+from .actor_update import (effective_sample_size, ess_weights, normalize_advantages,
+                           weighted_flow_loss)
+from .checkpoint import (STATE_FORMAT, CheckpointInfo, ConfigMismatchError, atomic_write,
+                         bytes_to_tensors,
                          optimizer_from_tensors,
                          optimizer_to_tensors, read_verified, tensors_to_bytes, write_actor)
 from .config import LearnerConfig
@@ -46,13 +62,15 @@ class AloeTrainer:
     ``policy`` may be any ``Policy`` implementation (default: ``FlowMatchingPolicy(cfg.model)``).
     """
 
-    def __init__(self, cfg: LearnerConfig, source: EpisodeSource, policy: Optional[torch.nn.Module] = None):
+    def __init__(self, cfg: LearnerConfig, source: EpisodeSource,
+                 policy: Optional[torch.nn.Module] = None):
         self.cfg = cfg
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
         self.policy = policy if policy is not None else FlowMatchingPolicy(cfg.model)
         self.policy.to(self.device)
-        # actor.ema > 0: the policy that acts (exported, bootstrapped by the critic, evaluated) is an
+        # actor.ema > 0: the policy that acts (exported, bootstrapped by the critic, evaluated) is
+        # an
         # exponential moving average of the trained weights; one update moves it by (1 - ema).
         self.ema_policy: Optional[torch.nn.Module] = (copy.deepcopy(self.policy).requires_grad_(False)
                                                       if cfg.actor.ema > 0 else None)
@@ -61,7 +79,8 @@ class AloeTrainer:
         if cfg.method in ('aloe', 'td1'):
             self.critic = QEnsemble(cfg.model, cfg.critic_horizon).to(self.device)
         elif cfg.method == 'recap':
-            self.critic = QEnsemble(cfg.model, cfg.critic_horizon, use_action=False).to(self.device)
+            self.critic = QEnsemble(cfg.model, cfg.critic_horizon,
+                                    use_action=False).to(self.device)
         if self.critic is not None and cfg.method != 'recap':
             self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.actor.lr)
@@ -110,7 +129,8 @@ class AloeTrainer:
             out = {k: v.to(self.device) for k, v in o.items() if k != 'images'}
             out['images'] = {k: v.to(self.device) for k, v in o['images'].items()}
             return out
-        for name in ('actions', 'act_mask', 'crit_mask', 'ret', 'boot', 'done', 'mc_return', 'human_step'):
+        for name in ('actions', 'act_mask', 'crit_mask', 'ret', 'boot', 'done', 'mc_return',
+                     'human_step'):
             setattr(batch, name, getattr(batch, name).to(self.device))
         batch.obs, batch.next_obs = move(batch.obs), move(batch.next_obs)
         return batch
@@ -132,7 +152,8 @@ class AloeTrainer:
             v = self.critic(batch.obs)
             target = batch.mc_return
             loss = (v - target[None, :]).pow(2).mean()
-            q_mean, y_mean = float(aggregate(v.detach(), c, self.generator).mean()), float(target.mean())
+            q_mean, y_mean = float(aggregate(v.detach(), c,
+                                             self.generator).mean()), float(target.mean())
         else:
             loss, q, y = critic_loss(self.critic, self.critic_target, batch, self._sample_actor, c,
                                      self.generator)
@@ -155,7 +176,8 @@ class AloeTrainer:
             v_s = aggregate(self.critic(batch.obs), c, self.generator)
             v_next = aggregate(self.critic(batch.next_obs), c, self.generator)
             return batch.ret + batch.boot * v_next - v_s, batch.ret + batch.boot * v_next, v_s
-        adv, _, q, v = advantage(self.critic, batch.obs, batch.actions, batch.crit_mask, self._sample_actor,
+        adv, _, q, v = advantage(self.critic, batch.obs, batch.actions, batch.crit_mask,
+                                 self._sample_actor,
                                  c,
                                  c.value_samples, self.generator)
         return adv, q, v
@@ -174,11 +196,13 @@ class AloeTrainer:
         a = self.cfg.actor
         out: Dict[str, float] = {}
         if self.cfg.method == 'hg_dagger':
-            per = self.policy.flow_loss(batch.obs, batch.actions, batch.human_step, generator=self.generator)
+            per = self.policy.flow_loss(batch.obs, batch.actions, batch.human_step,
+                                        generator=self.generator)
             loss = per.mean()
         else:
             adv, q, v = self.batch_advantage(batch)
-            w, beta = ess_weights(normalize_advantages(adv) if a.adv_norm else adv, a.beta, a.w_max,
+            w, beta = ess_weights(normalize_advantages(adv) if a.adv_norm else adv, a.beta,
+                                  a.w_max,
                                   a.target_ess)
             mask = batch.human_step if a.learn_from == 'human' else batch.act_mask
             if a.learn_from == 'human':
@@ -186,7 +210,8 @@ class AloeTrainer:
             per = self.policy.flow_loss(batch.obs, batch.actions, mask, generator=self.generator)
             loss = weighted_flow_loss(per, w, a.normalize_weights)
             out.update(mean_q=float(q.mean()), mean_v=float(v.mean()), mean_adv=float(adv.mean()),
-                       ess=effective_sample_size(w), weight_mean=float(w.mean()), weight_max=float(w.max()),
+                       ess=effective_sample_size(w), weight_mean=float(w.mean()),
+                       weight_max=float(w.max()),
                        beta=beta)
         if self._finite_or_skip(loss, batch, 'actor'):
             self.apply_actor_loss(loss)
@@ -221,8 +246,10 @@ class AloeTrainer:
                 progress('actor', i + 1, actor_steps)
         out = {k: float(np.mean(v)) for k, v in acc.items()}
         out.update(critic_steps=float(critic_steps), actor_steps=float(actor_steps),
-                   critic_updates=float(self.critic_updates), actor_updates=float(self.actor_updates),
-                   skipped_updates=float(self.skipped_updates), transitions=float(len(self.replay)),
+                   critic_updates=float(self.critic_updates),
+                   actor_updates=float(self.actor_updates),
+                   skipped_updates=float(self.skipped_updates),
+                   transitions=float(len(self.replay)),
                    episodes=float(len(self.replay.episode_ids)), seconds=time.monotonic() - t0)
         return out
 
@@ -231,7 +258,8 @@ class AloeTrainer:
     def evaluate(self, obs: Dict[str, object], chunk: np.ndarray) -> Dict[str, object]:
         """Score one executed/proposed chunk (H, D) at one observation dict.
 
-        Returns ``q_heads`` (list of K), ``q = agg_i Q_i(s, a)``, ``v = mean_j agg_i Q_i(s, a'_j)``,
+        Returns ``q_heads`` (list of K), ``q = agg_i Q_i(s, a)``, ``v = mean_j agg_i Q_i(s,
+        a'_j)``,
         ``adv = q - v``. For recap, q_heads are the value heads and q = v, adv = 0.
         """
         if self.critic is None:
@@ -255,7 +283,8 @@ class AloeTrainer:
         adv, heads, q, v = advantage(self.critic, batch, a[None], mask, self._sample_actor, c,
                                      c.value_samples,
                                      self.generator)
-        return {'q_heads': heads[:, 0].tolist(), 'q': float(q[0]), 'v': float(v[0]), 'adv': float(adv[0])}
+        return {'q_heads': heads[:, 0].tolist(), 'q': float(q[0]), 'v': float(v[0]),
+                'adv': float(adv[0])}
 
     # -- checkpoints --------------------------------------------------------------------------
     def export(self, out_dir: str) -> CheckpointInfo:
@@ -292,10 +321,13 @@ class AloeTrainer:
             groups[name] = g
         tensors['rng/torch_generator'] = self.generator.get_state()
         tensors['rng/torch_global'] = torch.get_rng_state()
-        meta = {'format': STATE_FORMAT, 'config': self.cfg.to_dict(), 'config_hash': self.cfg.config_hash(),
-                'method': self.cfg.method, 'param_groups': groups, 'numpy_rng': self.rng.bit_generator.state,
+        meta = {'format': STATE_FORMAT, 'config': self.cfg.to_dict(),
+                'config_hash': self.cfg.config_hash(),
+                'method': self.cfg.method, 'param_groups': groups,
+                'numpy_rng': self.rng.bit_generator.state,
                 'counters': {'version': self.version, 'critic_updates': self.critic_updates,
-                             'actor_updates': self.actor_updates, 'skipped_updates': self.skipped_updates,
+                             'actor_updates': self.actor_updates,
+                             'skipped_updates': self.skipped_updates,
                              'normalized': self.normalized}}
         data = tensors_to_bytes(tensors, meta)
         path = os.path.join(out_dir, STATE_FILE)
@@ -321,11 +353,13 @@ class AloeTrainer:
             raise ValueError(f'{path}: format {meta.get("format")!r} is not {STATE_FORMAT!r}')
         check_model_config(self.cfg, meta['config']['model'], path)
         if meta['method'] != self.cfg.method:
-            raise ConfigMismatchError(f'{path}: config mismatch in method ({meta["method"]!r} saved, '
+            raise ConfigMismatchError(f'{path}: config mismatch in method ({meta["method"]!r} '
+                                      'saved, '
                                       f'{self.cfg.method!r} configured); refused')
         for name, net in self._nets().items():
             prefix = f'{name}/'
-            _load_strict(net, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)},
+            _load_strict(net, {k[len(prefix):]: v for k, v in tensors.items()
+                               if k.startswith(prefix)},
                          f'{path} [{name}]')
         for name, opt in self._opts().items():
             optimizer_from_tensors(name, opt, tensors, meta['param_groups'][name])

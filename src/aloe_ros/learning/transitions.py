@@ -1,12 +1,27 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Cut chunk transitions from executed steps of mixed sources.
 
 A transition starting at tick t of an episode of length T is
-``(s_t, a_{t:t+H}, r_{t:t+Hc}, s_{t+n}, done, truncated, source)`` where H is the actor chunk length,
+``(s_t, a_{t:t+H}, r_{t:t+Hc}, s_{t+n}, done, truncated, source)`` where H is the actor chunk
+length,
 Hc the critic horizon (H for ALOE, 1 for 1-step TD) and n <= Hc the number of real reward steps.
-Starts are ``t = 0, s, 2 s, ...`` with s = ``data.chunk_stride`` (default 1: a chunk starts at every
-tick, so 10 demonstrations of ~120 steps give ~1,200 chunks instead of ~120 at the executed stride).
+Starts are ``t = 0, s, 2 s, ...`` with s = ``data.chunk_stride`` (default 1: a chunk starts at
+every
+tick, so 10 demonstrations of ~120 steps give ~1,200 chunks instead of ~120 at the executed
+stride).
 
 Episode ends (rules, tested in test/learning/test_transitions.py):
 
@@ -25,7 +40,8 @@ The critic sees a padded chunk with a full mask when the window ends in terminat
 repeats the last action, i.e. "hold"; revealing the cut would leak the outcome into the input),
 and a mask over the n real steps when a truncation shortened the window.
 
-Discounting is over real steps only: ``ret = sum_{k<n} gamma^k r_{t+k}``, ``boot = gamma^n (1 - done)``.
+Discounting is over real steps only: ``ret = sum_{k<n} gamma^k r_{t+k}``, ``boot = gamma^n (1 -
+done)``.
 
 Source label of a chunk (over its real executed steps ``a_{t:t+n_act}``): the common ``SOURCE_*``
 value when every step has the same source, else ``SOURCE_MIXED`` (an intervention boundary lies
@@ -69,7 +85,8 @@ def takeover_ticks(episode: Episode) -> np.ndarray:
     return np.flatnonzero(~human[:-1] & human[1:])
 
 
-def episode_rewards(episode: Episode, step_penalty: float, intervention_penalty: float = 0.0) -> np.ndarray:
+def episode_rewards(episode: Episode, step_penalty: float,
+                    intervention_penalty: float = 0.0) -> np.ndarray:
     """Return float64 rewards: recorded, minus the step penalty, minus the takeover penalty.
 
     ``step_penalty`` is subtracted at every step and ``intervention_penalty`` at each takeover tick
@@ -83,8 +100,10 @@ def episode_rewards(episode: Episode, step_penalty: float, intervention_penalty:
     return r
 
 
-def build_transitions(episode: Episode, horizon: int, critic_horizon: int, stride: int, gamma: float,
-                      step_penalty: float = 0.0, intervention_penalty: float = 0.0) -> ChunkTransitions:
+def build_transitions(episode: Episode, horizon: int, critic_horizon: int, stride: int,
+                      gamma: float,
+                      step_penalty: float = 0.0,
+                      intervention_penalty: float = 0.0) -> ChunkTransitions:
     """Cut one episode into chunk transitions (see the module docstring for end-of-episode rules)."""
     if not 1 <= critic_horizon <= horizon:
         raise ValueError(f'critic_horizon {critic_horizon} must be in [1, horizon={horizon}]')
@@ -123,7 +142,8 @@ def build_transitions(episode: Episode, horizon: int, critic_horizon: int, strid
         rows['mc_return'].append(mc[t])
         rows['source'].append(source)
         rows['human_frac'].append(float(np.mean(src == SOURCE_HUMAN)))
-    dtypes = dict(t=np.int64, n_act=np.int64, n_rew=np.int64, next_t=np.int64, done=bool, truncated=bool,
+    dtypes = dict(t=np.int64, n_act=np.int64, n_rew=np.int64, next_t=np.int64, done=bool,
+                  truncated=bool,
                   ret=np.float32, boot=np.float32, mc_return=np.float32, source=np.uint8,
                   human_frac=np.float32)
     return ChunkTransitions(**{k: np.asarray(v, dtype=dtypes[k]) for k, v in rows.items()})

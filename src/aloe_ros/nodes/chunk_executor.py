@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Chunk executor node: plays action chunks at a fixed rate, arbitrates policy vs human.
 
 Thin shell around ``aloe_ros.station.executor_core.ExecutorCore`` (all rules live there).
@@ -7,7 +19,8 @@ Thin shell around ``aloe_ros.station.executor_core.ExecutorCore`` (all rules liv
 Subscribes: ``/aloe/observation`` (Observation, sensor data), ``/aloe/action_chunk`` (ActionChunk,
 reliable 5), ``/aloe/intervention`` (InterventionState, latched), ``/aloe/teleop_command``
 (JointState, 14 names), ``/aloe/episode_event`` (EpisodeEvent, latched).
-Publishes: per arm ``/<controller>/joint_trajectory`` (JointTrajectory) or ``/<controller>/commands``
+Publishes: per arm ``/<controller>/joint_trajectory`` (JointTrajectory) or
+``/<controller>/commands``
 (Float64MultiArray) by ``command_interface``; ``/aloe/executed_step`` (ExecutedStep, reliable 200)
 every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
 Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
@@ -47,7 +60,8 @@ from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
                                    FatalNodeError, guard_clock, LATCHED, OncePerCause, ParamSpec,
-                                   SENSOR_DATA, declare_parameters, reliable, run_node, stamp_to_sec)
+                                   SENSOR_DATA, declare_parameters, reliable, run_node,
+                                   stamp_to_sec)
 
 #: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
 CHUNK_OVERHEAD_BYTES = 64 * 1024
@@ -70,34 +84,45 @@ def parameter_specs():
                   length_of='joint_names', read_only=True),
         ParamSpec('max_velocities', _ARM_VMAX * 2, 'max velocity per joint [rad/s | 1/s]',
                   length_of='joint_names', min=1e-6, read_only=True),
-        ParamSpec('blend_steps', 5, 'ticks over which a new chunk is blended into the running plan',
+        ParamSpec('blend_steps', 5,
+                  'ticks over which a new chunk is blended into the running plan',
                   min=0, max=1000),
-        ParamSpec('skip_past_steps', True, 'skip chunk steps whose time (stamp + k*dt) has passed'),
+        ParamSpec('skip_past_steps', True,
+                  'skip chunk steps whose time (stamp + k*dt) has passed'),
         ParamSpec('observation_timeout', 0.2, 'hold when no observation arrived for this long [s]',
                   min=0.001, max=10.0),
-        ParamSpec('teleop_timeout', 0.2, 'hold during an intervention when no teleop command arrived '
+        ParamSpec('teleop_timeout', 0.2,
+                  'hold during an intervention when no teleop command arrived '
                   'for this long [s]', min=0.001, max=10.0),
         ParamSpec('command_interface', 'trajectory', 'trajectory: JointTrajectory to '
-                  '<controller>/joint_trajectory; forward: Float64MultiArray to <controller>/commands',
+                  '<controller>/joint_trajectory; forward: Float64MultiArray to '
+                  '<controller>/commands',
                   choices=['trajectory', 'forward'], read_only=True),
         ParamSpec('arms', ['left', 'right'], 'arm prefixes: joints named <arm>_* go to that arm',
                   read_only=True, allow_empty=False),
         ParamSpec('controllers', ['left_arm_controller', 'right_arm_controller'],
                   'controller namespace per arm', length_of='arms', read_only=True),
-        ParamSpec('trajectory_time_from_start', 0.0, 'time_from_start of the trajectory point [s]; '
+        ParamSpec('trajectory_time_from_start', 0.0,
+                  'time_from_start of the trajectory point [s]; '
                   '0 = one control period', min=0.0, max=5.0),
-        ParamSpec('start_mode', 'RUN', 'mode at start-up', choices=['RUN', 'HOLD'], read_only=True),
-        ParamSpec('clock_max_backward', 0.5, '/clock samples going back more than this are rejected [s]',
+        ParamSpec('start_mode', 'RUN', 'mode at start-up', choices=['RUN', 'HOLD'],
+                  read_only=True),
+        ParamSpec('clock_max_backward', 0.5,
+                  '/clock samples going back more than this are rejected [s]',
                   min=0.0, max=3600.0, read_only=True),
-        ParamSpec('clock_max_forward', 10.0, '/clock samples jumping forward more than this are rejected [s]',
+        ParamSpec('clock_max_forward', 10.0,
+                  '/clock samples jumping forward more than this are rejected [s]',
                   min=0.001, max=1e6, read_only=True),
         ParamSpec('clock_recover_after', 0.5, 'hold until /clock has been sane this long [wall s]',
                   min=0.0, max=60.0, read_only=True),
-        ParamSpec('max_horizon', ec.DEFAULT_MAX_HORIZON, 'longest chunk accepted [steps]; longer ones are '
+        ParamSpec('max_horizon', ec.DEFAULT_MAX_HORIZON,
+                  'longest chunk accepted [steps]; longer ones are '
                   'refused before their data is read', min=1, max=1_000_000, read_only=True),
-        ParamSpec('report_window', 5.0, 'window of the per-cause report budget [s]', min=0.1, max=3600.0,
+        ParamSpec('report_window', 5.0, 'window of the per-cause report budget [s]', min=0.1,
+                  max=3600.0,
                   read_only=True),
-        ParamSpec('report_burst', 3, 'reports (log + SafetyEvent) per cause per window', min=1, max=1000,
+        ParamSpec('report_burst', 3, 'reports (log + SafetyEvent) per cause per window', min=1,
+                  max=1000,
                   read_only=True),
     ]
 
@@ -132,8 +157,10 @@ class ChunkExecutorNode(Node):
 
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected',
-                          'observations_rejected', 'teleop_rejected', 'policy_steps', 'human_steps',
-                          'hold_steps', 'clamped_steps', 'clock_rejected', 'episode_events_rejected',
+                          'observations_rejected', 'teleop_rejected', 'policy_steps',
+                          'human_steps',
+                          'hold_steps', 'clamped_steps', 'clock_rejected',
+                          'episode_events_rejected',
                           'reports_suppressed')
         self.once = OncePerCause(self.get_logger(), on_event=self._publish_cause_event,
                                  window=p['report_window'], burst=p['report_burst'])
@@ -152,21 +179,27 @@ class ChunkExecutorNode(Node):
         forward = p['command_interface'] == 'forward'
         self.cmd_pubs = [
             self.create_publisher(Float64MultiArray if forward else JointTrajectory,
-                                  f'/{c}/commands' if forward else f'/{c}/joint_trajectory', COMMANDS)
+                                  f'/{c}/commands' if forward else f'/{c}/joint_trajectory',
+                                  COMMANDS)
             for c in p['controllers']]
-        self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA)
-        # Chunks arrive serialized: an oversized one is refused on its byte count, never deserialized.
+        self.create_subscription(Observation, '/aloe/observation', self._on_observation,
+                                 SENSOR_DATA)
+        # Chunks arrive serialized: an oversized one is refused on its byte count, never
+        # deserialized.
         self._max_chunk_bytes = p['max_horizon'] * len(self.joint_names) * 4 + CHUNK_OVERHEAD_BYTES
-        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk_data, reliable(5),
+        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk_data,
+                                 reliable(5),
                                  raw=True)
-        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention, LATCHED)
+        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+                                 LATCHED)
         self.create_subscription(JointState, '/aloe/teleop_command', self._on_teleop, COMMANDS)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
         self.create_service(SetMode, '/aloe/executor/set_mode', self._on_set_mode)
         self.timer = self.create_timer(self.dt, self._tick)
         self.get_logger().info(
             f'chunk executor at {p["rate"]:.0f} Hz, {len(self.joint_names)} joints, '
-            f'{p["command_interface"]} commands to {list(p["controllers"])}; holding until the first '
+            f'{p["command_interface"]} commands to {list(p["controllers"])}; holding until the '
+            'first '
             'observation')
 
     # ------------------------------------------------------------------ helpers
@@ -185,7 +218,8 @@ class ChunkExecutorNode(Node):
             self.core.config.teleop_timeout = float(value)
 
     def _publish_safety(self, level: int, kind: int, message: str) -> None:
-        msg = SafetyEvent(level=level, kind=kind, node=self.get_fully_qualified_name(), message=message)
+        msg = SafetyEvent(level=level, kind=kind, node=self.get_fully_qualified_name(),
+                          message=message)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.safety_pub.publish(msg)
 
@@ -223,7 +257,8 @@ class ChunkExecutorNode(Node):
             self.core.on_observation(self._now(), observed, stale=msg.stale)
         except (ValueError, FloatingPointError) as exc:
             self.diag.count('observations_rejected')
-            self.once.report('observation', f'observation rejected: {exc}; holding if no valid one follows')
+            self.once.report('observation',
+                             f'observation rejected: {exc}; holding if no valid one follows')
             return
         self.once.clear('observation', 'observations valid again')
 
@@ -231,7 +266,8 @@ class ChunkExecutorNode(Node):
         if len(data) > self._max_chunk_bytes:
             self.diag.count('chunks_received')
             self.diag.count('chunks_rejected')
-            self.core.on_bad_chunk(f'chunk of {len(data)} bytes above the maximum {self._max_chunk_bytes} '
+            self.core.on_bad_chunk(f'chunk of {len(data)} bytes above the maximum '
+                                   f'{self._max_chunk_bytes} '
                                    f'(max_horizon {self.p["max_horizon"]})', nan=False)
             return
         self._on_chunk(deserialize_message(data, ActionChunk))
@@ -239,9 +275,11 @@ class ChunkExecutorNode(Node):
     def _on_chunk(self, msg: ActionChunk) -> None:
         self.diag.count('chunks_received')
         try:
-            chunk = ec.chunk_from_fields(stamp_to_sec(msg.header.stamp), msg.chunk_id, msg.policy_version,
+            chunk = ec.chunk_from_fields(stamp_to_sec(msg.header.stamp), msg.chunk_id,
+                                         msg.policy_version,
                                          msg.horizon, msg.action_dim, msg.joint_names, msg.dt,
-                                         msg.actions, self.joint_names, self.dt, self.p['max_horizon'])
+                                         msg.actions, self.joint_names, self.dt,
+                                         self.p['max_horizon'])
         except FloatingPointError as exc:
             self.diag.count('chunks_rejected')
             self.core.on_bad_chunk(str(exc), nan=True)
@@ -261,7 +299,8 @@ class ChunkExecutorNode(Node):
             self.core.on_teleop(self._now(), target)
         except (ValueError, FloatingPointError) as exc:
             self.diag.count('teleop_rejected')
-            self.once.report('teleop', f'teleop command rejected: {exc}; holding if no valid one follows')
+            self.once.report('teleop',
+                             f'teleop command rejected: {exc}; holding if no valid one follows')
             return
         self.once.clear('teleop', 'teleop commands valid again')
 
@@ -270,7 +309,8 @@ class ChunkExecutorNode(Node):
             if self.episode_id:
                 self.diag.count('episode_events_rejected')
                 self.once.report(f'episode_event:{msg.episode_id}',
-                                 f'EVENT_STARTED for {msg.episode_id!r} while episode {self.episode_id!r} is '
+                                 f'EVENT_STARTED for {msg.episode_id!r} while episode '
+                                 f'{self.episode_id!r} is '
                                  'open: ignored (forged or stale); steps stay labelled '
                                  f'{self.episode_id!r}')
                 return
@@ -299,12 +339,14 @@ class ChunkExecutorNode(Node):
         try:
             self._control_tick()
         except Exception as exc:
-            raise FatalNodeError(f'control tick failed ({type(exc).__name__}: {exc}); the loop cannot '
+            raise FatalNodeError(f'control tick failed ({type(exc).__name__}: {exc}); the loop '
+                                 'cannot '
                                  'decide commands any more') from exc
 
     def _control_tick(self) -> None:
         now_msg = self.get_clock().now()
-        # Timing is judged on the clock the loop runs on: sim time under use_sim_time (a missed tick
+        # Timing is judged on the clock the loop runs on: sim time under use_sim_time (a missed
+        # tick
         # is a skipped sim tick), the monotonic wall clock otherwise.
         sim_time = self.get_parameter('use_sim_time').value
         self.loop.tick(now_msg.nanoseconds * 1e-9 if sim_time else time.monotonic())
@@ -314,7 +356,8 @@ class ChunkExecutorNode(Node):
             return
         stamp = now_msg.to_msg()
         self._publish_command(result.command, stamp)
-        step = ExecutedStep(episode_id=self.episode_id, step_index=self.step_index, source=result.source,
+        step = ExecutedStep(episode_id=self.episode_id, step_index=self.step_index,
+                            source=result.source,
                             policy_version=result.policy_version, chunk_id=result.chunk_id,
                             index_in_chunk=result.index_in_chunk, intervention=result.intervention,
                             joint_names=self.joint_names, action=result.command.tolist(),
@@ -335,11 +378,14 @@ class ChunkExecutorNode(Node):
         if self.loop.ticks % 50 == 0:
             self.diag.set('period_error_p99_ms', self.loop.period_error(99.0) * 1e3)
             suppressed = self.notes.suppressed + self.once.suppressed
-            self.diag.count('reports_suppressed', suppressed - self.diag.counter('reports_suppressed'))
-            self.diag.count('missed_ticks', self.loop.missed_ticks - self.diag.counter('missed_ticks'))
+            self.diag.count('reports_suppressed', suppressed
+                            - self.diag.counter('reports_suppressed'))
+            self.diag.count('missed_ticks', self.loop.missed_ticks
+                            - self.diag.counter('missed_ticks'))
             self.diag.set('mode', ec.MODE_NAMES[self.core.mode])
             self.diag.set('hold_reason', result.hold_reason or '-')
-            self.diag.set('source', {SOURCE_HOLD: 'hold', SOURCE_HUMAN: 'human'}.get(result.source, 'policy'))
+            self.diag.set('source', {SOURCE_HOLD: 'hold',
+                                     SOURCE_HUMAN: 'human'}.get(result.source, 'policy'))
             if self.core.mode == ec.MODE_ESTOP:
                 self.diag.set_status(DiagnosticsPublisher.ERROR, 'e-stop: holding')
             elif result.hold_reason in ('stale observation', 'no teleop command', 'chunk ran out',
@@ -357,7 +403,8 @@ class ChunkExecutorNode(Node):
             if forward:
                 pub.publish(Float64MultiArray(data=values))
                 continue
-            # header.stamp stays 0: "start now" for joint_trajectory_controller, immune to clock offsets
+            # header.stamp stays 0: "start now" for joint_trajectory_controller, immune to clock
+            # offsets
             msg = JointTrajectory(joint_names=[self.joint_names[i] for i in idx])
             sec = int(tfs)
             msg.points = [JointTrajectoryPoint(positions=values, time_from_start=Duration(

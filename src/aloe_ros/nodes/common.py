@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """rclpy helpers shared by every aloe node.
 
 - QoS profiles named by intent (``SENSOR_DATA``, ``COMMANDS``, ``LATCHED``, ``EVENTS``).
@@ -148,7 +160,8 @@ class ParamSpec:
         if kind == 'double' and (self.min is not None or self.max is not None):
             desc.floating_point_range = [FloatingPointRange(
                 from_value=float(self.min if self.min is not None else -sys.float_info.max),
-                to_value=float(self.max if self.max is not None else sys.float_info.max), step=0.0)]
+                to_value=float(self.max if self.max is not None else sys.float_info.max),
+                step=0.0)]
         elif kind == 'int' and (self.min is not None or self.max is not None):
             desc.integer_range = [IntegerRange(
                 from_value=int(self.min if self.min is not None else -2 ** 63),
@@ -467,7 +480,8 @@ class ClockGuard:
         self.rejected = 0
         self.faulty = False
         self._last_bad_wall = -math.inf
-        self._other: Optional[List[float]] = None  # [first wall time, last ns] of a rejected timeline
+        # [first wall time, last ns] of a rejected timeline
+        self._other: Optional[List[float]] = None
 
     def check(self, sec: int, nanosec: int, wall: float) -> tuple:
         """Return ``(verdict, reason)`` for a sample at wall time ``wall`` (monotonic seconds)."""
@@ -491,8 +505,9 @@ class ClockGuard:
             else:
                 self._other = [wall, t]
             direction = 'back' if delta < 0 else 'forward'
-            return self._reject(wall, f'time jumps {direction} by {abs(delta):.3f} s (limits: back '
-                                      f'{self.max_backward:g} s, forward {self.max_forward:g} s)')
+            return self._reject(wall,
+                                f'time jumps {direction} by {abs(delta):.3f} s (limits: back '
+                                f'{self.max_backward:g} s, forward {self.max_forward:g} s)')
         return self._accept(t, wall)
 
     def _accept(self, t: int, wall: float) -> tuple:
@@ -544,7 +559,8 @@ def guard_clock(node: Node, reporter: Optional['OncePerCause'] = None,
                 node.get_logger().warning(reason)
             apply(msg)
         if guard.recovered(wall):
-            message = (f'/clock sane again for {guard.recover_after:g} s ({guard.rejected} samples '
+            message = (f'/clock sane again for {guard.recover_after:g} s ({guard.rejected} '
+                       'samples '
                        'rejected so far)')
             reporter.clear('clock', message)
             if on_change is not None:
@@ -564,7 +580,8 @@ class FatalNodeError(RuntimeError):
     """Raised by a callback for a fault the node must not survive (see each node's docstring)."""
 
 
-def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None, threads: int = 0) -> int:
+def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
+             threads: int = 0) -> int:
     """Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up; return the exit code.
 
     A ConfigError while building the node is printed (naming the parameter) and returns 2.
@@ -629,9 +646,10 @@ def _spin(node: Node, threads: int) -> int:
                 node.callback_errors += 1
                 where = traceback.extract_tb(exc.__traceback__)[-1]
                 cause = f'{type(exc).__name__}@{where.filename}:{where.lineno}'
-                errors.emit(cause, 'error', f'callback raised {type(exc).__name__}: {exc}; input dropped, '
-                                            f'node keeps running ({node.callback_errors} so far)\n'
-                                            + traceback.format_exc())
+                errors.emit(cause, 'error',
+                            f'callback raised {type(exc).__name__}: {exc}; input dropped, '
+                            f'node keeps running ({node.callback_errors} so far)\n'
+                            + traceback.format_exc())
     finally:
         executor.shutdown(timeout_sec=1.0)
     return 0

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Learner node: ALOE critic + actor over the episode store, versioned weights to the policy.
 
 The learner reads complete episodes from the recorder's store (read-only; it may run on another
@@ -49,14 +61,17 @@ from aloe_ros.storage.convert import observation_to_obs
 SLICE = 10  # gradient steps per slice; the lock is released between slices
 
 PARAMS = [
-    ParamSpec('learner_config', '', 'Learner YAML (method, model, critic, actor, data)', read_only=True,
+    ParamSpec('learner_config', '', 'Learner YAML (method, model, critic, actor, data)',
+              read_only=True,
               allow_empty=False),
-    ParamSpec('store_root', '', 'Episode store written by the recorder', read_only=True, allow_empty=False),
+    ParamSpec('store_root', '', 'Episode store written by the recorder', read_only=True,
+              allow_empty=False),
     ParamSpec('weights_dir', '', 'Where actors and the learner state are written', read_only=True,
               allow_empty=False),
     ParamSpec('trigger', 'episodes', 'episodes: train after episodes_per_iteration new episodes; '
               'action: only on TrainIteration goals', choices=['episodes', 'action']),
-    ParamSpec('episodes_per_iteration', 4, 'New episodes that start an iteration (trigger: episodes)',
+    ParamSpec('episodes_per_iteration', 4,
+              'New episodes that start an iteration (trigger: episodes)',
               min=1, max=100000),
     ParamSpec('min_episodes', 1, 'Episodes needed before the first iteration', min=1, max=100000),
     ParamSpec('critic_steps', 200, 'Critic gradient steps per iteration', min=0, max=10000000),
@@ -65,16 +80,21 @@ PARAMS = [
               read_only=True),
     ParamSpec('poll_period', 1.0, 'Seconds between store polls', min=0.05, max=60.0),
     ParamSpec('status_period', 1.0, 'Seconds between LearnerStatus messages', min=0.05, max=60.0),
-    ParamSpec('evaluate_running_chunks', True, 'Publish the critic\'s Q, V, A of each new chunk on '
+    ParamSpec('evaluate_running_chunks', True,
+              'Publish the critic\'s Q, V, A of each new chunk on '
               '/aloe/chunk_value (RViz)'),
     ParamSpec('torch_threads', 1, 'CPU threads for training', min=1, max=256, read_only=True),
-    ParamSpec('lower_limits', _ARM_LOWER * 2, 'Lower joint limit per action dimension: chunks further out '
+    ParamSpec('lower_limits', _ARM_LOWER * 2,
+              'Lower joint limit per action dimension: chunks further out '
               'are not evaluated [rad | 0..1]', read_only=True),
-    ParamSpec('upper_limits', _ARM_UPPER * 2, 'Upper joint limit per action dimension [rad | 0..1]',
+    ParamSpec('upper_limits', _ARM_UPPER * 2,
+              'Upper joint limit per action dimension [rad | 0..1]',
               length_of='lower_limits', read_only=True),
-    ParamSpec('limit_tolerance', 0.05, 'Chunk values at most this far outside the limits are clipped, '
+    ParamSpec('limit_tolerance', 0.05,
+              'Chunk values at most this far outside the limits are clipped, '
               'further out refused', min=0.0, max=10.0, read_only=True),
-    ParamSpec('max_observation_bytes', 64 * 1024 * 1024, 'Largest observation (image data) evaluated',
+    ParamSpec('max_observation_bytes', 64 * 1024 * 1024,
+              'Largest observation (image data) evaluated',
               min=1, max=2 ** 40, read_only=True),
 ]
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
@@ -105,8 +125,9 @@ class LearnerNode(Node):
         if not os.path.isdir(self.cfg['store_root']):
             os.makedirs(self.cfg['store_root'], exist_ok=True)
         if len(self.cfg['lower_limits']) != self.learner_cfg.model.action_dim:
-            raise ConfigError('lower_limits', f"has {len(self.cfg['lower_limits'])} entries, the model's "
-                                              f'action_dim is {self.learner_cfg.model.action_dim}')
+            raise ConfigError('lower_limits',
+                              f"has {len(self.cfg['lower_limits'])} entries, the model's "
+                              f'action_dim is {self.learner_cfg.model.action_dim}')
         self._lower = np.asarray(self.cfg['lower_limits'], dtype=float)
         self._upper = np.asarray(self.cfg['upper_limits'], dtype=float)
         self.store = EpisodeStore(self.cfg['store_root'], mode='r')
@@ -116,9 +137,11 @@ class LearnerNode(Node):
             try:
                 self.trainer.load_state(self.cfg['weights_dir'])
             except Exception as exc:
-                raise ConfigError('resume', f'cannot resume from {state}: {exc} (move it away to start '
-                                            'fresh)') from exc
-            self.get_logger().info(f'resumed learner state at v{self.trainer.version} from {state}')
+                raise ConfigError('resume',
+                                  f'cannot resume from {state}: {exc} (move it away to start '
+                                  'fresh)') from exc
+            self.get_logger().info(f'resumed learner state at v{self.trainer.version} from '
+                                   f'{state}')
         self._lock = threading.Lock()
         self._state = LearnerStatus.STATE_WAITING_FOR_DATA
         self._iteration = 0
@@ -132,19 +155,26 @@ class LearnerNode(Node):
         self._latest_obs: Optional[Observation] = None
 
         self.diag = DiagnosticsPublisher(self)
-        self.diag.declare('iterations', 'exports', 'evaluations', 'evaluation_errors', 'train_errors')
+        self.diag.declare('iterations', 'exports', 'evaluations', 'evaluation_errors',
+                          'train_errors')
         self._update_pub = self.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
-        self._status_pub = self.create_publisher(LearnerStatus, '/aloe/learner_status', reliable(10))
+        self._status_pub = self.create_publisher(LearnerStatus, '/aloe/learner_status',
+                                                 reliable(10))
         self._value_pub = self.create_publisher(ChunkValue, '/aloe/chunk_value', reliable(10))
         group = ReentrantCallbackGroup()
-        self.create_service(EvaluateChunk, '/aloe/evaluate_chunk', self._on_evaluate, callback_group=group)
-        self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA,
+        self.create_service(EvaluateChunk, '/aloe/evaluate_chunk', self._on_evaluate,
+                            callback_group=group)
+        self.create_subscription(Observation, '/aloe/observation', self._on_observation,
+                                 SENSOR_DATA,
                                  callback_group=MutuallyExclusiveCallbackGroup())
         if self.cfg['evaluate_running_chunks']:
-            self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk, reliable(5),
+            self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk,
+                                     reliable(5),
                                      callback_group=MutuallyExclusiveCallbackGroup())
-        self._action = ActionServer(self, TrainIteration, '/aloe/train_iteration', self._execute_goal,
-                                    goal_callback=lambda _g: GoalResponse.ACCEPT, callback_group=group)
+        self._action = ActionServer(self, TrainIteration, '/aloe/train_iteration',
+                                    self._execute_goal,
+                                    goal_callback=lambda _g: GoalResponse.ACCEPT,
+                                    callback_group=group)
         self.create_timer(self.cfg['status_period'], self._publish_status)
         if self.trainer.version > 0:
             self._announce_existing()
@@ -160,7 +190,8 @@ class LearnerNode(Node):
         if os.path.exists(path):
             self._publish_update(path, sha256_file(path), self.trainer.version, {})
 
-    def _publish_update(self, path: str, sha256: str, version: int, metrics: Dict[str, float]) -> None:
+    def _publish_update(self, path: str, sha256: str, version: int,
+                        metrics: Dict[str, float]) -> None:
         msg = PolicyUpdate(version=int(version), checkpoint_uri='file://' + os.path.abspath(path),
                            sha256=sha256, config_hash=self.learner_cfg.config_hash(),
                            metrics=metrics_to_msgs(metrics))
@@ -177,22 +208,26 @@ class LearnerNode(Node):
                     self.trainer.refresh()
                 n = len(self.trainer.replay.episode_ids)
                 due = (self.cfg['trigger'] == 'episodes' and n >= self.cfg['min_episodes']
-                       and n - self._episodes_at_last_iteration >= self.cfg['episodes_per_iteration'])
+                       and n
+                       - self._episodes_at_last_iteration >= self.cfg['episodes_per_iteration'])
                 if due:
                     with self._iteration_lock:
                         self.run_iteration(self.cfg['critic_steps'], self.cfg['actor_steps'])
                 elif n < self.cfg['min_episodes']:
                     self._state = LearnerStatus.STATE_WAITING_FOR_DATA
                     self._message = f'{n} episodes, need {self.cfg["min_episodes"]}'
-            except Exception as exc:  # the robot keeps its last policy; the error is reported, not fatal
+            # the robot keeps its last policy; the error is reported, not fatal
+            except Exception as exc:
                 self.diag.count('train_errors')
                 self._state = LearnerStatus.STATE_ERROR
                 self._message = f'{type(exc).__name__}: {exc}'
-                self.get_logger().error(f'learner iteration failed: {self._message}; retrying after the '
+                self.get_logger().error(f'learner iteration failed: {self._message}; retrying '
+                                        'after the '
                                         'next poll')
             self._stop.wait(self.cfg['poll_period'])
 
-    def run_iteration(self, critic_steps: int, actor_steps: int, feedback=None) -> Dict[str, float]:
+    def run_iteration(self, critic_steps: int, actor_steps: int,
+                      feedback=None) -> Dict[str, float]:
         """Train critic then actor in slices, save state, export and announce the new actor."""
         self._state = LearnerStatus.STATE_TRAINING
         self._iteration += 1
@@ -204,7 +239,8 @@ class LearnerNode(Node):
             while done < total and not self._stop.is_set():
                 n = min(SLICE, total - done)
                 with self._lock:
-                    m = self.trainer.train(n if phase == 'critic' else 0, n if phase == 'actor' else 0)
+                    m = self.trainer.train(n if phase == 'critic' else 0, n if phase == 'actor'
+                                           else 0)
                 done += n
                 for k, v in m.items():
                     acc.setdefault(k, []).append(v)
@@ -245,7 +281,8 @@ class LearnerNode(Node):
                 with self._lock:
                     self.trainer.refresh()
                 if len(self.trainer.replay.episode_ids) < self.cfg['min_episodes']:
-                    raise RuntimeError(f'{len(self.trainer.replay.episode_ids)} episodes in the store, '
+                    raise RuntimeError(f'{len(self.trainer.replay.episode_ids)} episodes in the '
+                                       'store, '
                                        f'need {self.cfg["min_episodes"]}')
                 metrics = self.run_iteration(critic, actor, feedback)
             except Exception as exc:
@@ -268,14 +305,16 @@ class LearnerNode(Node):
         nbytes = sum(len(image.data) for image in obs_msg.images)
         if nbytes > self.cfg['max_observation_bytes'] or len(obs_msg.position) > 1024 \
                 or len(obs_msg.gripper) > 1024:
-            raise ValueError(f'observation too large ({nbytes} image bytes, {len(obs_msg.position)} '
+            raise ValueError(f'observation too large ({nbytes} image bytes, '
+                             f'{len(obs_msg.position)} '
                              f'positions; limit {self.cfg["max_observation_bytes"]} bytes)')
         clipped = 0
         if len(actions):
             table = sized_chunk(actions, horizon, action_dim, model.horizon, model.action_dim)
             if horizon != model.horizon:
                 raise ValueError(f'chunk: horizon {horizon}, the critic evaluates {model.horizon}')
-            table, clipped = check_limits(table, self._lower, self._upper, self.cfg['limit_tolerance'])
+            table, clipped = check_limits(table, self._lower, self._upper,
+                                          self.cfg['limit_tolerance'])
         obs = observation_to_obs(obs_msg, model.cameras)
         if not np.all(np.isfinite(obs['proprio'])):
             raise ValueError('observation has non-finite joint positions or grippers')
@@ -296,7 +335,8 @@ class LearnerNode(Node):
     def _on_evaluate(self, request: EvaluateChunk.Request, response: EvaluateChunk.Response):
         """Q per head, aggregated Q, V and A for an observation and a chunk."""
         try:
-            out = self._evaluate(request.observation, request.actions, request.horizon, request.action_dim)
+            out = self._evaluate(request.observation, request.actions, request.horizon,
+                                 request.action_dim)
         except Exception as exc:
             self.diag.count('evaluation_errors')
             response.success = False
@@ -305,7 +345,8 @@ class LearnerNode(Node):
         self.diag.count('evaluations')
         response.success = True
         if out['clipped']:
-            response.message = (f"{out['clipped']} values within limit_tolerance outside the joint limits "
+            response.message = (f"{out['clipped']} values within limit_tolerance outside the "
+                                "joint limits "
                                 'were clipped into them (as the executor would) before evaluation')
         response.q_heads = [float(v) for v in out['q_heads']]
         response.q, response.v, response.advantage = float(out['q']), float(out['v']), float(out['adv'])
@@ -327,7 +368,8 @@ class LearnerNode(Node):
             self.diag.count('evaluation_errors')
             self.get_logger().debug(f'chunk {msg.chunk_id} not evaluated: {exc}')
             return
-        value = ChunkValue(chunk_id=msg.chunk_id, policy_version=msg.policy_version, q=float(out['q']),
+        value = ChunkValue(chunk_id=msg.chunk_id, policy_version=msg.policy_version,
+                           q=float(out['q']),
                            v=float(out['v']), advantage=float(out['adv']),
                            q_heads=[float(v) for v in out['q_heads']])
         value.header = msg.header
@@ -338,7 +380,8 @@ class LearnerNode(Node):
     def _publish_status(self) -> None:
         msg = LearnerStatus(state=self._state, policy_version=self.trainer.version,
                             iteration=self._iteration,
-                            gradient_steps=self.trainer.critic_updates + self.trainer.actor_updates,
+                            gradient_steps=self.trainer.critic_updates
+                            + self.trainer.actor_updates,
                             num_episodes=len(self.trainer.replay.episode_ids),
                             num_transitions=len(self.trainer.replay), updates_per_second=self._ups,
                             metrics=metrics_to_msgs(self._metrics), message=self._message)

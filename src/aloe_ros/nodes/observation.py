@@ -1,8 +1,21 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Observation node: time-aligns cameras and joint states, publishes aloe_msgs/Observation.
 
-Thin shell around ``aloe_ros.station.ingest.ObservationIngest`` (validation and alignment live there).
+Thin shell around ``aloe_ros.station.ingest.ObservationIngest`` (validation and alignment live
+there).
 
 Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) or, with
 ``compressed: true``, ``/<camera>/image_raw/compressed`` (CompressedImage); per arm the
@@ -23,41 +36,52 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from aloe_ros.station import conversions
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause, ParamSpec,
-                                   SENSOR_DATA, declare_parameters, run_node, sec_to_stamp, stamp_to_sec)
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause,
+                                   ParamSpec,
+                                   SENSOR_DATA, declare_parameters, run_node, sec_to_stamp,
+                                   stamp_to_sec)
 
 #: A rejection cause is reported again only after its source was clean for this long [s].
 RECOVERY_TIME = 2.0
-#: Bytes of an Image message beyond its pixel data (header, encoding) accepted before deserializing.
+# : Bytes of an Image message beyond its pixel data (header, encoding) accepted before
+# deserializing.
 IMAGE_OVERHEAD_BYTES = 64 * 1024
 
 
 def parameter_specs():
     """Return the observation node's parameters."""
     return [
-        ParamSpec('rate', 50.0, 'observation publish rate [Hz] (the control rate)', min=1.0, max=1000.0,
+        ParamSpec('rate', 50.0, 'observation publish rate [Hz] (the control rate)', min=1.0,
+                  max=1000.0,
                   read_only=True),
         ParamSpec('camera_names', ['cam_high', 'cam_left_wrist', 'cam_right_wrist'],
-                  'cameras, in the order of Observation.images', read_only=True, allow_empty=False),
-        ParamSpec('image_topic', '/{camera}/image_raw', 'image topic per camera; {camera} is replaced',
-                  read_only=True, check=lambda v: None if '{camera}' in v else 'must contain {camera}'),
-        ParamSpec('compressed', False, 'subscribe to <image_topic>/compressed (CompressedImage) instead',
+                  'cameras, in the order of Observation.images', read_only=True,
+                  allow_empty=False),
+        ParamSpec('image_topic', '/{camera}/image_raw',
+                  'image topic per camera; {camera} is replaced',
+                  read_only=True, check=lambda v: None if '{camera}' in v
+                  else 'must contain {camera}'),
+        ParamSpec('compressed', False,
+                  'subscribe to <image_topic>/compressed (CompressedImage) instead',
                   read_only=True),
         ParamSpec('joint_names', list(DEFAULT_JOINT_NAMES), 'joints of both arms incl. grippers, '
                   'each named <arm>_<joint>', read_only=True, allow_empty=False),
         ParamSpec('arms', ['left', 'right'], 'arm prefixes, in the order of joint_state_topics',
                   read_only=True, allow_empty=False),
-        ParamSpec('joint_state_topics', ['/follower_left/joint_states', '/follower_right/joint_states'],
+        ParamSpec('joint_state_topics', ['/follower_left/joint_states',
+                                         '/follower_right/joint_states'],
                   'JointState topic per arm', length_of='arms', read_only=True),
         ParamSpec('image_height', 64, 'policy image height [px]', min=1, max=4096, read_only=True),
         ParamSpec('image_width', 64, 'policy image width [px]', min=1, max=4096, read_only=True),
         ParamSpec('slop', 0.02, 'max stamp spread of one aligned set [s]', min=0.0, max=1.0,
                   read_only=True),
-        ParamSpec('staleness_limit', 0.2, 'inputs older than this are rejected, observations older '
+        ParamSpec('staleness_limit', 0.2,
+                  'inputs older than this are rejected, observations older '
                   'than this are flagged stale [s]', min=0.001, max=10.0, read_only=True),
         ParamSpec('max_future', 0.5, 'stamps further than this in the future are rejected [s]',
                   min=0.0, max=10.0, read_only=True),
-        ParamSpec('max_image_bytes', 16 * 1024 * 1024, 'images with more data are rejected [bytes]',
+        ParamSpec('max_image_bytes', 16 * 1024 * 1024,
+                  'images with more data are rejected [bytes]',
                   min=1, max=1 << 30, read_only=True),
         ParamSpec('task_instruction', '', 'instruction until an episode event brings one'),
         ParamSpec('frame_id', 'world', 'Observation.header.frame_id'),
@@ -103,12 +127,15 @@ class ObservationNode(Node):
                 self.create_subscription(Image, topic, lambda d, c=camera: self._on_data(
                     c, d, Image, self._on_image), SENSOR_DATA, raw=True)
         for arm, topic in zip(p['arms'], p['joint_state_topics']):
-            self.create_subscription(JointState, topic, lambda m, a=arm: self._on_joints(a, m), SENSOR_DATA)
+            self.create_subscription(JointState, topic, lambda m, a=arm: self._on_joints(a, m),
+                                     SENSOR_DATA)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
         self.timer = self.create_timer(1.0 / p['rate'], self._publish)
         self.get_logger().info(
-            f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])} -> /aloe/observation '
-            f'at {p["rate"]:.0f} Hz, images {p["image_width"]}x{p["image_height"]}, slop {p["slop"]} s, '
+            f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])} -> '
+            '/aloe/observation '
+            f'at {p["rate"]:.0f} Hz, images {p["image_width"]}x{p["image_height"]}, slop '
+            f'{p["slop"]} s, '
             f'image conversion: {conversions.IMAGE_BACKEND}')
 
     def _now(self) -> float:
@@ -134,20 +161,24 @@ class ObservationNode(Node):
         # A cause counts as cleared only after a quiet period, so good/bad interleaving logs once.
         for key in [c for c in self.once.active if c.startswith(source + ':')]:
             if now - self._last_rejection.get(key, now) > RECOVERY_TIME:
-                self.once.clear(key, f'{source}: no {key.split(":", 1)[1]} input for {RECOVERY_TIME:.0f} s')
+                self.once.clear(key,
+                                f'{source}: no {key.split(":", 1)[1]} input for '
+                                f'{RECOVERY_TIME:.0f} s')
 
     def _on_data(self, camera: str, data: bytes, cls, handle) -> None:
         if len(data) > self._max_image_msg_bytes:
             def refuse():
-                raise InputRejected(camera, 'oversized_image', f'image message of {len(data)} bytes above '
+                raise InputRejected(camera, 'oversized_image',
+                                    f'image message of {len(data)} bytes above '
                                     'max_image_bytes: rejected unread')
             self._accept(camera, refuse)
             return
         handle(camera, deserialize_message(data, cls))
 
     def _on_image(self, camera: str, msg: Image) -> None:
-        self._accept(camera, lambda: self.ingest.add_image(camera, msg, stamp_to_sec(msg.header.stamp),
-                                                           self._now()))
+        self._accept(camera,
+                     lambda: self.ingest.add_image(camera, msg, stamp_to_sec(msg.header.stamp),
+                                                   self._now()))
 
     def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
         self._accept(camera, lambda: self.ingest.add_compressed_image(
@@ -155,7 +186,8 @@ class ObservationNode(Node):
 
     def _on_joints(self, arm: str, msg: JointState) -> None:
         self._accept(arm, lambda: self.ingest.add_joint_state(
-            arm, list(msg.name), msg.position, msg.velocity, stamp_to_sec(msg.header.stamp), self._now()))
+            arm, list(msg.name), msg.position, msg.velocity, stamp_to_sec(msg.header.stamp),
+            self._now()))
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.task_instruction:
@@ -168,8 +200,9 @@ class ObservationNode(Node):
             waiting = self.ingest.waiting_for()
             self.diag.set('waiting_for', ','.join(waiting) or 'alignment')
             if not waiting:
-                self.once.report('no_alignment', f'inputs never aligned within slop {self.p["slop"]} s: '
-                                                 'not publishing yet')
+                self.once.report('no_alignment',
+                                 f'inputs never aligned within slop {self.p["slop"]} s: '
+                                 'not publishing yet')
             return
         self.once.clear('no_alignment', 'inputs aligned: publishing observations')
         msg = Observation(camera_names=[c for c, _ in obs.images], joint_names=obs.arm_joint_names,
@@ -190,7 +223,8 @@ class ObservationNode(Node):
         if obs.stale:
             self.diag.count('stale_published')
             self.once.report('stale', f'inputs {now - obs.oldest:.3f} s old (limit '
-                                      f'{self.p["staleness_limit"]} s): observations flagged stale')
+                                      f'{self.p["staleness_limit"]} s): observations flagged '
+                             'stale')
         else:
             self.once.clear('stale', 'inputs fresh again: observations no longer stale')
         if obs.stale or self.once.active:

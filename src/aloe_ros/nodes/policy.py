@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Policy node: action chunks from observations, verified hot-swap of weights between chunks.
 
 Every ``replan_period`` seconds the node turns the newest fresh ``Observation`` into an
@@ -31,29 +43,37 @@ from std_msgs.msg import UInt32
 from aloe_msgs.msg import ActionChunk, Observation, PolicyUpdate, SafetyEvent
 from aloe_msgs.srv import LoadPolicy
 from aloe_ros.nodes.common import run_node
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause, ParamSpec,
-                                   SENSOR_DATA, declare_parameters, latched, reliable, stamp_to_sec)
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause,
+                                   ParamSpec,
+                                   SENSOR_DATA, declare_parameters, latched, reliable,
+                                   stamp_to_sec)
 from aloe_ros.storage.convert import observation_to_obs
 
 DEFAULT_JOINTS = [f'{side}_{j}' for side in ('left', 'right')
-                  for j in ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate',
+                  for j in ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle',
+                            'wrist_rotate',
                             'gripper')]
 
 PARAMS = [
     ParamSpec('learner_config', '', 'Learner YAML whose model config the weights must match '
               '(its config hash is checked on every load)', read_only=True, allow_empty=False),
-    ParamSpec('weights_dir', '', 'Only weights inside this directory are ever loaded', read_only=True,
+    ParamSpec('weights_dir', '', 'Only weights inside this directory are ever loaded',
+              read_only=True,
               allow_empty=False),
-    ParamSpec('initial_weights', '', 'Weights to run at start (path or file:// uri); empty = wait for '
+    ParamSpec('initial_weights', '',
+              'Weights to run at start (path or file:// uri); empty = wait for '
               'the first PolicyUpdate', read_only=True),
-    ParamSpec('initial_sha256', '', 'sha256 of initial_weights (required when it is set)', read_only=True),
+    ParamSpec('initial_sha256', '', 'sha256 of initial_weights (required when it is set)',
+              read_only=True),
     ParamSpec('initial_version', 0, 'Version reported for initial_weights', min=0, read_only=True),
-    ParamSpec('replan_period', 0.5, 'Seconds between two chunks (h_exec * dt)', min=0.02, max=10.0),
+    ParamSpec('replan_period', 0.5, 'Seconds between two chunks (h_exec * dt)', min=0.02,
+              max=10.0),
     ParamSpec('max_observation_age', 0.25, 'Observations older than this [s] produce no chunk',
               min=0.01, max=10.0),
     ParamSpec('control_period', 0.02, 'dt between chunk steps [s] written into ActionChunk.dt',
               min=0.001, max=1.0, read_only=True),
-    ParamSpec('joint_names', DEFAULT_JOINTS, 'Names of the action dimensions, in order', read_only=True,
+    ParamSpec('joint_names', DEFAULT_JOINTS, 'Names of the action dimensions, in order',
+              read_only=True,
               allow_empty=False),
     ParamSpec('torch_threads', 1, 'CPU threads for inference (leave cores to the control loop)',
               min=1, max=64, read_only=True),
@@ -67,7 +87,8 @@ def uri_to_path(uri: str) -> str:
     if uri.startswith('file://'):
         parsed = urlparse(uri)
         if parsed.netloc not in ('', 'localhost'):
-            raise ValueError(f'uri {uri!r} names host {parsed.netloc!r}; only local files are loaded')
+            raise ValueError(f'uri {uri!r} names host {parsed.netloc!r}; only local files are '
+                             'loaded')
         return unquote(parsed.path)
     if '://' in uri:
         raise ValueError(f'uri {uri!r}: only file:// uris and absolute paths are supported')
@@ -85,6 +106,25 @@ def check_inside(path: str, allowed_dir: str) -> str:
     return real
 
 
+def ensure_weights_dir(weights_dir: str, log) -> None:
+    """Create a missing weights_dir (a fresh machine), saying so through log; refuse a non-dir.
+
+    An empty directory lets nothing in: the policy still runs only verified weights, and the
+    learner writes its first actor there.
+    """
+    if os.path.isdir(weights_dir):
+        return
+    if os.path.exists(weights_dir):
+        raise ConfigError('weights_dir', f'{weights_dir} exists and is not a directory')
+    try:
+        os.makedirs(weights_dir)
+    except OSError as exc:
+        raise ConfigError('weights_dir', f'{weights_dir} does not exist and cannot be created: '
+                                         f'{exc.strerror}') from exc
+    log(f'weights_dir {weights_dir} did not exist: created it (empty); no chunks until the '
+        f'learner publishes its first weights or initial_weights is given')
+
+
 class PolicyNode(Node):
     """Publishes action chunks and hot-swaps verified weights between chunks."""
 
@@ -94,8 +134,7 @@ class PolicyNode(Node):
         self.cfg = declare_parameters(self, PARAMS)
         if self.cfg['initial_weights'] and not self.cfg['initial_sha256']:
             raise ConfigError('initial_sha256', 'is required when initial_weights is set')
-        if not os.path.isdir(self.cfg['weights_dir']):
-            raise ConfigError('weights_dir', f"{self.cfg['weights_dir']} is not a directory")
+        ensure_weights_dir(self.cfg['weights_dir'], self.get_logger().info)
         # Torch and the core are imported here, not at module level, so `--help`-style imports
         # of this module (launch validation) stay cheap.
         import torch
@@ -110,8 +149,9 @@ class PolicyNode(Node):
         self._expected_hash = model_config_hash(learner_cfg.model)
         self._joint_names = list(self.cfg['joint_names'])
         if learner_cfg.model.action_dim != len(self._joint_names):
-            raise ConfigError('joint_names', f'{len(self._joint_names)} names but the model acts in '
-                                             f'{learner_cfg.model.action_dim} dimensions')
+            raise ConfigError('joint_names',
+                              f'{len(self._joint_names)} names but the model acts in '
+                              f'{learner_cfg.model.action_dim} dimensions')
 
         self._lock = threading.Lock()
         self._runtime = None
@@ -121,7 +161,8 @@ class PolicyNode(Node):
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='weights-loader')
 
         self.diag = DiagnosticsPublisher(self)
-        self.diag.declare('chunks_published', 'observations', 'rejected_observations', 'skipped_stale',
+        self.diag.declare('chunks_published', 'observations', 'rejected_observations',
+                          'skipped_stale',
                           'updates_received', 'updates_rejected', 'swaps', 'inference_errors')
         self._safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
         self.once = OncePerCause(self.get_logger(), self._on_safety)
@@ -129,7 +170,8 @@ class PolicyNode(Node):
         self._version_pub = self.create_publisher(UInt32, '/aloe/policy/version', latched(1))
 
         io_group = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA,
+        self.create_subscription(Observation, '/aloe/observation', self._on_observation,
+                                 SENSOR_DATA,
                                  callback_group=io_group)
         self.create_subscription(PolicyUpdate, '/aloe/policy_update', self._on_update, latched(1),
                                  callback_group=io_group)
@@ -140,7 +182,8 @@ class PolicyNode(Node):
 
         if self.cfg['initial_weights']:
             try:
-                runtime = self._verify_and_load(self.cfg['initial_weights'], self.cfg['initial_sha256'],
+                runtime = self._verify_and_load(self.cfg['initial_weights'],
+                                                self.cfg['initial_sha256'],
                                                 self.cfg['initial_version'], announced=False)
             except Exception as exc:
                 raise ConfigError('initial_weights', f'refused: {exc}') from exc
@@ -156,7 +199,8 @@ class PolicyNode(Node):
         """Check place, checksum and config, then load; raises with the reason on any failure."""
         path = check_inside(uri_to_path(uri), self.cfg['weights_dir'])
         runtime = self._load_actor(path, sha256, self._expected_hash)
-        # An announced version must be the file's own: a false high label would block every later update.
+        # An announced version must be the file's own: a false high label would block every later
+        # update.
         if announced and runtime.version and runtime.version != int(version):
             raise ValueError(f'announced as v{version} but the file holds v{runtime.version}')
         runtime.version = int(version)
@@ -190,8 +234,10 @@ class PolicyNode(Node):
             return
         if msg.config_hash and msg.config_hash != self._expected_hash:
             self.diag.count('updates_rejected')
-            self.get_logger().error(f'PolicyUpdate v{msg.version}: config hash {msg.config_hash[:12]} '
-                                    f'differs from this node\'s {self._expected_hash[:12]}: refused')
+            self.get_logger().error(f'PolicyUpdate v{msg.version}: config hash '
+                                    f'{msg.config_hash[:12]} '
+                                    f'differs from this node\'s {self._expected_hash[:12]}: '
+                                    'refused')
             return
         self._loader.submit(self._background_load, msg.checkpoint_uri, msg.sha256, msg.version)
 
@@ -205,7 +251,8 @@ class PolicyNode(Node):
         with self._lock:
             if self._pending is None or self._pending.version < runtime.version:
                 self._pending = runtime
-        self.get_logger().info(f'weights v{version} verified and loaded; swapping at the next chunk')
+        self.get_logger().info(f'weights v{version} verified and loaded; swapping at the next '
+                               'chunk')
 
     def _on_load_service(self, request: LoadPolicy.Request, response: LoadPolicy.Response):
         """Verify and load synchronously in the service thread; the swap happens at the next chunk."""
@@ -242,8 +289,10 @@ class PolicyNode(Node):
         obs = observation_to_obs(msg, model.cameras)
         for name, arr in obs['images'].items():
             if arr.shape[:2] != tuple(model.image_size):
-                raise ValueError(f'camera {name} is {arr.shape[1]}x{arr.shape[0]}, the model wants '
-                                 f'{model.image_size[1]}x{model.image_size[0]}: set the observation '
+                raise ValueError(f'camera {name} is {arr.shape[1]}x{arr.shape[0]}, the model '
+                                 'wants '
+                                 f'{model.image_size[1]}x{model.image_size[0]}: set the '
+                                 'observation '
                                  'node\'s image size to the model\'s')
         missing = [c for c in model.cameras if c not in obs['images']]
         if missing:
@@ -304,7 +353,8 @@ class PolicyNode(Node):
         levels = {'info': SafetyEvent.LEVEL_INFO, 'warn': SafetyEvent.LEVEL_WARN,
                   'error': SafetyEvent.LEVEL_ERROR}
         ev = SafetyEvent(level=levels.get(level, SafetyEvent.LEVEL_WARN), node=self.get_name(),
-                         kind=SafetyEvent.KIND_STALE_INPUT if cause == 'stale' else SafetyEvent.KIND_HOLD,
+                         kind=SafetyEvent.KIND_STALE_INPUT if cause == 'stale'
+                         else SafetyEvent.KIND_HOLD,
                          message=message)
         ev.header.stamp = self.get_clock().now().to_msg()
         self._safety_pub.publish(ev)

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Smoke graph: every aloe_msgs message, service and action across two real processes.
 
 ``smoke_graph --role echo`` runs a node that echoes every message type back, answers every
@@ -24,7 +36,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 MSG_TYPES = ['Observation', 'ActionChunk', 'ExecutedStep', 'InterventionState', 'EpisodeEvent',
-             'EpisodeSummary', 'PolicyUpdate', 'LearnerStatus', 'SafetyEvent', 'Metric', 'ChunkValue']
+             'EpisodeSummary', 'PolicyUpdate', 'LearnerStatus', 'SafetyEvent', 'Metric',
+             'ChunkValue']
 SRV_TYPES = ['StartEpisode', 'EndEpisode', 'ResetScene', 'LoadPolicy', 'EvaluateChunk', 'SetMode']
 ACTION_TYPES = ['TrainIteration']
 
@@ -33,11 +46,14 @@ RELIABLE_LATCHED = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                               durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 _PRIMITIVE_SAMPLES = {
-    'boolean': lambda i: bool(i % 2), 'octet': lambda i: bytes([i % 256]), 'char': lambda i: i % 128,
+    'boolean': lambda i: bool(i % 2), 'octet': lambda i: bytes([i % 256]), 'char': lambda i: i
+    % 128,
     'float': lambda i: 0.5 * i + 0.25, 'double': lambda i: 1.5 * i - 0.125,
-    'int8': lambda i: -(i % 100), 'uint8': lambda i: i % 200, 'int16': lambda i: -i, 'uint16': lambda i: i,
+    'int8': lambda i: -(i % 100), 'uint8': lambda i: i % 200, 'int16': lambda i: -i,
+    'uint16': lambda i: i,
     'int32': lambda i: -7 * i, 'uint32': lambda i: 7 * i, 'int64': lambda i: -(2 ** 40) - i,
-    'uint64': lambda i: 2 ** 40 + i, 'string': lambda i: f'text-{i}-\u00e9', 'wstring': lambda i: f'w{i}',
+    'uint64': lambda i: 2 ** 40 + i, 'string': lambda i: f'text-{i}-\u00e9',
+    'wstring': lambda i: f'w{i}',
 }
 
 
@@ -218,7 +234,8 @@ def run_probe(timeout: float) -> int:
     elapsed = time.monotonic() - start
     for failure in failures:
         print(f'FAIL {failure}', flush=True)
-    print(f'smoke graph: {total - len(failures)}/{total} interface round trips OK in {elapsed:.1f} s',
+    print(f'smoke graph: {total - len(failures)}/{total} interface round trips OK in '
+          f'{elapsed:.1f} s',
           flush=True)
     node.destroy_node()
     return 0 if not failures else 1
@@ -228,10 +245,12 @@ def main(argv=None) -> int:
     """Entry point: smoke_graph --role {echo,probe,both} [--timeout S]."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--role', choices=['echo', 'probe', 'both'], default='both')
-    parser.add_argument('--timeout', type=float, default=20.0, help='seconds to wait for each step')
+    parser.add_argument('--timeout', type=float, default=20.0,
+                        help='seconds to wait for each step')
     args, ros_args = parser.parse_known_args(argv)
     if args.role == 'both':
-        echo = subprocess.Popen([sys.executable, '-m', 'aloe_ros.nodes.smoke_graph', '--role', 'echo'],
+        echo = subprocess.Popen([sys.executable, '-m', 'aloe_ros.nodes.smoke_graph', '--role',
+                                 'echo'],
                                 env=os.environ.copy())
         try:
             return main(['--role', 'probe', '--timeout', str(args.timeout)])

@@ -1,8 +1,21 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Teleop node: maps leader arms / Joy / keyboard to interventions and human joint targets.
 
-Thin shell around ``aloe_ros.station.teleop_core.TeleopCore`` (takeover, alignment, blending, handback
+Thin shell around ``aloe_ros.station.teleop_core.TeleopCore`` (takeover, alignment, blending,
+handback
 and device-silence rules are documented there).
 
 Subscribes: ``leader_topics`` (JointState per arm, sensor data), ``follower_topics`` (JointState
@@ -27,56 +40,78 @@ from std_msgs.msg import String
 from aloe_ros.station import teleop_core as tc
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
-                                   OncePerCause, ParamSpec, SENSOR_DATA, declare_parameters, run_node)
+                                   OncePerCause, ParamSpec, SENSOR_DATA, declare_parameters,
+                                   run_node)
 
 #: A pending EndEpisode request blocks new ones for at most this long [s] (a lost reply).
 END_EPISODE_TIMEOUT = 5.0
-_OUTCOME_NAMES = {tc.OUTCOME_SUCCESS: 'success', tc.OUTCOME_FAILURE: 'failure', tc.OUTCOME_ABORTED: 'aborted'}
+_OUTCOME_NAMES = {tc.OUTCOME_SUCCESS: 'success', tc.OUTCOME_FAILURE: 'failure',
+                  tc.OUTCOME_ABORTED: 'aborted'}
 
 
 def parameter_specs():
     """Return the teleop node's parameters."""
     return [
         ParamSpec('rate', 50.0, 'command publish rate [Hz]', min=1.0, max=1000.0, read_only=True),
-        ParamSpec('joint_names', list(DEFAULT_JOINT_NAMES), 'joints of both arms, named <arm>_<joint>',
+        ParamSpec('joint_names', list(DEFAULT_JOINT_NAMES),
+                  'joints of both arms, named <arm>_<joint>',
                   read_only=True, allow_empty=False),
         ParamSpec('arms', ['left', 'right'], 'arm prefixes', read_only=True, allow_empty=False),
-        ParamSpec('leader_topics', ['/teleop/leader_left/joint_states', '/teleop/leader_right/joint_states'],
+        ParamSpec('leader_topics', ['/teleop/leader_left/joint_states',
+                                    '/teleop/leader_right/joint_states'],
                   'leader arm JointState topic per arm', length_of='arms', read_only=True),
-        ParamSpec('follower_topics', ['/follower_left/joint_states', '/follower_right/joint_states'],
+        ParamSpec('follower_topics', ['/follower_left/joint_states',
+                                      '/follower_right/joint_states'],
                   'follower arm JointState topic per arm', length_of='arms', read_only=True),
         ParamSpec('joy_topic', '/teleop/joy', 'sensor_msgs/Joy topic (gamepad, SpaceMouse, pedal)',
                   read_only=True),
-        ParamSpec('keyboard_topic', '/teleop/keyboard', 'std_msgs/String topic, one key per message',
+        ParamSpec('keyboard_topic', '/teleop/keyboard',
+                  'std_msgs/String topic, one key per message',
                   read_only=True),
         ParamSpec('command_device', 'leader', 'leader: follow the leader arms; joy: Joy axes move '
                   'targets incrementally', choices=['leader', 'joy'], read_only=True),
-        ParamSpec('align_tolerance', 0.1, 'takeover completes when max|leader - follower| is below [rad]',
+        ParamSpec('align_tolerance', 0.1,
+                  'takeover completes when max|leader - follower| is below [rad]',
                   min=0.001, max=3.0),
-        ParamSpec('align_timeout', 20.0, 'cancel a takeover not aligned within [s]', min=0.1, max=600.0),
-        ParamSpec('blend_ticks', 10, 'ticks to blend from the follower pose to the leader after aligning',
+        ParamSpec('align_timeout', 20.0, 'cancel a takeover not aligned within [s]', min=0.1,
+                  max=600.0),
+        ParamSpec('blend_ticks', 10,
+                  'ticks to blend from the follower pose to the leader after aligning',
                   min=1, max=1000),
-        ParamSpec('deviation_threshold', 0.0, 'take over when the tracking leader deviates from the '
+        ParamSpec('deviation_threshold', 0.0,
+                  'take over when the tracking leader deviates from the '
                   'follower by more than this [rad]; 0 disables', min=0.0, max=3.0),
-        ParamSpec('device_timeout', 0.5, 'device silent for this long during an intervention stops '
+        ParamSpec('device_timeout', 0.5,
+                  'device silent for this long during an intervention stops '
                   'commands [s]', min=0.01, max=10.0),
-        ParamSpec('buttons.takeover', 0, 'Joy button: takeover/handback toggle (-1 none)', min=-1, max=255),
-        ParamSpec('buttons.success', 1, 'Joy button: end episode with success (-1 none)', min=-1, max=255),
-        ParamSpec('buttons.failure', 2, 'Joy button: end episode with failure (-1 none)', min=-1, max=255),
+        ParamSpec('buttons.takeover', 0, 'Joy button: takeover/handback toggle (-1 none)', min=-1,
+                  max=255),
+        ParamSpec('buttons.success', 1, 'Joy button: end episode with success (-1 none)', min=-1,
+                  max=255),
+        ParamSpec('buttons.failure', 2, 'Joy button: end episode with failure (-1 none)', min=-1,
+                  max=255),
         ParamSpec('buttons.abort', 3, 'Joy button: abort episode (-1 none)', min=-1, max=255),
-        ParamSpec('buttons.pedal', -1, 'Joy button of a foot pedal: takeover/handback toggle (-1 none)',
+        ParamSpec('buttons.pedal', -1,
+                  'Joy button of a foot pedal: takeover/handback toggle (-1 none)',
                   min=-1, max=255),
-        ParamSpec('axes.joints', [], "joint moved by each Joy axis ('' = unused)", kind='string_array'),
-        ParamSpec('axes.scales', [], 'velocity per unit axis deflection [rad/s]', kind='double_array',
+        ParamSpec('axes.joints', [], "joint moved by each Joy axis ('' = unused)",
+                  kind='string_array'),
+        ParamSpec('axes.scales', [], 'velocity per unit axis deflection [rad/s]',
+                  kind='double_array',
                   length_of='axes.joints'),
         ParamSpec('axes.deadzone', 0.1, 'axis deflections below are ignored', min=0.0, max=1.0),
         ParamSpec('keys.takeover', ['t', ' '], 'keys that toggle takeover', kind='string_array'),
-        ParamSpec('keys.success', ['s'], 'keys that end the episode with success', kind='string_array'),
-        ParamSpec('keys.failure', ['f'], 'keys that end the episode with failure', kind='string_array'),
+        ParamSpec('keys.success', ['s'], 'keys that end the episode with success',
+                  kind='string_array'),
+        ParamSpec('keys.failure', ['f'], 'keys that end the episode with failure',
+                  kind='string_array'),
         ParamSpec('keys.abort', ['a', 'q'], 'keys that abort the episode', kind='string_array'),
-        ParamSpec('feedback_period', 0.1, 'InterventionState period while aligning [s]', min=0.01, max=10.0),
-        ParamSpec('end_episode_service', '/aloe/end_episode', 'EndEpisode service', read_only=True),
-        ParamSpec('end_debounce', 1.0, 'at most one end-episode request per this many seconds; more '
+        ParamSpec('feedback_period', 0.1, 'InterventionState period while aligning [s]', min=0.01,
+                  max=10.0),
+        ParamSpec('end_episode_service', '/aloe/end_episode', 'EndEpisode service',
+                  read_only=True),
+        ParamSpec('end_debounce', 1.0,
+                  'at most one end-episode request per this many seconds; more '
                   'presses are counted and ignored', min=0.0, max=60.0, read_only=True),
     ]
 
@@ -104,7 +139,8 @@ class TeleopNode(Node):
                 abort_button=p['buttons.abort'], pedal_button=p['buttons.pedal'],
                 axis_joints=p['axes.joints'], axis_scales=p['axes.scales'],
                 axis_deadzone=p['axes.deadzone'], takeover_keys=p['keys.takeover'],
-                success_keys=p['keys.success'], failure_keys=p['keys.failure'], abort_keys=p['keys.abort'],
+                success_keys=p['keys.success'], failure_keys=p['keys.failure'],
+                abort_keys=p['keys.abort'],
                 end_debounce=p['end_debounce']))
         except ValueError as exc:
             raise ConfigError('axes.joints' if 'axis' in str(exc) else 'arms', str(exc)) from exc
@@ -118,9 +154,11 @@ class TeleopNode(Node):
         self.command_pub = self.create_publisher(JointState, '/aloe/teleop_command', COMMANDS)
         self.safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
         for arm, topic in zip(p['arms'], p['leader_topics']):
-            self.create_subscription(JointState, topic, lambda m, a=arm: self._on_leader(a, m), SENSOR_DATA)
+            self.create_subscription(JointState, topic, lambda m, a=arm: self._on_leader(a, m),
+                                     SENSOR_DATA)
         for arm, topic in zip(p['arms'], p['follower_topics']):
-            self.create_subscription(JointState, topic, lambda m, a=arm: self._on_follower(a, m), SENSOR_DATA)
+            self.create_subscription(JointState, topic, lambda m, a=arm: self._on_follower(a, m),
+                                     SENSOR_DATA)
         self.create_subscription(Joy, p['joy_topic'], self._on_joy, COMMANDS)
         self.create_subscription(String, p['keyboard_topic'], self._on_key, COMMANDS)
         self.end_client = self.create_client(EndEpisode, p['end_episode_service'])
@@ -129,9 +167,11 @@ class TeleopNode(Node):
         self._publish_intervention()  # late joiners learn that nobody intervenes
         self.timer = self.create_timer(self.dt, self._tick)
         self.get_logger().info(
-            f'teleop: device {p["command_device"]}, takeover by Joy button {p["buttons.takeover"]}, pedal '
+            f'teleop: device {p["command_device"]}, takeover by Joy button '
+            f'{p["buttons.takeover"]}, pedal '
             f'{p["buttons.pedal"]}, keys {list(p["keys.takeover"])}'
-            + (f', leader deviation > {p["deviation_threshold"]} rad' if p['deviation_threshold'] > 0 else '')
+            + (f', leader deviation > {p["deviation_threshold"]} rad'
+               if p['deviation_threshold'] > 0 else '')
             + ('; no jump: takeover waits until the leader is aligned, then blends'
                if p['command_device'] == 'leader' else '; joy targets start at the follower pose'))
 
@@ -152,23 +192,27 @@ class TeleopNode(Node):
             self.diag.count('rejected')
             self.diag.count(f'rejected_{source}')
             if self.once.report(source, f'{exc}: rejected (logged once per source)'):
-                self._safety(SafetyEvent.LEVEL_WARN, SafetyEvent.KIND_REJECTED_INPUT, f'{exc}: rejected')
+                self._safety(SafetyEvent.LEVEL_WARN, SafetyEvent.KIND_REJECTED_INPUT,
+                             f'{exc}: rejected')
 
     def _on_leader(self, arm: str, msg: JointState) -> None:
         self._guard(f'leader_{arm}',
                     lambda: self.core.on_leader(arm, list(msg.name), msg.position, self._now()))
 
     def _on_follower(self, arm: str, msg: JointState) -> None:
-        self._guard(f'follower_{arm}', lambda: self.core.on_follower(arm, list(msg.name), msg.position))
+        self._guard(f'follower_{arm}',
+                    lambda: self.core.on_follower(arm, list(msg.name), msg.position))
 
     def _on_joy(self, msg: Joy) -> None:
-        self._guard('joy', lambda: self.core.on_joy(list(msg.buttons), list(msg.axes), self._now()))
+        self._guard('joy',
+                    lambda: self.core.on_joy(list(msg.buttons), list(msg.axes), self._now()))
 
     def _on_key(self, msg: String) -> None:
         self.core.on_key(msg.data, self._now())
 
     def _safety(self, level: int, kind: int, message: str) -> None:
-        msg = SafetyEvent(level=level, kind=kind, node=self.get_fully_qualified_name(), message=message)
+        msg = SafetyEvent(level=level, kind=kind, node=self.get_fully_qualified_name(),
+                          message=message)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.safety_pub.publish(msg)
 
@@ -190,7 +234,8 @@ class TeleopNode(Node):
         if not self.end_client.service_is_ready():
             self.diag.count('end_episode_failed')
             service = self.p['end_episode_service']
-            self.get_logger().warning(f'operator ended the episode ({name}) but {service} is not available: '
+            self.get_logger().warning(f'operator ended the episode ({name}) but {service} is not '
+                                      'available: '
                                       'not recorded')
             return
         self.diag.count('end_episode_calls')
@@ -207,7 +252,8 @@ class TeleopNode(Node):
             why = 'no response' if result is None else result.message
             self.once.emit('end_episode', 'warn', f'end_episode ({name}) refused: {why}')
         else:
-            self.get_logger().info(f'episode {result.episode_id} ended ({name}), {result.num_steps} steps')
+            self.get_logger().info(f'episode {result.episode_id} ended ({name}), '
+                                   f'{result.num_steps} steps')
 
     def _tick(self) -> None:
         now = self._now()
@@ -224,7 +270,8 @@ class TeleopNode(Node):
         if out.intervention_changed:
             if self.core.active and not self._was_active:
                 self.diag.count('takeovers')
-                self.get_logger().info(f'intervention started by {self.core.device}: {self.core.reason}')
+                self.get_logger().info(f'intervention started by {self.core.device}: '
+                                       f'{self.core.reason}')
             elif not self.core.active and self._was_active:
                 self.diag.count('handbacks')
                 self.get_logger().info(f'intervention ended: {self.core.reason}')

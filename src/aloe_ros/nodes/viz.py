@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """RViz helper node: the running chunk, the critic's view of it and who is in control, as markers.
 
 Publishes ``/aloe/viz/markers`` (visualization_msgs/MarkerArray, frame ``world``):
@@ -20,14 +32,16 @@ from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
 from aloe_msgs.msg import ActionChunk, ChunkValue, InterventionState
-from aloe_ros.nodes.common import ConfigError, DiagnosticsPublisher, ParamSpec, declare_parameters, latched
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, ParamSpec,
+                                   declare_parameters, latched)
 from aloe_ros.nodes.common import reliable, run_node
 
 PARAMS = [
     ParamSpec('urdf', '', 'Robot URDF (the one robot_state_publisher uses)', read_only=True,
               allow_empty=False),
     ParamSpec('frame_id', 'world', 'Frame of the markers (the URDF root)', read_only=True),
-    ParamSpec('advantage_scale', 0.1, 'Advantage at which the path colour saturates', min=1e-6, max=1e6),
+    ParamSpec('advantage_scale', 0.1, 'Advantage at which the path colour saturates', min=1e-6,
+              max=1e6),
 ]
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
@@ -57,7 +71,8 @@ class VizNode(Node):
         self.pub = self.create_publisher(MarkerArray, '/aloe/viz/markers', reliable(5))
         self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk, reliable(5))
         self.create_subscription(ChunkValue, '/aloe/chunk_value', self._on_value, reliable(10))
-        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention, latched(10))
+        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+                                 latched(10))
         self._paths = None
         self._chunk_id = 0
         self._value: Optional[ChunkValue] = None
@@ -73,7 +88,8 @@ class VizNode(Node):
             self._paths = self.fk.tcp_paths(chunk)
         except ValueError as exc:
             self.diag.count('rejected_chunks')
-            self.get_logger().warning(f'chunk {msg.chunk_id} not shown: {exc}', throttle_duration_sec=5.0)
+            self.get_logger().warning(f'chunk {msg.chunk_id} not shown: {exc}',
+                                      throttle_duration_sec=5.0)
             return
         self._chunk_id = msg.chunk_id
         self.diag.count('chunks')
@@ -109,8 +125,10 @@ class VizNode(Node):
         text.pose.position.z = 0.75
         text.scale.z = 0.04
         text.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
-        text.text = (f'chunk {self._chunk_id} v{value.policy_version}: Q={value.q:.3f} V={value.v:.3f} '
-                     f'A={value.advantage:+.3f}' if value else f'chunk {self._chunk_id}: not scored yet')
+        text.text = (f'chunk {self._chunk_id} v{value.policy_version}: Q={value.q:.3f} '
+                     f'V={value.v:.3f} '
+                     f'A={value.advantage:+.3f}' if value
+                     else f'chunk {self._chunk_id}: not scored yet')
         out.markers.append(text)
         control = self._marker('control', 0, Marker.TEXT_VIEW_FACING)
         control.pose.position.z = 0.82

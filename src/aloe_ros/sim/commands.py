@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Checks and playback of per-arm commands, as the real arm controllers would take them (no ROS).
 
 An arm command carries 7 values in the order of ``robot.SIDE_JOINT_NAMES[side]`` (6 joints in rad,
@@ -36,8 +48,9 @@ def check_positions(side: str, values: Sequence[float], tolerance: float = 1e-3)
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     names = robot.SIDE_JOINT_NAMES[side]
     if v.shape[0] != len(names):
-        raise CommandRejected('wrong_count', f'{side} arm: got {v.shape[0]} values, expected {len(names)} '
-                                             f'({", ".join(names)})')
+        raise CommandRejected('wrong_count',
+                              f'{side} arm: got {v.shape[0]} values, expected {len(names)} '
+                              f'({", ".join(names)})')
     if not np.all(np.isfinite(v)):
         bad = [names[i] for i in np.flatnonzero(~np.isfinite(v))]
         raise CommandRejected('non_finite', f'{side} arm: NaN/Inf for {", ".join(bad)}')
@@ -58,8 +71,9 @@ def reorder(side: str, joint_names: Sequence[str]) -> List[int]:
         raise CommandRejected('unknown_joint', f'{side} arm: unknown joint names {unknown}; '
                                                f'expected {list(names)}')
     if len(joint_names) != len(names) or len(set(joint_names)) != len(names):
-        raise CommandRejected('wrong_count', f'{side} arm: trajectory names {len(joint_names)} joints '
-                                             f'{list(joint_names)}, expected all of {list(names)}')
+        raise CommandRejected('wrong_count',
+                              f'{side} arm: trajectory names {len(joint_names)} joints '
+                              f'{list(joint_names)}, expected all of {list(names)}')
     return [list(joint_names).index(n) for n in names]
 
 
@@ -84,11 +98,13 @@ class TrajectoryPlayer:
         last = -1.0
         for k, (t, pos) in enumerate(points):
             if len(pos) != len(joint_names):
-                raise CommandRejected('wrong_count', f'{side} arm: point {k} has {len(pos)} positions for '
-                                                     f'{len(joint_names)} joint names')
+                raise CommandRejected('wrong_count',
+                                      f'{side} arm: point {k} has {len(pos)} positions for '
+                                      f'{len(joint_names)} joint names')
             if not np.isfinite(t) or t < 0.0 or t <= last:
-                raise CommandRejected('bad_time', f'{side} arm: point {k} time_from_start {t:.4g} s is not '
-                                                  'after the previous point')
+                raise CommandRejected('bad_time',
+                                      f'{side} arm: point {k} time_from_start {t:.4g} s is not '
+                                      'after the previous point')
             last = t
             times.append(t)
             values.append(check_positions(side, [pos[i] for i in order], tolerance))
@@ -99,4 +115,5 @@ class TrajectoryPlayer:
         t = now - self.t0
         if t >= self.times[-1]:
             return self.points[-1].copy()
-        return np.array([np.interp(t, self.times, self.points[:, j]) for j in range(self.points.shape[1])])
+        return np.array([np.interp(t, self.times, self.points[:, j])
+                         for j in range(self.points.shape[1])])

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Gym-like MuJoCo environment of the bimanual station (no ROS).
 
 ``BimanualEnv(task, image_size, cameras, seed)``; ``reset(seed) -> obs``;
@@ -69,14 +81,18 @@ class BimanualEnv:
         self.action_low = np.asarray(lower)
         self.action_high = np.asarray(upper)
         m = self.model
-        self._arm_qadr = {s: np.array([m.jnt_qposadr[m.joint(n).id] for n in robot.ARM_JOINT_NAMES[s]])
+        self._arm_qadr = {s: np.array([m.jnt_qposadr[m.joint(n).id]
+                                       for n in robot.ARM_JOINT_NAMES[s]])
                           for s in robot.SIDES}
-        self._arm_dadr = {s: np.array([m.jnt_dofadr[m.joint(n).id] for n in robot.ARM_JOINT_NAMES[s]])
+        self._arm_dadr = {s: np.array([m.jnt_dofadr[m.joint(n).id]
+                                       for n in robot.ARM_JOINT_NAMES[s]])
                           for s in robot.SIDES}
         self._finger_qadr = {s: np.array([m.jnt_qposadr[m.joint(n).id]
-                                          for n in robot.FINGER_JOINT_NAMES[s]]) for s in robot.SIDES}
+                                          for n in robot.FINGER_JOINT_NAMES[s]])
+                             for s in robot.SIDES}
         self._finger_dadr = {s: np.array([m.jnt_dofadr[m.joint(n).id]
-                                          for n in robot.FINGER_JOINT_NAMES[s]]) for s in robot.SIDES}
+                                          for n in robot.FINGER_JOINT_NAMES[s]])
+                             for s in robot.SIDES}
         self._arm_act = {s: np.array([m.actuator(n).id for n in robot.ARM_JOINT_NAMES[s]])
                          for s in robot.SIDES}
         self._finger_act = {s: np.array([m.actuator(n).id for n in robot.FINGER_JOINT_NAMES[s]])
@@ -132,7 +148,8 @@ class BimanualEnv:
             raise ValueError('action contains NaN or Inf')
         self._apply_action(action)
         mujoco.mj_step(self.model, self.data, nstep=self.substeps)
-        # mj_step leaves positions/contacts of the state before its last integration; recompute them
+        # mj_step leaves positions/contacts of the state before its last integration; recompute
+        # them
         # so observations (and a restored state) describe the current configuration.
         mujoco.mj_forward(self.model, self.data)
         self.step_count += 1
@@ -273,7 +290,8 @@ class BimanualEnv:
         """Return True when ``obj`` rests in its zone: centre inside the disc, on the table, untouched."""
         spec = next(o for o in self.task.objects if o.name == obj)
         p = self.object_pos(obj)
-        inside = np.linalg.norm(p[:2] - self.zone_center(spec.zone)) < self.task.zone_radius(spec.zone)
+        inside = np.linalg.norm(p[:2]
+                                - self.zone_center(spec.zone)) < self.task.zone_radius(spec.zone)
         return bool(inside and p[2] < self.task.rest_height and not self.touched_by_fingers(obj))
 
     def success(self) -> bool:

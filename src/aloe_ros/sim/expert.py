@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Scripted expert in joint space: closed-loop task logic + DLS IK (:mod:`aloe_ros.sim.ik`).
 
 The expert keeps no episode memory: every call reads the scene (privileged object poses, which
@@ -193,13 +205,15 @@ class ScriptedExpert:
                 want = np.array([p[0], p[1], CARRY_HEIGHT])
             return ArmIntent(want + off, axis, 0.0, FAST_STEP)
         if p[2] > half + 0.006 and bottom > 0.004:
-            return ArmIntent(np.array([goal_xy[0], goal_xy[1], half + 0.003]) + off, axis, 0.0, SLOW_STEP)
+            return ArmIntent(np.array([goal_xy[0], goal_xy[1], half + 0.003]) + off, axis, 0.0,
+                             SLOW_STEP)
         return ArmIntent(tcp, axis, 1.0, SLOW_STEP)
 
     def _retreat(self, side: str, obj_pos: np.ndarray) -> ArmIntent:
         tcp = self.env.tcp_pos(side)
         if np.linalg.norm(tcp[:2] - obj_pos[:2]) < 0.08 and tcp[2] < obj_pos[2] + 0.08:
-            return ArmIntent(tcp + np.array([0.0, 0.0, 0.05]), _flat(self._tool_y(side)), 1.0, FAST_STEP)
+            return ArmIntent(tcp + np.array([0.0, 0.0, 0.05]), _flat(self._tool_y(side)), 1.0,
+                             FAST_STEP)
         return ArmIntent(None, None, 1.0)
 
     def _tool_y(self, side: str) -> np.ndarray:
@@ -225,7 +239,8 @@ class ScriptedExpert:
             return {'left': self._retreat('left', p), 'right': self._retreat('right', p)}
         if hl and hr:
             return {'left': ArmIntent(env.tcp_pos('left'), self._tool_y('left'), 1.0, SLOW_STEP),
-                    'right': ArmIntent(env.tcp_pos('right'), self._tool_y('right'), 0.0, SLOW_STEP)}
+                    'right': ArmIntent(env.tcp_pos('right'), self._tool_y('right'), 0.0,
+                                       SLOW_STEP)}
         if hr:
             left = self._retreat('left', p)
             if np.linalg.norm(env.tcp_pos('left') - p) < 0.06:
@@ -254,7 +269,8 @@ class ScriptedExpert:
         out = {}
         for side, obj in (('left', 'cube_red'), ('right', 'cube_blue')):
             p = self.env.object_pos(obj)
-            zone = self.env.zone_center(next(o.zone for o in self.env.task.objects if o.name == obj))
+            zone = self.env.zone_center(next(o.zone for o in self.env.task.objects
+                                             if o.name == obj))
             axis = self._cube_axis(obj, side)
             if self._held(side, obj):
                 out[side] = self._place(side, obj, zone, axis)
@@ -289,7 +305,8 @@ class ScriptedExpert:
         total, dist = 0, 0.0
         for side, obj in (('left', 'cube_red'), ('right', 'cube_blue')):
             p = self.env.object_pos(obj)
-            zone = self.env.zone_center(next(o.zone for o in self.env.task.objects if o.name == obj))
+            zone = self.env.zone_center(next(o.zone for o in self.env.task.objects
+                                             if o.name == obj))
             if self._placed(obj) and not self._held(side, obj):
                 total += 2
             elif self._held(side, obj):

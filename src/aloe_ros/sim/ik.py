@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Damped-least-squares inverse kinematics of one arm on MuJoCo Jacobians.
 
 Solves for the 6 arm joints that put the tool site ``<side>_tcp`` at a world position and
@@ -59,7 +71,8 @@ class ArmIK:
             mujoco.mj_comPos(m, d)
             p = d.site_xpos[sid]
             r = d.site_xmat[sid].reshape(3, 3)
-            e_rot = 0.5 * (np.cross(r[:, 0], target_rot[:, 0]) + np.cross(r[:, 1], target_rot[:, 1])
+            e_rot = 0.5 * (np.cross(r[:, 0], target_rot[:, 0])
+                           + np.cross(r[:, 1], target_rot[:, 1])
                            + np.cross(r[:, 2], target_rot[:, 2]))
             err = np.concatenate([target_pos - p, self.rot_weight * e_rot])
             if np.linalg.norm(err) < tol:

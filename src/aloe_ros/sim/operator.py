@@ -1,8 +1,21 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Simulated operator: supervises a policy like a human would, takes over, hands back, labels the end.
 
-Call :meth:`SimulatedOperator.observe` once per control tick, after the env stepped, with the action
+Call :meth:`SimulatedOperator.observe` once per control tick, after the env stepped, with the
+action
 that was executed. It returns an :class:`OperatorDecision`: whether the operator is in control, the
 command to execute next when it is (the scripted expert's action), and, when the episode is over,
 its outcome (``OUTCOME_*`` of :mod:`aloe_ros.learning.episode`).
@@ -71,7 +84,8 @@ class OperatorDecision:
 class SimulatedOperator:
     """Watches a policy drive ``env`` and intervenes with ``expert``; see the module docstring."""
 
-    def __init__(self, env: BimanualEnv, expert: ScriptedExpert, cfg: Optional[OperatorConfig] = None):
+    def __init__(self, env: BimanualEnv, expert: ScriptedExpert,
+                 cfg: Optional[OperatorConfig] = None):
         self.env = env
         self.expert = expert
         self.cfg = cfg or OperatorConfig()
@@ -127,7 +141,8 @@ class SimulatedOperator:
                 self.in_control = False
                 self._best_progress, self._best_tick = progress, self.ticks
                 self._deviating = 0
-                return OperatorDecision(False, None, None, f'handback: recovered to phase {phase[0]}')
+                return OperatorDecision(False, None, None,
+                                        f'handback: recovered to phase {phase[0]}')
             return OperatorDecision(True, self._expected.copy(), None, 'operator driving')
 
         reason = ''

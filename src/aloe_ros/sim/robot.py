@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Robot facts of the simulated ALOHA-like bimanual station: the one place they live.
 
 The MuJoCo scene (:mod:`aloe_ros.sim.scene`), the URDF generator (:mod:`aloe_ros.sim.urdf`,
@@ -22,9 +34,11 @@ CAMERAS = ('cam_high', 'cam_left_wrist', 'cam_right_wrist')
 
 #: The 14-vector order of actions and proprio (docs/INTERFACES.md).
 JOINT_NAMES: Tuple[str, ...] = tuple(f'{s}_{j}' for s in SIDES for j in ARM_JOINTS + ('gripper',))
-ARM_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: tuple(f'{s}_{j}' for j in ARM_JOINTS) for s in SIDES}
+ARM_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: tuple(f'{s}_{j}' for j in ARM_JOINTS)
+                                               for s in SIDES}
 #: Per-arm command / JointState order (7 names).
-SIDE_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: ARM_JOINT_NAMES[s] + (f'{s}_gripper',) for s in SIDES}
+SIDE_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: ARM_JOINT_NAMES[s] + (f'{s}_gripper',)
+                                                for s in SIDES}
 #: URDF / MuJoCo finger joints (prismatic, metres of travel per finger from closed).
 FINGER_JOINT_NAMES: Dict[str, Tuple[str, str]] = {s: (f'{s}_left_finger', f'{s}_right_finger')
                                                   for s in SIDES}

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """MJCF of the bimanual station, generated from :mod:`aloe_ros.sim.robot`.
 
 Two 6-DoF arms with parallel grippers on a table, a top camera and one camera per wrist. Arms are
@@ -28,14 +40,16 @@ def _arm_xml(side: str) -> str:
     bx, by, bz, yaw = robot.ARM_BASES[side]
     quat = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
     out = [f'<body name="{side}_base_link" pos="{_fmt((bx, by, bz))}" quat="{_fmt(quat)}">',
-           f'<geom type="cylinder" size="0.05 0.025" pos="0 0 0.025" rgba="{_RGBA_ARM}" {_ARM_COLLIDE}/>']
+           f'<geom type="cylinder" size="0.05 0.025" pos="0 0 0.025" rgba="{_RGBA_ARM}" '
+           f'{_ARM_COLLIDE}/>']
     depth = 1
     for i, js in enumerate(robot.ARM_CHAIN):
         nxt = robot.ARM_CHAIN[i + 1].origin if i + 1 < len(robot.ARM_CHAIN) else None
         out.append(f'<body name="{side}_{js.name}_link" pos="{_fmt(js.origin)}" gravcomp="1">')
         out.append(f'<joint name="{side}_{js.name}" axis="{_fmt(js.axis)}" '
                    f'range="{js.lower:.6g} {js.upper:.6g}"/>')
-        out.append(f'<inertial pos="0 0 0" mass="{robot.LINK_MASSES[i]}" diaginertia="0.002 0.002 0.002"/>')
+        out.append(f'<inertial pos="0 0 0" mass="{robot.LINK_MASSES[i]}" diaginertia="0.002 0.002 '
+                   '0.002"/>')
         if nxt is not None and any(abs(v) > 1e-9 for v in nxt):
             out.append(f'<geom type="capsule" fromto="0 0 0 {_fmt(nxt)}" size="0.022" '
                        f'rgba="{_RGBA_LINK}" {_ARM_COLLIDE}/>')
@@ -45,7 +59,8 @@ def _arm_xml(side: str) -> str:
     hx, hy, hz = robot.FINGER_HALF
     out.append(f'<geom type="box" pos="0.045 0 0" size="0.02 0.05 0.016" rgba="{_RGBA_ARM}" '
                f'{_ARM_COLLIDE}/>')
-    out.append(f'<site name="{side}_tcp" pos="{_fmt(robot.TCP_OFFSET)}" size="0.005" rgba="1 0 0 0.5" '
+    out.append(f'<site name="{side}_tcp" pos="{_fmt(robot.TCP_OFFSET)}" size="0.005" rgba="1 0 0 '
+               '0.5" '
                'group="4"/>')
     fovy = robot.CAMERA_FOVY_DEG[f'cam_{side}_wrist']
     out.append(f'<camera name="cam_{side}_wrist" pos="{_fmt(robot.WRIST_CAM_POS)}" '
@@ -55,7 +70,8 @@ def _arm_xml(side: str) -> str:
         out.append(f'<joint name="{fname}" type="slide" axis="0 {sign:g} 0" '
                    f'range="0 {robot.FINGER_TRAVEL}"/>')
         out.append('<inertial pos="0 0 0" mass="0.03" diaginertia="1e-5 1e-5 1e-5"/>')
-        out.append(f'<geom name="{fname}_pad" type="box" pos="0 {sign * hy:g} 0" size="{_fmt((hx, hy, hz))}" '
+        out.append(f'<geom name="{fname}_pad" type="box" pos="0 {sign * hy:g} 0" '
+                   f'size="{_fmt((hx, hy, hz))}" '
                    f'friction="1.5 0.02 0.002" rgba="{_RGBA_FINGER}" {_ARM_COLLIDE}/>')
         out.append('</body>')
     out.append('</body>' * depth)
@@ -65,7 +81,8 @@ def _arm_xml(side: str) -> str:
 def _actuators(side: str) -> str:
     out = []
     for js in robot.ARM_CHAIN:
-        out.append(f'<position name="{side}_{js.name}" joint="{side}_{js.name}" kp="{8 * js.effort:g}" '
+        out.append(f'<position name="{side}_{js.name}" joint="{side}_{js.name}" '
+                   f'kp="{8 * js.effort:g}" '
                    f'dampratio="1" ctrlrange="{js.lower:.6g} {js.upper:.6g}" '
                    f'forcerange="{-js.effort:g} {js.effort:g}"/>')
     for fname in robot.FINGER_JOINT_NAMES[side]:
@@ -118,7 +135,8 @@ def build_mjcf(objects_xml: str = '', zones_xml: str = '', timestep: float = 0.0
 def box_object_xml(name: str, half: Sequence[float], rgba: str, mass: float = 0.05) -> str:
     """Return a free-floating box body (colliding with everything, grippable)."""
     return (f'<body name="{name}" pos="0 0 {half[2]:g}"><freejoint name="{name}_joint"/>'
-            f'<geom name="{name}_geom" type="box" size="{_fmt(half)}" mass="{mass:g}" rgba="{rgba}" '
+            f'<geom name="{name}_geom" type="box" size="{_fmt(half)}" mass="{mass:g}" '
+            f'rgba="{rgba}" '
             f'friction="1.2 0.02 0.002" contype="1" conaffinity="3"/></body>')
 
 

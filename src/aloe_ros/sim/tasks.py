@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Tasks of the bimanual sim: objects, randomisation, sparse success and failure.
 
 - ``handover``: a 10 x 3 x 3 cm block lies on the left half of the table (x in [-0.20, -0.12] m,
@@ -76,7 +88,8 @@ class HandoverTask(Task):
     zones = (ZoneSpec('zone', 0.04, '0.2 0.8 0.2 0.5'),)
 
     def sample(self, rng):
-        obj = {'block': (rng.uniform(-0.20, -0.12), rng.uniform(-0.08, 0.08), rng.uniform(-0.4, 0.4))}
+        obj = {'block': (rng.uniform(-0.20, -0.12), rng.uniform(-0.08, 0.08),
+                         rng.uniform(-0.4, 0.4))}
         zone = {'zone': (rng.uniform(0.12, 0.20), rng.uniform(-0.08, 0.08))}
         return obj, zone
 
@@ -88,11 +101,14 @@ class SortTask(Task):
     instruction = 'put the red cube on the red disc and the blue cube on the blue disc'
     objects = (ObjectSpec('cube_red', (0.0175, 0.0175, 0.0175), '0.85 0.2 0.2 1', 'zone_red'),
                ObjectSpec('cube_blue', (0.0175, 0.0175, 0.0175), '0.2 0.3 0.9 1', 'zone_blue'))
-    zones = (ZoneSpec('zone_red', 0.03, '0.9 0.4 0.4 0.5'), ZoneSpec('zone_blue', 0.03, '0.4 0.5 1.0 0.5'))
+    zones = (ZoneSpec('zone_red', 0.03, '0.9 0.4 0.4 0.5'),
+             ZoneSpec('zone_blue', 0.03, '0.4 0.5 1.0 0.5'))
 
     def sample(self, rng):
-        obj = {'cube_red': (rng.uniform(-0.22, -0.12), rng.uniform(-0.02, 0.10), rng.uniform(-0.6, 0.6)),
-               'cube_blue': (rng.uniform(0.12, 0.22), rng.uniform(-0.02, 0.10), rng.uniform(-0.6, 0.6))}
+        obj = {'cube_red': (rng.uniform(-0.22, -0.12), rng.uniform(-0.02, 0.10),
+                            rng.uniform(-0.6, 0.6)),
+               'cube_blue': (rng.uniform(0.12, 0.22), rng.uniform(-0.02, 0.10),
+                             rng.uniform(-0.6, 0.6))}
         zone = {'zone_red': (rng.uniform(-0.22, -0.10), rng.uniform(-0.14, -0.08)),
                 'zone_blue': (rng.uniform(0.10, 0.22), rng.uniform(-0.14, -0.08))}
         return obj, zone

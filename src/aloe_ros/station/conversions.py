@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """sensor_msgs/Image <-> numpy without rclpy (duck-typed on the message's fields).
 
 Supported encodings: rgb8, bgr8, rgba8, mono8 (uint8) and 16UC1 (uint16, depth in mm).
@@ -74,13 +86,15 @@ def image_to_numpy(msg: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     row_bytes = width * channels * itemsize
     if step < row_bytes:
-        raise ImageError(f'step {step} < width*channels*bytes {row_bytes} ({width}x{height} {encoding})')
+        raise ImageError(f'step {step} < width*channels*bytes {row_bytes} ({width}x{height} '
+                         f'{encoding})')
     needed = step * (height - 1) + row_bytes
     if needed > max_bytes or step * height > max_bytes:
         raise ImageError(f'image of {step * height} bytes exceeds the limit of {max_bytes} bytes')
     data = _data_bytes(msg.data)
     if len(data) < needed:
-        raise ImageError(f'data has {len(data)} bytes, {width}x{height} {encoding} with step {step} '
+        raise ImageError(f'data has {len(data)} bytes, {width}x{height} {encoding} with step '
+                         f'{step} '
                          f'needs {step * height}')
     if _BRIDGE is not None:
         try:
@@ -151,9 +165,11 @@ def fill_image(msg: Any, arr: np.ndarray, encoding: str) -> Any:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] != channels:
-        raise ImageError(f'array of shape {arr.shape} does not fit {encoding} ({channels} channels)')
+        raise ImageError(f'array of shape {arr.shape} does not fit {encoding} ({channels} '
+                         'channels)')
     if arr.dtype != dtype:
-        raise ImageError(f'array dtype {arr.dtype} does not fit {encoding} ({np.dtype(dtype).name})')
+        raise ImageError(f'array dtype {arr.dtype} does not fit {encoding} '
+                         f'({np.dtype(dtype).name})')
     arr = np.ascontiguousarray(arr.astype(np.dtype(dtype).newbyteorder('<'), copy=False))
     msg.height, msg.width = int(arr.shape[0]), int(arr.shape[1])
     msg.encoding = encoding

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Observation ingestion, ROS-free: validate inputs, time-align them, assemble an observation.
 
 Sources are the cameras and the per-arm joint states. Each keeps a short buffer of its recent
@@ -76,7 +88,8 @@ class Assembled:
     gripper: np.ndarray                # per arm, in ``arms`` order
     max_input_age: float
     stale: bool
-    realigned: bool                    # False while the inputs do not align (last aligned set reused)
+    # False while the inputs do not align (last aligned set reused)
+    realigned: bool
 
 
 class ObservationIngest:
@@ -91,7 +104,8 @@ class ObservationIngest:
             if not names:
                 raise ValueError(f"no joint name starts with '{arm}_'")
             self.arm_joints[arm] = names
-        self.arm_joint_names = [n for arm in config.arms for n in self.arm_joints[arm] if 'gripper' not in n]
+        self.arm_joint_names = [n for arm in config.arms for n in self.arm_joints[arm]
+                                if 'gripper' not in n]
         self.sources = list(config.camera_names) + list(config.arms)
         self._buffers: Dict[str, Deque[Sample]] = {s: deque(maxlen=config.buffer_depth)
                                                    for s in self.sources}
@@ -113,15 +127,17 @@ class ObservationIngest:
                                                  f'{cfg.staleness_limit} s): rejected')
         buf = self._buffers[source]
         if buf and stamp <= buf[-1].stamp:
-            raise InputRejected(source, 'out_of_order', f'stamp {stamp:.6f} not after the previous '
-                                                        f'{buf[-1].stamp:.6f}: rejected')
+            raise InputRejected(source, 'out_of_order',
+                                f'stamp {stamp:.6f} not after the previous '
+                                f'{buf[-1].stamp:.6f}: rejected')
 
     def add_image(self, camera: str, msg: Any, stamp: float, now: float) -> Sample:
         """Validate, decode and resize an Image-like message; raise InputRejected if refused."""
         if camera not in self._buffers or camera not in self.config.camera_names:
             raise InputRejected(camera, 'unknown_source', 'unknown camera: rejected')
         try:
-            rgb = conversions.decode_resize_rgb8(msg, self.config.image_height, self.config.image_width,
+            rgb = conversions.decode_resize_rgb8(msg, self.config.image_height,
+                                                 self.config.image_width,
                                                  max_bytes=self.config.max_image_bytes)
         except conversions.ImageError as exc:
             cause = 'oversized_image' if 'exceeds the limit' in str(exc) else 'bad_image'
@@ -139,7 +155,8 @@ class ObservationIngest:
             raise InputRejected(camera, 'unknown_source', 'unknown camera: rejected')
         self._check_stamp(camera, stamp, now)
         if len(data) > self.config.max_image_bytes:
-            raise InputRejected(camera, 'oversized_image', f'{len(data)} bytes exceed the limit: rejected')
+            raise InputRejected(camera, 'oversized_image',
+                                f'{len(data)} bytes exceed the limit: rejected')
         import cv2
         bgr = cv2.imdecode(np.frombuffer(bytes(data), np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -176,8 +193,9 @@ class ObservationIngest:
         unknown = [n for n, f in zip(names, full) if f not in expected]
         missing = [n for n in expected if n not in full]
         if unknown or missing:
-            raise InputRejected(arm, 'unknown_joint', f'unknown joints {unknown}, missing joints {missing}: '
-                                                      'rejected')
+            raise InputRejected(arm, 'unknown_joint',
+                                f'unknown joints {unknown}, missing joints {missing}: '
+                                'rejected')
         self._check_stamp(arm, stamp, now)
         order = [full.index(n) for n in expected]
         sample = Sample(stamp, (pos[order], vel[order]))
@@ -233,4 +251,5 @@ class ObservationIngest:
                          arm_joint_names=list(self.arm_joint_names), position=np.array(position),
                          velocity=np.array(velocity), gripper=np.array(gripper),
                          max_input_age=newest - oldest,
-                         stale=(now - oldest) > self.config.staleness_limit, realigned=self._aligned)
+                         stale=(now - oldest) > self.config.staleness_limit,
+                         realigned=self._aligned)

@@ -1,8 +1,21 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Teleop / intervention capture logic, ROS-free.
 
-States: ``IDLE`` (policy drives) -> ``ALIGNING`` -> ``BLENDING`` -> ``ACTIVE`` (human drives) -> ``IDLE``.
+States: ``IDLE`` (policy drives) -> ``ALIGNING`` -> ``BLENDING`` -> ``ACTIVE`` (human drives) ->
+``IDLE``.
 
 No jump at takeover (the choice made here, for leader arms): a takeover request (Joy button,
 pedal, key) enters ``ALIGNING``: the intervention is announced with ``aligning = true`` so the
@@ -130,7 +143,8 @@ class TeleopCore:
         self._takeover_time = -math.inf
         self._deviation_armed = False
         self._last_end = -math.inf
-        #: End-episode presses ignored because one was accepted less than ``end_debounce`` s before.
+        # : End-episode presses ignored because one was accepted less than ``end_debounce`` s
+        # before.
         self.debounced = 0
         self._changed = False
         self._notes: List[Note] = []
@@ -155,7 +169,8 @@ class TeleopCore:
             raise FloatingPointError(f'{what} {arm}: NaN/inf position')
         return idx, values[[full.index(m) for m in expected]]
 
-    def on_leader(self, arm: str, names: Sequence[str], position: Sequence[float], now: float) -> None:
+    def on_leader(self, arm: str, names: Sequence[str], position: Sequence[float],
+                  now: float) -> None:
         """Record a leader arm's JointState; raises ValueError/FloatingPointError when invalid."""
         idx, values = self._arm_vector(arm, names, position, 'leader')
         self.leader[idx] = values
@@ -186,7 +201,8 @@ class TeleopCore:
             self.toggle(TRIGGER_BUTTON, 'joy', now)
         if pressed(cfg.pedal_button):
             self.toggle(TRIGGER_PEDAL, 'pedal', now)
-        for button, outcome in ((cfg.success_button, OUTCOME_SUCCESS), (cfg.failure_button, OUTCOME_FAILURE),
+        for button, outcome in ((cfg.success_button, OUTCOME_SUCCESS),
+                                (cfg.failure_button, OUTCOME_FAILURE),
                                 (cfg.abort_button, OUTCOME_ABORTED)):
             if pressed(button):
                 self.end_episode(outcome, 'joy', now)
@@ -217,13 +233,15 @@ class TeleopCore:
         else:
             self.handback(trigger, device, 'operator handback')
 
-    def takeover(self, trigger: int, device: str, now: float, reason: str = 'operator takeover') -> bool:
+    def takeover(self, trigger: int, device: str, now: float,
+                 reason: str = 'operator takeover') -> bool:
         """Start an intervention; False (with a note) when the follower pose is still unknown."""
         if self.state != IDLE:
             return False
         if not np.all(np.isfinite(self.follower)):
             self._notes.append(Note(LEVEL_WARN, KIND_REJECTED_INPUT,
-                                    'takeover refused: follower pose unknown (no follower joint states)'))
+                                    'takeover refused: follower pose unknown (no follower joint '
+                                    'states)'))
             return False
         self.trigger, self.device, self.reason = trigger, device, reason
         self.silent = False
@@ -273,7 +291,8 @@ class TeleopCore:
         timeout = self.config.device_timeout
         if self.config.command_device == 'joy':
             return now - max(self._joy_time, self._takeover_time) <= timeout
-        return all(now - max(t, self._takeover_time) <= timeout for t in self._leader_time.values())
+        return all(now - max(t, self._takeover_time) <= timeout
+                   for t in self._leader_time.values())
 
     def tick(self, now: float) -> TeleopOutput:
         """Advance the state machine at time ``now`` and return the command to publish (if any)."""
@@ -294,14 +313,17 @@ class TeleopCore:
                 self._changed = True
                 self.reason = 'teleop device silent'
                 self._notes.append(Note(LEVEL_ERROR, KIND_STALE_INPUT,
-                                        f'{cfg.command_device} silent for more than {cfg.device_timeout} s '
-                                        'during an intervention: teleop commands stopped, executor holds'))
+                                        f'{cfg.command_device} silent for more than '
+                                        f'{cfg.device_timeout} s '
+                                        'during an intervention: teleop commands stopped, '
+                                        'executor holds'))
             elif alive and self.silent:
                 self.silent = False
                 self._changed = True
                 self.reason = 'teleop device back'
                 again = '; align the leader again' if cfg.command_device == 'leader' else ''
-                self._notes.append(Note(LEVEL_INFO, KIND_RESUMED, f'{cfg.command_device} back{again}'))
+                self._notes.append(Note(LEVEL_INFO, KIND_RESUMED,
+                                        f'{cfg.command_device} back{again}'))
                 if cfg.command_device == 'leader':
                     self.state = ALIGNING
                     self._align_start = now
@@ -320,7 +342,8 @@ class TeleopCore:
                 self._start_blend()
             elif now - self._align_start > cfg.align_timeout:
                 self._notes.append(Note(LEVEL_WARN, KIND_HOLD, f'leader not aligned within '
-                                        f'{cfg.align_timeout} s (deviation {self.deviation():.3f} rad): '
+                                        f'{cfg.align_timeout} s (deviation {self.deviation():.3f} '
+                                        'rad): '
                                         'takeover cancelled'))
                 self.handback(self.trigger, self.device, 'alignment timed out')
                 return None

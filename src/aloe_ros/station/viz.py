@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ROS-free helpers for showing a joint-space action chunk in Cartesian space (RViz markers).
 
 ``ChunkFK(urdf)`` loads the bimanual URDF with pinocchio and maps a chunk (H x 14, the action
@@ -30,7 +42,8 @@ class ChunkFK:
             for j in ARM_JOINTS:
                 self._q_index[f'{side}_{j}'] = self._joint_q(f'{side}_{j}')
         self._fingers = {side: [self._joint_q(f'{side}_{f}_finger') for f in ('left', 'right')
-                                if self.model.existJointName(f'{side}_{f}_finger')] for side in SIDES}
+                                if self.model.existJointName(f'{side}_{f}_finger')]
+                         for side in SIDES}
         self._tcp = {}
         for side in SIDES:
             frame = f'{side}_tcp'

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """SQLite catalog of recorded episodes (WAL mode, one transaction per change).
 
 A row is inserted as ``recording`` when an episode opens and becomes ``complete`` only after
@@ -118,7 +130,8 @@ class Catalog:
         """Add a new row (``recording`` by default)."""
         with self._tx():
             self._db.execute(
-                'INSERT INTO episodes (episode_id, status, task, instruction, seed, started_at, path)'
+                'INSERT INTO episodes (episode_id, status, task, instruction, seed, started_at, '
+                'path)'
                 ' VALUES (?, ?, ?, ?, ?, ?, ?)',
                 (episode_id, status, task, instruction, int(seed), float(started_at), path))
 
@@ -167,7 +180,8 @@ class Catalog:
             where.append('max_policy_version >= ?')
             args.append(int(min_policy_version))
         if with_interventions is not None:
-            where.append('num_interventions > 0' if with_interventions else 'num_interventions = 0')
+            where.append('num_interventions > 0' if with_interventions
+                         else 'num_interventions = 0')
         if since is not None:
             where.append('started_at >= ?')
             args.append(float(since))

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Conversions between recorded messages and :class:`aloe_ros.learning.episode.Episode`.
 
 Proprio layout (docs/INTERFACES.md, P = 14): an Observation carries ``position`` (arm joints,
@@ -115,7 +127,8 @@ def image_message(array: np.ndarray, stamp_ns: int = 0, frame_id: str = '') -> D
 
 def header(stamp_ns: int, frame_id: str = '') -> Dict[str, Any]:
     """Return a std_msgs/Header dict."""
-    return {'stamp': {'sec': int(stamp_ns // 1_000_000_000), 'nanosec': int(stamp_ns % 1_000_000_000)},
+    return {'stamp': {'sec': int(stamp_ns // 1_000_000_000),
+                      'nanosec': int(stamp_ns % 1_000_000_000)},
             'frame_id': frame_id}
 
 
@@ -241,7 +254,8 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
 
 
 def make_episode(episode_id: str, actions: np.ndarray, proprio: np.ndarray,
-                 sources: Optional[np.ndarray] = None, images: Optional[Dict[str, np.ndarray]] = None,
+                 sources: Optional[np.ndarray] = None,
+                 images: Optional[Dict[str, np.ndarray]] = None,
                  policy_versions: Optional[np.ndarray] = None,
                  interventions: Optional[np.ndarray] = None, outcome: int = OUTCOME_NONE,
                  task: str = '', instruction: str = '', seed: int = -1,

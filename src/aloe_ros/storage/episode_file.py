@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """One episode = one MCAP file in rosbag2's storage format.
 
 Schemas are ``ros2msg`` (the concatenated definitions of :mod:`aloe_ros.storage.schema`),
@@ -224,7 +236,8 @@ class PartialFile:
     ``{name: {key: value}}``; ``stopped``: why reading ended early ('' when the file is whole).
     """
 
-    def __init__(self, messages: List[Tuple[str, str, int, bytes]], metadata: Dict[str, Dict[str, str]],
+    def __init__(self, messages: List[Tuple[str, str, int, bytes]],
+                 metadata: Dict[str, Dict[str, str]],
                  stopped: str):
         self.messages = messages
         self.metadata = metadata

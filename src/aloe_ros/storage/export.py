@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Export episodes of the store to NumPy ``.npz`` files (one file per episode).
 
 Keys of ``<out>/<episode_id>.npz`` (arrays as in :class:`aloe_ros.learning.episode.Episode`)::
@@ -50,7 +62,8 @@ def load_npz(path: str) -> Episode:
     """Read an exported ``.npz`` back into an Episode."""
     with np.load(path, allow_pickle=False) as z:
         return Episode(
-            episode_id=str(z['episode_id']), task=str(z['task']), instruction=str(z['instruction']),
+            episode_id=str(z['episode_id']), task=str(z['task']),
+            instruction=str(z['instruction']),
             images={k[len('images/'):]: z[k] for k in z.files if k.startswith('images/')},
             proprio=z['proprio'], actions=z['actions'], sources=z['sources'],
             policy_versions=z['policy_versions'], interventions=z['interventions'],

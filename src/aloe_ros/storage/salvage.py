@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """`aloe salvage`: keep what a killed recorder had made durable of the episode in flight.
 
 A recorder killed mid-episode leaves ``<root>/quarantine/<id>.mcap.partial``; the recorder
@@ -23,7 +35,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """List or salvage the quarantined partial episodes of a store; return the exit code."""
     parser = argparse.ArgumentParser(prog='aloe salvage', description=__doc__.split('\n\n')[0])
     parser.add_argument('--root', required=True, help='episode store root')
-    parser.add_argument('--all', action='store_true', help='salvage every quarantined partial episode')
+    parser.add_argument('--all', action='store_true',
+                        help='salvage every quarantined partial episode')
     parser.add_argument('files', nargs='*', help='quarantined .partial files to salvage')
     args = parser.parse_args(argv)
     try:
@@ -42,7 +55,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 head = part.metadata.get('aloe_episode', {})
                 row = store.catalog.get(head.get('episode_id', ''))
                 done = row is not None and row.status == STATUS_COMPLETE
-                print(f'{path}: episode {head.get("episode_id", "?")} task {head.get("task", "?")!r}, '
+                print(f'{path}: episode {head.get("episode_id", "?")} task '
+                      f'{head.get("task", "?")!r}, '
                       f'{steps} readable steps' + (' (already salvaged)' if done else ''))
             if files:
                 print('salvage with: aloe salvage --root ROOT --all (or name the files)')

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The episode store: MCAP files under ``<root>/episodes/<YYYYMMDD>/`` plus a SQLite catalog.
 
 Layout::
@@ -8,7 +20,8 @@ Layout::
     <root>/episodes/<YYYYMMDD>/<id>.mcap          complete episodes
     <root>/episodes/<YYYYMMDD>/<id>.mcap.partial  the episode being recorded
     <root>/quarantine/<id>.mcap.partial           leftovers of a killed recorder (never deleted;
-                                                  :meth:`EpisodeStore.salvage` copies what they hold
+                                                  :meth:`EpisodeStore.salvage` copies what they
+                                                  hold
                                                   into the store as a truncated episode)
     <root>/.writer.lock                           held (flock) by the one writing store
 
@@ -28,14 +41,16 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from aloe_ros.learning.episode import Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD, SOURCE_HUMAN
+from aloe_ros.learning.episode import (Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD,
+                                       SOURCE_HUMAN)
 from aloe_ros.learning.episode import SOURCE_POLICY, SOURCE_SCRIPTED
 from aloe_ros.storage.catalog import (Catalog, EpisodeRecord, STATUS_COMPLETE,
                                       STATUS_QUARANTINED, STATUS_RECORDING)
 from aloe_ros.storage.convert import (EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14, StepStats,
                                       episode_from_messages, header, image_message,
                                       outcome_flags, sparse_rewards, split_proprio)
-from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, TOPIC_TYPES, decode, encode,
+from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, TOPIC_TYPES, decode,
+                                           encode,
                                            fsync_dir, iter_messages, read_metadata, read_partial,
                                            sha256_file)
 
@@ -337,7 +352,8 @@ class EpisodeStore:
         if not steps:
             raise ValueError(f'{path}: no executed step is readable ({part.stopped or "empty"})')
         started = float(head.get('started_at', os.path.getmtime(path)))
-        task, instruction, seed = head.get('task', ''), head.get('instruction', ''), int(head.get('seed', -1))
+        task, instruction, seed = head.get('task',
+                                           ''), head.get('instruction', ''), int(head.get('seed', -1))
         day = time.strftime('%Y%m%d', time.gmtime(started))
         rel_path = os.path.join('episodes', day, episode_id + '.mcap')
         if row is None:
@@ -346,7 +362,8 @@ class EpisodeStore:
             self.catalog.update(episode_id, status=STATUS_RECORDING, path=rel_path)
         meta = dict(head, salvaged_from=os.path.relpath(path, self.root))
         writer = EpisodeFileWriter(os.path.join(self.root, rel_path), meta, self.compression)
-        rec = EpisodeRecording(self, episode_id, writer, rel_path, task, instruction, seed, started)
+        rec = EpisodeRecording(self, episode_id, writer, rel_path, task, instruction, seed,
+                               started)
         self._recording = rec
         try:
             for topic, type_name, log_time, data in part.messages:
@@ -430,7 +447,8 @@ class EpisodeStore:
         head, summ = meta.get('aloe_episode', {}), meta.get('aloe_summary', {})
         rel = os.path.relpath(path, self.root)
         if self.catalog.get(episode_id) is None:
-            self.catalog.insert(episode_id, rel, float(head.get('started_at', os.path.getmtime(path))),
+            self.catalog.insert(episode_id, rel,
+                                float(head.get('started_at', os.path.getmtime(path))),
                                 head.get('task', ''), head.get('instruction', ''),
                                 int(head.get('seed', -1)))
         fields: Dict[str, Any] = {}
@@ -447,7 +465,8 @@ class EpisodeStore:
         if summ.get('policy_versions'):
             fields['policy_versions'] = [int(v) for v in summ['policy_versions'].split(',')]
         self.catalog.update(episode_id, status=STATUS_COMPLETE, path=rel,
-                            uri='file://' + os.path.abspath(path), size_bytes=os.path.getsize(path),
+                            uri='file://' + os.path.abspath(path),
+                            size_bytes=os.path.getsize(path),
                             sha256=sha256_file(path), ended_at=os.path.getmtime(path),
                             reason='indexed on recovery', **fields)
         LOG.warning('episode file %s was finalized but not cataloged: indexed', path)
