@@ -187,7 +187,8 @@ def kill_and_salvage(driver, root, log_path, durable_steps=60, tail_steps=20, de
     partials = []
 
     def durable():
-        partials[:] = glob.glob(os.path.join(root, 'episodes', '*', res.episode_id + '.mcap.partial'))
+        pattern = os.path.join(root, 'episodes', '*', res.episode_id, res.episode_id + '_0.mcap.partial')
+        partials[:] = glob.glob(pattern)
         return bool(partials) and sum(m[0] == STEP_TOPIC for m in read_partial(partials[0]).messages) \
             >= durable_steps
     assert driver.spin_until(durable, deadline, period=0.1), proc.output()

@@ -143,7 +143,7 @@ def test_records_an_episode_end_to_end(driver):
     summary = driver.summaries[-1]
     assert summary.episode_id == eid and summary.num_steps == 6 and summary.num_human_steps == 2
     assert summary.num_interventions == 1 and list(summary.policy_versions) == [3]
-    assert summary.terminated and not summary.truncated and summary.uri.endswith(eid + '.mcap')
+    assert summary.terminated and not summary.truncated and summary.uri.endswith('/' + eid)
     assert driver.wait_for(lambda: [e for e in driver.events if e.episode_id == eid and e.event == 1])
     ended = [e for e in driver.events if e.episode_id == eid and e.event == 1]
     assert ended[0].outcome == OUTCOME_SUCCESS and ended[0].policy_version == 3

@@ -1,6 +1,6 @@
 # Copyright 2026 aloe_ros maintainers
 # Licensed under the Apache License, Version 2.0
-"""Episode storage: one rosbag2-format MCAP per episode, a SQLite catalog, exports (no rclpy)."""
+"""Episode storage: a rosbag2 bag directory per episode, a SQLite catalog, exports (no rclpy)."""
 
 from aloe_ros.storage.catalog import Catalog, EpisodeRecord
 from aloe_ros.storage.convert import check_executed_step, make_episode, outcome_flags
