@@ -14,7 +14,7 @@ NODES = [
     ('aloe_policy', 'aloe_ros.nodes.policy', 'action chunks; verified hot-swap of weights'),
     ('aloe_chunk_executor', 'aloe_ros.nodes.chunk_executor', 'fixed-rate playback, limits, holds'),
     ('aloe_teleop', 'aloe_ros.nodes.teleop', 'leader arms / Joy / keyboard takeover and episode buttons'),
-    ('aloe_recorder', 'aloe_ros.nodes.recorder', 'episode manager and MCAP recorder'),
+    ('aloe_recorder', 'aloe_ros.nodes.recorder', 'episode manager and recorder (rosbag2 bag per episode)'),
     ('aloe_learner', 'aloe_ros.nodes.learner', 'ALOE critic + actor over the store; versioned weights'),
     ('aloe_viz', 'aloe_ros.nodes.viz', 'RViz markers: running chunk, Q/V/A, who is in control'),
 ]
