@@ -19,7 +19,9 @@ frames on one host).
 For each camera mode (``camera_transcode``: keep, jpeg, png, skip) and frame source, one
 episode of ``window_s`` seconds is recorded. Figures: the finished bag's size per minute of
 episode, the recorder process's CPU (user + system, from /proc) over the episode as a share of
-one core, and the camera messages in the bag vs. those published while it was open.
+one core, and the camera messages in the bag vs. those published while it was open. On a machine
+too loaded for the recorder to keep up, ``cpu_ms_per_camera_frame`` and ``mb_per_min_all_frames``
+scale the figures to every published frame.
 """
 
 import argparse
@@ -191,9 +193,12 @@ def run_one(mode, source, window_s, tmp, log):
         summaries = driver.collect(EpisodeSummary, '/aloe/episode_summary', reliable(10))
         start = driver.node.create_client(StartEpisode, '/aloe/start_episode')
         end = driver.node.create_client(EndEpisode, '/aloe/end_episode')
-        # Let discovery settle and the first frames flow before the window opens.
-        driver.spin_for(3.0 if source == 'noise' else 8.0)
-        res = driver.call(start, StartEpisode.Request(task='bench_recorder'), 60)
+        # Start-up takes minutes on a loaded machine: wait for the service, then let the first
+        # frames flow before the window opens.
+        if not driver.spin_until(start.service_is_ready, 600):
+            raise RuntimeError(f'the recorder never offered /aloe/start_episode\n{rec.output()}')
+        driver.spin_for(5.0)
+        res = driver.call(start, StartEpisode.Request(task='bench_recorder'), 120)
         if not (res and res.success):
             raise RuntimeError(f'StartEpisode failed: {res and res.message}\n{rec.output()}')
         before, cpu0, t0 = published_now(counts), cpu_seconds(rec.pid), time.monotonic()
@@ -223,6 +228,13 @@ def run_one(mode, source, window_s, tmp, log):
                                      ('/follower_left/joint_states', '/follower_right/joint_states',
                                       '/joint_states')},
         }
+        recorded = sum(result['recorded_per_camera'].values())
+        published = sum(result['published_per_camera'].values())
+        result['camera_delivery'] = round(recorded / published, 3) if published else None
+        if recorded:
+            # What the figures would be with every published frame recorded (a loaded machine drops some).
+            result['cpu_ms_per_camera_frame'] = round(1000 * (cpu1 - cpu0) / recorded, 2)
+            result['mb_per_min_all_frames'] = round(result['mb_per_min'] * published / recorded, 1)
         log(f'[bench_recorder] {mode:5s} {source:5s}: {result["mb_per_min"]:8.1f} MB/min, recorder CPU '
             f'{100 * result["recorder_cpu_core_fraction"]:5.1f} % of a core, camera messages '
             f'{result["recorded_per_camera"]} of {result["published_per_camera"]} published')
