@@ -8,8 +8,6 @@ import signal
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import numpy as np
 import pytest
 
@@ -21,6 +19,7 @@ from aloe_ros.learning.episode import OUTCOME_SUCCESS  # noqa: E402
 from aloe_ros.storage.bag import read_bag_metadata  # noqa: E402
 from aloe_ros.storage.camera_frames import decode_compressed  # noqa: E402
 from aloe_ros.storage.episode_file import iter_messages  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helper module beside this one
 from test_recorder_node import Driver  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
