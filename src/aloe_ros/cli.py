@@ -31,7 +31,11 @@ SUBCOMMANDS = {
     'launch': ('aloe_ros.launch_tools.cli', 'main',
                'run a ROS 2 YAML launch file here: aloe launch [PKG] FILE [arg:=value ...]'),
     'export': ('aloe_ros.storage.export', 'main',
-               'export episodes of a store to NPZ: aloe export --root STORE --out DIR'),
+               'export episodes: aloe export --root STORE --out DIR [--format npz|lerobot]'),
+    'import': ('aloe_ros.storage.lerobot', 'import_main',
+               'add a LeRobotDataset v3 to a store: aloe import --format lerobot --src DIR --root STORE'),
+    'migrate': ('aloe_ros.storage.migrate', 'main',
+                'move old-layout .mcap episodes into rosbag2 bag directories: aloe migrate --root STORE'),
     'salvage': ('aloe_ros.storage.salvage', 'main',
                 'list / salvage a killed recorder\'s partial episodes: aloe salvage --root STORE '
                 '[--all]'),

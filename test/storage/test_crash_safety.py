@@ -22,6 +22,7 @@ import sys
 import time
 
 from aloe_ros.storage import EpisodeStore
+from aloe_ros.storage.bag import read_bag_metadata
 from aloe_ros.storage.episode_file import sha256_file
 
 WRITER = os.path.join(os.path.dirname(__file__), 'crash_writer.py')
@@ -65,7 +66,10 @@ def check_store(root, must_have):
         for dirpath, _d, files in os.walk(os.path.join(root, 'episodes')):
             on_disk += files
         assert not [f for f in on_disk if f.endswith('.partial')]
-        assert sorted(f[:-5] for f in on_disk) == sorted(complete)
+        assert sorted(f[:-len('_0.mcap')] for f in on_disk if f.endswith('.mcap')) == sorted(complete)
+        for rec in complete.values():   # every complete episode is a whole bag directory
+            info = read_bag_metadata(os.path.dirname(os.path.join(root, rec.path)))
+            assert info['relative_file_paths'] == [os.path.basename(rec.path)]
         quarantine = os.path.join(root, 'quarantine')
         return store.quarantined, (os.listdir(quarantine) if os.path.isdir(quarantine) else [])
     finally:

@@ -52,7 +52,8 @@ def test_round_trip_python_episode(tmp_path, episode_factory):
     assert rec.status == 'complete' and rec.num_steps == 15
     assert rec.num_human_steps == 5 and rec.num_policy_steps == 10 and rec.num_interventions == 1
     assert rec.policy_versions == [1, 2] and rec.episode_return == pytest.approx(1.0)
-    assert rec.path.startswith('episodes/') and rec.path.endswith('ep-a.mcap')
+    assert rec.path.startswith('episodes/') and rec.path.endswith('ep-a/ep-a_0.mcap')
+    assert rec.uri.endswith('/ep-a') and os.path.isfile(rec.uri[len('file://'):] + '/metadata.yaml')
     assert os.path.getsize(store.path_of('ep-a')) == rec.size_bytes
     back = store.load_episode('ep-a')
     assert_same(ep, back)

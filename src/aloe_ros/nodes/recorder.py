@@ -1,25 +1,21 @@
 # Copyright 2026 aloe_ros maintainers
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
+# Licensed under the Apache License, Version 2.0
 """Episode manager and recorder node: owns the episode lifecycle and writes every episode.
 
 Services ``/aloe/start_episode`` and ``/aloe/end_episode`` open and close episodes; the node
 publishes ``/aloe/episode_event`` (reliable, transient local) on each change and
 ``/aloe/episode_summary`` once an episode's file is complete. While an episode is open it
 records, as serialized CDR exactly as received (``raw=True``), observations, executed steps,
-intervention states, action chunks, safety events, its own episode events and optional camera
-topics into the episode's MCAP (see :mod:`aloe_ros.storage`).
+intervention states, action chunks, safety events and its own episode events into the episode's
+rosbag2 bag directory (see :mod:`aloe_ros.storage`), and next to them what the station's
+drivers publish, so the bag plays in Foxglove / RViz and trains models of any input size:
+
+- every camera at its native resolution: ``camera_topics`` (sensor_msgs/Image) kept as they
+  arrive, or transcoded to JPEG / PNG on ``<topic>/compressed`` (``camera_transcode``), or not
+  recorded (``skip``); ``compressed_camera_topics`` (sensor_msgs/CompressedImage) as they arrive;
+- ``joint_state_topics`` (per-arm and whole-robot sensor_msgs/JointState);
+- ``/tf`` and ``/tf_static`` (``record_tf``) when tf2_msgs is installed (every ROS 2 install has
+  it; the PyPI-only development set-up does not, and the node says so once at start).
 
 Task: when a station reports its task on ``/sim/task`` (std_msgs/String, latched; the sim does),
 every episode records that task: StartEpisode with an empty task takes it, one naming another
@@ -45,7 +41,7 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
 
 from aloe_ros.learning.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TIMEOUT
@@ -54,7 +50,9 @@ from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, 
                                    run_node)
 from aloe_ros.storage import EpisodeStore, RewardConfig, StoreLockedError, check_executed_step
 from aloe_ros.storage.convert import EVENT_ENDED, EVENT_STARTED, outcome_flags
-from aloe_ros.storage.episode_file import BEST_EFFORT, VOLATILE, decode
+from aloe_ros.storage.camera_frames import (COMPRESSED_TYPE, IMAGE_TYPE, TRANSCODE_MODES,
+                                            compressed_topic, transcode)
+from aloe_ros.storage.episode_file import BEST_EFFORT, RELIABLE, TRANSIENT_LOCAL, VOLATILE, decode
 from aloe_ros.storage.store import EVENT_TOPIC, STEP_TOPIC, STEP_TYPE
 
 #: The recorder reads observations best effort (as published) with a deeper queue than a
@@ -62,7 +60,14 @@ from aloe_ros.storage.store import EVENT_TOPIC, STEP_TOPIC, STEP_TYPE
 OBSERVATION_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                              reliability=ReliabilityPolicy.BEST_EFFORT,
                              durability=DurabilityPolicy.VOLATILE)
+#: Cameras and joint states: best effort like their publishers (sensor data), deep enough that
+#: three 30 Hz cameras are not dropped while a chunk is written.
 CAMERA_QOS = OBSERVATION_QOS
+JOINT_STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
+                             reliability=ReliabilityPolicy.BEST_EFFORT,
+                             durability=DurabilityPolicy.VOLATILE)
+TF_QOS = reliable(100)
+TF_STATIC_QOS = latched(100)
 
 # topic -> (message class, subscription QoS); recorded raw while an episode is open.
 RECORDED = {
@@ -85,7 +90,7 @@ def _check_topic(names: List[str]) -> Optional[str]:
 
 PARAMS = [
     ParamSpec('storage_root', '~/aloe_data',
-              'Episode store root (~ expanded): episodes/<YYYYMMDD>/<id>.mcap, catalog.sqlite, '
+              'Episode store root (~ expanded): episodes/<YYYYMMDD>/<id>/ (bag directories), catalog.sqlite, '
               'quarantine/.',
               read_only=True, allow_empty=False),
     ParamSpec('compression', 'zstd', 'MCAP chunk compression.', read_only=True,
@@ -102,13 +107,25 @@ PARAMS = [
               min=-1e6, max=1e6, read_only=True),
     ParamSpec('step_penalty', 0.0, 'Reward subtracted at every step.', min=0.0, max=1e6,
               read_only=True),
-    ParamSpec('camera_topics', [],
-              'sensor_msgs/Image topics recorded too (e.g. /cam_high/image_raw).',
+    ParamSpec('camera_topics', ['/cam_high/image_raw', '/cam_left_wrist/image_raw',
+                                '/cam_right_wrist/image_raw'],
+              'sensor_msgs/Image topics recorded at native resolution (see camera_transcode).',
               kind='string_array', read_only=True, check=_check_topic),
-    ParamSpec('flush_period', 0.5,
-              'The open episode is made durable (chunk written, fsync) this often: '
-              'a killed recorder loses at most this much of it [s].', min=0.05, max=1.0,
+    ParamSpec('compressed_camera_topics', [],
+              'sensor_msgs/CompressedImage topics recorded as they arrive.',
+              kind='string_array', read_only=True, check=_check_topic),
+    ParamSpec('camera_transcode', 'keep',
+              'camera_topics: keep (raw Image as it arrives), jpeg or png (recorded as CompressedImage on '
+              '<topic>/compressed), skip (not recorded).', read_only=True, choices=TRANSCODE_MODES),
+    ParamSpec('jpeg_quality', 90, 'JPEG quality of camera_transcode: jpeg.', min=1, max=100,
               read_only=True),
+    ParamSpec('joint_state_topics', ['/follower_left/joint_states', '/follower_right/joint_states',
+                                     '/joint_states'],
+              'sensor_msgs/JointState topics recorded (per arm and the whole robot).',
+              kind='string_array', read_only=True, check=_check_topic),
+    ParamSpec('record_tf', True, 'Record /tf and /tf_static (needs tf2_msgs).', read_only=True),
+    ParamSpec('flush_period', 0.5, 'The open episode is made durable (chunk written, fsync) this often: '
+              'a killed recorder loses at most this much of it [s].', min=0.05, max=1.0, read_only=True),
     ParamSpec('diagnostics_period', 1.0, 'Period of /diagnostics reports [s].', min=0.1, max=60.0,
               read_only=True),
 ]
@@ -134,8 +151,7 @@ class RecorderNode(Node):
             self.get_logger().warning(f'found an incomplete episode from a stopped recorder: '
                                       f'moved to {path} (not used for training)')
         self.diag = DiagnosticsPublisher(self, self.params['diagnostics_period'])
-        self.diag.declare('rejected', 'ignored_outside_episode', 'episodes_recorded',
-                          'write_errors',
+        self.diag.declare('rejected', 'ignored_outside_episode', 'episodes_recorded', 'write_errors',
                           'bytes_written', *[f'msgs{t.replace("/", "_")}' for t in RECORDED])
         self.diag.set('quarantined_on_start', len(self.store.quarantined))
         self._last_policy_version = 0
@@ -146,9 +162,32 @@ class RecorderNode(Node):
         for topic, (cls, qos) in RECORDED.items():
             self._subs.append(self.create_subscription(
                 cls, topic, self._recorder_for(topic), qos, raw=True))
-        for topic in self.params['camera_topics']:
+        # topic -> (type, reliability, durability, depth) of the station topics recorded as well.
+        self._station_topics = {}
+        self._tf_static: List[bytes] = []
+        mode = self.params['camera_transcode']
+        if mode != 'skip':
+            for topic in self.params['camera_topics']:
+                if mode == 'keep':
+                    callback = self._recorder_for(topic)
+                    self._station_topics[topic] = (IMAGE_TYPE, BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
+                else:
+                    callback = self._transcoder_for(topic, mode)
+                    self._station_topics[compressed_topic(topic)] = (
+                        COMPRESSED_TYPE, BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
+                self._subs.append(self.create_subscription(Image, topic, callback, CAMERA_QOS,
+                                                           raw=True))
+        for topic in self.params['compressed_camera_topics']:
+            self._station_topics[topic] = (COMPRESSED_TYPE, BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
             self._subs.append(self.create_subscription(
-                Image, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
+                CompressedImage, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
+        for topic in self.params['joint_state_topics']:
+            self._station_topics[topic] = ('sensor_msgs/msg/JointState', BEST_EFFORT, VOLATILE,
+                                           JOINT_STATE_QOS.depth)
+            self._subs.append(self.create_subscription(
+                JointState, topic, self._recorder_for(topic), JOINT_STATE_QOS, raw=True))
+        if self.params['record_tf']:
+            self._subscribe_tf()
         self._station_task = ''
         self.create_subscription(String, '/sim/task', self._on_station_task, latched(1))
         self.create_service(StartEpisode, '/aloe/start_episode', self._on_start)
@@ -157,8 +196,7 @@ class RecorderNode(Node):
         self._flushed_bytes = 0
         self.create_timer(self.params['flush_period'], self._flush)
         self.get_logger().info(f'recording episodes into {self.store.root} '
-                               f'({len(self.store.episode_ids())} complete episodes in the '
-                               'catalog)')
+                               f'({len(self.store.episode_ids())} complete episodes in the catalog)')
 
     # ------------------------------------------------------------------ episode lifecycle
 
@@ -184,8 +222,7 @@ class RecorderNode(Node):
             return res
         if self._station_task and req.task and req.task != self._station_task:
             res.success = False
-            res.message = (f'task {req.task!r} requested but the station runs '
-                           f'{self._station_task!r}: '
+            res.message = (f'task {req.task!r} requested but the station runs {self._station_task!r}: '
                            'reset the scene to that task first')
             self._reject(f'StartEpisode refused: {res.message}')
             return res
@@ -200,9 +237,11 @@ class RecorderNode(Node):
             self.get_logger().error(f'StartEpisode failed: {res.message}')
             return res
         try:
-            for topic in self.params['camera_topics']:
-                rec.add_topic(topic, 'sensor_msgs/msg/Image', BEST_EFFORT, VOLATILE,
-                              CAMERA_QOS.depth)
+            for topic, (type_name, rel, dur, depth) in self._station_topics.items():
+                rec.add_topic(topic, type_name, rel, dur, depth)
+            now = self.get_clock().now().nanoseconds
+            for data in self._tf_static:
+                rec.write('/tf_static', data, now)
             self._publish_event(EVENT_STARTED, 0)
         except Exception as exc:
             self.store.abandon_recording()
@@ -234,8 +273,7 @@ class RecorderNode(Node):
         res.episode_id = record.episode_id if record else ''
         res.num_steps = record.num_steps if record else 0
         res.message = (f'episode {res.episode_id} ended: {OUTCOME_NAMES[req.outcome]}, '
-                       f'{res.num_steps} steps' if record
-                       else 'episode file could not be finalized')
+                       f'{res.num_steps} steps' if record else 'episode file could not be finalized')
         return res
 
     def end_episode(self, outcome: int, reason: str = '', publish: bool = True):
@@ -293,8 +331,7 @@ class RecorderNode(Node):
             if topic == STEP_TOPIC:
                 decoded = decode(STEP_TYPE, data)
                 if not decoded.episode_id:
-                    # The executor has not seen this episode's start yet: its step is not part of
-                    # it.
+                    # The executor has not seen this episode's start yet: its step is not part of it.
                     self.diag.count('ignored_unlabelled_steps')
                     return
                 problem = check_executed_step(decoded, self.params['action_dim'],
@@ -308,8 +345,7 @@ class RecorderNode(Node):
                 n = rec.write(topic, data, self.get_clock().now().nanoseconds, decoded=decoded)
             except Exception as exc:
                 self.diag.count('write_errors')
-                self._log_once.report('write',
-                                      f'writing {topic} to {rec.episode_id} failed: {exc}',
+                self._log_once.report('write', f'writing {topic} to {rec.episode_id} failed: {exc}',
                                       'error')
                 return
             self.diag.count(count_key)
@@ -320,6 +356,59 @@ class RecorderNode(Node):
 
         return callback
 
+    def _transcoder_for(self, topic: str, mode: str):
+        """Return a callback that records an Image as a JPEG/PNG CompressedImage.
+
+        An image that cannot be transcoded (an encoding cv2 cannot write) is recorded raw on its
+        own topic instead, so nothing is lost; the cause is logged once.
+        """
+        record_compressed = self._recorder_for(compressed_topic(topic))
+        record_raw = self._recorder_for(topic)
+
+        def callback(data: bytes) -> None:
+            if self.store.recording is None:
+                self.diag.count('ignored_outside_episode')
+                return
+            try:
+                out = transcode(data, mode, self.params['jpeg_quality'])
+            except Exception as exc:
+                self.diag.count('transcode_errors')
+                self._log_once.report(f'transcode{topic}', f'{topic}: cannot transcode to {mode} ({exc}); '
+                                      'recording it raw as it arrives', 'warning')
+                rec = self.store.recording
+                if not rec._writer.has_topic(topic):
+                    rec.add_topic(topic, IMAGE_TYPE, BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
+                record_raw(data)
+                return
+            record_compressed(out)
+
+        return callback
+
+    def _subscribe_tf(self) -> None:
+        """Record /tf and /tf_static when tf2_msgs is installed; say once when it is not."""
+        try:
+            from tf2_msgs.msg import TFMessage
+        except ImportError:
+            self.get_logger().warning('record_tf: tf2_msgs is not installed here, so /tf and /tf_static '
+                                      'cannot be subscribed: they are not recorded')
+            self.diag.set('tf_recorded', False)
+            return
+        for topic, qos, rel, dur in (('/tf', TF_QOS, RELIABLE, VOLATILE),
+                                     ('/tf_static', TF_STATIC_QOS, RELIABLE, TRANSIENT_LOCAL)):
+            self._station_topics[topic] = ('tf2_msgs/msg/TFMessage', rel, dur, qos.depth)
+            callback = self._recorder_for(topic)
+            if topic == '/tf_static':
+                callback = self._static_tf_recorder(callback)
+            self._subs.append(self.create_subscription(TFMessage, topic, callback, qos, raw=True))
+        self.diag.set('tf_recorded', True)
+
+    def _static_tf_recorder(self, record):
+        """Keep every /tf_static message: latched transforms arrive once, every episode needs them."""
+        def callback(data: bytes) -> None:
+            self._tf_static.append(bytes(data))
+            record(data)
+        return callback
+
     def _flush(self) -> None:
         rec = self.store.recording
         if rec is None or rec.bytes_written == self._flushed_bytes:
@@ -328,8 +417,7 @@ class RecorderNode(Node):
             rec.flush()
         except Exception as exc:
             self.diag.count('write_errors')
-            self._log_once.report('flush', f'making {rec.episode_id} durable failed: {exc}',
-                                  'error')
+            self._log_once.report('flush', f'making {rec.episode_id} durable failed: {exc}', 'error')
             return
         self._flushed_bytes = rec.bytes_written
 

@@ -104,6 +104,7 @@ class SimNode(Node):
         self.pub_joints = self.create_publisher(JointState, '/joint_states', reliable(10))
         self.pub_images = {c: self.create_publisher(Image, f'/{c}/image_raw', SENSOR_DATA)
                            for c in self.p['cameras']}
+        self._frame_ids = {c: robot.camera_frame_id(c) for c in self.p['cameras']}
         self.pub_clock = self.create_publisher(Clock, '/clock', reliable(10))
         self.pub_success = self.create_publisher(Bool, '/sim/success', reliable(10))
         self.pub_poses = self.create_publisher(PoseArray, '/sim/object_poses', reliable(1))
@@ -327,7 +328,7 @@ class SimNode(Node):
             img = env.render(cam, h, w)
             msg = Image(height=h, width=w, encoding='rgb8', is_bigendian=0, step=w * 3)
             msg.header.stamp = stamp
-            msg.header.frame_id = cam
+            msg.header.frame_id = self._frame_ids[cam]
             msg.data = img.tobytes()
             pub.publish(msg)
             self.diag.count('images_published')

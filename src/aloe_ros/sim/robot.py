@@ -32,6 +32,12 @@ SIDES = ('left', 'right')
 ARM_JOINTS = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate')
 CAMERAS = ('cam_high', 'cam_left_wrist', 'cam_right_wrist')
 
+
+def camera_frame_id(camera: str) -> str:
+    """Return the URDF optical frame (z forward, x right, y down) a camera's images are stamped with."""
+    return f'{camera}_optical_frame'
+
+
 #: The 14-vector order of actions and proprio (docs/INTERFACES.md).
 JOINT_NAMES: Tuple[str, ...] = tuple(f'{s}_{j}' for s in SIDES for j in ARM_JOINTS + ('gripper',))
 ARM_JOINT_NAMES: Dict[str, Tuple[str, ...]] = {s: tuple(f'{s}_{j}' for j in ARM_JOINTS)

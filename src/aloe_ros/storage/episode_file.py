@@ -129,7 +129,9 @@ class EpisodeFileWriter:
         # O_EXCL: two recorders never write into the same file.
         fd = os.open(self.partial_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self._file = os.fdopen(fd, 'wb')
+        # The file's directory and, for a new bag directory, its entry in the day directory.
         fsync_dir(os.path.dirname(final_path))
+        fsync_dir(os.path.dirname(os.path.dirname(final_path)))
         self._writer = Writer(self._file, chunk_size=chunk_size, compression=comp)
         self._writer.start(profile='ros2', library='aloe_ros')
         self._schemas: Dict[str, int] = {}

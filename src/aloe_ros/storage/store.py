@@ -1,29 +1,24 @@
 # Copyright 2026 aloe_ros maintainers
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
-"""The episode store: MCAP files under ``<root>/episodes/<YYYYMMDD>/`` plus a SQLite catalog.
+# Licensed under the Apache License, Version 2.0
+"""The episode store: one rosbag2 bag directory per episode plus a SQLite catalog.
 
 Layout::
 
-    <root>/catalog.sqlite                         catalog (WAL)
-    <root>/episodes/<YYYYMMDD>/<id>.mcap          complete episodes
-    <root>/episodes/<YYYYMMDD>/<id>.mcap.partial  the episode being recorded
-    <root>/quarantine/<id>.mcap.partial           leftovers of a killed recorder (never deleted;
-                                                  :meth:`EpisodeStore.salvage` copies what they
-                                                  hold
-                                                  into the store as a truncated episode)
-    <root>/.writer.lock                           held (flock) by the one writing store
+    <root>/catalog.sqlite                                   catalog (WAL)
+    <root>/episodes/<YYYYMMDD>/<id>/metadata.yaml           a complete episode: a rosbag2 bag
+    <root>/episodes/<YYYYMMDD>/<id>/<id>_0.mcap             directory (``ros2 bag info <dir>``)
+    <root>/episodes/<YYYYMMDD>/<id>/<id>_0.mcap.partial     the episode being recorded
+    <root>/quarantine/<id>.mcap.partial                     leftovers of a killed recorder (never
+                                                            deleted; :meth:`EpisodeStore.salvage`
+                                                            copies what they hold into the store
+                                                            as a truncated episode)
+    <root>/.writer.lock                                     held (flock) by the one writing store
+
+An episode is complete when its MCAP is finalized (renamed from ``.partial``) and its
+``metadata.yaml`` written (both atomic renames, in that order; the catalog row follows). The
+catalog's ``path`` names the MCAP, its ``uri`` the bag directory. Stores written before bag
+directories (``episodes/<YYYYMMDD>/<id>.mcap``) are still read; :meth:`EpisodeStore.migrate_to_bags`
+(``aloe migrate``) moves them to the bag layout.
 
 Open with ``mode='w'`` in the recorder: it takes the writer lock and recovers what a killed
 writer left (see :meth:`EpisodeStore.recover`). ``mode='r'`` (the learner, exports) never
@@ -41,16 +36,16 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from aloe_ros.learning.episode import (Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD,
-                                       SOURCE_HUMAN)
+from aloe_ros.learning.episode import Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD, SOURCE_HUMAN
 from aloe_ros.learning.episode import SOURCE_POLICY, SOURCE_SCRIPTED
+from aloe_ros.storage.bag import (BAG_METADATA, MCAP_SUFFIX, bag_file_name, bag_storage_file,
+                                  write_bag_metadata)
 from aloe_ros.storage.catalog import (Catalog, EpisodeRecord, STATUS_COMPLETE,
                                       STATUS_QUARANTINED, STATUS_RECORDING)
 from aloe_ros.storage.convert import (EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14, StepStats,
                                       episode_from_messages, header, image_message,
                                       outcome_flags, sparse_rewards, split_proprio)
-from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, TOPIC_TYPES, decode,
-                                           encode,
+from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, TOPIC_TYPES, decode, encode,
                                            fsync_dir, iter_messages, read_metadata, read_partial,
                                            sha256_file)
 
@@ -151,9 +146,9 @@ class EpisodeRecording:
         summary = dict(fields)
         summary['policy_versions'] = ','.join(str(v) for v in fields['policy_versions'])
         path, size, digest = self._writer.close(summary=summary)
+        write_bag_metadata(os.path.dirname(path), os.path.basename(path), _custom_data(summary))
         self.store.catalog.update(self.episode_id, status=STATUS_COMPLETE, ended_at=time.time(),
-                                  uri='file://' + os.path.abspath(path), size_bytes=size,
-                                  sha256=digest, **fields)
+                                  uri=_uri(path), size_bytes=size, sha256=digest, **fields)
         self.store._recording = None
         return self.store.catalog.get(self.episode_id)
 
@@ -216,13 +211,15 @@ class EpisodeStore:
         return self.read_file(os.path.join(self.root, rec.path), episode_id)
 
     def read_file(self, path: str, episode_id: Optional[str] = None) -> Episode:
-        """Decode an episode MCAP (observations, executed steps, events) into an Episode."""
+        """Decode an episode (its bag directory or MCAP file) into an Episode."""
+        if os.path.isdir(path):
+            path = bag_storage_file(path)
         obs, steps, events = [], [], []
         for topic, _t, msg in iter_messages(path, [OBSERVATION_TOPIC, STEP_TOPIC, EVENT_TOPIC]):
             {OBSERVATION_TOPIC: obs, STEP_TOPIC: steps, EVENT_TOPIC: events}[topic].append(msg)
         records = read_metadata(path)
         meta = dict(records.get('aloe_episode', {}), **records.get('aloe_summary', {}))
-        episode_id = episode_id or meta.get('episode_id') or os.path.basename(path).split('.')[0]
+        episode_id = episode_id or meta.get('episode_id') or episode_id_of(path)
         return episode_from_messages(episode_id, obs, steps, events, self.rewards.success_reward,
                                      self.rewards.step_penalty, meta)
 
@@ -233,7 +230,7 @@ class EpisodeStore:
         return self.catalog.query(**filters)
 
     def path_of(self, episode_id: str) -> str:
-        """Return the absolute path of an episode's file."""
+        """Return the absolute path of an episode's MCAP file (inside its bag directory)."""
         rec = self.catalog.get(episode_id)
         if rec is None:
             raise KeyError(f'no episode {episode_id} in {self.root}')
@@ -258,8 +255,7 @@ class EpisodeStore:
         episode_id = episode_id or str(uuid.uuid4())
         if self.catalog.get(episode_id) is not None:
             raise ValueError(f'episode {episode_id} is already in {self.root}')
-        day = time.strftime('%Y%m%d', time.gmtime(now))
-        rel_path = os.path.join('episodes', day, episode_id + '.mcap')
+        rel_path = _episode_rel_path(episode_id, now)
         meta = {'episode_id': episode_id, 'task': task, 'instruction': instruction,
                 'seed': str(seed), 'started_at': f'{now:.6f}'}
         # Row first: a crash after it leaves a `recording` row that recovery resolves.
@@ -352,18 +348,15 @@ class EpisodeStore:
         if not steps:
             raise ValueError(f'{path}: no executed step is readable ({part.stopped or "empty"})')
         started = float(head.get('started_at', os.path.getmtime(path)))
-        task, instruction, seed = head.get('task',
-                                           ''), head.get('instruction', ''), int(head.get('seed', -1))
-        day = time.strftime('%Y%m%d', time.gmtime(started))
-        rel_path = os.path.join('episodes', day, episode_id + '.mcap')
+        task, instruction, seed = head.get('task', ''), head.get('instruction', ''), int(head.get('seed', -1))
+        rel_path = _episode_rel_path(episode_id, started)
         if row is None:
             self.catalog.insert(episode_id, rel_path, started, task, instruction, seed)
         else:
             self.catalog.update(episode_id, status=STATUS_RECORDING, path=rel_path)
         meta = dict(head, salvaged_from=os.path.relpath(path, self.root))
         writer = EpisodeFileWriter(os.path.join(self.root, rel_path), meta, self.compression)
-        rec = EpisodeRecording(self, episode_id, writer, rel_path, task, instruction, seed,
-                               started)
+        rec = EpisodeRecording(self, episode_id, writer, rel_path, task, instruction, seed, started)
         self._recording = rec
         try:
             for topic, type_name, log_time, data in part.messages:
@@ -387,10 +380,11 @@ class EpisodeStore:
     def recover(self) -> List[str]:
         """Resolve what a killed writer left; return the quarantined files.
 
-        ``recording`` rows whose final file exists (killed between rename and catalog commit)
+        ``recording`` rows whose final MCAP exists (killed between rename and catalog commit)
         are completed from the file's summary; the others become ``quarantined``. Every
-        ``.partial`` under ``episodes/`` moves to ``quarantine/`` (never used, never deleted),
-        and a complete ``.mcap`` missing from the catalog is indexed.
+        ``.partial`` under ``episodes/`` moves to ``quarantine/<id>.mcap.partial`` (never used,
+        never deleted), a bag directory whose MCAP was finalized without its ``metadata.yaml``
+        gets it, and a complete MCAP missing from the catalog is indexed.
         """
         moved: List[str] = []
         for rec in self.catalog.query(status=STATUS_RECORDING):
@@ -400,22 +394,77 @@ class EpisodeStore:
             else:
                 self.catalog.update(rec.episode_id, status=STATUS_QUARANTINED,
                                     reason='recorder stopped while the episode was open')
-        episodes_dir = os.path.join(self.root, 'episodes')
-        for dirpath, _dirs, files in os.walk(episodes_dir):
-            for name in sorted(files):
-                path = os.path.join(dirpath, name)
-                if name.endswith(PARTIAL_SUFFIX):
-                    moved.append(self._quarantine(path))
-                elif name.endswith('.mcap'):
-                    episode_id = name[:-len('.mcap')]
-                    if self.catalog.get(episode_id) is None:
-                        self._index_file(path, episode_id)
+        found = []
+        for dirpath, _dirs, files in os.walk(os.path.join(self.root, 'episodes')):
+            found += [os.path.join(dirpath, name) for name in sorted(files)]
+        for path in found:
+            if path.endswith(PARTIAL_SUFFIX):
+                moved.append(self._quarantine(path))
+            elif path.endswith(MCAP_SUFFIX):
+                episode_id = episode_id_of(path)
+                if self.catalog.get(episode_id) is None:
+                    self._index_file(path, episode_id)
+                elif in_bag_dir(path) and not os.path.exists(
+                        os.path.join(os.path.dirname(path), BAG_METADATA)):
+                    self._repair_bag_metadata(path)
         return moved
+
+    def migrate_to_bags(self, progress: Any = None) -> List[str]:
+        """Move episodes of the old layout (``<day>/<id>.mcap``) into bag directories.
+
+        Each file is renamed (same file system: atomic, bytes unchanged, so its catalog sha256
+        stays right) to ``<day>/<id>/<id>_0.mcap``, its ``metadata.yaml`` written, then its row
+        updated. Safe to interrupt and run again: a file already moved is finished from its bag
+        directory. ``progress`` (optional) is called with each migrated id. Returns the ids.
+        """
+        if self.mode != 'w':
+            raise PermissionError('store opened read-only')
+        if self._recording is not None:
+            raise RuntimeError(f'episode {self._recording.episode_id} is open: migrate when idle')
+        done = []
+        for row in self.catalog.query(status=STATUS_COMPLETE):
+            old = os.path.join(self.root, row.path)
+            if in_bag_dir(old):
+                continue
+            bag_dir = old[:-len(MCAP_SUFFIX)]
+            new = os.path.join(bag_dir, bag_file_name(row.episode_id))
+            if os.path.exists(old):
+                if os.path.exists(new):
+                    raise RuntimeError(f'{old} and {new} both exist: resolve by hand')
+                os.makedirs(bag_dir, exist_ok=True)
+                os.rename(old, new)
+                fsync_dir(bag_dir)
+                fsync_dir(os.path.dirname(old))
+            elif not os.path.exists(new):
+                LOG.error('episode %s: neither %s nor %s exists; left as it is', row.episode_id,
+                          old, new)
+                continue
+            summary = read_metadata(new).get('aloe_summary', {})
+            write_bag_metadata(bag_dir, os.path.basename(new), _custom_data(summary))
+            self.catalog.update(row.episode_id, path=os.path.relpath(new, self.root), uri=_uri(new))
+            done.append(row.episode_id)
+            if progress is not None:
+                progress(row.episode_id)
+        return done
+
+    def _repair_bag_metadata(self, path: str) -> None:
+        """Write the metadata.yaml a crash kept from a finalized episode MCAP."""
+        try:
+            summary = read_metadata(path).get('aloe_summary', {})
+            write_bag_metadata(os.path.dirname(path), os.path.basename(path), _custom_data(summary))
+        except Exception as exc:  # a broken final file is quarantined, never used
+            LOG.error('cannot read %s (%s): moved to quarantine', path, exc)
+            target = self._quarantine_final(path)
+            self.catalog.update(episode_id_of(path), status=STATUS_QUARANTINED,
+                                path=os.path.relpath(target, self.root), reason=str(exc))
+            return
+        LOG.warning('episode %s had no metadata.yaml (stopped while finalizing): written', path)
 
     def _quarantine(self, path: str) -> str:
         qdir = os.path.join(self.root, 'quarantine')
         os.makedirs(qdir, exist_ok=True)
-        name = os.path.basename(path)
+        episode_id = episode_id_of(path[:-len(PARTIAL_SUFFIX)])
+        name = episode_id + MCAP_SUFFIX + PARTIAL_SUFFIX
         target = os.path.join(qdir, name)
         k = 1
         while os.path.exists(target):
@@ -423,20 +472,24 @@ class EpisodeStore:
             k += 1
         shutil.move(path, target)
         fsync_dir(qdir)
-        return target
         fsync_dir(os.path.dirname(path))
-        episode_id = name[:-len('.mcap' + PARTIAL_SUFFIX)]
+        if in_bag_dir(path[:-len(PARTIAL_SUFFIX)]):
+            _remove_empty_bag_dir(os.path.dirname(path))
         rel = os.path.relpath(target, self.root)
-        if self.catalog.get(episode_id) is not None:
+        row = self.catalog.get(episode_id)
+        if row is not None and row.status != STATUS_COMPLETE:
             self.catalog.update(episode_id, status=STATUS_QUARANTINED, path=rel)
         LOG.warning('incomplete episode file %s (recorder stopped mid-episode) moved to %s',
                     path, target)
         return target
 
     def _index_file(self, path: str, episode_id: str) -> None:
-        """Complete or add the catalog row of a finalized file from its metadata."""
+        """Complete or add the catalog row of a finalized MCAP from its metadata."""
         try:
             meta = read_metadata(path)
+            if in_bag_dir(path):
+                write_bag_metadata(os.path.dirname(path), os.path.basename(path),
+                                   _custom_data(meta.get('aloe_summary', {})))
         except Exception as exc:  # a broken final file is quarantined, never indexed
             LOG.error('cannot read %s (%s): moved to quarantine', path, exc)
             target = self._quarantine_final(path)
@@ -447,8 +500,7 @@ class EpisodeStore:
         head, summ = meta.get('aloe_episode', {}), meta.get('aloe_summary', {})
         rel = os.path.relpath(path, self.root)
         if self.catalog.get(episode_id) is None:
-            self.catalog.insert(episode_id, rel,
-                                float(head.get('started_at', os.path.getmtime(path))),
+            self.catalog.insert(episode_id, rel, float(head.get('started_at', os.path.getmtime(path))),
                                 head.get('task', ''), head.get('instruction', ''),
                                 int(head.get('seed', -1)))
         fields: Dict[str, Any] = {}
@@ -464,17 +516,67 @@ class EpisodeStore:
                 fields[key] = summ[key] == 'True'
         if summ.get('policy_versions'):
             fields['policy_versions'] = [int(v) for v in summ['policy_versions'].split(',')]
-        self.catalog.update(episode_id, status=STATUS_COMPLETE, path=rel,
-                            uri='file://' + os.path.abspath(path),
-                            size_bytes=os.path.getsize(path),
-                            sha256=sha256_file(path), ended_at=os.path.getmtime(path),
-                            reason='indexed on recovery', **fields)
+        self.catalog.update(episode_id, status=STATUS_COMPLETE, path=rel, uri=_uri(path),
+                            size_bytes=os.path.getsize(path), sha256=sha256_file(path),
+                            ended_at=os.path.getmtime(path), reason='indexed on recovery', **fields)
         LOG.warning('episode file %s was finalized but not cataloged: indexed', path)
 
     def _quarantine_final(self, path: str) -> str:
         qdir = os.path.join(self.root, 'quarantine')
         os.makedirs(qdir, exist_ok=True)
-        target = os.path.join(qdir, os.path.basename(path) + '.broken')
-        shutil.move(path, target)
+        source = os.path.dirname(path) if in_bag_dir(path) else path
+        target = os.path.join(qdir, os.path.basename(source) + '.broken')
+        shutil.move(source, target)
         fsync_dir(qdir)
         return target
+
+
+def check_episode_id(episode_id: str) -> None:
+    """Raise ValueError unless ``episode_id`` can name a file and a directory."""
+    if (not episode_id or episode_id.startswith('.') or len(episode_id) > 200
+            or any(c in episode_id for c in '/\\\0') or any(c.isspace() for c in episode_id)):
+        raise ValueError(f'episode id {episode_id!r} cannot name a bag directory: use letters, digits, '
+                         "'-', '_' or '.' (not first), at most 200 characters")
+
+
+def in_bag_dir(mcap_path: str) -> bool:
+    """Return True when an episode MCAP path is ``.../<id>/<id>_0.mcap`` (the bag layout)."""
+    parent = os.path.basename(os.path.dirname(mcap_path))
+    return os.path.basename(mcap_path) == bag_file_name(parent)
+
+
+def episode_id_of(mcap_path: str) -> str:
+    """Return the episode id an MCAP path names, in the bag layout or the old one."""
+    if in_bag_dir(mcap_path):
+        return os.path.basename(os.path.dirname(mcap_path))
+    return os.path.basename(mcap_path)[:-len(MCAP_SUFFIX)]
+
+
+def _episode_rel_path(episode_id: str, started: float) -> str:
+    check_episode_id(episode_id)
+    day = time.strftime('%Y%m%d', time.gmtime(started))
+    return os.path.join('episodes', day, episode_id, bag_file_name(episode_id))
+
+
+def _uri(mcap_path: str) -> str:
+    """Return the catalog uri of an episode: its bag directory (or, old layout, its file)."""
+    target = os.path.dirname(mcap_path) if in_bag_dir(mcap_path) else mcap_path
+    return 'file://' + os.path.abspath(target)
+
+
+def _custom_data(summary: Dict[str, Any]) -> Dict[str, str]:
+    """Return the aloe fields repeated in metadata.yaml's ``custom_data`` (for ``ros2 bag info``)."""
+    keys = ('outcome', 'terminated', 'truncated', 'num_steps', 'num_human_steps',
+            'num_interventions', 'policy_versions', 'reason')
+    return {f'aloe.{k}': str(summary[k]) for k in keys if k in summary}
+
+
+def _remove_empty_bag_dir(path: str) -> None:
+    leftover = os.path.join(path, BAG_METADATA + '.tmp')
+    if os.path.exists(leftover):
+        os.remove(leftover)
+    try:
+        os.rmdir(path)
+    except OSError:
+        return
+    fsync_dir(os.path.dirname(path))

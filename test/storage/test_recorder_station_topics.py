@@ -1,0 +1,109 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""The recorder keeps the station's topics: raw or transcoded cameras, compressed cameras, joint states."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image, JointState  # noqa: E402
+
+from aloe_ros.learning.episode import OUTCOME_SUCCESS  # noqa: E402
+from aloe_ros.storage.bag import read_bag_metadata  # noqa: E402
+from aloe_ros.storage.camera_frames import decode_compressed  # noqa: E402
+from aloe_ros.storage.episode_file import iter_messages  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helper module beside this one
+from test_recorder_node import Driver  # noqa: E402
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(101, 200)))
+SENSOR = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def _diag(driver, key):
+    best = 0
+    for msg in driver.diagnostics:
+        for status in msg.status:
+            if 'aloe_recorder' in status.name:
+                for kv in status.values:
+                    if kv.key == key:
+                        best = max(best, int(float(kv.value)))
+    return best
+
+
+def test_station_topics_recorded_with_jpeg_transcoding(tmp_path):
+    root = str(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'aloe_ros.nodes.recorder', '--ros-args', '-p', f'storage_root:={root}',
+         '-p', 'camera_transcode:=jpeg', '-p', "compressed_camera_topics:=['/wrist/image/compressed']"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    driver = Driver(proc, root)
+    try:
+        n = driver.node
+        cam = n.create_publisher(Image, '/cam_high/image_raw', SENSOR)
+        odd = n.create_publisher(Image, '/cam_left_wrist/image_raw', SENSOR)
+        wrist = n.create_publisher(CompressedImage, '/wrist/image/compressed', SENSOR)
+        arm = n.create_publisher(JointState, '/follower_left/joint_states', SENSOR)
+        y, x = np.mgrid[0:48, 0:64]
+        frame = np.stack([3 * x, 4 * y, np.full_like(x, 90)], -1).astype(np.uint8)
+        import cv2
+        jpeg = cv2.imencode('.jpg', frame[:, :, ::-1])[1].tobytes()
+        res = driver.start()
+        assert res.success, res.message
+        eid = res.episode_id
+
+        def publish():
+            img = Image(height=48, width=64, encoding='rgb8', step=192, data=frame.tobytes())
+            img.header.frame_id = 'cam_high_optical_frame'
+            cam.publish(img)
+            odd.publish(Image(height=2, width=2, encoding='yuv422', step=4, data=bytes(8)))
+            wrist.publish(CompressedImage(format='jpeg', data=jpeg))
+            arm.publish(JointState(name=['a', 'b'], position=[0.1, 0.2]))
+            driver.spin(0.05)
+
+        keys = ('msgs_cam_high_image_raw_compressed', 'msgs_cam_left_wrist_image_raw',
+                'msgs_wrist_image_compressed', 'msgs_follower_left_joint_states')
+
+        def enough():
+            publish()
+            return all(_diag(driver, k) >= 3 for k in keys)
+        assert driver.wait_for(enough, 120.0), {k: _diag(driver, k) for k in keys}
+        res = driver.end(OUTCOME_SUCCESS)
+        assert res.success, res.message
+        assert driver.wait_for(lambda: driver.summaries, 60.0)
+        bag = driver.summaries[-1].uri[len('file://'):]
+        info = read_bag_metadata(bag)
+        topics = {t['topic_metadata']['name']: t for t in info['topics_with_message_count']}
+        count = {k: t['message_count'] for k, t in topics.items()}
+        assert count['/cam_high/image_raw/compressed'] >= 3
+        assert topics['/cam_high/image_raw/compressed']['topic_metadata']['type'] == \
+            'sensor_msgs/msg/CompressedImage'
+        # Not transcodable: kept raw on its own topic, nothing lost.
+        assert count['/cam_left_wrist/image_raw'] >= 3
+        assert count['/wrist/image/compressed'] >= 3 and count['/follower_left/joint_states'] >= 3
+        assert '/cam_high/image_raw' not in count
+        assert count.get('/cam_right_wrist/image_raw/compressed') == 0   # registered, never published
+        mcap = os.path.join(bag, info['relative_file_paths'][0])
+        first = next(iter_messages(mcap, ['/cam_high/image_raw/compressed']))[2]
+        assert first.header.frame_id == 'cam_high_optical_frame'
+        from aloe_ros.storage.episode_file import encode
+        pixels = decode_compressed(encode('sensor_msgs/msg/CompressedImage', first))
+        assert pixels.shape == frame.shape and np.abs(pixels.astype(int) - frame).mean() < 4
+        assert _diag(driver, 'transcode_errors') >= 3
+        assert eid in bag
+    finally:
+        driver.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        print(proc.stdout.read())
