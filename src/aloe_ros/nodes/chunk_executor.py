@@ -12,6 +12,13 @@ Publishes: per arm ``/<controller>/joint_trajectory`` (JointTrajectory) or ``/<c
 every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
 Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
 
+Threads: the control loop runs on its own thread (``ExecutorCore``'s ``ControlLoop``), ticking at
+absolute deadlines ``t0 + k / rate`` on the monotonic clock (on ROS time under ``use_sim_time``), so
+message handling, diagnostics and services on the ROS executor's thread never delay a tick. It can
+be pinned to CPUs (``cpu_affinity``) and run at a SCHED_FIFO priority (``thread_priority``); a setting
+that is not permitted is reported once with the reason and the loop runs without it. One lock
+guards the core and the node's state, shared by the two threads.
+
 Faults: no message or request stops this node. A ``/clock`` sample that is invalid or jumps
 (``ClockGuard``) is not applied; the executor holds (SafetyEvent) until the clock has been sane
 for ``clock_recover_after`` s. Invalid observations, chunks, teleop commands and episode events
@@ -30,6 +37,7 @@ steps. EVENT_ENDED ends the labelling only for the episode being labelled.
 """
 
 import sys
+import threading
 import time
 
 from aloe_msgs.msg import ActionChunk, EpisodeEvent, ExecutedStep, InterventionState, Observation
@@ -37,6 +45,8 @@ from aloe_msgs.msg import SafetyEvent
 from aloe_msgs.srv import SetMode
 from builtin_interfaces.msg import Duration
 import numpy as np
+from rclpy.clock import JumpThreshold
+from rclpy.duration import Duration as RosDuration
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
@@ -51,6 +61,11 @@ from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, Diagnostic
 
 #: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
 CHUNK_OVERHEAD_BYTES = 64 * 1024
+#: GIL switch interval of the executor process [s]: how long the control thread can wait for the
+#: interpreter while the ROS thread runs Python code (CPython's default is 5 ms, a quarter period).
+GIL_SWITCH_INTERVAL = 0.0005
+#: Longest wait for ROS time to move before the control thread re-checks for shutdown [s].
+ROS_TIME_POLL = 0.05
 
 # ALOHA (ViperX 300 s) joint limits [rad], gripper normalised [0, 1]; override per robot in YAML.
 _ARM_LOWER = [-3.14, -1.85, -1.76, -3.14, -1.87, -3.14, 0.0]
@@ -99,6 +114,11 @@ def parameter_specs():
                   read_only=True),
         ParamSpec('report_burst', 3, 'reports (log + SafetyEvent) per cause per window', min=1, max=1000,
                   read_only=True),
+        ParamSpec('cpu_affinity', [], 'CPUs the control thread may run on (empty: any); keep other '
+                  'processes off them for a quiet core', kind='int_array', min=0, max=4095, read_only=True),
+        ParamSpec('thread_priority', 0, 'SCHED_FIFO priority of the control thread, 1-99 (0: normal '
+                  'scheduling); needs CAP_SYS_NICE or an rtprio limit, else a warning and normal priority',
+                  min=0, max=99, read_only=True),
     ]
 
 
@@ -107,11 +127,13 @@ PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in para
 
 
 class ChunkExecutorNode(Node):
-    """ROS shell of ExecutorCore: converts messages, runs the fixed-rate timer, publishes."""
+    """ROS shell of ExecutorCore: converts messages, runs the control thread, publishes."""
 
     def __init__(self, **kwargs):
-        """Declare parameters, build the core, create interfaces and the control timer."""
+        """Declare parameters, build the core, create interfaces, start the control thread."""
         super().__init__('chunk_executor', **kwargs)
+        # Callbacks (ROS executor thread) and ticks (control thread) share the core under this lock.
+        self._lock = threading.Lock()
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
         self.dt = 1.0 / p['rate']
@@ -163,11 +185,72 @@ class ChunkExecutorNode(Node):
         self.create_subscription(JointState, '/aloe/teleop_command', self._on_teleop, COMMANDS)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
         self.create_service(SetMode, '/aloe/executor/set_mode', self._on_set_mode)
-        self.timer = self.create_timer(self.dt, self._tick)
+        self._fatal = None
+        self._fatal_guard = self.create_guard_condition(self._raise_fatal)
+        self._stop = threading.Event()
+        self._sim_time = bool(self.get_parameter('use_sim_time').value)
+        if self._sim_time:
+            self._time_moved = threading.Event()
+            # Woken on every ROS time update; the handle must live as long as the loop.
+            self._jump_handle = self.get_clock().create_jump_callback(
+                JumpThreshold(min_forward=RosDuration(nanoseconds=1), min_backward=RosDuration(nanoseconds=-1),
+                              on_clock_change=True),
+                post_callback=lambda _jump: self._time_moved.set())
+            self.control = ec.ControlLoop(self.dt, self._tick, self._now, self._wait_ros_time, self.loop)
+        else:
+            self.control = ec.ControlLoop(self.dt, self._tick, time.monotonic, self._wait_monotonic, self.loop)
+        self.realtime = ec.RealtimeSettings(cpu_affinity=list(p['cpu_affinity']), priority=p['thread_priority'])
+        self._thread = threading.Thread(target=self._run_control, name='aloe_control', daemon=True)
+        self._thread.start()
         self.get_logger().info(
-            f'chunk executor at {p["rate"]:.0f} Hz, {len(self.joint_names)} joints, '
-            f'{p["command_interface"]} commands to {list(p["controllers"])}; holding until the first '
-            'observation')
+            f'chunk executor at {p["rate"]:.0f} Hz on its own thread ({"ROS time" if self._sim_time else "monotonic clock"}'
+            f'{", CPUs " + str(self.realtime.cpu_affinity) if self.realtime.cpu_affinity else ""}'
+            f'{", SCHED_FIFO " + str(self.realtime.priority) if self.realtime.priority else ""}), '
+            f'{len(self.joint_names)} joints, {p["command_interface"]} commands to {list(p["controllers"])}; '
+            'holding until the first observation')
+
+    # ------------------------------------------------------------------ control thread
+
+    def _wait_monotonic(self, deadline: float) -> bool:
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.0:
+                return True
+            self._stop.wait(remaining)
+        return False
+
+    def _wait_ros_time(self, deadline: float) -> bool:
+        while not self._stop.is_set():
+            self._time_moved.clear()
+            now = self._now()
+            # Time that went back (a sim reset) ticks now; the schedule then restarts from there.
+            if now >= deadline or now < deadline - 2 * self.dt:
+                return True
+            self._time_moved.wait(ROS_TIME_POLL)
+        return False
+
+    def _run_control(self) -> None:
+        for warning in ec.apply_realtime(self.realtime):
+            self.get_logger().warning(warning)
+        try:
+            self.control.run()
+        except Exception as exc:  # MemoryError included: the loop cannot decide commands any more
+            if self._stop.is_set() or not self.context.ok():
+                return  # shutting down: publishers go away under the last tick
+            self._fatal = exc
+            self._fatal_guard.trigger()
+
+    def _raise_fatal(self) -> None:
+        exc = self._fatal
+        raise FatalNodeError(f'control tick failed ({type(exc).__name__}: {exc}); the loop cannot '
+                             'decide commands any more') from exc
+
+    def destroy_node(self):
+        """Stop the control thread (it finishes its tick) before the publishers go."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+        return super().destroy_node()
 
     # ------------------------------------------------------------------ helpers
 
@@ -175,6 +258,10 @@ class ChunkExecutorNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_param(self, name, value):
+        with self._lock:
+            self._apply_param(name, value)
+
+    def _apply_param(self, name, value):
         if name == 'blend_steps':
             self.core.config.blend_steps = int(value)
         elif name == 'skip_past_steps':
@@ -192,7 +279,8 @@ class ChunkExecutorNode(Node):
     def _on_clock_fault(self, fault: bool, message: str) -> None:
         if fault:
             self.diag.count('clock_rejected')
-        self.core.set_clock_fault(message if fault else '')
+        with self._lock:
+            self.core.set_clock_fault(message if fault else '')
 
     def _publish_note(self, level: str, cause: str, message: str) -> None:
         lvl = {'info': ec.LEVEL_INFO, 'error': ec.LEVEL_ERROR}.get(level, ec.LEVEL_WARN)
@@ -220,7 +308,8 @@ class ChunkExecutorNode(Node):
         try:
             observed = ec.observation_to_action_vector(self.joint_names, list(msg.joint_names),
                                                        list(msg.position), list(msg.gripper))
-            self.core.on_observation(self._now(), observed, stale=msg.stale)
+            with self._lock:
+                self.core.on_observation(self._now(), observed, stale=msg.stale)
         except (ValueError, FloatingPointError) as exc:
             self.diag.count('observations_rejected')
             self.once.report('observation', f'observation rejected: {exc}; holding if no valid one follows')
@@ -231,8 +320,9 @@ class ChunkExecutorNode(Node):
         if len(data) > self._max_chunk_bytes:
             self.diag.count('chunks_received')
             self.diag.count('chunks_rejected')
-            self.core.on_bad_chunk(f'chunk of {len(data)} bytes above the maximum {self._max_chunk_bytes} '
-                                   f'(max_horizon {self.p["max_horizon"]})', nan=False)
+            with self._lock:
+                self.core.on_bad_chunk(f'chunk of {len(data)} bytes above the maximum '
+                                       f'{self._max_chunk_bytes} (max_horizon {self.p["max_horizon"]})', nan=False)
             return
         self._on_chunk(deserialize_message(data, ActionChunk))
 
@@ -242,23 +332,23 @@ class ChunkExecutorNode(Node):
             chunk = ec.chunk_from_fields(stamp_to_sec(msg.header.stamp), msg.chunk_id, msg.policy_version,
                                          msg.horizon, msg.action_dim, msg.joint_names, msg.dt,
                                          msg.actions, self.joint_names, self.dt, self.p['max_horizon'])
-        except FloatingPointError as exc:
+        except (FloatingPointError, ValueError) as exc:
             self.diag.count('chunks_rejected')
-            self.core.on_bad_chunk(str(exc), nan=True)
+            with self._lock:
+                self.core.on_bad_chunk(str(exc), nan=isinstance(exc, FloatingPointError))
             return
-        except ValueError as exc:
-            self.diag.count('chunks_rejected')
-            self.core.on_bad_chunk(str(exc), nan=False)
-            return
-        self.core.on_chunk(chunk)
+        with self._lock:
+            self.core.on_chunk(chunk)
 
     def _on_intervention(self, msg: InterventionState) -> None:
-        self.core.on_intervention(msg.active, msg.aligning)
+        with self._lock:
+            self.core.on_intervention(msg.active, msg.aligning)
 
     def _on_teleop(self, msg: JointState) -> None:
         try:
             target = self._reorder(list(msg.name), list(msg.position), 'teleop command')
-            self.core.on_teleop(self._now(), target)
+            with self._lock:
+                self.core.on_teleop(self._now(), target)
         except (ValueError, FloatingPointError) as exc:
             self.diag.count('teleop_rejected')
             self.once.report('teleop', f'teleop command rejected: {exc}; holding if no valid one follows')
@@ -266,6 +356,10 @@ class ChunkExecutorNode(Node):
         self.once.clear('teleop', 'teleop commands valid again')
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
+        with self._lock:
+            self._apply_episode_event(msg)
+
+    def _apply_episode_event(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id and msg.episode_id != self.episode_id:
             if self.episode_id:
                 self.diag.count('episode_events_rejected')
@@ -283,31 +377,26 @@ class ChunkExecutorNode(Node):
             self.step_index = 0
 
     def _on_set_mode(self, request: SetMode.Request, response: SetMode.Response):
-        try:
-            response.message = self.core.set_mode(request.mode, request.reason)
-            response.success = True
-        except ValueError as exc:
-            response.success = False
-            response.message = str(exc)
-        response.mode = self.core.mode
+        with self._lock:
+            try:
+                response.message = self.core.set_mode(request.mode, request.reason)
+                response.success = True
+            except ValueError as exc:
+                response.success = False
+                response.message = str(exc)
+            response.mode = self.core.mode
         self.get_logger().info(f'set_mode: {response.message}')
         return response
 
     # ------------------------------------------------------------------ control tick
 
-    def _tick(self) -> None:
-        try:
+    def _tick(self, _loop_time: float) -> None:
+        """One control tick on the control thread (ControlLoop has recorded its timing)."""
+        with self._lock:
             self._control_tick()
-        except Exception as exc:
-            raise FatalNodeError(f'control tick failed ({type(exc).__name__}: {exc}); the loop cannot '
-                                 'decide commands any more') from exc
 
     def _control_tick(self) -> None:
         now_msg = self.get_clock().now()
-        # Timing is judged on the clock the loop runs on: sim time under use_sim_time (a missed tick
-        # is a skipped sim tick), the monotonic wall clock otherwise.
-        sim_time = self.get_parameter('use_sim_time').value
-        self.loop.tick(now_msg.nanoseconds * 1e-9 if sim_time else time.monotonic())
         result = self.core.tick(now_msg.nanoseconds * 1e-9)
         self.diag.count('ticks')
         if result is None:
@@ -367,6 +456,7 @@ class ChunkExecutorNode(Node):
 
 def main(args=None):
     """Run the chunk executor node."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     sys.exit(run_node(ChunkExecutorNode, args))
 
 
