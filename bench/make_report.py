@@ -327,9 +327,24 @@ def system_section(res):
               f'- recorder: {rec["episodes"]} episodes, {_fmt(rec["bytes_per_episode"]["mean"] / 1e6, 2)} '
               'MB per '
               f'{_fmt(rec["episode_seconds_target"], 0)} s episode, {_fmt(rec["mb_per_s"], 3)} MB/s.', '']
-    t = res['targets']
-    lines += ['**Targets (DESIGN.md section 5): ' + '; '.join(
-        f'{k} {"MET" if v else "NOT met"}' for k, v in t.items()) + '.**', '']
+    lines += ['**Targets (DESIGN.md section 5, issue 16):**', '']
+    rows = []
+    for k, v in res['targets'].items():
+        if not isinstance(v, dict):  # results written before targets carried their values
+            rows.append([f'`{k}`', '-', '-', 'MET' if v else 'NOT met', ''])
+            continue
+        state = {True: 'MET', False: 'NOT met', None: 'not evaluated (needs `--pin`)'}[v.get('met')]
+        rows.append([f'`{k}`', _fmt(v['value']), f'{v["comparison"]} {_fmt(v["target"])}', state,
+                     v.get('source', v.get('run', ''))])
+    lines += _table(['target', 'value', 'target', 'result', 'run'], rows) + ['']
+    budget = res['targets'].get('obs_to_command_p99_ms_idle', {})
+    if isinstance(budget, dict) and budget.get('budget'):
+        parts = budget['budget']['parts_ms']
+        lines += ['Latency budget, idle run (p50 / p99 ms): ' + '; '.join(
+            f'{k} {_fmt(v["p50"], 1)} / {_fmt(v["p99"], 1)}' for k, v in parts.items()) +
+            f'. Largest p99 part: {budget["budget"]["largest_p99"]}.', '']
+    if res.get('notes'):
+        lines += [res['notes'], '']
     return lines
 
 
