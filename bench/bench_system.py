@@ -562,7 +562,7 @@ def run(size, out_dir, log=print, pin=False):
         last = next(((t, _num(_diag_values(m, '/observation'), f'received_{cam}')) for t, m in reversed(diags)
                      if t <= t1 and _diag_values(m, '/observation') is not None), None)
         rate = ingestion['cameras'][cam]['published_hz']
-        if first and last and last[0] > first[0] and rate > 0 and first[1] is not None and last[1] is not None:
+        if first and last and last[0] > first[0] and rate > 0 and None not in (first[1], last[1]):
             got = last[1] - first[1]
             expected = rate * (last[0] - first[0])
             ingestion['train_window'][cam] = {'received': got, 'expected': expected,
@@ -633,14 +633,16 @@ def latency_budget(r):
     inference = r['policy_inference_ms'].get('idle', {})
     parts = {
         'input_age (sensor stamp -> observation published)': b['observation_input_age_ms'],
-        'observation -> chunk received (planning wait + inference + DDS)': b['observation_stamp_to_chunk_received_ms'],
+        'observation -> chunk received (planning wait + inference + DDS)':
+            b['observation_stamp_to_chunk_received_ms'],
         'inference (policy inference_ms)': inference,
         'tick wait (chunk received -> first executing tick)': b['chunk_received_to_first_tick_ms'],
     }
     parts = {k: {'p50': v.get('p50'), 'p99': v.get('p99')} for k, v in parts.items()}
-    largest = max((k for k in parts if not k.startswith('inference')),
-                  key=lambda k: parts[k]['p99'] if parts[k]['p99'] is not None and math.isfinite(parts[k]['p99'])
-                  else -1.0)
+    def p99(k):
+        v = parts[k]['p99']
+        return v if v is not None and math.isfinite(v) else -1.0
+    largest = max((k for k in parts if not k.startswith('inference')), key=p99)
     return {'parts_ms': parts, 'largest_p99': largest}
 
 
@@ -676,7 +678,8 @@ def targets(r):
         'swap_missed_ticks_not_above_idle': _entry(
             'swap_missed_ticks_not_above_idle', sw['in_swap_windows']['stamp']['missed_ticks_total'],
             target=sw['idle_windows_equal_length']['stamp']['missed_ticks_total'],
-            windows=[sw['in_swap_windows']['stamp']['windows'], sw['idle_windows_equal_length']['stamp']['windows']],
+            windows=[sw['in_swap_windows']['stamp']['windows'],
+                     sw['idle_windows_equal_length']['stamp']['windows']],
             recv=[sw['in_swap_windows']['recv']['missed_ticks_total'],
                   sw['idle_windows_equal_length']['recv']['missed_ticks_total']]),
         'swap_missed_ticks_pinned': _entry(
@@ -702,7 +705,7 @@ def merge_pinned_targets(result, out_dir):
         return
     for name, entry in pin.get('targets', {}).items():
         if TARGETS.get(name, (None, None, False))[2]:
-            result['targets'][name] = dict(entry, source=f"bench_system_pin.json ({pin.get('finished', '?')})")
+            result['targets'][name] = dict(entry, source=f"bench_system_pin.json ({pin.get('finished')})")
 
 
 def print_report(r):

@@ -58,7 +58,8 @@ def test_station_processes_get_the_shipped_profile(name, arguments):
     assert plan.processes
     for spec in plan.processes:
         for var in VARIABLES:
-            assert os.path.realpath(spec.env.get(var) or '') == os.path.realpath(PROFILE), (name, spec.label, var)
+            got = os.path.realpath(spec.env.get(var) or '')
+            assert got == os.path.realpath(PROFILE), (name, spec.label, var)
 
 
 @pytest.mark.parametrize('name', sorted(STATION_LAUNCHES))
@@ -138,7 +139,10 @@ def test_launched_station_runs_on_the_shipped_profile(tmp_path):
             text = output()
             if 'DDS transport:' in text and 'chunk executor at' in text:
                 for pid in _children(proc.pid):
-                    cmdline = open(f'/proc/{pid}/cmdline', 'rb').read() if os.path.exists(f'/proc/{pid}') else b''
+                    try:
+                        cmdline = open(f'/proc/{pid}/cmdline', 'rb').read()
+                    except OSError:
+                        continue
                     for node in ('observation', 'chunk_executor', 'policy', 'teleop', 'recorder'):
                         if f'aloe_{node}'.encode() in cmdline or f'nodes.{node}'.encode() in cmdline:
                             station[node] = pid
@@ -151,8 +155,8 @@ def test_launched_station_runs_on_the_shipped_profile(tmp_path):
         for node, pid in station.items():
             environ = _environ(pid)
             for var in VARIABLES:
-                assert os.path.realpath(environ.get(var.encode(), b'').decode()) == os.path.realpath(PROFILE), \
-                    (node, var)
+                got = os.path.realpath(environ.get(var.encode(), b'').decode())
+                assert got == os.path.realpath(PROFILE), (node, var)
             # The participant's own segment has the profile's size (plus Fast DDS's bookkeeping).
             assert max(_shm_segments(pid)) >= 32 * 2**20, (node, _shm_segments(pid))
         assert 'shared-memory segment 32.0 MiB' in text, text[-4000:]

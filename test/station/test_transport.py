@@ -72,7 +72,8 @@ def test_unreadable_or_unusable_profile_falls_back_to_builtin_and_says_why(tmp_p
     bad.write_text('<dds><profiles>')
     info = transport.transport_info({'FASTRTPS_DEFAULT_PROFILES_FILE': str(bad)}, '.')
     assert info.segment_bytes == transport.FASTDDS_DEFAULT_SEGMENT and 'cannot read' in info.problem
-    info = transport.transport_info({'FASTRTPS_DEFAULT_PROFILES_FILE': profile(tmp_path, default='false')}, '.')
+    no_default = profile(tmp_path, default='false')
+    info = transport.transport_info({'FASTRTPS_DEFAULT_PROFILES_FILE': no_default}, '.')
     assert 'is_default_profile' in info.problem
     assert transport.frame_warning('cam_high', FRAME_480P, info)
 

@@ -193,17 +193,20 @@ class ChunkExecutorNode(Node):
             self._time_moved = threading.Event()
             # Woken on every ROS time update; the handle must live as long as the loop.
             self._jump_handle = self.get_clock().create_jump_callback(
-                JumpThreshold(min_forward=RosDuration(nanoseconds=1), min_backward=RosDuration(nanoseconds=-1),
-                              on_clock_change=True),
+                JumpThreshold(min_forward=RosDuration(nanoseconds=1),
+                              min_backward=RosDuration(nanoseconds=-1), on_clock_change=True),
                 post_callback=lambda _jump: self._time_moved.set())
             self.control = ec.ControlLoop(self.dt, self._tick, self._now, self._wait_ros_time, self.loop)
         else:
-            self.control = ec.ControlLoop(self.dt, self._tick, time.monotonic, self._wait_monotonic, self.loop)
-        self.realtime = ec.RealtimeSettings(cpu_affinity=list(p['cpu_affinity']), priority=p['thread_priority'])
+            self.control = ec.ControlLoop(self.dt, self._tick, time.monotonic, self._wait_monotonic,
+                                          self.loop)
+        self.realtime = ec.RealtimeSettings(cpu_affinity=list(p['cpu_affinity']),
+                                            priority=p['thread_priority'])
         self._thread = threading.Thread(target=self._run_control, name='aloe_control', daemon=True)
         self._thread.start()
         self.get_logger().info(
-            f'chunk executor at {p["rate"]:.0f} Hz on its own thread ({"ROS time" if self._sim_time else "monotonic clock"}'
+            f'chunk executor at {p["rate"]:.0f} Hz on its own thread '
+            f'({"ROS time" if self._sim_time else "monotonic clock"}'
             f'{", CPUs " + str(self.realtime.cpu_affinity) if self.realtime.cpu_affinity else ""}'
             f'{", SCHED_FIFO " + str(self.realtime.priority) if self.realtime.priority else ""}), '
             f'{len(self.joint_names)} joints, {p["command_interface"]} commands to {list(p["controllers"])}; '
@@ -320,9 +323,10 @@ class ChunkExecutorNode(Node):
         if len(data) > self._max_chunk_bytes:
             self.diag.count('chunks_received')
             self.diag.count('chunks_rejected')
+            reason = (f'chunk of {len(data)} bytes above the maximum {self._max_chunk_bytes} '
+                      f'(max_horizon {self.p["max_horizon"]})')
             with self._lock:
-                self.core.on_bad_chunk(f'chunk of {len(data)} bytes above the maximum '
-                                       f'{self._max_chunk_bytes} (max_horizon {self.p["max_horizon"]})', nan=False)
+                self.core.on_bad_chunk(reason, nan=False)
             return
         self._on_chunk(deserialize_message(data, ActionChunk))
 

@@ -265,7 +265,8 @@ class PolicyNode(Node):
         with self._plan_lock:
             self._swap_pending()
             now = self._now()
-            if self.running_version() == 0 or not self._schedule.overdue(now, self.cfg['max_observation_age']):
+            overdue = self._schedule.overdue(now, self.cfg['max_observation_age'])
+            if self.running_version() == 0 or not overdue:
                 return
             last = self._last_observation_time
             self.diag.count('skipped_stale')

@@ -566,8 +566,8 @@ def apply_realtime(settings: RealtimeSettings, os_api=None) -> List[str]:
         try:
             os_api.sched_setscheduler(0, os_api.SCHED_FIFO, os_api.sched_param(int(settings.priority)))
         except PermissionError as exc:
-            warnings.append(f'cannot run the control thread at SCHED_FIFO priority {settings.priority}: {exc} '
-                            '(needs CAP_SYS_NICE or an rtprio limit, e.g. "@realtime - rtprio 99" in '
+            warnings.append(f'cannot run the control thread at SCHED_FIFO priority {settings.priority}: '
+                            f'{exc} (needs CAP_SYS_NICE or an rtprio limit, e.g. "@realtime - rtprio 99" in '
                             '/etc/security/limits.conf); it runs at normal priority')
         except (OSError, ValueError, AttributeError) as exc:
             warnings.append(f'cannot run the control thread at SCHED_FIFO priority {settings.priority}: '
