@@ -7,9 +7,9 @@ Usage: ``python bench/bench_system.py [--quick] [--pin] [--out results]``; needs
 and prints the figures. Every process runs with the shipped DDS profile
 (``config/dds/fastdds_large_data.xml``) unless ``FASTRTPS_DEFAULT_PROFILES_FILE`` is already set.
 
-``--pin`` puts the executor process on the last CPU (its control thread pinned there too, and asked
-for SCHED_FIFO priority 50; refused without permission, which its log says) and every other process,
-this one included, on the remaining CPUs.
+``--pin`` puts the executor process on the last CPU (its control thread pinned there too) and every
+other process, this one included, on the remaining CPUs; ``--rt-priority N`` also asks for SCHED_FIFO
+priority N for the control thread (refused without permission, which the executor's log says).
 
 Processes (private ROS domain, no ``use_sim_time``): ``aloe_observation`` (3 cameras -> 64x64),
 ``aloe_policy`` (``config/learner/sim_train.yaml`` actor), ``aloe_chunk_executor`` (50 Hz),
@@ -270,7 +270,7 @@ def make_actors(weights_dir, count):
 
 # ---------------------------------------------------------------------------------------- the run
 
-def run(size, out_dir, log=print, pin=False):
+def run(size, out_dir, log=print, pin=False, rt_priority=0):
     """Run the bench at ``size`` ('quick' or 'default'), pinned with ``pin``; return the results dict."""
     cpus = cpu_plan(pin)
     if cpus:
@@ -354,7 +354,8 @@ def run(size, out_dir, log=print, pin=False):
             os.sched_setaffinity(0, cpus['executor'])  # the child inherits it at fork
             try:
                 start('chunk_executor', 'aloe_ros.nodes.chunk_executor', {
-                    'observation_timeout': 0.3, 'cpu_affinity': cpus['executor'], 'thread_priority': 50})
+                    'observation_timeout': 0.3, 'cpu_affinity': cpus['executor'],
+                    'thread_priority': rt_priority})
             finally:
                 os.sched_setaffinity(0, cpus['others'])
         else:
@@ -610,7 +611,7 @@ def run(size, out_dir, log=print, pin=False):
             for k in cpu.get('train_end', {}) if cpu['train_end'][k] is not None
             and cpu['idle_start'].get(k) is not None},
         'wall_s': time.monotonic() - t_start, 'workdir': tmp,
-        'pinned': cpus, 'dds_profile': os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', ''),
+        'pinned': cpus, 'rt_priority': rt_priority, 'dds_profile': os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', ''),
     }
     result['targets'] = targets(result)
     return result
@@ -765,13 +766,15 @@ def main(argv=None):
     parser.add_argument('--quick', action='store_true', help='about 2-3 minutes')
     parser.add_argument('--pin', action='store_true',
                         help='executor process on the last CPU, everything else on the others')
+    parser.add_argument('--rt-priority', type=int, default=0, metavar='N',
+                        help='SCHED_FIFO priority of the executor\'s control thread (0: normal)')
     parser.add_argument('--out', default=os.path.join(ROOT, 'results'), help='results directory')
     parser.add_argument('--publisher', metavar='COUNTS_JSON', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.publisher:
         return publisher_main(args.publisher)
     import _common as C
-    result = run('quick' if args.quick else 'default', args.out, pin=args.pin)
+    result = run('quick' if args.quick else 'default', args.out, pin=args.pin, rt_priority=args.rt_priority)
     merge_pinned_targets(result, args.out)
     path = C.write_results('system_pin' if args.pin else 'system', result, args.out)
     print_report(result)
