@@ -611,7 +611,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
             for k in cpu.get('train_end', {}) if cpu['train_end'][k] is not None
             and cpu['idle_start'].get(k) is not None},
         'wall_s': time.monotonic() - t_start, 'workdir': tmp,
-        'pinned': cpus, 'rt_priority': rt_priority, 'dds_profile': os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', ''),
+        'pinned': cpus, 'rt_priority': rt_priority,
+        'dds_profile': os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', ''),
     }
     result['targets'] = targets(result)
     return result
@@ -640,6 +641,7 @@ def latency_budget(r):
         'tick wait (chunk received -> first executing tick)': b['chunk_received_to_first_tick_ms'],
     }
     parts = {k: {'p50': v.get('p50'), 'p99': v.get('p99')} for k, v in parts.items()}
+
     def p99(k):
         v = parts[k]['p99']
         return v if v is not None and math.isfinite(v) else -1.0

@@ -106,8 +106,8 @@ def parse_fastdds_segment(path: str) -> int:
             except ValueError:
                 raise ValueError(f'{path}: SHM transport {ident!r} has segment_size {size!r}, not a number')
     if builtin == ['false']:
-        raise NoSharedMemory(f'{path}: the default participant uses no SHM transport (useBuiltinTransports '
-                         'false): same-host frames go over UDP')
+        raise NoSharedMemory(f'{path}: the default participant uses no SHM transport '
+                             '(useBuiltinTransports false): same-host frames go over UDP')
     return FASTDDS_DEFAULT_SEGMENT
 
 
