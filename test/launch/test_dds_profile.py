@@ -19,6 +19,7 @@ import pytest
 
 from aloe_ros.launch_tools import PackageResolver
 from aloe_ros.launch_tools.loader import load_launch
+from aloe_ros.launch_tools.validate import _LenientResolver
 from aloe_ros.station import transport
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -33,12 +34,13 @@ STATION_LAUNCHES = {
     'bimanual_robot.launch.yaml': [{'use_rsp': 'false'}, {'use_rsp': 'false', 'with_learner': 'false'}],
     'teleop_rviz.launch.yaml': [{'station': 'sim', 'rviz': 'false', 'joy': 'false'},
                                 {'station': 'robot', 'rviz': 'false', 'joy': 'false'}],
-    'gazebo.launch.yaml': [],  # needs ros_gz and controller_manager installed: checked by text below
+    'gazebo.launch.yaml': [{}],
 }
 
 
 def _resolver():
-    return PackageResolver(source_trees={'aloe_ros': ROOT})
+    # Packages users install (rviz2, joy, ros_gz, ...) resolve to placeholders: only env is checked.
+    return _LenientResolver(PackageResolver(source_trees={'aloe_ros': ROOT}))
 
 
 def test_every_launch_file_starting_the_station_is_listed():
@@ -51,10 +53,9 @@ def test_every_launch_file_starting_the_station_is_listed():
 @pytest.mark.parametrize('name,arguments', [(n, a) for n, branches in sorted(STATION_LAUNCHES.items())
                                             for a in branches])
 def test_station_processes_get_the_shipped_profile(name, arguments):
-    try:
-        plan = load_launch(os.path.join(LAUNCH_DIR, name), arguments, resolver=_resolver(), base_env={})
-    except Exception as exc:  # external packages (rviz2, joy) are not installed here
-        pytest.skip(f'{name} {arguments}: {exc}')
+    # An empty base environment: whatever the process gets comes from the launch file.
+    plan = load_launch(os.path.join(LAUNCH_DIR, name), arguments, resolver=_resolver(),
+                       base_env={'HOME': '/home/robot'})
     assert plan.processes
     for spec in plan.processes:
         for var in VARIABLES:
