@@ -126,10 +126,15 @@ def _shm_segments(pid):
 def test_launched_station_runs_on_the_shipped_profile(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in VARIABLES}  # only the launch file sets them
     env['PYTHONUNBUFFERED'] = '1'
-    (tmp_path / 'weights').mkdir()
+    sys.path.insert(0, os.path.join(ROOT, 'test', 'reliability'))
+    from reliability_harness import TINY_CONFIG, make_weights
+    # Initial weights given: an empty initial_weights:= does not pass rcl's command-line parser.
+    info = make_weights(str(tmp_path / 'weights'), TINY_CONFIG)
     cmd = [sys.executable, '-m', 'aloe_ros.launch_tools.cli', '--source-tree', ROOT, 'aloe_ros',
            'bimanual_robot.launch.yaml', 'use_rsp:=false', 'with_learner:=false',
-           f'store_root:={tmp_path / "store"}', f'weights_dir:={tmp_path / "weights"}']
+           f'store_root:={tmp_path / "store"}', f'weights_dir:={tmp_path / "weights"}',
+           f'learner_config:={TINY_CONFIG}', f'initial_weights:={info.path}',
+           f'initial_sha256:={info.sha256}']
     log = open(tmp_path / 'launch.log', 'w')
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path))
     output = lambda: open(tmp_path / 'launch.log').read()  # noqa: E731
