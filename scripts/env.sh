@@ -30,5 +30,9 @@ case $- in *u*) _aloe_had_u=1; set +u;; *) _aloe_had_u=0;; esac
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
 export HF_HUB_OFFLINE=1
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# Camera frames between processes need a shared-memory segment that holds them (Fast DDS's default
+# is smaller than one 480x640 frame); a profile you already set is kept. 2.x and 3.x names.
+export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$_ALOE_ROOT/config/dds/fastdds_large_data.xml}"
+export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$FASTRTPS_DEFAULT_PROFILES_FILE}"
 export PATH="$_ALOE_ROOT/install/aloe_ros/lib/aloe_ros:$PATH"
 unset _ALOE_ROOT _ALOE_VENV _aloe_had_u

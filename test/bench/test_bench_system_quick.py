@@ -77,7 +77,18 @@ def test_bench_system_quick(tmp_path, processes_mentioning):
     assert rec['episodes'] >= 2 and _finite(rec['mb_per_s']) and rec['mb_per_s'] > 0
     assert _finite(rec['bytes_per_episode']['mean']) and rec['bytes_per_episode']['mean'] > 0
     assert res['learner']['steps_in_train_window'] > 0
-    assert all(isinstance(v, bool) for v in res['targets'].values())
+    # One entry per issue-16 target, each {value, target, met}; --pin targets are not judged unpinned.
+    assert set(res['targets']) == {
+        'camera_delivery_min_fraction_train', 'obs_to_command_p99_ms_idle',
+        'obs_to_command_p99_ratio_train_over_idle', 'period_error_p99_ms_train_pinned',
+        'period_error_p99_ratio_train_over_idle_pinned', 'swap_missed_ticks_not_above_idle',
+        'swap_missed_ticks_pinned'}
+    for name, t in res['targets'].items():
+        assert _finite(t['value']) and t['target'] is not None, (name, t)
+        assert t['met'] in ((None,) if t['needs_pin'] else (True, False)), (name, t)
+    assert 0.0 <= res['targets']['camera_delivery_min_fraction_train']['value'] <= 1.0
+    assert res['dds_profile'].endswith('fastdds_large_data.xml') and res['pinned'] is None
+    assert 'latency budget' in proc.stdout and 'target camera_delivery_min_fraction_train' in proc.stdout
     assert all(res['processes_alive_at_end'].values()), res['processes_alive_at_end']
     assert processes_mentioning(res['workdir']) == []
     for name, pid in res['pids'].items():  # every node process was stopped and reaped

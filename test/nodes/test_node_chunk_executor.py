@@ -142,3 +142,19 @@ def test_executor_rejects_invalid_configuration(start_node):
     proc = start_node('aloe_ros.nodes.chunk_executor', {'lower_limits': [0.0, 1.0]})
     assert proc.proc.wait(30) == 2
     assert "parameter 'lower_limits'" in proc.output()
+
+
+def test_refused_thread_settings_warn_once_and_the_loop_runs(ros, start_node):
+    """A CPU that does not exist cannot be pinned to: one warning with the reason; ticks go on."""
+    proc = start_node('aloe_ros.nodes.chunk_executor', {'cpu_affinity': [4000], 'observation_timeout': 1.0})
+    steps = ros.collect(ExecutedStep, '/aloe/executed_step', reliable(200))
+    obs_pub = ros.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    feed = lambda: obs_pub.publish(_observation(ros.node))  # noqa: E731
+    assert ros.spin_until(lambda: len(steps) > 60, timeout=60, every=feed), proc.output()
+    out = proc.output()
+    assert out.count('cannot pin the control thread to CPUs [4000]') == 1, out
+    assert 'on its own thread' in out
+    # Ticks come from the control thread at the configured rate: the median tick period is 20 ms.
+    stamps = np.array([s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in steps])
+    assert np.median(np.diff(stamps)) == pytest.approx(0.02, abs=0.004)
+    assert proc.stop() == 0, proc.output()

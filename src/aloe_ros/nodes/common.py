@@ -28,6 +28,7 @@
 from dataclasses import dataclass
 import math
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
@@ -272,7 +273,7 @@ class OncePerCause:
     or on ``flush()``), saying how many were suppressed, so the last word always tells the current
     state. ``emit(key, level, message)`` sends one report under the same budget (for changes that
     are not a cause being set or cleared). ``logger`` needs ``warning``, ``info`` and ``error``
-    methods (an rclpy logger or a ``logging.Logger``). No rclpy needed.
+    methods (an rclpy logger or a ``logging.Logger``). No rclpy needed. Thread-safe.
     """
 
     def __init__(self, logger, on_event: Optional[Callable[[str, str, str], None]] = None,
@@ -288,11 +289,14 @@ class OncePerCause:
         self._held: Dict[str, List[Any]] = {}  # key -> [level, message, number suppressed]
         #: Reports suppressed so far (all causes).
         self.suppressed = 0
+        # Reentrant: report() sends through emit() and flush(); a node may report from two threads.
+        self._lock = threading.RLock()
 
     @property
     def active(self) -> Dict[str, str]:
         """Return the active causes and their messages."""
-        return dict(self._active)
+        with self._lock:
+            return dict(self._active)
 
     def is_active(self, cause: str) -> bool:
         """Return whether ``cause`` has been reported and not cleared."""
@@ -300,44 +304,48 @@ class OncePerCause:
 
     def report(self, cause: str, message: str, level: str = 'warn') -> bool:
         """Report ``message`` if ``cause`` is new; return True when it was sent now."""
-        if cause in self._active:
-            self.flush()
-            return False
-        self._active[cause] = message
-        return self.emit(cause, level, message)
+        with self._lock:
+            if cause in self._active:
+                self.flush()
+                return False
+            self._active[cause] = message
+            return self.emit(cause, level, message)
 
     def clear(self, cause: str, message: Optional[str] = None) -> bool:
         """Mark ``cause`` resolved and report ``message`` (info); return True if it was active."""
-        if cause not in self._active:
-            self.flush()
-            return False
-        del self._active[cause]
-        if message:
-            self.emit(cause, 'info', message)
-        else:
-            self._held.pop(cause, None)  # a suppressed failure report that no longer holds
-        return True
+        with self._lock:
+            if cause not in self._active:
+                self.flush()
+                return False
+            del self._active[cause]
+            if message:
+                self.emit(cause, 'info', message)
+            else:
+                self._held.pop(cause, None)  # a suppressed failure report that no longer holds
+            return True
 
     def emit(self, key: str, level: str, message: str) -> bool:
         """Send ``message`` unless ``key`` is over its budget (then hold it); return True if sent."""
-        now = self._clock()
-        self.flush(now)
-        if not self._has_budget(key, now):
-            held = self._held.setdefault(key, [level, message, 0])
-            held[0], held[1], held[2] = level, message, held[2] + 1
-            self.suppressed += 1
-            return False
-        self._send(key, level, message, now)
-        return True
+        with self._lock:
+            now = self._clock()
+            self.flush(now)
+            if not self._has_budget(key, now):
+                held = self._held.setdefault(key, [level, message, 0])
+                held[0], held[1], held[2] = level, message, held[2] + 1
+                self.suppressed += 1
+                return False
+            self._send(key, level, message, now)
+            return True
 
     def flush(self, now: Optional[float] = None) -> None:
         """Send each held (suppressed) report whose cause has budget again."""
         if not self._held:
             return
-        now = self._clock() if now is None else now
-        for key in [k for k in self._held if self._has_budget(k, now)]:
-            level, message, _n = self._held[key]
-            self._send(key, level, message, now)
+        with self._lock:
+            now = self._clock() if now is None else now
+            for key in [k for k in self._held if self._has_budget(k, now)]:
+                level, message, _n = self._held[key]
+                self._send(key, level, message, now)
 
     def _has_budget(self, key: str, now: float) -> bool:
         sent = [t for t in self._sent.get(key, []) if now - t < self._window]
@@ -374,7 +382,8 @@ class DiagnosticsPublisher:
     ``count(key)`` increments a counter (published as ``key`` and ``key_rate`` [1/s] over the
     last period); ``set(key, value)`` publishes a value as is; ``set_status(level, message)``
     sets the status level (DiagnosticStatus.OK/WARN/ERROR). A node's status is named after
-    the node, hardware_id defaults to the node name.
+    the node, hardware_id defaults to the node name. Safe to use from several threads (the chunk
+    executor counts on its control thread while the report is built on the ROS executor's).
     """
 
     OK = DiagnosticStatus.OK
@@ -393,16 +402,19 @@ class DiagnosticsPublisher:
         self._message = 'ok'
         self._hardware_id = hardware_id or node.get_name()
         self._last_time = time.monotonic()
+        self._lock = threading.Lock()
         self._timer = node.create_timer(period, self.publish)
 
     def count(self, key: str, n: int = 1) -> None:
         """Increment counter ``key`` by ``n``."""
-        self._counters[key] = self._counters.get(key, 0) + n
+        with self._lock:
+            self._counters[key] = self._counters.get(key, 0) + n
 
     def declare(self, *keys: str) -> None:
         """Publish counters ``keys`` as 0 before they first count."""
-        for key in keys:
-            self._counters.setdefault(key, 0)
+        with self._lock:
+            for key in keys:
+                self._counters.setdefault(key, 0)
 
     def counter(self, key: str) -> int:
         """Return the current value of counter ``key``."""
@@ -410,15 +422,22 @@ class DiagnosticsPublisher:
 
     def set(self, key: str, value: Any) -> None:
         """Publish ``value`` under ``key`` (floats with 6 significant digits)."""
-        self._values[key] = f'{value:.6g}' if isinstance(value, float) else str(value)
+        text = f'{value:.6g}' if isinstance(value, float) else str(value)
+        with self._lock:
+            self._values[key] = text
 
     def set_status(self, level, message: str) -> None:
         """Set the status level (OK/WARN/ERROR, bytes or int) and message of the next report."""
-        self._level = bytes([level]) if isinstance(level, int) else level
-        self._message = message
+        with self._lock:
+            self._level = bytes([level]) if isinstance(level, int) else level
+            self._message = message
 
     def build(self) -> DiagnosticArray:
         """Return the DiagnosticArray of the current state and reset the rate window."""
+        with self._lock:
+            return self._build()
+
+    def _build(self) -> DiagnosticArray:
         now = time.monotonic()
         elapsed = max(now - self._last_time, 1e-6)
         values = []

@@ -24,8 +24,11 @@ task_instruction replaces the parameter's).
 Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
 delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
 Bad input is rejected with one log line per source and cause, counted, and the node keeps running.
+At start it logs the DDS transport it runs on; the first camera frame too large for that transport
+(see ``aloe_ros.station.transport``) is reported with a warning, once.
 """
 
+import os
 import sys
 
 from aloe_msgs.msg import EpisodeEvent, Observation
@@ -33,7 +36,7 @@ from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from aloe_ros.station import conversions
+from aloe_ros.station import conversions, transport
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause,
@@ -131,6 +134,11 @@ class ObservationNode(Node):
                                      SENSOR_DATA)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
         self.timer = self.create_timer(1.0 / p['rate'], self._publish)
+        # Checked against the first frame's size: frames the transport cannot carry are dropped
+        # silently by DDS, so the only place to say so is here, once.
+        self.transport = transport.transport_info(os.environ, os.getcwd())
+        self._transport_checked = False
+        self.get_logger().info(f'DDS transport: {transport.describe(self.transport)}')
         self.get_logger().info(
             f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])} -> '
             '/aloe/observation '
@@ -166,6 +174,11 @@ class ObservationNode(Node):
                                 f'{RECOVERY_TIME:.0f} s')
 
     def _on_data(self, camera: str, data: bytes, cls, handle) -> None:
+        if not self._transport_checked:
+            warning = transport.frame_warning(camera, len(data), self.transport)
+            if warning:
+                self._transport_checked = True
+                self.get_logger().warning(warning)
         if len(data) > self._max_image_msg_bytes:
             def refuse():
                 raise InputRejected(camera, 'oversized_image',

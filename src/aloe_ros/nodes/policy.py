@@ -14,10 +14,13 @@
 
 """Policy node: action chunks from observations, verified hot-swap of weights between chunks.
 
-Every ``replan_period`` seconds the node turns the newest fresh ``Observation`` into an
-``ActionChunk`` (H x D joint targets) stamped with the observation's time, a chunk id and the
-policy version that produced it. Stale or missing observations produce no chunk: the executor
-then holds when its running chunk runs out.
+Re-planning is event-driven: when an ``Observation`` arrives and a re-plan is due (every
+``replan_period`` seconds on an absolute schedule, ``aloe_ros.station.replan``), the node turns that
+observation into an ``ActionChunk`` (H x D joint targets) at once, stamped with the observation's
+time, a chunk id and the policy version that produced it. Stale observations produce no chunk
+(the next fresh one is planned from as soon as it arrives); when none arrives for
+``max_observation_age`` past a due re-plan, the node says so once. The executor holds when its
+running chunk runs out.
 
 Weights arrive as ``PolicyUpdate`` (latched, from the learner) or through the ``LoadPolicy``
 service. Each candidate is checked before anything changes: the file must lie inside
@@ -43,10 +46,9 @@ from std_msgs.msg import UInt32
 from aloe_msgs.msg import ActionChunk, Observation, PolicyUpdate, SafetyEvent
 from aloe_msgs.srv import LoadPolicy
 from aloe_ros.nodes.common import run_node
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause,
-                                   ParamSpec,
-                                   SENSOR_DATA, declare_parameters, latched, reliable,
-                                   stamp_to_sec)
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause, ParamSpec,
+                                   SENSOR_DATA, declare_parameters, latched, reliable, stamp_to_sec)
+from aloe_ros.station.replan import ReplanSchedule
 from aloe_ros.storage.convert import observation_to_obs
 
 DEFAULT_JOINTS = [f'{side}_{j}' for side in ('left', 'right')
@@ -66,8 +68,9 @@ PARAMS = [
     ParamSpec('initial_sha256', '', 'sha256 of initial_weights (required when it is set)',
               read_only=True),
     ParamSpec('initial_version', 0, 'Version reported for initial_weights', min=0, read_only=True),
-    ParamSpec('replan_period', 0.5, 'Seconds between two chunks (h_exec * dt)', min=0.02,
-              max=10.0),
+    ParamSpec('replan_period', 0.5, 'Seconds between two chunks (h_exec * dt); each chunk is computed '
+              'from the first observation that arrives once it is due', min=0.02, max=10.0,
+              read_only=True),
     ParamSpec('max_observation_age', 0.25, 'Observations older than this [s] produce no chunk',
               min=0.01, max=10.0),
     ParamSpec('control_period', 0.02, 'dt between chunk steps [s] written into ActionChunk.dt',
@@ -156,7 +159,11 @@ class PolicyNode(Node):
         self._lock = threading.Lock()
         self._runtime = None
         self._pending = None
-        self._latest_obs: Optional[Observation] = None
+        # Held while a chunk is computed and while pending weights are swapped in: a swap lands
+        # between two chunks, never inside one.
+        self._plan_lock = threading.Lock()
+        self._schedule = ReplanSchedule(self.cfg['replan_period'])
+        self._last_observation_time: Optional[float] = None
         self._chunk_id = 0
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='weights-loader')
 
@@ -177,7 +184,9 @@ class PolicyNode(Node):
                                  callback_group=io_group)
         self.create_service(LoadPolicy, '/aloe/policy/load', self._on_load_service,
                             callback_group=MutuallyExclusiveCallbackGroup())
-        self.create_timer(self.cfg['replan_period'], self._on_tick,
+        # Chunks are computed in the observation callback; this timer only swaps weights while no
+        # observations arrive and reports when a due re-plan finds none.
+        self.create_timer(self.cfg['replan_period'], self._on_watchdog,
                           callback_group=MutuallyExclusiveCallbackGroup())
 
         if self.cfg['initial_weights']:
@@ -280,9 +289,34 @@ class PolicyNode(Node):
 
     # ------------------------------------------------------------------ chunks
 
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _on_observation(self, msg: Observation) -> None:
+        """Plan from this observation at once when a re-plan is due (event-driven re-planning)."""
         self.diag.count('observations')
-        self._latest_obs = msg
+        now = self._now()
+        self._last_observation_time = now
+        if not self._schedule.due(now):
+            return
+        with self._plan_lock:
+            self._swap_pending()
+            if self._plan(msg, now):
+                self._schedule.planned(now)
+
+    def _on_watchdog(self) -> None:
+        """Swap in pending weights while no chunk is planned; report a due re-plan with no observation."""
+        with self._plan_lock:
+            self._swap_pending()
+            now = self._now()
+            overdue = self._schedule.overdue(now, self.cfg['max_observation_age'])
+            if self.running_version() == 0 or not overdue:
+                return
+            last = self._last_observation_time
+            self.diag.count('skipped_stale')
+            self.once.report('stale', 'no fresh observation for a due re-plan (last one arrived '
+                             + (f'{now - last:.3f} s ago' if last is not None else 'never')
+                             + '): no chunk; the executor holds when its chunk runs out')
 
     def _obs_dict(self, msg: Observation, runtime) -> dict:
         model = runtime.cfg.model
@@ -301,31 +335,31 @@ class PolicyNode(Node):
             raise ValueError('this model needs privileged state, which Observation does not carry')
         return obs
 
-    def _on_tick(self) -> None:
-        """Swap in pending weights, then produce one chunk from the newest fresh observation."""
+    def _swap_pending(self) -> None:
+        """Install verified pending weights (called between chunks, under the plan lock)."""
         with self._lock:
-            if self._pending is not None:
-                self._runtime, self._pending = self._pending, None
-                swapped = self._runtime
-            else:
-                swapped = None
+            if self._pending is None:
+                return
+            self._runtime, self._pending = self._pending, None
+            swapped = self._runtime
+        self.diag.count('swaps')
+        self.diag.set('running_version', swapped.version)
+        self.get_logger().info(f'now running policy v{swapped.version}')
+        self._publish_version()
+        self.once.clear('no_weights')
+
+    def _plan(self, msg: Observation, now: float) -> bool:
+        """Publish one chunk computed from ``msg``; return whether one was published."""
+        with self._lock:
             runtime = self._runtime
-        if swapped is not None:
-            self.diag.count('swaps')
-            self.diag.set('running_version', swapped.version)
-            self.get_logger().info(f'now running policy v{swapped.version}')
-            self._publish_version()
-            self.once.clear('no_weights')
-        msg = self._latest_obs
-        if runtime is None or msg is None:
-            return
-        age = self.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(msg.header.stamp)
+        if runtime is None:
+            return False
+        age = now - stamp_to_sec(msg.header.stamp)
         if msg.stale or age > self.cfg['max_observation_age']:
             self.diag.count('skipped_stale')
             self.once.report('stale', f'observation is stale (age {age:.3f} s, flag {msg.stale}): '
                                       'no chunk; the executor holds when its chunk runs out')
-            return
-        self.once.clear('stale', 'fresh observations again: producing chunks')
+            return False
         try:
             obs = self._obs_dict(msg, runtime)
             t0 = time.perf_counter()
@@ -334,7 +368,7 @@ class PolicyNode(Node):
         except Exception as exc:
             self.diag.count('inference_errors')
             self.once.report('inference', f'no chunk: {exc}', level='error')
-            return
+            return False
         self.once.clear('inference', 'inference recovered')
         self._chunk_id += 1
         out = ActionChunk()
@@ -346,8 +380,11 @@ class PolicyNode(Node):
         out.dt = self.cfg['control_period']
         out.actions = np.ascontiguousarray(chunk, dtype=np.float32).reshape(-1).tolist()
         self._chunk_pub.publish(out)
+        self.once.clear('stale', 'fresh observations again: producing chunks')
         self.diag.count('chunks_published')
         self.diag.set('inference_ms', latency * 1e3)
+        self.diag.set('planning_delay_ms', (self._now() - now) * 1e3)
+        return True
 
     def _on_safety(self, level: str, cause: str, message: str) -> None:
         levels = {'info': SafetyEvent.LEVEL_INFO, 'warn': SafetyEvent.LEVEL_WARN,

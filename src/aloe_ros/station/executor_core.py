@@ -19,6 +19,11 @@ the policy, a human operator and holding still:
    over from a human/hold, is blended in over ``blend_steps`` ticks:
    ``target = (1 - a) * previous_plan + a * new_chunk``, ``a = i / (blend_steps + 1)`` at blend tick i.
 
+Timing: ``ControlLoop`` runs ticks at absolute deadlines ``t0 + k * dt`` (``DeadlineSchedule``; late
+ticks never accumulate into drift, overrun deadlines are skipped, not run in a burst) on whatever
+clock and wait function it is given, so the node runs it on a dedicated thread and tests on a
+simulated clock; ``apply_realtime`` sets that thread's CPU affinity and SCHED_FIFO priority.
+
 Every target passes ``JointLimits.apply``: velocity limit relative to the previous command
 (``|x_t - x_{t-1}| <= v_max * dt``) then position clip into ``[lower, upper]``. Nothing else
 writes the command, so no emitted command is outside the position limits.
@@ -26,7 +31,7 @@ writes the command, so no emitted command is outside the position limits.
 
 from dataclasses import dataclass, field
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -520,3 +525,101 @@ class LoopStats:
         """Return the given percentile of |period - nominal| [s] over the window (0 if unknown)."""
         n = min(self._n, self._errors.shape[0])
         return float(np.percentile(self._errors[:n], percentile)) if n else 0.0
+
+
+class DeadlineSchedule:
+    """Absolute tick deadlines ``t_0 + k * period``: lateness never accumulates into drift.
+
+    After each tick ``advance(now)`` moves to the next deadline; deadlines that already passed
+    are skipped (never run in a burst: a late tick decides with the current time anyway) and
+    returned as missed. A clock that went backwards (simulation reset) restarts the schedule.
+    """
+
+    def __init__(self, period: float, start: float):
+        """First deadline at ``start``."""
+        if not period > 0:
+            raise ValueError(f'period must be > 0, got {period}')
+        self.period = float(period)
+        self.deadline = float(start)
+
+    def advance(self, now: float) -> int:
+        """Move to the next deadline after the tick just run at ``now``; return deadlines skipped."""
+        if now < self.deadline - self.period:
+            self.deadline = now + self.period
+            return 0
+        self.deadline += self.period
+        if now < self.deadline:
+            return 0
+        skipped = int(math.floor((now - self.deadline) / self.period)) + 1
+        self.deadline += skipped * self.period
+        return skipped
+
+
+@dataclass
+class RealtimeSettings:
+    """Scheduling of the control thread: CPU affinity and SCHED_FIFO priority (0: normal)."""
+
+    cpu_affinity: Sequence[int] = ()
+    priority: int = 0
+
+
+def apply_realtime(settings: RealtimeSettings, os_api=None) -> List[str]:
+    """Apply ``settings`` to the calling thread; return one warning per setting that failed.
+
+    Linux applies affinity and scheduling policy per thread when given pid 0. Like ros2_control's
+    controller manager, a setting that is not permitted (no CAP_SYS_NICE, no rtprio limit) or not
+    available is reported with its reason and the loop runs on without it.
+    """
+    import os
+    os_api = os_api or os
+    warnings = []
+    if settings.cpu_affinity:
+        cpus = sorted({int(c) for c in settings.cpu_affinity})
+        try:
+            os_api.sched_setaffinity(0, cpus)
+        except (OSError, ValueError, AttributeError) as exc:
+            warnings.append(f'cannot pin the control thread to CPUs {cpus}: {exc}; it runs on any CPU')
+    if settings.priority > 0:
+        try:
+            os_api.sched_setscheduler(0, os_api.SCHED_FIFO, os_api.sched_param(int(settings.priority)))
+        except PermissionError as exc:
+            warnings.append(f'cannot run the control thread at SCHED_FIFO priority {settings.priority}: '
+                            f'{exc} (needs CAP_SYS_NICE or an rtprio limit, e.g. "@realtime - rtprio 99" in '
+                            '/etc/security/limits.conf); it runs at normal priority')
+        except (OSError, ValueError, AttributeError) as exc:
+            warnings.append(f'cannot run the control thread at SCHED_FIFO priority {settings.priority}: '
+                            f'{exc}; it runs at normal priority')
+    return warnings
+
+
+class ControlLoop:
+    """The fixed-rate loop body, independent of threads and clocks (tests drive it with a fake clock).
+
+    ``now()`` reads the loop's clock; ``wait_until(t)`` blocks until that clock reaches ``t`` and
+    returns False when the loop must stop; ``tick(t)`` runs one control tick. ``run()`` ticks at
+    every deadline of a DeadlineSchedule until ``wait_until`` returns False; ``stats`` (LoopStats)
+    records each tick's time, so period error and missed ticks are measured on the ticks that ran.
+    """
+
+    def __init__(self, period: float, tick: Callable[[float], None], now: Callable[[], float],
+                 wait_until: Callable[[float], bool], stats: Optional['LoopStats'] = None):
+        """Loop every ``period`` s on the clock of ``now``/``wait_until``."""
+        self.period = float(period)
+        self._tick = tick
+        self._now = now
+        self._wait_until = wait_until
+        self.stats = stats or LoopStats(period)
+        self.schedule: Optional[DeadlineSchedule] = None
+
+    def run(self, max_ticks: Optional[int] = None) -> None:
+        """Tick at absolute deadlines until stopped (or ``max_ticks`` ticks ran)."""
+        self.schedule = DeadlineSchedule(self.period, self._now() + self.period)
+        ran = 0
+        while max_ticks is None or ran < max_ticks:
+            if not self._wait_until(self.schedule.deadline):
+                return
+            t = self._now()
+            self.stats.tick(t)
+            self._tick(t)
+            ran += 1
+            self.schedule.advance(self._now())

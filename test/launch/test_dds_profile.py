@@ -1,0 +1,178 @@
+# Copyright 2026 aloe_ros maintainers
+# Licensed under the Apache License, Version 2.0
+"""The shipped DDS transport profile reaches every station process, and Fast DDS uses it.
+
+Fast: every launch file that starts station nodes sets both profile variables (Fast DDS 2.x and 3.x
+names) to ``config/dds/fastdds_large_data.xml`` for every process it starts, on every branch.
+Slow: ``aloe launch`` of the real-robot launch file starts real processes whose environment holds
+the profile and whose Fast DDS participants map a shared-memory segment of the profile's size (the
+built-in one is 512 KiB), and the observation node reports the transport it runs on.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from aloe_ros.launch_tools import PackageResolver
+from aloe_ros.launch_tools.loader import load_launch
+from aloe_ros.launch_tools.validate import _LenientResolver
+from aloe_ros.station import transport
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+LAUNCH_DIR = os.path.join(ROOT, 'launch')
+PROFILE = os.path.join(ROOT, 'config', 'dds', 'fastdds_large_data.xml')
+VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+STATION_NODES = {'aloe_observation', 'aloe_policy', 'aloe_chunk_executor', 'aloe_sim'}
+# Launch file -> argument sets (branches) that start station nodes.
+STATION_LAUNCHES = {
+    'sim_train.launch.yaml': [{}],
+    'sim.launch.yaml': [{'use_rsp': 'false'}],
+    'bimanual_robot.launch.yaml': [{'use_rsp': 'false'}, {'use_rsp': 'false', 'with_learner': 'false'}],
+    'teleop_rviz.launch.yaml': [{'station': 'sim', 'rviz': 'false', 'joy': 'false'},
+                                {'station': 'robot', 'rviz': 'false', 'joy': 'false'}],
+    'gazebo.launch.yaml': [{}],
+}
+
+
+def _resolver():
+    # Packages users install (rviz2, joy, ros_gz, ...) resolve to placeholders: only env is checked.
+    return _LenientResolver(PackageResolver(source_trees={'aloe_ros': ROOT}))
+
+
+def test_every_launch_file_starting_the_station_is_listed():
+    for name in sorted(os.listdir(LAUNCH_DIR)):
+        text = open(os.path.join(LAUNCH_DIR, name)).read()
+        if any(f'exec: {exe}' in text for exe in STATION_NODES) or 'bimanual_robot.launch.yaml' in text:
+            assert name in STATION_LAUNCHES, f'{name} starts station nodes: add it here and set the profile'
+
+
+@pytest.mark.parametrize('name,arguments', [(n, a) for n, branches in sorted(STATION_LAUNCHES.items())
+                                            for a in branches])
+def test_station_processes_get_the_shipped_profile(name, arguments):
+    # An empty base environment: whatever the process gets comes from the launch file.
+    plan = load_launch(os.path.join(LAUNCH_DIR, name), arguments, resolver=_resolver(),
+                       base_env={'HOME': '/home/robot'})
+    assert plan.processes
+    for spec in plan.processes:
+        for var in VARIABLES:
+            got = os.path.realpath(spec.env.get(var) or '')
+            assert got == os.path.realpath(PROFILE), (name, spec.label, var)
+
+
+@pytest.mark.parametrize('name', sorted(STATION_LAUNCHES))
+def test_profile_is_set_before_any_process_in_the_file(name):
+    """Text order as real ros2 launch runs it: set_env comes before the first node or include."""
+    lines = open(os.path.join(LAUNCH_DIR, name)).read().splitlines()
+    first_process = min(i for i, line in enumerate(lines)
+                        if line.startswith(('- node:', '- include:', '- executable:')))
+    for var in VARIABLES:
+        at = [i for i, line in enumerate(lines) if line.startswith('- set_env:') and var in line]
+        assert at and at[0] < first_process, (name, var)
+    assert '$(find-pkg-share aloe_ros)/config/dds/fastdds_large_data.xml' in '\n'.join(lines)
+
+
+def test_shipped_profile_is_what_the_check_expects():
+    info = transport.transport_info({VARIABLES[0]: PROFILE}, ROOT)
+    assert info.segment_bytes == 32 * 2**20 and not info.problem
+
+
+def _children(pid):
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == parent:
+                found.append(int(entry))
+                frontier.append(int(entry))
+    return found
+
+
+def _environ(pid):
+    try:
+        with open(f'/proc/{pid}/environ', 'rb') as f:
+            return dict(item.split(b'=', 1) for item in f.read().split(b'\0') if b'=' in item)
+    except OSError:
+        return {}
+
+
+def _shm_segments(pid):
+    """Return the sizes [bytes] of the Fast DDS shared-memory segments mapped by ``pid``."""
+    sizes = []
+    try:
+        with open(f'/proc/{pid}/maps') as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 6 and parts[5].startswith('/dev/shm/fastrtps_') and \
+                        not parts[5].endswith(('_el', '_sl', '.port')) and '_port' not in parts[5]:
+                    lo, hi = (int(x, 16) for x in parts[0].split('-'))
+                    sizes.append(hi - lo)
+    except OSError:
+        pass
+    return sizes
+
+
+@pytest.mark.slow
+def test_launched_station_runs_on_the_shipped_profile(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}  # only the launch file sets them
+    env['PYTHONUNBUFFERED'] = '1'
+    sys.path.insert(0, os.path.join(ROOT, 'test', 'reliability'))
+    from reliability_harness import TINY_CONFIG, make_weights
+    # Initial weights given: an empty initial_weights:= does not pass rcl's command-line parser.
+    info = make_weights(str(tmp_path / 'weights'), TINY_CONFIG)
+    cmd = [sys.executable, '-m', 'aloe_ros.launch_tools.cli', '--source-tree', ROOT, 'aloe_ros',
+           'bimanual_robot.launch.yaml', 'use_rsp:=false', 'with_learner:=false',
+           f'store_root:={tmp_path / "store"}', f'weights_dir:={tmp_path / "weights"}',
+           f'learner_config:={TINY_CONFIG}', f'initial_weights:={info.path}',
+           f'initial_sha256:={info.sha256}']
+    log = open(tmp_path / 'launch.log', 'w')
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path))
+    output = lambda: open(tmp_path / 'launch.log').read()  # noqa: E731
+    try:
+        deadline = time.monotonic() + 240
+        station = {}
+        while time.monotonic() < deadline and proc.poll() is None:
+            text = output()
+            if 'DDS transport:' in text and 'chunk executor at' in text:
+                for pid in _children(proc.pid):
+                    try:
+                        cmdline = open(f'/proc/{pid}/cmdline', 'rb').read()
+                    except OSError:
+                        continue
+                    for node in ('observation', 'chunk_executor', 'policy', 'teleop', 'recorder'):
+                        if f'aloe_{node}'.encode() in cmdline or f'nodes.{node}'.encode() in cmdline:
+                            station[node] = pid
+                if len(station) == 5 and all(_shm_segments(pid) for pid in station.values()):
+                    break
+            time.sleep(0.5)
+        text = output()
+        assert proc.poll() is None, text[-4000:]
+        assert len(station) == 5, (station, text[-4000:])
+        for node, pid in station.items():
+            environ = _environ(pid)
+            for var in VARIABLES:
+                got = os.path.realpath(environ.get(var.encode(), b'').decode())
+                assert got == os.path.realpath(PROFILE), (node, var)
+            # The participant's own segment has the profile's size (plus Fast DDS's bookkeeping).
+            assert max(_shm_segments(pid)) >= 32 * 2**20, (node, _shm_segments(pid))
+        assert 'shared-memory segment 32.0 MiB' in text, text[-4000:]
+        assert 'XMLPARSER' not in text and 'holds fewer than' not in text, text[-4000:]
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
