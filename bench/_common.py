@@ -45,7 +45,8 @@ def setup_threads() -> None:
     torch.set_num_threads(1)
 
 
-def bench_config(method: str, seed: int = 0, path: Optional[str] = None, **sections) -> LearnerConfig:
+def bench_config(method: str, seed: int = 0, path: Optional[str] = None,
+                 **sections) -> LearnerConfig:
     """Load ``path`` (default config/learner/bench_small.yaml) with ``method``, ``seed`` and overrides."""
     with open(path or BENCH_CONFIG, 'r', encoding='utf-8') as f:
         data = yaml.safe_load(f)

@@ -1,12 +1,29 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Learning efficiency: operator-free success rate vs interaction episodes, ALOE against baselines.
 
-Every arm of a seed starts from the same behaviour-cloned actor (flow matching on ``demos`` scripted
-demonstrations for ``bc_steps`` updates; one BC start per seed, shared) and the same data: the demos
-plus what it collects. One iteration: ``episodes`` episodes of the current policy (chunks of H = 20,
-executed h_exec = 10 steps, then re-planned; re-planned at once after a hand-back) supervised by the
-simulated operator, who takes over and hands back; then ``critic_steps`` + ``actor_steps`` updates of
+Every arm of a seed starts from the same behaviour-cloned actor (flow matching on ``demos``
+scripted
+demonstrations for ``bc_steps`` updates; one BC start per seed, shared) and the same data: the
+demos
+plus what it collects. One iteration: ``episodes`` episodes of the current policy (chunks of H =
+20,
+executed h_exec = 10 steps, then re-planned; re-planned at once after a hand-back) supervised by
+the
+simulated operator, who takes over and hands back; then ``critic_steps`` + ``actor_steps`` updates
+of
 the arm; then ``eval_episodes`` operator-free evaluation episodes on fixed seeds (the same seeds at
 every point and for every arm: success rate, and the scripted expert's task-progress measure).
 
@@ -97,15 +114,18 @@ def _sim(cfg=None):
 def bc_start(seed: int, sizes, path=None, overrides=None):
     """The shared start of one seed: demos and the BC actor trained on them.
 
-    ``overrides`` of the ``model`` and ``data`` sections apply here too (the arms share this actor).
+    ``overrides`` of the ``model`` and ``data`` sections apply here too (the arms share this
+    actor).
     """
     from aloe_ros.learning.episode import InMemoryEpisodeSource
     from aloe_ros.learning.trainer import AloeTrainer
     from aloe_ros.sim.rollout import run_episode
     shared = {k: v for k, v in (overrides or {}).items() if k in ('model', 'data')}
-    cfg = C.bench_config('hg_dagger', seed=seed, path=path, **_merge(shared, {'actor': {'lr': 1e-3}}))
+    cfg = C.bench_config('hg_dagger', seed=seed, path=path,
+                         **_merge(shared, {'actor': {'lr': 1e-3}}))
     env, expert, operator = _sim(cfg)
-    demos = [C.as_demo(run_episode(env, lambda o: expert.act(), operator, seed=100_000 * (seed + 1) + i,
+    demos = [C.as_demo(run_episode(env, lambda o: expert.act(), operator, seed=100_000 * (seed + 1)
+                                   + i,
                                    episode_id=f's{seed}-{i}')) for i in range(sizes['demos'])]
     tr = AloeTrainer(cfg, InMemoryEpisodeSource(demos))
     tr.refresh()
@@ -181,7 +201,8 @@ def run_method(job):
         curve['ess'].append(metrics.get('ess'))
         curve['beta'].append(metrics.get('beta'))
         print(f'  {method:<9} seed {seed} iter {it + 1}: {n_eps} episodes, success {s:.2f}, '
-              f'progress {p:.2f}, human steps {np.mean(human):.2f} ({time.monotonic() - t0:.0f} s)',
+              f'progress {p:.2f}, human steps {np.mean(human):.2f} ({time.monotonic() - t0:.0f} '
+              's)',
               flush=True)
     curve['seconds'] = time.monotonic() - t0
     curve['phases'] = {k: round(v, 1) for k, v in phases.items()}
@@ -210,7 +231,8 @@ def summarize(curves, target: float, targets=(0.8, 0.9)):
         ops = np.array([c['operator_steps'] for c in by_seed.values()], dtype=np.float64)
         eps = next(iter(by_seed.values()))['episodes']
         mean = succ.mean(0)
-        se = succ.std(0, ddof=1) / np.sqrt(len(succ)) if len(succ) > 1 else np.full(len(mean), np.nan)
+        se = succ.std(0,
+                      ddof=1) / np.sqrt(len(succ)) if len(succ) > 1 else np.full(len(mean), np.nan)
         reach = {}
         for tg in sorted(set(targets) | {target}):
             reach[f'{tg:.2f}'] = {
@@ -230,7 +252,8 @@ def summarize(curves, target: float, targets=(0.8, 0.9)):
                            for s, c in by_seed.items()},
                        'reach': reach,
                        'start_mean': float(mean[0]), 'best_mean': float(mean.max()),
-                       'final_success_mean': float(mean[-1]), 'final_progress_mean': float(prog.mean(0)[-1]),
+                       'final_success_mean': float(mean[-1]),
+                       'final_progress_mean': float(prog.mean(0)[-1]),
                        'seeds_ending_below_start': [str(s) for s, c in by_seed.items()
                                                     if c['success'][-1] < c['success'][0]],
                        'seconds_mean': float(np.mean([c['seconds'] for c in by_seed.values()])),
@@ -242,9 +265,11 @@ def summarize(curves, target: float, targets=(0.8, 0.9)):
 def paired(curves, a: str, b: str):
     """Paired difference a - b per seed: mean over the post-start points of success_a - success_b."""
     seeds = sorted(set(curves[a]) & set(curves[b]))
-    d = [float(np.mean(np.array(curves[a][s]['success'][1:]) - np.array(curves[b][s]['success'][1:])))
+    d = [float(np.mean(np.array(curves[a][s]['success'][1:])
+                       - np.array(curves[b][s]['success'][1:])))
          for s in seeds]
-    return {'per_seed': {str(s): v for s, v in zip(seeds, d)}, 'mean': float(np.mean(d)) if d else None,
+    return {'per_seed': {str(s): v for s, v in zip(seeds, d)}, 'mean': float(np.mean(d)) if d
+            else None,
             'se': _se(d), 'positive_seeds': int(sum(v > 0 for v in d)), 'seeds': len(d)}
 
 
@@ -314,15 +339,19 @@ def main(argv=None) -> int:
     ap.add_argument('--seeds', type=int, default=None, help='number of seeds (default by size)')
     ap.add_argument('--target', type=float, default=0.5, help='operator-free success target')
     ap.add_argument('--set', action='append', default=[], metavar='KEY=INT',
-                    help='override one size, e.g. --set iterations=4 (the JSON then says size "custom")')
+                    help='override one size, e.g. --set iterations=4 (the JSON then says size '
+                    '"custom")')
     ap.add_argument('--arms', default=','.join(METHODS),
                     help=f'comma-separated arms to run (known: {", ".join(ARMS)})')
     ap.add_argument('--override', action='append', default=[], metavar='SECTION.KEY=VALUE',
                     help='learner config override for every arm (YAML value), e.g. actor.lr=0.001')
     ap.add_argument('--learner-config', default=None, metavar='YAML',
-                    help='learner config for every arm (default config/learner/bench_small.yaml); e.g. '
-                         'config/learner/sim_train.yaml measures the main job\'s camera model without ROS')
-    ap.add_argument('--workers', type=int, default=2, help='processes (at most 2 on the shared machine)')
+                    help='learner config for every arm (default config/learner/bench_small.yaml); '
+                    'e.g. '
+                         'config/learner/sim_train.yaml measures the main job\'s camera model '
+                    'without ROS')
+    ap.add_argument('--workers', type=int, default=2,
+                    help='processes (at most 2 on the shared machine)')
     ap.add_argument('--out', default=None, help='results directory (default: results/)')
     ap.add_argument('--plot', default=None, help='PNG path (default: <out>/bench_learning.png)')
     args = ap.parse_args(argv)
@@ -373,15 +402,18 @@ def main(argv=None) -> int:
         curves[method][seed] = curve
     summary = summarize(curves, args.target)
     baselines = [m for m in arms if m in ('hg_dagger', 'recap')]
-    pairs = {f'aloe-{m}': paired(curves, 'aloe', m) for m in arms if m != 'aloe'} if 'aloe' in arms else {}
+    pairs = {f'aloe-{m}': paired(curves, 'aloe', m) for m in arms
+             if m != 'aloe'} if 'aloe' in arms else {}
     targets = check_targets(summary, pairs, baselines, sizes)
     out_dir = args.out or C.RESULTS_DIR
     png = args.plot or os.path.join(out_dir, 'bench_learning.png')
     plot(summary, args.target, png, f'handover, BC start on {sizes["demos"]} demos, '
          f'{sizes["seeds"]} seed(s), {sizes["episodes"]} episodes/iteration, '
          f'eval n = {sizes["eval_episodes"]} ({size})')
-    print(f'\nLearning efficiency ({size}: {sizes["seeds"]} seeds, {sizes["iterations"]} iterations x '
-          f'{sizes["episodes"]} episodes, eval {sizes["eval_episodes"]} operator-free episodes per point)')
+    print(f'\nLearning efficiency ({size}: {sizes["seeds"]} seeds, {sizes["iterations"]} '
+          'iterations x '
+          f'{sizes["episodes"]} episodes, eval {sizes["eval_episodes"]} operator-free episodes '
+          'per point)')
     print(f'{"arm":<16}{"start":>7}{"final":>7}{"+-se":>6}{"best":>6}{"eps->0.8":>9}{"eps->0.9":>9}'
           f'{"ops->0.8":>9}{"ops total":>10}{"below start":>12}')
     for m, r in summary.items():
@@ -399,11 +431,13 @@ def main(argv=None) -> int:
     met = bool(targets) and all(t['met'] for t in targets.values())
     path = C.write_results('learning', {
         'size': size, 'sizes': sizes, 'target': args.target, 'methods': summary, 'paired': pairs,
-        'targets': targets, 'arms': {m: {'method': ARMS[m][0], 'overrides': _merge(ARMS[m][1], overrides)}
+        'targets': targets, 'arms': {m: {'method': ARMS[m][0],
+                                         'overrides': _merge(ARMS[m][1], overrides)}
                                      for m in arms},
         'curves': {m: {str(s): c for s, c in by_seed.items()} for m, by_seed in curves.items()},
         'learner_config': learner_path or C.BENCH_CONFIG,
-        'config': arm_config('aloe', 0, overrides, learner_path).to_dict(), 'target_met': met, 'plot': png,
+        'config': arm_config('aloe', 0, overrides, learner_path).to_dict(), 'target_met': met,
+        'plot': png,
         'phases': timer.phases}, args.out)
     print(f'wrote {path} and {png}')
     return 0

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Recorder cost of keeping raw cameras: MB per minute and recorder CPU at 3 x 480 x 640 @ 30 Hz.
 
 Usage: ``python bench/bench_recorder.py [--quick] [--modes keep,jpeg,png,skip] [--frames sim,noise]
@@ -70,7 +82,8 @@ def make_frames(source):
     """Return {camera: [FRAMES uint8 (480, 640, 3)]}: sim renders of the arms moving, or noise."""
     rng = np.random.default_rng(0)
     if source == 'noise':
-        return {c: [rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(FRAMES)]
+        return {c: [rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+                    for _ in range(FRAMES)]
                 for c in CAMERAS}
     os.environ.setdefault('MUJOCO_GL', 'egl')
     from aloe_ros.sim.env import BimanualEnv
@@ -105,7 +118,8 @@ def publisher_main(counts_path, source):
     for cam in CAMERAS:
         msgs = []
         for arr in frames[cam]:
-            msg = Image(height=HEIGHT, width=WIDTH, encoding='rgb8', step=WIDTH * 3, data=arr.tobytes())
+            msg = Image(height=HEIGHT, width=WIDTH, encoding='rgb8', step=WIDTH * 3,
+                        data=arr.tobytes())
             msg.header.frame_id = camera_frame_id(cam)
             msgs.append(msg)
         cams[cam] = (node.create_publisher(Image, f'/{cam}/image_raw', SENSOR_DATA), msgs)
@@ -183,7 +197,8 @@ def run_one(mode, source, window_s, tmp, log):
     os.makedirs(work)
     counts = os.path.join(work, 'published.json')
     pub = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--publisher', counts,
-                            '--frames', source], stdout=open(os.path.join(work, 'publisher.log'), 'w'),
+                            '--frames', source],
+                           stdout=open(os.path.join(work, 'publisher.log'), 'w'),
                            stderr=subprocess.STDOUT, env=dict(os.environ))
     rec = NodeProcess('aloe_ros.nodes.recorder', {'storage_root': os.path.join(work, 'store'),
                                                   'camera_transcode': mode},
@@ -212,7 +227,8 @@ def run_one(mode, source, window_s, tmp, log):
         summary = summaries[-1]
         bag = summary.uri[len('file://'):]
         info = read_bag_metadata(bag)
-        topics = {t['topic_metadata']['name']: t['message_count'] for t in info['topics_with_message_count']}
+        topics = {t['topic_metadata']['name']: t['message_count']
+                  for t in info['topics_with_message_count']}
         size = sum(os.path.getsize(os.path.join(bag, f)) for f in os.listdir(bag))
         minutes = (t1 - t0) / 60.0
         cam_topics = {c: (f'/{c}/image_raw' if mode == 'keep' else f'/{c}/image_raw/compressed')
@@ -222,20 +238,24 @@ def run_one(mode, source, window_s, tmp, log):
             'bag_bytes': size, 'mb_per_min': round(size / 1e6 / minutes, 1),
             'recorder_cpu_core_fraction': round((cpu1 - cpu0) / (t1 - t0), 3),
             'published_per_camera': {c: after[c] - before[c] for c in CAMERAS},
-            'recorded_per_camera': {c: topics.get(cam_topics[c], 0) for c in CAMERAS} if mode != 'skip'
+            'recorded_per_camera': {c: topics.get(cam_topics[c], 0) for c in CAMERAS}
+            if mode != 'skip'
             else {c: 0 for c in CAMERAS},
             'joint_state_messages': {t: topics.get(t, 0) for t in
-                                     ('/follower_left/joint_states', '/follower_right/joint_states',
+                                     ('/follower_left/joint_states',
+                                      '/follower_right/joint_states',
                                       '/joint_states')},
         }
         recorded = sum(result['recorded_per_camera'].values())
         published = sum(result['published_per_camera'].values())
         result['camera_delivery'] = round(recorded / published, 3) if published else None
         if recorded:
-            # What the figures would be with every published frame recorded (a loaded machine drops some).
+            # What the figures would be with every published frame recorded (a loaded machine
+            # drops some).
             result['cpu_ms_per_camera_frame'] = round(1000 * (cpu1 - cpu0) / recorded, 2)
             result['mb_per_min_all_frames'] = round(result['mb_per_min'] * published / recorded, 1)
-        log(f'[bench_recorder] {mode:5s} {source:5s}: {result["mb_per_min"]:8.1f} MB/min, recorder CPU '
+        log(f'[bench_recorder] {mode:5s} {source:5s}: {result["mb_per_min"]:8.1f} MB/min, '
+            'recorder CPU '
             f'{100 * result["recorder_cpu_core_fraction"]:5.1f} % of a core, camera messages '
             f'{result["recorded_per_camera"]} of {result["published_per_camera"]} published')
         return result
@@ -253,7 +273,8 @@ def main(argv=None):
     """Run the bench (or the publisher role); write ``<out>/bench_recorder.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='12 s episodes instead of 60 s')
-    parser.add_argument('--modes', default='keep,jpeg,png,skip', help='camera_transcode modes to run')
+    parser.add_argument('--modes', default='keep,jpeg,png,skip',
+                        help='camera_transcode modes to run')
     parser.add_argument('--frames', default='sim,noise', help='frame sources: sim, noise')
     parser.add_argument('--out', default=os.path.join(ROOT, 'results'), help='results directory')
     parser.add_argument('--publisher', metavar='COUNTS_JSON', help=argparse.SUPPRESS)

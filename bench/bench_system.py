@@ -1,14 +1,29 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """System timing bench: the robot-side graph as separate OS processes over real DDS, on the wall clock.
 
-Usage: ``python bench/bench_system.py [--quick] [--pin] [--out results]``; needs the workspace sourced
-(``. scripts/env.sh``). Writes ``<out>/bench_system.json`` (``bench_system_pin.json`` with ``--pin``)
+Usage: ``python bench/bench_system.py [--quick] [--pin] [--out results]``; needs the workspace
+sourced
+(``. scripts/env.sh``). Writes ``<out>/bench_system.json`` (``bench_system_pin.json`` with
+``--pin``)
 and prints the figures. Every process runs with the shipped DDS profile
 (``config/dds/fastdds_large_data.xml``) unless ``FASTRTPS_DEFAULT_PROFILES_FILE`` is already set.
 
 ``--pin`` puts the executor process on the last CPU (its control thread pinned there too) and every
-other process, this one included, on the remaining CPUs; ``--rt-priority N`` also asks for SCHED_FIFO
+other process, this one included, on the remaining CPUs; ``--rt-priority N`` also asks for
+SCHED_FIFO
 priority N for the control thread (refused without permission, which the executor's log says).
 
 Processes (private ROS domain, no ``use_sim_time``): ``aloe_observation`` (3 cameras -> 64x64),
@@ -37,8 +52,10 @@ Figures (all times on the wall clock):
   from (= the aligned sensor stamps, i.e. the publisher's publish time), and the ExecutedStep stamp
   is the executor tick that sent that command to the arms. Broken down into the observation node's
   ``input_age`` (diagnostic: publish time - oldest aligned input stamp), observation stamp -> chunk
-  received here (observation delivery + inference + DDS; the policy plans on the arrival of the first
-  observation at or after each 0.2 s re-plan deadline) and chunk received here -> its first executing
+  received here (observation delivery + inference + DDS; the policy plans on the arrival of the
+  first
+  observation at or after each 0.2 s re-plan deadline) and chunk received here -> its first
+  executing
   tick.
 - inference: the policy's ``inference_ms`` diagnostic (1 Hz samples) and ``chunk receive time -
   observation stamp`` (observation age + inference + DDS).
@@ -65,7 +82,8 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(201, 230)))
 os.environ.setdefault('PYTHONUNBUFFERED', '1')
 DDS_PROFILE = os.path.join(ROOT, 'config', 'dds', 'fastdds_large_data.xml')
 os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE', DDS_PROFILE)
-os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'])
+os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
+                      os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'])
 
 import numpy as np  # noqa: E402
 
@@ -75,7 +93,8 @@ DT = 0.02
 FRAMES = 30
 SIZES = {
     'quick': {'idle_s': 20.0, 'train_s': 25.0, 'swaps': 3, 'swap_settle_s': 1.0, 'episode_s': 8.0},
-    'default': {'idle_s': 120.0, 'train_s': 180.0, 'swaps': 20, 'swap_settle_s': 2.0, 'episode_s': 20.0},
+    'default': {'idle_s': 120.0, 'train_s': 180.0, 'swaps': 20, 'swap_settle_s': 2.0,
+                'episode_s': 20.0},
 }
 #: Targets (issue 16, DESIGN.md section 5): name -> (comparison, target, needs --pin).
 TARGETS = {
@@ -99,7 +118,8 @@ def cpu_plan(pin):
     return {'executor': [cpus[-1]], 'others': cpus[:-1]}
 
 
-# ---------------------------------------------------------------------------------------- publisher
+# ----------------------------------------------------------------------------------------
+# publisher
 
 def publisher_main(out_path, height=480, width=640, camera_hz=30.0, joint_hz=50.0):
     """Publish 3 cameras + both arms' joint states until SIGTERM; write the counts to ``out_path``."""
@@ -110,7 +130,8 @@ def publisher_main(out_path, height=480, width=640, camera_hz=30.0, joint_hz=50.
     from reliability_harness import JOINTS
 
     from rclpy.signals import SignalHandlerOptions
-    # Our own handlers: stop publishing, then write the counts (rclpy's would invalidate the context).
+    # Our own handlers: stop publishing, then write the counts (rclpy's would invalidate the
+    # context).
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     stop = {'flag': False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
@@ -131,11 +152,13 @@ def publisher_main(out_path, height=480, width=640, camera_hz=30.0, joint_hz=50.
     arms = {}
     for arm in ('left', 'right'):
         msg = JointState(name=[n for n in JOINTS if n.startswith(arm)])
-        arms[arm] = (node.create_publisher(JointState, f'/follower_{arm}/joint_states', SENSOR_DATA), msg)
+        arms[arm] = (node.create_publisher(JointState, f'/follower_{arm}/joint_states',
+                                           SENSOR_DATA), msg)
     # Count only frames published once the observation node subscribes (DDS discovery done).
     while not stop['flag'] and any(pub.get_subscription_count() < 1 for pub, _ in cams.values()):
         time.sleep(0.05)
-    counts = {'published': {k: 0 for k in list(cams) + list(arms)}, 'late_ticks': {'camera': 0, 'joints': 0}}
+    counts = {'published': {k: 0 for k in list(cams) + list(arms)},
+              'late_ticks': {'camera': 0, 'joints': 0}}
     t0 = time.monotonic()
     next_cam, next_joint, k = t0, t0, 0
     while not stop['flag']:
@@ -166,7 +189,8 @@ def publisher_main(out_path, height=480, width=640, camera_hz=30.0, joint_hz=50.
                 counts['late_ticks']['joints'] += 1
         time.sleep(max(0.0, min(next_cam, next_joint) - time.monotonic()))
     counts['seconds'] = time.monotonic() - t0
-    counts['image'] = {'height': height, 'width': width, 'camera_hz': camera_hz, 'joint_hz': joint_hz}
+    counts['image'] = {'height': height, 'width': width, 'camera_hz': camera_hz,
+                       'joint_hz': joint_hz}
     with open(out_path + '.tmp', 'w') as f:
         json.dump(counts, f)
     os.replace(out_path + '.tmp', out_path)
@@ -201,7 +225,8 @@ def cpu_seconds(pid):
         return None
 
 
-# ---------------------------------------------------------------------------------------- statistics
+# ----------------------------------------------------------------------------------------
+# statistics
 
 def _pct(x, q):
     return float(np.percentile(x, q)) if len(x) else float('nan')
@@ -216,14 +241,16 @@ def period_stats(times):
     err = np.abs(d - DT) * 1e3
     missed = int(np.clip(np.round(d / DT) - 1, 0, None).sum())
     return {'ticks': int(len(times)), 'p50_ms': _pct(err, 50), 'p99_ms': _pct(err, 99),
-            'max_ms': float(err.max()), 'missed_ticks': missed, 'mean_period_ms': float(d.mean() * 1e3)}
+            'max_ms': float(err.max()), 'missed_ticks': missed,
+            'mean_period_ms': float(d.mean() * 1e3)}
 
 
 def dist(x, unit_scale=1.0):
     """Return n, p50, p99, max, mean of ``x`` scaled by ``unit_scale``."""
     x = np.asarray(x, float) * unit_scale
     if not len(x):
-        return {'n': 0, 'p50': float('nan'), 'p99': float('nan'), 'max': float('nan'), 'mean': float('nan')}
+        return {'n': 0, 'p50': float('nan'), 'p99': float('nan'), 'max': float('nan'),
+                'mean': float('nan')}
     return {'n': int(len(x)), 'p50': _pct(x, 50), 'p99': _pct(x, 99), 'max': float(x.max()),
             'mean': float(x.mean())}
 
@@ -317,10 +344,13 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
 
     node.create_subscription(ExecutedStep, '/aloe/executed_step', on_step, reliable(200))
     node.create_subscription(ActionChunk, '/aloe/action_chunk', on_chunk, reliable(5))
-    node.create_subscription(DiagnosticArray, '/diagnostics', lambda m: diags.append((time.monotonic(), m)),
+    node.create_subscription(DiagnosticArray, '/diagnostics',
+                             lambda m: diags.append((time.monotonic(), m)),
                              DIAGNOSTICS)
-    node.create_subscription(EpisodeSummary, '/aloe/episode_summary', summaries.append, reliable(10))
-    node.create_subscription(UInt32, '/aloe/policy/version', lambda m: versions.append(int(m.data)),
+    node.create_subscription(EpisodeSummary, '/aloe/episode_summary', summaries.append,
+                             reliable(10))
+    node.create_subscription(UInt32, '/aloe/policy/version',
+                             lambda m: versions.append(int(m.data)),
                              latched(1))
     update_pub = node.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
     start_cli = node.create_client(StartEpisode, '/aloe/start_episode')
@@ -337,7 +367,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
             episodes['t0'] = time.monotonic()
             episodes['started' if episodes['open'] else 'failed_calls'] += 1
         elif now - episodes['t0'] >= sz['episode_s']:
-            res = driver.call(end_cli, EndEpisode.Request(outcome=EndEpisode.Request.OUTCOME_SUCCESS), 10)
+            res = driver.call(end_cli,
+                              EndEpisode.Request(outcome=EndEpisode.Request.OUTCOME_SUCCESS), 10)
             episodes['ended' if res and res.success else 'failed_calls'] += 1
             episodes['open'] = False
 
@@ -365,7 +396,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
             start('chunk_executor', 'aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.3})
         start('policy', 'aloe_ros.nodes.policy', {
             'learner_config': CONFIG, 'weights_dir': weights, 'initial_weights': actors[0].path,
-            'initial_sha256': actors[0].sha256, 'initial_version': actors[0].version, 'replan_period': 0.2,
+            'initial_sha256': actors[0].sha256, 'initial_version': actors[0].version,
+            'replan_period': 0.2,
             'max_observation_age': 0.3})
         # The learner writes into its own directory: its exports never reach this policy node.
         start('learner', 'aloe_ros.nodes.learner', {
@@ -396,7 +428,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
         config_hash = actors[0].config_hash
         for info in actors[1:]:
             t_pub = time.monotonic()
-            msg = PolicyUpdate(version=info.version, checkpoint_uri='file://' + info.path, sha256=info.sha256,
+            msg = PolicyUpdate(version=info.version, checkpoint_uri='file://' + info.path,
+                               sha256=info.sha256,
                                config_hash=config_hash)
             msg.header.stamp = driver.stamp()
             update_pub.publish(msg)
@@ -404,7 +437,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
                                    episode_manager, 0.25)
             t_swapped = time.monotonic()
             wait(sz['swap_settle_s'])
-            swaps.append({'version': info.version, 'swapped': bool(ok), 't0': t_pub, 't1': time.monotonic(),
+            swaps.append({'version': info.version, 'swapped': bool(ok), 't0': t_pub,
+                          't1': time.monotonic(),
                           'announce_to_running_s': t_swapped - t_pub})
         log(f'[{time.monotonic() - t_start:6.1f} s] {len(swaps)} swaps done')
 
@@ -415,7 +449,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
             goal, feedback_callback=lambda fb: feedback.append(
                 (time.monotonic(), fb.feedback.phase, int(fb.feedback.step))))
         driver.spin_until(goal_future.done, 30, episode_manager, 0.25)
-        if not driver.spin_until(lambda: any(f[2] > 0 for f in feedback), 180, episode_manager, 0.25):
+        if not driver.spin_until(lambda: any(f[2] > 0 for f in feedback), 180, episode_manager,
+                                 0.25):
             raise RuntimeError('the learner never reported training progress:\n'
                                + procs['learner'].output(3000))
         t0 = time.monotonic()
@@ -427,7 +462,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
         fb1 = feedback[-1]
         log(f'[{time.monotonic() - t_start:6.1f} s] train window done ({fb1[1]} step {fb1[2]})')
         if episodes['open']:
-            driver.call(end_cli, EndEpisode.Request(outcome=EndEpisode.Request.OUTCOME_SUCCESS), 10)
+            driver.call(end_cli, EndEpisode.Request(outcome=EndEpisode.Request.OUTCOME_SUCCESS),
+                        10)
             episodes['ended'] += 1
             episodes['open'] = False
         driver.spin_for(1.0)
@@ -440,7 +476,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
     finally:
         if not alive:  # (snapshot taken before the publisher stops, else here)
             alive.update({k: p.alive() for k, p in procs.items()})
-        for name in ('learner', 'publisher', 'policy', 'chunk_executor', 'observation', 'recorder'):
+        for name in ('learner', 'publisher', 'policy', 'chunk_executor', 'observation',
+                     'recorder'):
             if name in procs:
                 procs[name].stop(timeout=10.0)
         driver.close()
@@ -474,7 +511,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
         before, after = diag_last_before('/chunk_executor', 'missed_ticks', t0), \
             diag_last_before('/chunk_executor', 'missed_ticks', t1)
         p99 = diag_series('/chunk_executor', 'period_error_p99_ms', t0, t1)
-        return {'missed_ticks': int(after - before) if before is not None and after is not None else None,
+        return {'missed_ticks': int(after - before) if before is not None and after is not None
+                else None,
                 'period_error_p99_ms_max': max(p99) if p99 else None,
                 'period_error_p99_ms_median': float(np.median(p99)) if p99 else None}
 
@@ -496,7 +534,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
         return {'windows': len(windows),
                 'missed_ticks_total': int(sum(w[src]['missed_ticks'] for w in windows)),
                 'missed_ticks_per_window_max': int(max((w[src]['missed_ticks'] for w in windows), default=0)),
-                'p99_ms_max': float(max((w[src]['p99_ms'] for w in windows), default=float('nan'))),
+                'p99_ms_max': float(max((w[src]['p99_ms'] for w in windows),
+                                        default=float('nan'))),
                 'max_ms': float(max((w[src]['max_ms'] for w in windows), default=float('nan')))}
 
     swap_res = {
@@ -532,7 +571,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
 
     run_t0, run_t1 = phases['idle'][0], phases['train'][1]
     latency_breakdown = {
-        'observation_input_age_ms': dist(diag_series('/observation', 'input_age', run_t0, run_t1), 1e3),
+        'observation_input_age_ms': dist(diag_series('/observation', 'input_age', run_t0, run_t1),
+                                         1e3),
         'observation_stamp_to_chunk_received_ms': dist(infer_age, 1e3),
         'chunk_received_to_first_tick_ms': dist(to_tick, 1e3),
     }
@@ -561,9 +601,11 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
     t0, t1 = phases['train']
     ingestion['train_window'] = {}
     for cam in CAMERAS:
-        first = next(((t, _num(_diag_values(m, '/observation'), f'received_{cam}')) for t, m in diags
+        first = next(((t, _num(_diag_values(m, '/observation'), f'received_{cam}')) for t,
+                      m in diags
                       if t >= t0 and _diag_values(m, '/observation') is not None), None)
-        last = next(((t, _num(_diag_values(m, '/observation'), f'received_{cam}')) for t, m in reversed(diags)
+        last = next(((t, _num(_diag_values(m, '/observation'), f'received_{cam}')) for t,
+                     m in reversed(diags)
                      if t <= t1 and _diag_values(m, '/observation') is not None), None)
         rate = ingestion['cameras'][cam]['published_hz']
         if first and last and last[0] > first[0] and rate > 0 and None not in (first[1], last[1]):
@@ -572,7 +614,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
             ingestion['train_window'][cam] = {'received': got, 'expected': expected,
                                               'fraction': min(got / expected, 1.0)}
     ingestion['rejected'] = int(_num(obs_final, 'rejected') or 0)
-    ingestion['frames_dropped_total'] = int(sum(c['dropped'] for c in ingestion['cameras'].values()))
+    ingestion['frames_dropped_total'] = int(sum(c['dropped']
+                                                for c in ingestion['cameras'].values()))
     ingestion['observation_rate_hz'] = {
         name: dist(diag_series('/observation', 'published_rate', t0, t1))
         for name, (t0, t1) in phases.items()}
@@ -582,10 +625,13 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
     durations = [float(s.duration) for s in summaries]
     recorder = {
         'episodes': len(summaries), 'episode_seconds_target': sz['episode_s'], 'calls': episodes,
-        'bytes_per_episode': dist(sizes), 'steps_per_episode': dist([int(s.num_steps) for s in summaries]),
-        'mb_per_s': (sum(sizes) / sum(durations) / 1e6) if durations and sum(durations) > 0 else float('nan'),
+        'bytes_per_episode': dist(sizes),
+        'steps_per_episode': dist([int(s.num_steps) for s in summaries]),
+        'mb_per_s': (sum(sizes) / sum(durations) / 1e6) if durations and sum(durations) > 0
+        else float('nan'),
         'mb_per_s_diag_bytes_written_rate': dist(
-            diag_series('/aloe_recorder', 'bytes_written_rate', phases['idle'][0], phases['train'][1]), 1e-6),
+            diag_series('/aloe_recorder', 'bytes_written_rate', phases['idle'][0],
+                        phases['train'][1]), 1e-6),
     }
 
     learner = {'steps_in_train_window': fb1[2] - fb0[2] if fb1[1] == fb0[1] else None,
@@ -598,7 +644,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
         'size': size, 'sizes': sz, 'rate_hz': 1.0 / DT, 'clock': 'wall (no use_sim_time)',
         'control_loop': control,
         'ratios_train_over_idle': {
-            src: {k: _ratio(train_c[src][k], idle_c[src][k]) for k in ('p50_ms', 'p99_ms', 'max_ms')}
+            src: {k: _ratio(train_c[src][k], idle_c[src][k])
+                  for k in ('p50_ms', 'p99_ms', 'max_ms')}
             for src in ('recv', 'stamp')},
         'weight_swaps': swap_res,
         'obs_to_command_latency_ms': latency,
@@ -610,7 +657,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
         'processes_alive_at_end': alive, 'pids': {k: p.pid for k, p in procs.items()},
         'loadavg_1min_end_of_phase': load, 'cpus': os.cpu_count(),
         'process_cpu_fraction_idle_to_train_end': {
-            k: (cpu['train_end'][k] - cpu['idle_start'][k]) / (phases['train'][1] - phases['idle'][0])
+            k: (cpu['train_end'][k] - cpu['idle_start'][k])
+            / (phases['train'][1] - phases['idle'][0])
             for k in cpu.get('train_end', {}) if cpu['train_end'][k] is not None
             and cpu['idle_start'].get(k) is not None},
         'wall_s': time.monotonic() - t_start, 'workdir': tmp,
@@ -673,16 +721,19 @@ def targets(r):
         'obs_to_command_p99_ms_idle': _entry('obs_to_command_p99_ms_idle', lat['idle']['p99'],
                                              budget=latency_budget(r)),
         'obs_to_command_p99_ratio_train_over_idle': _entry(
-            'obs_to_command_p99_ratio_train_over_idle', _ratio(lat['train']['p99'], lat['idle']['p99']),
+            'obs_to_command_p99_ratio_train_over_idle',
+            _ratio(lat['train']['p99'], lat['idle']['p99']),
             train_p99_ms=lat['train']['p99']),
         'period_error_p99_ms_train_pinned': _entry(
             'period_error_p99_ms_train_pinned', c['train']['stamp']['p99_ms'],
             recv_p99_ms=c['train']['recv']['p99_ms'], idle_p99_ms=c['idle']['stamp']['p99_ms']),
         'period_error_p99_ratio_train_over_idle_pinned': _entry(
-            'period_error_p99_ratio_train_over_idle_pinned', r['ratios_train_over_idle']['stamp']['p99_ms'],
+            'period_error_p99_ratio_train_over_idle_pinned',
+            r['ratios_train_over_idle']['stamp']['p99_ms'],
             recv=r['ratios_train_over_idle']['recv']['p99_ms']),
         'swap_missed_ticks_not_above_idle': _entry(
-            'swap_missed_ticks_not_above_idle', sw['in_swap_windows']['stamp']['missed_ticks_total'],
+            'swap_missed_ticks_not_above_idle',
+            sw['in_swap_windows']['stamp']['missed_ticks_total'],
             target=sw['idle_windows_equal_length']['stamp']['missed_ticks_total'],
             windows=[sw['in_swap_windows']['stamp']['windows'],
                      sw['idle_windows_equal_length']['stamp']['windows']],
@@ -711,7 +762,8 @@ def merge_pinned_targets(result, out_dir):
         return
     for name, entry in pin.get('targets', {}).items():
         if TARGETS.get(name, (None, None, False))[2]:
-            result['targets'][name] = dict(entry, source=f"bench_system_pin.json ({pin.get('finished')})")
+            result['targets'][name] = dict(entry,
+                                           source=f"bench_system_pin.json ({pin.get('finished')})")
 
 
 def print_report(r):
@@ -720,14 +772,16 @@ def print_report(r):
     for name, c in r['control_loop'].items():
         for src in ('recv', 'stamp'):
             s = c[src]
-            print(f"control {name:5s} {src:5s}: ticks {s['ticks']:6d} period err p50 {s['p50_ms']:.3f} "
+            print(f"control {name:5s} {src:5s}: ticks {s['ticks']:6d} period err p50 "
+                  f"{s['p50_ms']:.3f} "
                   f"p99 {s['p99_ms']:.3f} max {s['max_ms']:.2f} ms, missed {s['missed_ticks']}")
         e = c['executor_diagnostics']
         print(f"control {name:5s} executor diag: missed {e['missed_ticks']}, "
               f"p99 (last 500 ticks) max {e['period_error_p99_ms_max']} ms")
     print('ratios train/idle:', json.dumps(r['ratios_train_over_idle']))
     w = r['weight_swaps']
-    print(f"swaps: {len(w['swaps'])} windows of {w['window_s']:.2f} s; missed ticks in swap windows "
+    print(f"swaps: {len(w['swaps'])} windows of {w['window_s']:.2f} s; missed ticks in swap "
+          "windows "
           f"recv {w['in_swap_windows']['recv']['missed_ticks_total']} stamp "
           f"{w['in_swap_windows']['stamp']['missed_ticks_total']} (idle equal windows recv "
           f"{w['idle_windows_equal_length']['recv']['missed_ticks_total']} stamp "
@@ -739,7 +793,8 @@ def print_report(r):
     for k, d in r['obs_to_command_breakdown'].items():
         print(f"  part {k}: p50 {d['p50']:.1f} p99 {d['p99']:.1f} max {d['max']:.1f}")
     for k, d in r['policy_inference_ms'].items():
-        print(f"inference {k}: n {d['n']} p50 {d['p50']:.1f} p99 {d['p99']:.1f} max {d['max']:.1f} ms")
+        print(f"inference {k}: n {d['n']} p50 {d['p50']:.1f} p99 {d['p99']:.1f} max "
+              f"{d['max']:.1f} ms")
     ing = r['ingestion']
     for cam, c in ing['cameras'].items():
         print(f"camera {cam}: published {c['published']} ({c['published_hz']:.1f} Hz) "
@@ -748,12 +803,16 @@ def print_report(r):
     print('observation rate Hz: ' + ', '.join(f"{k} p50 {d['p50']:.1f}"
                                               for k, d in ing['observation_rate_hz'].items()))
     rec = r['recorder']
-    print(f"recorder: {rec['episodes']} episodes, {rec['bytes_per_episode']['mean']:.0f} B/episode mean, "
+    print(f"recorder: {rec['episodes']} episodes, {rec['bytes_per_episode']['mean']:.0f} "
+          "B/episode mean, "
           f"{rec['mb_per_s']:.3f} MB/s")
     print(f"learner: {r['learner']}")
-    print(f"load average (1 min) {r['loadavg_1min_end_of_phase']} on {r['cpus']} cpus; process CPU "
-          + json.dumps({k: round(v, 2) for k, v in r['process_cpu_fraction_idle_to_train_end'].items()}))
-    print(f"run: {'pinned ' + json.dumps(r['pinned']) if r.get('pinned') else 'not pinned'}, DDS profile "
+    print(f"load average (1 min) {r['loadavg_1min_end_of_phase']} on {r['cpus']} cpus; process "
+          "CPU "
+          + json.dumps({k: round(v, 2) for k,
+                        v in r['process_cpu_fraction_idle_to_train_end'].items()}))
+    print(f"run: {'pinned ' + json.dumps(r['pinned']) if r.get('pinned') else 'not pinned'}, DDS "
+          "profile "
           f"{r.get('dds_profile') or '(built-in transports)'}")
     for name, t in r['targets'].items():
         state = {True: 'MET', False: 'NOT met', None: 'n/a here'}[t['met']]
@@ -779,7 +838,8 @@ def main(argv=None):
     if args.publisher:
         return publisher_main(args.publisher)
     import _common as C
-    result = run('quick' if args.quick else 'default', args.out, pin=args.pin, rt_priority=args.rt_priority)
+    result = run('quick' if args.quick else 'default', args.out, pin=args.pin,
+                 rt_priority=args.rt_priority)
     merge_pinned_targets(result, args.out)
     path = C.write_results('system_pin' if args.pin else 'system', result, args.out)
     print_report(result)

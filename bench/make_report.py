@@ -1,12 +1,27 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Regenerate BENCHMARKS.md from the results JSON files (results/bench_*.json) and draw its plots.
 
-Known benches (``ope``, ``learning``) get their own tables and plots; any other ``bench_<name>.json``
-(e.g. ``core``, ``sim``) is shown as a table of its numeric figures (dotted keys). Plots are written
+Known benches (``ope``, ``learning``) get their own tables and plots; any other
+``bench_<name>.json``
+(e.g. ``core``, ``sim``) is shown as a table of its numeric figures (dotted keys). Plots are
+written
 under ``--img-dir`` (default docs/img/) so that the committed markdown can reference them.
 
-Usage: ``python bench/make_report.py [--results results] [--output BENCHMARKS.md] [--img-dir docs/img]``
+Usage: ``python bench/make_report.py [--results results] [--output BENCHMARKS.md] [--img-dir
+docs/img]``
 """
 
 import argparse
@@ -23,29 +38,42 @@ import _common as C  # noqa: E402
 
 KNOWN = ('ope', 'learning')
 GAPS = [
-    'Sim benches use `config/learner/bench_small.yaml`: no cameras, the privileged object/zone state '
+    'Sim benches use `config/learner/bench_small.yaml`: no cameras, the privileged object/zone '
+    'state '
     '(9 values) '
-    'as input, H = 20, 2 Q-heads; the default station model (3 cameras, H = 50) is not what was measured.',
-    'Ground truth is Monte-Carlo (rollouts per state in the sizes), so it carries sampling noise (the OPE '
-    'section states its size); the policy is stochastic only through flow-matching noise, the sim is '
+    'as input, H = 20, 2 Q-heads; the default station model (3 cameras, H = 50) is not what was '
+    'measured.',
+    'Ground truth is Monte-Carlo (rollouts per state in the sizes), so it carries sampling noise '
+    '(the OPE '
+    'section states its size); the policy is stochastic only through flow-matching noise, the sim '
+    'is '
     'deterministic.',
-    'The OPE bench measures one current policy (BC, success 0.3-0.7 required at the default size) and '
-    'one data mixture per seed; the intervals are over states, not over seeds, policies or mixtures.',
-    '1-step TD evaluates a policy that re-plans every tick (bootstrap with the first action of a pi chunk), '
+    'The OPE bench measures one current policy (BC, success 0.3-0.7 required at the default size) '
+    'and '
+    'one data mixture per seed; the intervals are over states, not over seeds, policies or '
+    'mixtures.',
+    '1-step TD evaluates a policy that re-plans every tick (bootstrap with the first action of a '
+    'pi chunk), '
     'not the chunk-executing pi; that mismatch is part of what it is measured on.',
-    'One OPE seed per run; learning runs have the seeds stated above. Both benches ran on a shared 2-core '
+    'One OPE seed per run; learning runs have the seeds stated above. Both benches ran on a '
+    'shared 2-core '
     'machine with other jobs, so their wall-clock phases (in the JSON) are not speed figures.',
 ]
 
 
 OPE_KEYS = (
-    'JSON (`results/bench_ope.json`): `methods.<estimator>` holds `rmse_v`, `bias_v`, `rmse_q`, `bias_q`, '
-    '`spearman_adv`, `spearman_v`, `spearman_q` and `ci.<key>` = [lo, hi] (95% bootstrap over states); '
-    '`pi` = {`success_rate`, `ci`, `episodes`, `execute`, `range`, `in_range`} (`pi_success_rate` kept); '
+    'JSON (`results/bench_ope.json`): `methods.<estimator>` holds `rmse_v`, `bias_v`, `rmse_q`, '
+    '`bias_q`, '
+    '`spearman_adv`, `spearman_v`, `spearman_q` and `ci.<key>` = [lo, hi] (95% bootstrap over '
+    'states); '
+    '`pi` = {`success_rate`, `ci`, `episodes`, `execute`, `range`, `in_range`} (`pi_success_rate` '
+    'kept); '
     '`gt_quality` = {`rms_se_v`, `rms_se_q`, `split_half_spearman_adv`, `reliability_adv`}; '
-    '`targets.<name>` = {`value`, `ci`, `threshold`, `met`} for `ratio_rmse_v_recap_over_aloe` and '
+    '`targets.<name>` = {`value`, `ci`, `threshold`, `met`} for `ratio_rmse_v_recap_over_aloe` '
+    'and '
     '`spearman_adv_aloe`; '
-    '`target_met` = both met; `per_state` adds `v_gt_std`, `q_gt_std` (spread of the rollout returns).')
+    '`target_met` = both met; `per_state` adds `v_gt_std`, `q_gt_std` (spread of the rollout '
+    'returns).')
 
 
 def _fmt(x, nd=3):
@@ -105,8 +133,9 @@ def machine_section(results):
     keys = ['cpu', 'cores', 'ram_gib', 'python', 'torch', 'mujoco', 'numpy', 'platform']
     rows = []
     for name, m in seen.items():
-        rows.append([f'bench_{name}'] + [_fmt(m.get(k, here.get(k) if k in ('ram_gib', 'platform') else '-'))
-                                         for k in keys])
+        rows.append([f'bench_{name}']
+                    + [_fmt(m.get(k, here.get(k) if k in ('ram_gib', 'platform') else '-'))
+                       for k in keys])
     lines += _table(['results'] + keys, rows)
     lines += ['', 'Columns missing from a bench JSON are filled from the machine this report was '
               'generated on '
@@ -131,21 +160,28 @@ def ope_section(res, img_dir, output):
     pi = res.get('pi', {})
     pi_txt = f'operator-free success from reset {_fmt(res["pi_success_rate"], 2)}'
     if pi:
-        pi_txt += (f' (95% CI {_fmt(pi["ci"][0], 2)}-{_fmt(pi["ci"][1], 2)}, {pi["episodes"]} episodes on '
+        pi_txt += (f' (95% CI {_fmt(pi["ci"][0], 2)}-{_fmt(pi["ci"][1], 2)}, {pi["episodes"]} '
+                   'episodes on '
                    f'fixed seeds, chunks of {pi["execute"]} executed fully; required range '
-                   f'{pi["range"][0]}-{pi["range"][1]}: {"in range" if pi["in_range"] else "OUT OF RANGE"})')
+                   f'{pi["range"][0]}-{pi["range"][1]}: '
+                   f'{"in range" if pi["in_range"] else "OUT OF RANGE"})')
     lines = ['## Off-policy evaluation accuracy (`bench/bench_ope.py`)', '',
-             f'Size: **{res["size"]}** (`{json.dumps(sz)}`), seed {res["seed"]}. Task: handover. Model: '
-             '`config/learner/bench_small.yaml` (no cameras; 9-value privileged state as input; H = 20, '
+             f'Size: **{res["size"]}** (`{json.dumps(sz)}`), seed {res["seed"]}. Task: handover. '
+             'Model: '
+             '`config/learner/bench_small.yaml` (no cameras; 9-value privileged state as input; H '
+             '= 20, '
              '2 Q-heads, min aggregation, gamma = 0.99).', '',
              f'Current policy pi: flow-matching BC on {sz["pi_demos"]} scripted demos, '
              f'{sz["pi_steps"]} updates, sampled at temperature 1; {pi_txt}. Mixture '
              f'({res["mixture"]["episodes"]} episodes, {res["mixture"]["steps"]} steps, '
              f'{100 * res["mixture"]["human_step_frac"]:.0f}% operator steps, '
-             f'{100 * res["mixture"]["success_frac"]:.0f}% episodes successful): {sz["mix_demos"]} '
+             f'{100 * res["mixture"]["success_frac"]:.0f}% episodes successful): '
+             f'{sz["mix_demos"]} '
              f'scripted demos, '
-             f'{sz["noisy_eps"]} episodes each of the expert with Gaussian joint-target noise sigma = '
-             f'{", ".join(str(s) for s in res["noise_levels"])} rad, {sz["weak_eps"]} episodes of a '
+             f'{sz["noisy_eps"]} episodes each of the expert with Gaussian joint-target noise '
+             'sigma = '
+             f'{", ".join(str(s) for s in res["noise_levels"])} rad, {sz["weak_eps"]} episodes of '
+             'a '
              f'weak BC policy '
              f'(3 demos, {sz["weak_steps"]} updates); all non-demo episodes under the simulated '
              f'operator.', '',
@@ -153,18 +189,24 @@ def ope_section(res, img_dir, output):
              f'(dataset chunk '
              f'then pi) as means of {sz["rollouts"]} Monte-Carlo rollouts of pi from the restored '
              f'sim state, up to '
-             f'{sz["gt_steps"]} ticks. Mean V^pi {_fmt(res["gt_mean_v"])} (std {_fmt(res["gt_std_v"])}), '
-             f'mean Q^pi {_fmt(res["gt_mean_q"])}. Each critic: {sz["critic_steps"]} updates on the mixture, '
+             f'{sz["gt_steps"]} ticks. Mean V^pi {_fmt(res["gt_mean_v"])} (std '
+             f'{_fmt(res["gt_std_v"])}), '
+             f'mean Q^pi {_fmt(res["gt_mean_q"])}. Each critic: {sz["critic_steps"]} updates on '
+             'the mixture, '
              'actor frozen at pi. td1/recap Q = n-step dataset reward + gamma^H V(s_{t+H}).', '']
     gq = res.get('gt_quality')
     if gq:
-        lines += [f'Ground-truth noise: RMS standard error of the Monte-Carlo means {_fmt(gq["rms_se_v"])} '
-                  f'(V), {_fmt(gq["rms_se_q"])} (Q); it adds in quadrature to every RMSE below. Split-half '
+        lines += ['Ground-truth noise: RMS standard error of the Monte-Carlo means '
+                  f'{_fmt(gq["rms_se_v"])} '
+                  f'(V), {_fmt(gq["rms_se_q"])} (Q); it adds in quadrature to every RMSE below. '
+                  'Split-half '
                   f'reliability of the true advantages (Spearman of A from even vs odd rollouts, '
-                  f'Spearman-Brown corrected): {_fmt(gq["reliability_adv"], 2)}, roughly the ceiling for '
+                  f'Spearman-Brown corrected): {_fmt(gq["reliability_adv"], 2)}, roughly the '
+                  'ceiling for '
                   'Spearman A.', '']
     if 'sizes' in res and 'bootstrap' in sz:
-        lines += [f'Brackets: 95% percentile bootstrap intervals over states ({sz["bootstrap"]} resamples).',
+        lines += [f'Brackets: 95% percentile bootstrap intervals over states ({sz["bootstrap"]} '
+                  'resamples).',
                   '']
     rows = []
     names = {'aloe': 'ALOE (chunked TD, Q^pi)', 'recap': 'RECAP-style (MC value of the mixture)',
@@ -173,14 +215,16 @@ def ope_section(res, img_dir, output):
         adv = '-' if m == 'mixture_mc_return' else _ci(r, 'spearman_adv')
         rows.append([names.get(m, m), _ci(r, 'rmse_v'), _fmt(r['bias_v']), _ci(r, 'rmse_q'),
                      _fmt(r['bias_q']), adv, _ci(r, 'spearman_v')])
-    lines += _table(['estimator', 'RMSE V', 'bias V', 'RMSE Q', 'bias Q', 'Spearman A', 'Spearman V'], rows)
+    lines += _table(['estimator', 'RMSE V', 'bias V', 'RMSE Q', 'bias Q', 'Spearman A',
+                     'Spearman V'], rows)
     lines.append('')
     targets = res.get('targets')
     if targets:
         labels = {'ratio_rmse_v_recap_over_aloe': 'RMSE_V(recap) / RMSE_V(aloe)',
                   'spearman_adv_aloe': 'Spearman(A, aloe)'}
         for key, t in targets.items():
-            lines += [f'**Target (DESIGN.md section 5): {labels.get(key, key)} >= {t["threshold"]:g}. '
+            lines += [f'**Target (DESIGN.md section 5): {labels.get(key, key)} >= '
+                      f'{t["threshold"]:g}. '
                       f'Measured: {t["value"]:.2f} [{t["ci"][0]:.2f}, {t["ci"][1]:.2f}] -> '
                       f'{"MET" if t["met"] else "NOT met"}.**', '']
     else:
@@ -188,7 +232,8 @@ def ope_section(res, img_dir, output):
         lines += [f'**Target (DESIGN.md section 5): RMSE_V(recap) / RMSE_V(aloe) >= 2. Measured: '
                   f'{ratio:.2f} -> {"MET" if res["target_met"] else "NOT met"}.**', '']
     if res['size'] != 'default':
-        lines += [f'This is a **{res["size"]}**-size run: its figures are smoke numbers, not evidence.', '']
+        lines += [f'This is a **{res["size"]}**-size run: its figures are smoke numbers, not '
+                  'evidence.', '']
     lines += [OPE_KEYS, '']
     png = _ope_plot(res, img_dir)
     if png:
@@ -228,40 +273,55 @@ def learning_section(res, img_dir, output):
     sz = res['sizes']
     lines = ['## Learning efficiency (`bench/bench_learning.py`)', '',
              f'Size: **{res["size"]}** (`{json.dumps(sz)}`). Task: handover; model '
-             f'`bench_small.yaml`. Each seed: one BC start (flow matching on {sz["demos"]} scripted demos, '
-             f'{sz["bc_steps"]} updates) shared by every arm; then {sz["iterations"]} iterations of '
-             f'{sz["episodes"]} episodes under the simulated operator + {sz["critic_steps"]} critic / '
+             f'`bench_small.yaml`. Each seed: one BC start (flow matching on {sz["demos"]} '
+             'scripted demos, '
+             f'{sz["bc_steps"]} updates) shared by every arm; then {sz["iterations"]} iterations '
+             'of '
+             f'{sz["episodes"]} episodes under the simulated operator + {sz["critic_steps"]} '
+             'critic / '
              f'{sz["actor_steps"]} actor updates; success measured operator-free on the same '
-             f'{sz["eval_episodes"]} fixed seeds at the start and after each iteration. Operator steps = '
+             f'{sz["eval_episodes"]} fixed seeds at the start and after each iteration. Operator '
+             'steps = '
              'executed steps the operator drove, cumulative (the human-effort figure).', '']
     rows = []
     for m, s in res['methods'].items():
         reach = s.get('reach', {})
         r8, r9 = reach.get('0.80', {}), reach.get('0.90', {})
         se = s.get('success_se', [float('nan')])[-1]
-        rows.append([m, _fmt(s['success_mean'][0], 2), f'{_fmt(s["final_success_mean"], 2)} +- {_fmt(se, 2)}',
+        rows.append([m, _fmt(s['success_mean'][0], 2),
+                     f'{_fmt(s["final_success_mean"], 2)} +- {_fmt(se, 2)}',
                      f'{_fmt(s["success_min"][-1], 2)}-{_fmt(s["success_max"][-1], 2)}',
                      _fmt(s.get('best_mean'), 2), _fmt(r8.get('episodes_mean_curve')),
-                     _fmt(r9.get('episodes_mean_curve')), _fmt(r8.get('operator_steps_mean_curve')),
-                     _fmt(int(s['operator_steps_mean'][-1])) if 'operator_steps_mean' in s else '-',
+                     _fmt(r9.get('episodes_mean_curve')),
+                     _fmt(r8.get('operator_steps_mean_curve')),
+                     _fmt(int(s['operator_steps_mean'][-1])) if 'operator_steps_mean' in s
+                     else '-',
                      _fmt(len(s.get('seeds_ending_below_start', [])))])
-    lines += _table(['arm', 'start', 'final (mean +- SE)', 'final min-max', 'best mean', 'episodes to 0.8',
+    lines += _table(['arm', 'start', 'final (mean +- SE)', 'final min-max', 'best mean',
+                     'episodes to 0.8',
                      'episodes to 0.9', 'operator steps to 0.8', 'operator steps total',
                      'seeds ending below start'], rows)
     if res.get('paired'):
-        lines += ['', 'Paired differences (same seed, same BC start, same evaluation seeds): mean over the '
-                  'post-start points of success(ALOE) - success(other), then mean +- SE over seeds.', '']
+        lines += ['',
+                  'Paired differences (same seed, same BC start, same evaluation seeds): mean '
+                  'over the '
+                  'post-start points of success(ALOE) - success(other), then mean +- SE over '
+                  'seeds.', '']
         lines += _table(['pair', 'mean', 'SE', 'seeds > 0'],
-                        [[k, f'{v["mean"]:+.3f}', _fmt(v['se']), f'{v["positive_seeds"]}/{v["seeds"]}']
+                        [[k, f'{v["mean"]:+.3f}', _fmt(v['se']),
+                          f'{v["positive_seeds"]}/{v["seeds"]}']
                          for k, v in res['paired'].items()])
     if res.get('arms'):
-        lines += ['', 'Arms (config switches on top of `bench_small.yaml` and the run\'s overrides):', '']
+        lines += ['',
+                  'Arms (config switches on top of `bench_small.yaml` and the run\'s overrides):',
+                  '']
         lines += [f'- `{k}`: method `{v["method"]}`, `{json.dumps(v["overrides"])}`'
                   for k, v in res['arms'].items()]
     lines += ['']
     if res.get('targets'):
-        lines += ['**Targets: ' + '; '.join(f'{k} {"MET" if v["met"] else "NOT met"} ({v["value"]})'
-                                            for k, v in res['targets'].items()) + '.**', '']
+        lines += ['**Targets: '
+                  + '; '.join(f'{k} {"MET" if v["met"] else "NOT met"} ({v["value"]})'
+                              for k, v in res['targets'].items()) + '.**', '']
     src = res.get('plot')
     os.makedirs(img_dir, exist_ok=True)
     dst = os.path.join(img_dir, 'bench_learning.png')
@@ -270,12 +330,15 @@ def learning_section(res, img_dir, output):
             shutil.copyfile(src, dst)
         lines += [f'![success vs interaction episodes]({_rel(dst, output)})', '']
     if res['size'] != 'default':
-        lines += [f'This is a **{res["size"]}**-size run, not the default size (`bench_learning.py` with no '
+        lines += [f'This is a **{res["size"]}**-size run, not the default size '
+                  '(`bench_learning.py` with no '
                   'options).', '']
-    phases = {m: s.get('phases_mean_s') for m, s in res['methods'].items() if s.get('phases_mean_s')}
+    phases = {m: s.get('phases_mean_s') for m, s in res['methods'].items()
+              if s.get('phases_mean_s')}
     if phases:
         lines += ['Runtime per (arm, seed), mean seconds: ' + '; '.join(
-            f'{m}: ' + ', '.join(f'{k[:-2]} {v:.0f}' for k, v in p.items()) for m, p in phases.items())
+            f'{m}: ' + ', '.join(f'{k[:-2]} {v:.0f}' for k, v in p.items()) for m,
+            p in phases.items())
             + '.', '']
     return lines
 
@@ -283,21 +346,29 @@ def learning_section(res, img_dir, output):
 def system_section(res):
     """System timing on the multi-process graph (bench_system): loop, latency, ingestion, recorder."""
     lines = ['## System timing on the multi-process graph (`bench/bench_system.py`)', '',
-             f'Size: **{res["size"]}** (`{json.dumps(res["sizes"])}`); wall clock, {res["rate_hz"]:.0f} Hz '
-             f'executor, every node a separate process over DDS; 1-min load average at the end of the idle / '
-             f'train windows: {", ".join(_fmt(v, 2) for v in res["loadavg_1min_end_of_phase"].values())} '
-             f'on {res["cpus"]} cores. Period error = |tick interval - 20 ms|, `recv` from receive times of '
-             '/aloe/executed_step in a separate process, `stamp` from the executor\'s tick stamps.', '']
+             f'Size: **{res["size"]}** (`{json.dumps(res["sizes"])}`); wall clock, '
+             f'{res["rate_hz"]:.0f} Hz '
+             'executor, every node a separate process over DDS; 1-min load average at the end of '
+             'the idle / '
+             'train windows: '
+             f'{", ".join(_fmt(v, 2) for v in res["loadavg_1min_end_of_phase"].values())} '
+             f'on {res["cpus"]} cores. Period error = |tick interval - 20 ms|, `recv` from '
+             'receive times of '
+             '/aloe/executed_step in a separate process, `stamp` from the executor\'s tick '
+             'stamps.', '']
     rows = []
     for phase, c in res['control_loop'].items():
         for src in ('recv', 'stamp'):
             s = c[src]
-            rows.append([phase, src, s['ticks'], _fmt(s['p50_ms']), _fmt(s['p99_ms']), _fmt(s['max_ms']),
+            rows.append([phase, src, s['ticks'], _fmt(s['p50_ms']), _fmt(s['p99_ms']),
+                         _fmt(s['max_ms']),
                          s['missed_ticks']])
         e = c['executor_diagnostics']
-        rows.append([phase, 'executor /diagnostics', '-', '-', _fmt(e['period_error_p99_ms_max']), '-',
+        rows.append([phase, 'executor /diagnostics', '-', '-', _fmt(e['period_error_p99_ms_max']),
+                     '-',
                      _fmt(e['missed_ticks'])])
-    lines += _table(['window', 'source', 'ticks', 'p50 [ms]', 'p99 [ms]', 'max [ms]', 'missed'], rows)
+    lines += _table(['window', 'source', 'ticks', 'p50 [ms]', 'p99 [ms]', 'max [ms]', 'missed'],
+                    rows)
     r = res['ratios_train_over_idle']['recv']
     w = res['weight_swaps']
     lat = res['obs_to_command_latency_ms']['all']
@@ -305,35 +376,46 @@ def system_section(res):
     ing = res['ingestion']
     rec = res['recorder']
     cams = ', '.join(f'{k} {v["received"]}/{v["published"]}' for k, v in ing['cameras'].items())
-    lines += ['', f'- train/idle ratio (recv): p50 {_fmt(r["p50_ms"], 2)}, p99 {_fmt(r["p99_ms"], 2)}, '
+    lines += ['',
+              f'- train/idle ratio (recv): p50 {_fmt(r["p50_ms"], 2)}, p99 '
+              f'{_fmt(r["p99_ms"], 2)}, '
               f'max {_fmt(r["max_ms"], 2)}.',
-              f'- weight swaps: {len(w["swaps"])} windows of {_fmt(w["window_s"], 2)} s (PolicyUpdate '
+              f'- weight swaps: {len(w["swaps"])} windows of {_fmt(w["window_s"], 2)} s '
+              '(PolicyUpdate '
               f'published -> new version running + settle): missed ticks '
               f'{w["in_swap_windows"]["recv"]["missed_ticks_total"]} '
               f'(recv) / {w["in_swap_windows"]["stamp"]["missed_ticks_total"]} (stamp) vs '
               f'{w["idle_windows_equal_length"]["recv"]["missed_ticks_total"]} / '
-              f'{w["idle_windows_equal_length"]["stamp"]["missed_ticks_total"]} in as many idle windows of '
+              f'{w["idle_windows_equal_length"]["stamp"]["missed_ticks_total"]} in as many idle '
+              'windows of '
               'equal length.',
-              f'- observation-to-command latency (ExecutedStep stamp of the first tick executing a chunk - '
-              f'the chunk\'s observation stamp): p50 {_fmt(lat["p50"], 1)}, p99 {_fmt(lat["p99"], 1)}, '
-              f'max {_fmt(lat["max"], 1)} ms over {lat["n"]} chunks; parts (p50 / p99 ms): ' + ', '.join(
+              '- observation-to-command latency (ExecutedStep stamp of the first tick executing '
+              'a chunk - '
+              f'the chunk\'s observation stamp): p50 {_fmt(lat["p50"], 1)}, p99 '
+              f'{_fmt(lat["p99"], 1)}, '
+              f'max {_fmt(lat["max"], 1)} ms over {lat["n"]} chunks; parts (p50 / p99 ms): '
+              + ', '.join(
                   f'{k} {_fmt(v["p50"], 1)} / {_fmt(v["p99"], 1)}'
                   for k, v in res.get('obs_to_command_breakdown', {}).items()) + '.',
               f'- policy inference (`inference_ms`): idle p50 {_fmt(inf["idle"]["p50"], 1)} / p99 '
               f'{_fmt(inf["idle"]["p99"], 1)} ms, train p50 {_fmt(inf["train"]["p50"], 1)} / p99 '
               f'{_fmt(inf["train"]["p99"], 1)} ms.',
-              f'- 3 cameras 480x640 rgb8 at 30 Hz, frames received/published: {cams}; observation output '
+              f'- 3 cameras 480x640 rgb8 at 30 Hz, frames received/published: {cams}; observation '
+              'output '
               f'{_fmt(ing["observation_rate_hz"]["idle"]["p50"], 1)} Hz (idle p50).',
-              f'- recorder: {rec["episodes"]} episodes, {_fmt(rec["bytes_per_episode"]["mean"] / 1e6, 2)} '
+              f'- recorder: {rec["episodes"]} episodes, '
+              f'{_fmt(rec["bytes_per_episode"]["mean"] / 1e6, 2)} '
               'MB per '
-              f'{_fmt(rec["episode_seconds_target"], 0)} s episode, {_fmt(rec["mb_per_s"], 3)} MB/s.', '']
+              f'{_fmt(rec["episode_seconds_target"], 0)} s episode, {_fmt(rec["mb_per_s"], 3)} '
+              'MB/s.', '']
     lines += ['**Targets (DESIGN.md section 5, issue 16):**', '']
     rows = []
     for k, v in res['targets'].items():
         if not isinstance(v, dict):  # results written before targets carried their values
             rows.append([f'`{k}`', '-', '-', 'MET' if v else 'NOT met', ''])
             continue
-        state = {True: 'MET', False: 'NOT met', None: 'not evaluated (needs `--pin`)'}[v.get('met')]
+        state = {True: 'MET', False: 'NOT met',
+                 None: 'not evaluated (needs `--pin`)'}[v.get('met')]
         rows.append([f'`{k}`', _fmt(v['value']), f'{v["comparison"]} {_fmt(v["target"])}', state,
                      v.get('source', v.get('run', ''))])
     lines += _table(['target', 'value', 'target', 'result', 'run'], rows) + ['']
@@ -351,7 +433,8 @@ def system_section(res):
 def other_section(name, res):
     """Any other bench: its numeric figures as a flat table."""
     lines = [f'## bench_{name}', '', f'Size: **{_size_label(res)}**.', '']
-    rows = [[f'`{k}`', _fmt(v)] for k, v in _flatten({k: v for k, v in res.items() if k != 'machine'})]
+    rows = [[f'`{k}`', _fmt(v)] for k,
+            v in _flatten({k: v for k, v in res.items() if k != 'machine'})]
     lines += _table(['figure', 'value'], rows) + ['']
     return lines
 
@@ -359,9 +442,11 @@ def other_section(name, res):
 def render(results, img_dir, output):
     """The whole markdown document."""
     lines = ['# Benchmarks', '',
-             'Generated by `python bench/make_report.py` from `results/bench_*.json` (git-ignored); edit the '
+             'Generated by `python bench/make_report.py` from `results/bench_*.json` '
+             '(git-ignored); edit the '
              'generator, not this file. Commands: `python bench/bench_ope.py [--quick]`, '
-             '`python bench/bench_learning.py [--quick]` (plus the other benches in `bench/`). The '
+             '`python bench/bench_learning.py [--quick]` (plus the other benches in `bench/`). '
+             'The '
              'quick sizes '
              'are what CI runs (`test/bench/test_bench_quick.py`, marked slow); their figures are '
              'smoke numbers, '

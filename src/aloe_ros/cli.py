@@ -33,9 +33,11 @@ SUBCOMMANDS = {
     'export': ('aloe_ros.storage.export', 'main',
                'export episodes: aloe export --root STORE --out DIR [--format npz|lerobot]'),
     'import': ('aloe_ros.storage.lerobot', 'import_main',
-               'add a LeRobotDataset v3 to a store: aloe import --format lerobot --src DIR --root STORE'),
+               'add a LeRobotDataset v3 to a store: aloe import --format lerobot --src DIR --root '
+               'STORE'),
     'migrate': ('aloe_ros.storage.migrate', 'main',
-                'move old-layout .mcap episodes into rosbag2 bag directories: aloe migrate --root STORE'),
+                'move old-layout .mcap episodes into rosbag2 bag directories: aloe migrate --root '
+                'STORE'),
     'salvage': ('aloe_ros.storage.salvage', 'main',
                 'list / salvage a killed recorder\'s partial episodes: aloe salvage --root STORE '
                 '[--all]'),

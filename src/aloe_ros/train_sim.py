@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The main job: ALOE post-training in the MuJoCo sim, through the real ROS 2 graph.
 
 ``aloe train-sim [--config FILE] [--long] [--out DIR]`` runs, with progress bars:
@@ -43,12 +55,14 @@ JOB_DEFAULTS: Dict[str, Any] = {
     'bc_steps': 2000, 'iterations': 8, 'episodes_per_iteration': 6, 'critic_steps': 400,
     'actor_steps': 300, 'eval_episodes': 8, 'eval_every': 1, 'episode_timeout_s': 60.0,
     'max_episode_steps': 600,
-    'sim': {'image_height': 96, 'image_width': 128, 'camera_rate_hz': 25.0, 'real_time_factor': 1.0},
+    'sim': {'image_height': 96, 'image_width': 128, 'camera_rate_hz': 25.0,
+            'real_time_factor': 1.0},
     'long': {},
 }
 INT_KEYS = ('seed', 'demos', 'bc_steps', 'iterations', 'episodes_per_iteration', 'critic_steps',
             'actor_steps', 'eval_episodes', 'eval_every', 'max_episode_steps')
-EVAL_SEED = 900_000   # operator-free evaluation episodes use seeds EVAL_SEED + i, disjoint from training
+# operator-free evaluation episodes use seeds EVAL_SEED + i, disjoint from training
+EVAL_SEED = 900_000
 
 
 class JobConfigError(ValueError):
@@ -106,12 +120,14 @@ def load_job(path: str, long: bool = False) -> Dict[str, Any]:
     for key in INT_KEYS:
         if not isinstance(job[key], int) or isinstance(job[key], bool) or job[key] < 0:
             raise JobConfigError(f'{path}: {key} must be a non-negative integer, got {job[key]!r}')
-    for key in ('demos', 'iterations', 'episodes_per_iteration', 'max_episode_steps', 'eval_every'):
+    for key in ('demos', 'iterations', 'episodes_per_iteration', 'max_episode_steps',
+                'eval_every'):
         if job[key] < 1:
             raise JobConfigError(f'{path}: {key} must be >= 1')
     if not isinstance(job['episode_timeout_s'], (int, float)) or job['episode_timeout_s'] <= 0:
         raise JobConfigError(f'{path}: episode_timeout_s must be a positive number')
-    job['learner_config'] = resolve_config_path(job['learner_config'], os.path.dirname(os.path.abspath(path)))
+    job['learner_config'] = resolve_config_path(job['learner_config'],
+                                                os.path.dirname(os.path.abspath(path)))
     if not os.path.exists(job['learner_config']):
         raise JobConfigError(f'{path}: learner_config {job["learner_config"]} does not exist')
     return job
@@ -123,13 +139,15 @@ def load_job(path: str, long: bool = False) -> Dict[str, Any]:
 def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str, Any]]:
     """Run the scripted expert for ``job['demos']`` seeds and add the episodes to ``store``."""
     from aloe_ros.station.conversions import resize
-    from aloe_ros.learning.episode import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_SCRIPTED
+    from aloe_ros.learning.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT,
+                                           SOURCE_SCRIPTED)
     from aloe_ros.sim.env import BimanualEnv
     from aloe_ros.sim.expert import ScriptedExpert
     from aloe_ros.storage.convert import make_episode
 
     model = learner_cfg.model
-    env = BimanualEnv(job['task'], image_size=(job['sim']['image_height'], job['sim']['image_width']),
+    env = BimanualEnv(job['task'], image_size=(job['sim']['image_height'],
+                                               job['sim']['image_width']),
                       cameras=tuple(model.cameras), max_steps=job['max_episode_steps'])
     stats = []
     try:
@@ -142,7 +160,8 @@ def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str
             while True:
                 action = expert.act(obs)
                 for c in model.cameras:
-                    images[c].append(resize(obs['images'][c], model.image_size[0], model.image_size[1]))
+                    images[c].append(resize(obs['images'][c], model.image_size[0],
+                                            model.image_size[1]))
                 proprio.append(obs['proprio'])
                 actions.append(action)
                 obs, _r, terminated, truncated, _info = env.step(action)
@@ -150,9 +169,11 @@ def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str
                     break
             success = env.success()
             outcome = OUTCOME_SUCCESS if success else (OUTCOME_FAILURE if terminated else OUTCOME_TIMEOUT)
-            episode = make_episode(f'demo-{seed}', np.asarray(actions, np.float32), np.asarray(proprio),
+            episode = make_episode(f'demo-{seed}', np.asarray(actions, np.float32),
+                                   np.asarray(proprio),
                                    sources=np.full(len(actions), SOURCE_SCRIPTED, np.uint8),
-                                   images={c: np.stack(v) for c, v in images.items()}, outcome=outcome,
+                                   images={c: np.stack(v) for c, v in images.items()},
+                                   outcome=outcome,
                                    task=job['task'], instruction=env.task.instruction, seed=seed)
             store.add_episode(episode)
             stats.append({'seed': seed, 'steps': len(actions), 'success': bool(success)})
@@ -195,7 +216,8 @@ class GraphProcess:
     def __init__(self, launch_args: List[str], log_path: str):
         """Start ``aloe launch aloe_ros sim_train.launch.yaml <launch_args>`` in its own session."""
         self.log = open(log_path, 'w', encoding='utf-8')
-        cmd = [sys.executable, '-m', 'aloe_ros.launch_tools.cli', 'aloe_ros', 'sim_train.launch.yaml',
+        cmd = [sys.executable, '-m', 'aloe_ros.launch_tools.cli', 'aloe_ros',
+               'sim_train.launch.yaml',
                *launch_args]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=os.environ.copy())
@@ -248,8 +270,10 @@ def _make_supervisor():
             self.policy_version = 0
             self.learner_status: Optional[LearnerStatus] = None
             self.create_subscription(EpisodeSummary, '/aloe/episode_summary',
-                                     lambda m: self.summaries.__setitem__(m.episode_id, m), reliable(10))
-            self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_event, latched(10))
+                                     lambda m: self.summaries.__setitem__(m.episode_id, m),
+                                     reliable(10))
+            self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_event,
+                                     latched(10))
             self.create_subscription(UInt32, '/aloe/policy/version',
                                      lambda m: setattr(self, 'policy_version', m.data), latched(1))
             self.create_subscription(LearnerStatus, '/aloe/learner_status',
@@ -257,7 +281,8 @@ def _make_supervisor():
             self.sim_success = False
             self.create_subscription(Bool, '/sim/success', self._on_success, reliable(10))
             self.executor_diag: Dict[str, str] = {}
-            self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, reliable(50))
+            self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+                                     reliable(50))
 
         def _on_success(self, msg):
             self.sim_success = bool(msg.data)
@@ -289,7 +314,8 @@ def _make_supervisor():
 
         def call(self, client, request, timeout: float = 20.0):
             if not client.wait_for_service(timeout_sec=timeout):
-                raise TimeoutError(f'service {client.srv_name} not available after {timeout:.0f} s')
+                raise TimeoutError(f'service {client.srv_name} not available after {timeout:.0f} '
+                                   's')
             future = client.call_async(request)
             self.spin_until(future.done, timeout, f'{client.srv_name} to answer')
             return future.result()
@@ -312,24 +338,30 @@ def _make_supervisor():
                 raise RuntimeError(f'aloe_sim refused operator_intervenes={intervene}: {reason}')
 
         def run_episode(self, task: str, seed: int, timeout: float) -> Dict[str, Any]:
-            self.call(self.mode_cli, SetMode.Request(mode=SetMode.Request.MODE_HOLD, reason='scene reset'))
+            self.call(self.mode_cli,
+                      SetMode.Request(mode=SetMode.Request.MODE_HOLD, reason='scene reset'))
             reset = self.call(self.reset_cli, ResetScene.Request(seed=seed, task=task))
             if not reset.success:
                 raise RuntimeError(f'/sim/reset refused: {reset.message}')
-            time.sleep(0.2)  # let the observation pipeline see the reset scene before the policy acts
+            # let the observation pipeline see the reset scene before the policy acts
+            time.sleep(0.2)
             start = self.call(self.start_cli, StartEpisode.Request(task=task, seed=seed))
             if not start.success:
                 raise RuntimeError(f'/aloe/start_episode refused: {start.message}')
-            self.call(self.mode_cli, SetMode.Request(mode=SetMode.Request.MODE_RUN, reason='episode start'))
+            self.call(self.mode_cli,
+                      SetMode.Request(mode=SetMode.Request.MODE_RUN, reason='episode start'))
             eid = start.episode_id
             t0 = time.monotonic()
             self.spin_until(lambda: eid in self.summaries, timeout, f'episode {eid} to end')
             s = self.summaries[eid]
             # Freeze the robot, then read the sim's own success signal to cross-check the label.
-            self.call(self.mode_cli, SetMode.Request(mode=SetMode.Request.MODE_HOLD, reason='episode ended'))
+            self.call(self.mode_cli,
+                      SetMode.Request(mode=SetMode.Request.MODE_HOLD, reason='episode ended'))
             t_end = time.monotonic()
-            self.spin_until(lambda: time.monotonic() - t_end > 0.3, 1.0, 'the sim state after the episode')
-            return {'sim_success_after_end': bool(self.sim_success), 'episode_id': eid, 'seed': seed,
+            self.spin_until(lambda: time.monotonic() - t_end > 0.3, 1.0,
+                            'the sim state after the episode')
+            return {'sim_success_after_end': bool(self.sim_success), 'episode_id': eid,
+                    'seed': seed,
                     'outcome': int(s.outcome), 'steps': int(s.num_steps),
                     'human_steps': int(s.num_human_steps), 'policy_steps': int(s.num_policy_steps),
                     'interventions': int(s.num_interventions), 'duration': float(s.duration),
@@ -360,14 +392,16 @@ def _make_supervisor():
     return Supervisor
 
 
-def evaluate_operator_free(supervisor, job: Dict[str, Any], version: int, label: str) -> Dict[str, Any]:
+def evaluate_operator_free(supervisor, job: Dict[str, Any], version: int,
+                           label: str) -> Dict[str, Any]:
     """Run ``eval_episodes`` episodes on fixed seeds with the operator watching but not acting."""
     from tqdm import tqdm
     from aloe_ros.learning.episode import OUTCOME_SUCCESS
     supervisor.set_operator_intervenes(False)
     episodes = []
     try:
-        with tqdm(total=job['eval_episodes'], desc=f'{label} operator-free eval (v{version})', unit='ep',
+        with tqdm(total=job['eval_episodes'], desc=f'{label} operator-free eval (v{version})',
+                  unit='ep',
                   leave=False) as bar:
             for i in range(job['eval_episodes']):
                 episodes.append(supervisor.run_episode(job['task'], EVAL_SEED + i, job['episode_timeout_s']))
@@ -378,7 +412,8 @@ def evaluate_operator_free(supervisor, job: Dict[str, Any], version: int, label:
     return {'policy_version': version, 'episodes': len(episodes),
             'success_rate': sum(e['outcome'] == OUTCOME_SUCCESS for e in episodes) / n,
             'human_steps': sum(e['human_steps'] for e in episodes),
-            'mean_episode_time': float(np.mean([e['duration'] for e in episodes])) if episodes else 0.0,
+            'mean_episode_time': float(np.mean([e['duration'] for e in episodes])) if episodes
+            else 0.0,
             'episode_details': episodes}
 
 
@@ -406,14 +441,16 @@ def write_report(out_dir: str, rows: List[Dict[str, Any]], meta: Dict[str, Any])
     ax1.plot(x, [r['success_rate'] for r in rows], 'o-', label='success (with operator help)')
     ax1.plot(x, [r['autonomous_success_rate'] for r in rows], 's-',
              label='no-intervention success (training episodes)')
-    ax1.plot(x, [r['intervention_rate'] for r in rows], '^--', label='intervention rate (human steps)')
+    ax1.plot(x, [r['intervention_rate'] for r in rows], '^--',
+             label='intervention rate (human steps)')
     ax1.set_xlabel('live episodes')
     ax1.set_ylim(-0.05, 1.05)
     ax1.set_title(f'ALOE post-training in sim ({meta["task"]})')
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
     ax2.plot(x, [r.get('mean_q', float('nan')) for r in rows], 'o-', label='mean Q (data chunks)')
-    ax2.plot(x, [r.get('mean_v', float('nan')) for r in rows], 's-', label='mean V (current policy)')
+    ax2.plot(x, [r.get('mean_v', float('nan')) for r in rows], 's-',
+             label='mean V (current policy)')
     ax2.set_xlabel('live episodes')
     ax2.set_title('critic')
     ax2.grid(alpha=0.3)
@@ -426,13 +463,15 @@ def write_report(out_dir: str, rows: List[Dict[str, Any]], meta: Dict[str, Any])
 
 TABLE_COLUMNS = [('iter', 4), ('policy', 6), ('episodes', 8), ('success', 7), ('autonomous', 10),
                  ('op-free', 7),
-                 ('interv.', 7), ('ep_time_s', 9), ('mean_Q', 7), ('mean_V', 7), ('ESS', 5), ('train_s', 7),
+                 ('interv.', 7), ('ep_time_s', 9), ('mean_Q', 7), ('mean_V', 7), ('ESS', 5),
+                 ('train_s', 7),
                  ('miss_train', 10), ('miss_swap', 9)]
 
 
 def format_row(r: Dict[str, Any]) -> str:
     """Format one iteration's table row."""
-    cells = [str(r['iteration']), f'v{r["policy_version"]}', str(r['episodes']), f'{r["success_rate"]:.2f}',
+    cells = [str(r['iteration']), f'v{r["policy_version"]}', str(r['episodes']),
+             f'{r["success_rate"]:.2f}',
              f'{r["autonomous_success_rate"]:.2f}',
              f'{r.get("operator_free_success_rate", float("nan")):.2f}',
              f'{r["intervention_rate"]:.2f}',
@@ -443,14 +482,17 @@ def format_row(r: Dict[str, Any]) -> str:
     return '  '.join(c.rjust(w) for c, (_n, w) in zip(cells, TABLE_COLUMNS))
 
 
-def summarise(iteration: int, version: int, episodes: List[Dict[str, Any]], before: int) -> Dict[str, Any]:
+def summarise(iteration: int, version: int, episodes: List[Dict[str, Any]],
+              before: int) -> Dict[str, Any]:
     """Aggregate one iteration's episodes."""
     from aloe_ros.learning.episode import OUTCOME_SUCCESS
     n = len(episodes)
     steps = sum(e['steps'] for e in episodes) or 1
-    return {'iteration': iteration, 'policy_version': version, 'episodes': n, 'episodes_before': before,
+    return {'iteration': iteration, 'policy_version': version, 'episodes': n,
+            'episodes_before': before,
             'success_rate': sum(e['outcome'] == OUTCOME_SUCCESS for e in episodes) / n,
-            'autonomous_success_rate': sum(e['outcome'] == OUTCOME_SUCCESS and e['human_steps'] == 0
+            'autonomous_success_rate': sum(e['outcome'] == OUTCOME_SUCCESS
+                                           and e['human_steps'] == 0
                                            for e in episodes) / n,
             'intervention_rate': sum(e['human_steps'] for e in episodes) / steps,
             'mean_episode_time': float(np.mean([e['duration'] for e in episodes])),
@@ -463,11 +505,14 @@ def summarise(iteration: int, version: int, episodes: List[Dict[str, Any]], befo
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``aloe train-sim``."""
     parser = argparse.ArgumentParser(prog='aloe train-sim', description=__doc__.splitlines()[0])
-    parser.add_argument('--config', help='job YAML (default: config/jobs/sim_train.yaml of this package)')
-    parser.add_argument('--long', action='store_true', help='apply the job\'s long: overrides (stronger run)')
+    parser.add_argument('--config',
+                        help='job YAML (default: config/jobs/sim_train.yaml of this package)')
+    parser.add_argument('--long', action='store_true',
+                        help='apply the job\'s long: overrides (stronger run)')
     parser.add_argument('--out', help='run folder (default: runs/sim_train-<timestamp>)')
     parser.add_argument('--iterations', type=int, help='override the number of iterations')
-    parser.add_argument('--episodes-per-iteration', type=int, help='override episodes per iteration')
+    parser.add_argument('--episodes-per-iteration', type=int,
+                        help='override episodes per iteration')
     parser.add_argument('--demos', type=int, help='override the number of scripted demos')
     parser.add_argument('--bc-steps', type=int, help='override the BC warm-start steps')
     parser.add_argument('--critic-steps', type=int, help='override critic steps per iteration')
@@ -486,12 +531,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (JobConfigError, OSError, yaml.YAMLError) as exc:
         print(f'aloe train-sim: {exc}', file=sys.stderr)
         return 2
-    for key in ('iterations', 'episodes_per_iteration', 'demos', 'bc_steps', 'critic_steps', 'actor_steps',
+    for key in ('iterations', 'episodes_per_iteration', 'demos', 'bc_steps', 'critic_steps',
+                'actor_steps',
                 'eval_episodes', 'eval_every'):
         value = getattr(args, key)
         if value is not None:
             if value < (0 if key.endswith(('steps', 'eval_episodes')) else 1):
-                print(f'aloe train-sim: --{key.replace("_", "-")} must be positive', file=sys.stderr)
+                print(f'aloe train-sim: --{key.replace("_", "-")} must be positive',
+                      file=sys.stderr)
                 return 2
             job[key] = value
 
@@ -504,7 +551,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
     out_dir = os.path.abspath(args.out or os.path.join('runs', f'sim_train-{stamp}'))
     if os.path.exists(os.path.join(out_dir, 'store')):
-        print(f'aloe train-sim: {out_dir} already holds a run; pass another --out', file=sys.stderr)
+        print(f'aloe train-sim: {out_dir} already holds a run; pass another --out',
+              file=sys.stderr)
         return 2
     store_root = os.path.join(out_dir, 'store')
     weights_dir = os.path.join(out_dir, 'weights')
@@ -525,13 +573,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         store.close()
     with tqdm(total=job['bc_steps'], desc='2/4 behaviour cloning', unit='step') as bar:
         bc = warm_start(job, learner_cfg, store_root, weights_dir, bar)
-    print(f'  warm start exported as policy v{bc["version"]} (BC loss {bc["bc_loss_last"]:.3f})', flush=True)
+    print(f'  warm start exported as policy v{bc["version"]} (BC loss {bc["bc_loss_last"]:.3f})',
+          flush=True)
 
     launch_args = [f'store_root:={store_root}', f'weights_dir:={weights_dir}',
                    f'learner_config:={learner_yaml}', f'initial_weights:={bc["path"]}',
                    f'initial_sha256:={bc["sha256"]}', f'initial_version:={bc["version"]}',
                    f'task:={job["task"]}', f'max_episode_steps:={job["max_episode_steps"]}',
-                   f'image_height:={job["sim"]["image_height"]}', f'image_width:={job["sim"]["image_width"]}',
+                   f'image_height:={job["sim"]["image_height"]}',
+                   f'image_width:={job["sim"]["image_width"]}',
                    f'model_image_height:={learner_cfg.model.image_size[0]}',
                    f'model_image_width:={learner_cfg.model.image_size[1]}',
                    f'cameras:=[{",".join(learner_cfg.model.cameras)}]',
@@ -547,7 +597,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     supervisor = None
     try:
         supervisor = _make_supervisor()()
-        print('3/4 starting the graph (sim, observation, policy, executor, teleop, recorder, learner) ...',
+        print('3/4 starting the graph (sim, observation, policy, executor, teleop, recorder, '
+              'learner) ...',
               flush=True)
         supervisor.wait_ready()
         print('  graph up; policy v1 running', flush=True)
@@ -563,7 +614,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         live_before = 0
         for it in range(1, job['iterations'] + 1):
             episodes = []
-            with tqdm(total=job['episodes_per_iteration'], desc=f'4/4 iter {it} rollouts (v{version})',
+            with tqdm(total=job['episodes_per_iteration'],
+                      desc=f'4/4 iter {it} rollouts (v{version})',
                       unit='ep', leave=False) as bar:
                 for k in range(job['episodes_per_iteration']):
                     if not graph.alive():
@@ -576,7 +628,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             supervisor.wait_diagnostics()
             missed_before = supervisor.missed_ticks()
             t_train = time.monotonic()
-            with tqdm(total=job['critic_steps'] + job['actor_steps'], desc=f'4/4 iter {it} learner',
+            with tqdm(total=job['critic_steps'] + job['actor_steps'],
+                      desc=f'4/4 iter {it} learner',
                       unit='step', leave=False) as bar:
                 new_version, metrics = supervisor.train(job['critic_steps'], job['actor_steps'], bar)
             supervisor.wait_diagnostics()
@@ -586,11 +639,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             supervisor.wait_diagnostics()
             row['missed_ticks_during_training'] = missed_trained - missed_before
             row['missed_ticks_during_swap'] = supervisor.missed_ticks() - missed_trained
-            row.update({k: metrics[k] for k in ('mean_q', 'mean_v', 'ess', 'critic_loss', 'actor_loss')
+            row.update({k: metrics[k] for k in ('mean_q', 'mean_v', 'ess', 'critic_loss',
+                                                'actor_loss')
                         if k in metrics})
             row['train_seconds'] = time.monotonic() - t_train
             row['next_version'] = new_version
-            if job['eval_episodes'] > 0 and (it % job['eval_every'] == 0 or it == job['iterations']):
+            if job['eval_episodes'] > 0 and (it % job['eval_every'] == 0
+                                             or it == job['iterations']):
                 ev = evaluate_operator_free(supervisor, job, new_version, f'iter {it}')
                 row['operator_free_success_rate'] = ev['success_rate']
                 row['operator_free_eval'] = ev
@@ -602,16 +657,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('\ninterrupted: writing the report of the finished iterations', file=sys.stderr)
         code = 130
     except (TimeoutError, RuntimeError) as exc:
-        print(f'\naloe train-sim: {exc}; graph log: {os.path.join(out_dir, "graph.log")}', file=sys.stderr)
+        print(f'\naloe train-sim: {exc}; graph log: {os.path.join(out_dir, "graph.log")}',
+              file=sys.stderr)
         code = 1
     finally:
         if supervisor is not None:
             supervisor.destroy_node()
         rclpy.try_shutdown()
         graph_rc = graph.stop()
-    meta = {'task': job['task'], 'job': job, 'demos': demo_stats, 'bc': {k: v for k, v in bc.items()},
+    meta = {'task': job['task'], 'job': job, 'demos': demo_stats,
+            'bc': {k: v for k, v in bc.items()},
             'bc_start_eval': bc_eval,
-            'wall_seconds': time.monotonic() - t_start, 'graph_exit_code': graph_rc, 'exit_code': code}
+            'wall_seconds': time.monotonic() - t_start, 'graph_exit_code': graph_rc,
+            'exit_code': code}
     if rows:
         paths = write_report(out_dir, rows, meta)
         first, last = rows[0], rows[-1]
@@ -621,10 +679,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f'v{last["next_version"]} {last["operator_free_success_rate"]:.2f} '
                   f'({gain:+.2f}; target +0.30: '
                   f'{"met" if gain >= 0.3 else "NOT met"})')
-        print(f'\nBC start (v{first["policy_version"]}): success {first["success_rate"]:.2f}, autonomous '
-              f'{first["autonomous_success_rate"]:.2f}, interventions {first["intervention_rate"]:.2f}\n'
-              f'last (v{last["policy_version"]}):     success {last["success_rate"]:.2f}, autonomous '
-              f'{last["autonomous_success_rate"]:.2f}, interventions {last["intervention_rate"]:.2f}\n'
+        print(f'\nBC start (v{first["policy_version"]}): success {first["success_rate"]:.2f}, '
+              'autonomous '
+              f'{first["autonomous_success_rate"]:.2f}, interventions '
+              f'{first["intervention_rate"]:.2f}\n'
+              f'last (v{last["policy_version"]}):     success {last["success_rate"]:.2f}, '
+              'autonomous '
+              f'{last["autonomous_success_rate"]:.2f}, interventions '
+              f'{last["intervention_rate"]:.2f}\n'
               f'report: {paths["json"]}\ncurve:  {paths["png"]}\n'
               f'total {meta["wall_seconds"] / 60:.1f} min', flush=True)
     else:

@@ -77,7 +77,8 @@ def test_bench_system_quick(tmp_path, processes_mentioning):
     assert rec['episodes'] >= 2 and _finite(rec['mb_per_s']) and rec['mb_per_s'] > 0
     assert _finite(rec['bytes_per_episode']['mean']) and rec['bytes_per_episode']['mean'] > 0
     assert res['learner']['steps_in_train_window'] > 0
-    # One entry per issue-16 target, each {value, target, met}; --pin targets are not judged unpinned.
+    # One entry per issue-16 target, each {value, target, met}; --pin targets are not judged
+    # unpinned.
     assert set(res['targets']) == {
         'camera_delivery_min_fraction_train', 'obs_to_command_p99_ms_idle',
         'obs_to_command_p99_ratio_train_over_idle', 'period_error_p99_ms_train_pinned',

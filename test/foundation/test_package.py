@@ -133,7 +133,8 @@ def test_flake8():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason='issue 13: ~200 lines (mostly one-line docstrings) are still '
+@pytest.mark.xfail(strict=True,
+                   reason='issue 13: ~200 lines (mostly one-line docstrings) are still '
                    'over 99 columns; scripts/wrap_long_lines.py lists them')
 def test_ament_flake8_with_ros_defaults():
     """What a lab's standard `ament_flake8` lint test runs: its own configuration, no setup.cfg."""

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The shipped DDS transport profile reaches every station process, and Fast DDS uses it.
 
 Fast: every launch file that starts station nodes sets both profile variables (Fast DDS 2.x and 3.x
@@ -31,7 +43,8 @@ STATION_NODES = {'aloe_observation', 'aloe_policy', 'aloe_chunk_executor', 'aloe
 STATION_LAUNCHES = {
     'sim_train.launch.yaml': [{}],
     'sim.launch.yaml': [{'use_rsp': 'false'}],
-    'bimanual_robot.launch.yaml': [{'use_rsp': 'false'}, {'use_rsp': 'false', 'with_learner': 'false'}],
+    'bimanual_robot.launch.yaml': [{'use_rsp': 'false'},
+                                   {'use_rsp': 'false', 'with_learner': 'false'}],
     'teleop_rviz.launch.yaml': [{'station': 'sim', 'rviz': 'false', 'joy': 'false'},
                                 {'station': 'robot', 'rviz': 'false', 'joy': 'false'}],
     'gazebo.launch.yaml': [{}],
@@ -39,18 +52,21 @@ STATION_LAUNCHES = {
 
 
 def _resolver():
-    # Packages users install (rviz2, joy, ros_gz, ...) resolve to placeholders: only env is checked.
+    # Packages users install (rviz2, joy, ros_gz, ...) resolve to placeholders: only env is
+    # checked.
     return _LenientResolver(PackageResolver(source_trees={'aloe_ros': ROOT}))
 
 
 def test_every_launch_file_starting_the_station_is_listed():
     for name in sorted(os.listdir(LAUNCH_DIR)):
         text = open(os.path.join(LAUNCH_DIR, name)).read()
-        if any(f'exec: {exe}' in text for exe in STATION_NODES) or 'bimanual_robot.launch.yaml' in text:
+        if any(f'exec: {exe}' in text
+               for exe in STATION_NODES) or 'bimanual_robot.launch.yaml' in text:
             assert name in STATION_LAUNCHES, f'{name} starts station nodes: add it here and set the profile'
 
 
-@pytest.mark.parametrize('name,arguments', [(n, a) for n, branches in sorted(STATION_LAUNCHES.items())
+@pytest.mark.parametrize('name,arguments', [(n, a) for n,
+                                            branches in sorted(STATION_LAUNCHES.items())
                                             for a in branches])
 def test_station_processes_get_the_shipped_profile(name, arguments):
     # An empty base environment: whatever the process gets comes from the launch file.
@@ -124,7 +140,8 @@ def _shm_segments(pid):
 
 @pytest.mark.slow
 def test_launched_station_runs_on_the_shipped_profile(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}  # only the launch file sets them
+    # only the launch file sets them
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
     env['PYTHONUNBUFFERED'] = '1'
     sys.path.insert(0, os.path.join(ROOT, 'test', 'reliability'))
     from reliability_harness import TINY_CONFIG, make_weights

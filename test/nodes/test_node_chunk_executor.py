@@ -146,7 +146,8 @@ def test_executor_rejects_invalid_configuration(start_node):
 
 def test_refused_thread_settings_warn_once_and_the_loop_runs(ros, start_node):
     """A CPU that does not exist cannot be pinned to: one warning with the reason; ticks go on."""
-    proc = start_node('aloe_ros.nodes.chunk_executor', {'cpu_affinity': [4000], 'observation_timeout': 1.0})
+    proc = start_node('aloe_ros.nodes.chunk_executor',
+                      {'cpu_affinity': [4000], 'observation_timeout': 1.0})
     steps = ros.collect(ExecutedStep, '/aloe/executed_step', reliable(200))
     obs_pub = ros.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
     feed = lambda: obs_pub.publish(_observation(ros.node))  # noqa: E731

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Fault scenarios shared by the CI tests and ``bench/bench_faults.py``.
 
 ``RecorderKillTrials``: record complete episodes through the recorder node, kill -9 it in the
@@ -28,7 +40,8 @@ class RecorderKillTrials:
         self.driver = driver
         self.root = root
         self.rng = random.Random(seed)
-        self.proc = NodeProcess('aloe_ros.nodes.recorder', {'storage_root': root}, log_path=log_path)
+        self.proc = NodeProcess('aloe_ros.nodes.recorder', {'storage_root': root},
+                                log_path=log_path)
         node = driver.node
         self.step_pub = node.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
         self.start_cli = node.create_client(StartEpisode, '/aloe/start_episode')
@@ -50,7 +63,8 @@ class RecorderKillTrials:
             src = SOURCE_HUMAN if k % 7 == 3 else SOURCE_POLICY
             msg = ExecutedStep(episode_id=episode_id, step_index=k, source=src,
                                policy_version=1 if src == SOURCE_POLICY else 0,
-                               intervention=src == SOURCE_HUMAN, action=list(np.full(14, 0.01 * k)),
+                               intervention=src == SOURCE_HUMAN,
+                               action=list(np.full(14, 0.01 * k)),
                                observed_position=[0.0] * 14)
             msg.header.stamp = self.driver.stamp()
             self.step_pub.publish(msg)
@@ -117,7 +131,8 @@ class RecorderKillTrials:
                 problems.append('catalog integrity check failed')
             complete = set(store.episode_ids())
             if complete != set(self.expected):
-                problems.append(f'complete episodes {sorted(complete)} != expected {sorted(self.expected)}')
+                problems.append(f'complete episodes {sorted(complete)} != expected '
+                                f'{sorted(self.expected)}')
             for eid, (sha, n) in self.expected.items():
                 path = store.path_of(eid)
                 if not os.path.exists(path):
@@ -187,18 +202,22 @@ def kill_and_salvage(driver, root, log_path, durable_steps=60, tail_steps=20, de
     partials = []
 
     def durable():
-        pattern = os.path.join(root, 'episodes', '*', res.episode_id, res.episode_id + '_0.mcap.partial')
+        pattern = os.path.join(root, 'episodes', '*', res.episode_id, res.episode_id
+                               + '_0.mcap.partial')
         partials[:] = glob.glob(pattern)
-        return bool(partials) and sum(m[0] == STEP_TOPIC for m in read_partial(partials[0]).messages) \
+        return bool(partials) and sum(m[0] == STEP_TOPIC
+                                      for m in read_partial(partials[0]).messages) \
             >= durable_steps
     assert driver.spin_until(durable, deadline, period=0.1), proc.output()
     durable_after = time.monotonic() - published_at
     publish(durable_steps, tail_steps)
     proc.kill9()
     proc.start()           # the restarted recorder quarantines the partial episode ...
-    assert driver.spin_until(lambda: 'incomplete episode' in proc.output(), deadline), proc.output()
+    assert driver.spin_until(lambda: 'incomplete episode' in proc.output(),
+                             deadline), proc.output()
     assert proc.stop() == 0  # ... and releases the store for the salvage
-    cli = subprocess.run([sys.executable, '-m', 'aloe_ros.cli', 'salvage', '--root', root, '--all'],
+    cli = subprocess.run([sys.executable, '-m', 'aloe_ros.cli', 'salvage', '--root', root,
+                          '--all'],
                          capture_output=True, text=True, timeout=deadline)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     store = EpisodeStore(root)

@@ -111,7 +111,8 @@ def _drive_through_delay(env, expert, seed: int, delay: int, leader_mode: bool, 
     leader = env.proprio(np.float64)
     executed = leader.copy()
     for _ in range(ticks):
-        if leader_mode:   # the graph operator: steps its own leader arms, tolerates a lagging follower
+        # the graph operator: steps its own leader arms, tolerates a lagging follower
+        if leader_mode:
             leader = expert.act(command=leader, lead_tolerance=0.5)
         else:             # steps from the robot's last executed command
             leader = expert.act()
@@ -144,5 +145,6 @@ def test_act_from_a_given_command_steps_from_it():
     a_lead = expert.act(command=lead, lead_tolerance=0.5)
     a_blocked = expert.act(command=lead, lead_tolerance=0.05)   # 0.1 >= tolerance: measured pose
     assert not np.allclose(a_lead[:6], a_default[:6])
-    assert np.max(np.abs(a_lead[:6] - lead[:6])) <= 0.06 + 1e-9, 'a step from the leader, at most JOINT_STEP'
+    assert np.max(np.abs(a_lead[:6]
+                         - lead[:6])) <= 0.06 + 1e-9, 'a step from the leader, at most JOINT_STEP'
     np.testing.assert_allclose(a_blocked, a_default)

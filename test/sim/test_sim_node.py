@@ -158,27 +158,34 @@ def test_after_reset_an_arm_ignores_the_old_hold_target_until_a_new_command():
     proc = _start()
     probe = _Probe()
     try:
-        assert probe.spin(60.0, lambda: probe.left is not None and probe.diag), 'node never published'
+        assert probe.spin(60.0, lambda: probe.left is not None
+                          and probe.diag), 'node never published'
         names = robot.SIDE_JOINT_NAMES['left']
         old = list(robot.HOME_ARM) + [0.0]
         old[0] = 0.6                                   # last episode's end pose, gripper closed
         probe.traj.publish(_trajectory(names, old, t=0.1))
-        assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.6) < 0.02), 'arm did not follow'
+        assert probe.spin(30.0, lambda: abs(probe.left.position[0]
+                                            - 0.6) < 0.02), 'arm did not follow'
         reset = probe.node.create_client(ResetScene, '/sim/reset')
         assert reset.wait_for_service(timeout_sec=60.0)
         future = reset.call_async(ResetScene.Request(seed=5, task=''))
         assert probe.spin(60.0, lambda: future.done()) and future.result().success
-        assert probe.spin(30.0, lambda: abs(probe.left.position[0]) < 0.02), 'reset did not home the arm'
+        assert probe.spin(30.0,
+                          lambda: abs(probe.left.position[0]) < 0.02), 'reset did not home the arm'
         for _ in range(5):                             # the stale hold target keeps coming
             probe.traj.publish(_trajectory(names, old, t=0.02))
             probe.spin(0.1)
-        assert probe.spin(30.0, lambda: int(probe.diag.get('ignored_after_reset', 0)) >= 1), probe.diag
+        assert probe.spin(30.0,
+                          lambda: int(probe.diag.get('ignored_after_reset', 0)) >= 1), probe.diag
         assert abs(probe.left.position[0]) < 0.02, 'the old target pulled the arm back'
         new = list(robot.HOME_ARM) + [1.0]
-        new[0] = 0.3                                   # a new command (the executor resumed): followed
+        # a new command (the executor resumed): followed
+        new[0] = 0.3
         probe.traj.publish(_trajectory(names, new, t=0.1))
-        assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.3) < 0.01), 'new command ignored'
-        probe.traj.publish(_trajectory(names, old, t=0.5))   # from then on every command is followed
+        assert probe.spin(30.0, lambda: abs(probe.left.position[0]
+                                            - 0.3) < 0.01), 'new command ignored'
+        # from then on every command is followed
+        probe.traj.publish(_trajectory(names, old, t=0.5))
         assert probe.spin(30.0, lambda: abs(probe.left.position[0] - 0.6) < 0.02)
     finally:
         probe.close()

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The executor's control thread logic on a simulated clock: absolute deadlines, skipped ticks,
 timing statistics, real-time settings (ROS-free)."""
 
@@ -47,7 +59,8 @@ def run_loop(n, **kw):
 
 
 def test_deadlines_are_absolute_so_late_wakeups_do_not_drift():
-    # Every wake-up 3 ms late and every tick taking 4 ms: a relative sleep (sleep(period) after each
+    # Every wake-up 3 ms late and every tick taking 4 ms: a relative sleep (sleep(period) after
+    # each
     # tick) would drift 7 ms per tick; absolute deadlines keep tick k at t0 + k * period + 3 ms.
     clock, loop = run_loop(100, delays=[0.003] * 100, tick_costs=[0.004] * 100)
     deadlines = np.array(clock.waits)

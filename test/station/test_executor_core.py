@@ -343,7 +343,8 @@ def test_never_outside_limits(events, blend):
         elif ev[0] == 'mode':
             if ev[1] == ec.MODE_RUN and core.mode != ec.MODE_RUN and core.observed is not None \
                     and previous is not None:
-                synced = np.clip(core.observed, lower, upper)   # RUN resumes from the measured pose
+                # RUN resumes from the measured pose
+                synced = np.clip(core.observed, lower, upper)
                 if np.max(np.abs(synced - core.last_command)) > ec.RESYNC_THRESHOLD:
                     previous = synced
             core.set_mode(ev[1])

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The DDS transport check of the observation node (ROS-free): what the shipped and other
 profiles carry, and when a camera's frames are reported as too large."""
 
@@ -12,7 +24,8 @@ SHIPPED = os.path.join(ROOT, 'config', 'dds', 'fastdds_large_data.xml')
 FRAME_480P = 480 * 640 * 3 + 100  # serialized rgb8 Image: pixels + header
 
 
-def profile(tmp_path, segment='<segment_size>1048576</segment_size>', builtin='false', transports=('shm',),
+def profile(tmp_path, segment='<segment_size>1048576</segment_size>', builtin='false',
+            transports=('shm',),
             default='true'):
     ids = ''.join(f'<transport_id>{t}</transport_id>' for t in transports)
     text = f'''<?xml version="1.0"?>
@@ -39,7 +52,8 @@ def test_shipped_profile_carries_three_480p_cameras():
 
 
 def test_fastdds_3_variable_wins_and_default_transports_do_not_carry_480p(tmp_path):
-    env = {'FASTDDS_DEFAULT_PROFILES_FILE': SHIPPED, 'FASTRTPS_DEFAULT_PROFILES_FILE': '/nonexistent.xml'}
+    env = {'FASTDDS_DEFAULT_PROFILES_FILE': SHIPPED,
+           'FASTRTPS_DEFAULT_PROFILES_FILE': '/nonexistent.xml'}
     assert transport.transport_info(env, str(tmp_path)).segment_bytes == 32 * 2**20
     info = transport.transport_info({}, str(tmp_path))
     assert info.segment_bytes == transport.FASTDDS_DEFAULT_SEGMENT

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Raw camera frames: JPEG / PNG transcoding of recorded Images; sim frame ids."""
 
 import os
@@ -78,7 +90,8 @@ def test_compressed_topic_follows_image_transport():
 
 
 def test_sim_cameras_are_stamped_with_the_urdf_optical_frames():
-    links = {link.get('name') for link in ET.parse(os.path.join(ROOT, 'urdf', 'aloe_bimanual.urdf'))
+    links = {link.get('name')
+             for link in ET.parse(os.path.join(ROOT, 'urdf', 'aloe_bimanual.urdf'))
              .getroot().iter('link')}
     for cam in CAMERAS:
         assert camera_frame_id(cam) in links

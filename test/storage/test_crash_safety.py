@@ -66,7 +66,8 @@ def check_store(root, must_have):
         for dirpath, _d, files in os.walk(os.path.join(root, 'episodes')):
             on_disk += files
         assert not [f for f in on_disk if f.endswith('.partial')]
-        assert sorted(f[:-len('_0.mcap')] for f in on_disk if f.endswith('.mcap')) == sorted(complete)
+        assert sorted(f[:-len('_0.mcap')] for f in on_disk
+                      if f.endswith('.mcap')) == sorted(complete)
         for rec in complete.values():   # every complete episode is a whole bag directory
             info = read_bag_metadata(os.path.dirname(os.path.join(root, rec.path)))
             assert info['relative_file_paths'] == [os.path.basename(rec.path)]

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """LeRobotDataset v3.0 export / import, checked against the v3.0 layout of LeRobot's source.
 
 LeRobot itself cannot be installed here (it pins another torch); these tests read the files
@@ -47,8 +59,10 @@ def make_store(root, lengths=(12, 9, 15), dt=0.02):
         rng = np.random.default_rng(k)
         sources = np.full(n, SOURCE_POLICY, np.uint8)
         sources[n // 3: n // 2] = SOURCE_HUMAN
-        ep = make_episode(f'ep{k}', actions=rng.normal(size=(n, 14)), proprio=rng.normal(size=(n, 14)),
-                          sources=sources, policy_versions=np.where(sources == SOURCE_POLICY, k + 1, 0),
+        ep = make_episode(f'ep{k}', actions=rng.normal(size=(n, 14)),
+                          proprio=rng.normal(size=(n, 14)),
+                          sources=sources,
+                          policy_versions=np.where(sources == SOURCE_POLICY, k + 1, 0),
                           images={'cam_high': smooth_frames(n, 10 * k),
                                   'cam_left_wrist': smooth_frames(n, 50 - 10 * k)},
                           outcome=outcome, task='handover',
@@ -81,9 +95,11 @@ def test_export_writes_the_v3_layout(exported):
         info = json.load(f)
     assert info['codebase_version'] == 'v3.0' and info['fps'] == 50
     assert (info['total_episodes'], info['total_frames'], info['total_tasks']) == (3, n_total, 2)
-    assert info['data_path'].format(chunk_index=0, file_index=0) == 'data/chunk-000/file-000.parquet'
+    assert info['data_path'].format(chunk_index=0,
+                                    file_index=0) == 'data/chunk-000/file-000.parquet'
     feats = info['features']
-    assert feats['observation.state'] == {'dtype': 'float32', 'shape': [14], 'names': JOINT_NAMES_14}
+    assert feats['observation.state'] == {'dtype': 'float32', 'shape': [14],
+                                          'names': JOINT_NAMES_14}
     assert feats['action']['names'] == JOINT_NAMES_14
     cam = feats['observation.images.cam_high']
     assert cam['dtype'] == 'video' and cam['shape'] == [H, W, 3]
@@ -98,7 +114,8 @@ def test_export_writes_the_v3_layout(exported):
     assert set(data.column_names) == {k for k, ft in feats.items() if ft['dtype'] != 'video'}
     d = data.to_pydict()
     np.testing.assert_array_equal(d['index'], np.arange(n_total))
-    episodes = pq.read_table(os.path.join(out, 'meta/episodes/chunk-000/file-000.parquet')).to_pylist()
+    episodes = pq.read_table(os.path.join(out,
+                                          'meta/episodes/chunk-000/file-000.parquet')).to_pylist()
     tasks = pq.read_table(os.path.join(out, 'meta/tasks.parquet'))
     assert json.loads(tasks.schema.metadata[b'pandas'])['index_columns'] == ['task']
     task_of = dict(zip(tasks.column('task_index').to_pylist(), tasks.column('task').to_pylist()))
@@ -106,7 +123,8 @@ def test_export_writes_the_v3_layout(exported):
         lo, hi = row['dataset_from_index'], row['dataset_to_index']
         assert row['episode_index'] == k and row['length'] == len(ep) == hi - lo
         assert row['aloe.episode_id'] == ep.episode_id and row['aloe.outcome'] == ep.outcome
-        np.testing.assert_array_equal(np.array(d['observation.state'][lo:hi], np.float32), ep.proprio)
+        np.testing.assert_array_equal(np.array(d['observation.state'][lo:hi], np.float32),
+                                      ep.proprio)
         np.testing.assert_array_equal(np.array(d['action'][lo:hi], np.float32), ep.actions)
         np.testing.assert_array_equal(d['source'][lo:hi], ep.sources)
         np.testing.assert_array_equal(d['policy_version'][lo:hi], ep.policy_versions)
@@ -116,7 +134,8 @@ def test_export_writes_the_v3_layout(exported):
         np.testing.assert_allclose(d['timestamp'][lo:hi], np.arange(len(ep)) / 50, atol=1e-6)
         assert d['next.done'][lo:hi] == [False] * (len(ep) - 1) + [ep.terminated]
         assert d['next.truncated'][lo:hi] == [False] * (len(ep) - 1) + [ep.truncated]
-        assert {task_of[i] for i in d['task_index'][lo:hi]} == {ep.instruction} == set(row['tasks'])
+        assert {task_of[i]
+                for i in d['task_index'][lo:hi]} == {ep.instruction} == set(row['tasks'])
         assert row['videos/observation.images.cam_high/from_timestamp'] == pytest.approx(lo / 50)
         assert row['videos/observation.images.cam_high/to_timestamp'] == pytest.approx(hi / 50)
         assert row['stats/action/count'] == [len(ep)]
@@ -124,20 +143,24 @@ def test_export_writes_the_v3_layout(exported):
     with open(os.path.join(out, 'meta/stats.json')) as f:
         stats = json.load(f)
     states = np.concatenate([e.proprio for e in eps]).astype(np.float64)
-    np.testing.assert_allclose(stats['observation.state']['mean'], states.mean(0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(stats['observation.state']['std'], states.std(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(stats['observation.state']['mean'], states.mean(0), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(stats['observation.state']['std'], states.std(0), rtol=1e-4,
+                               atol=1e-6)
     np.testing.assert_allclose(stats['observation.state']['min'], states.min(0), rtol=1e-6)
     assert stats['observation.state']['count'] == [n_total]
     img = stats['observation.images.cam_high']
     assert np.array(img['mean']).shape == (3, 1, 1) and img['count'] == [n_total]
     all_frames = np.concatenate([e.images['cam_high'] for e in eps]) / 255.0
-    np.testing.assert_allclose(np.array(img['max']).ravel(), all_frames.max(axis=(0, 1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(np.array(img['max']).ravel(), all_frames.max(axis=(0, 1, 2)),
+                               rtol=1e-6)
 
 
 def test_videos_decode_to_every_frame(exported):
     out, eps, _report = exported
     for cam in ('cam_high', 'cam_left_wrist'):
-        frames = decode_video(os.path.join(out, f'videos/observation.images.{cam}/chunk-000/file-000.mp4'))
+        frames = decode_video(os.path.join(out,
+                                           f'videos/observation.images.{cam}/chunk-000/file-000.mp4'))
         expected = np.concatenate([e.images[cam] for e in eps])
         assert frames.shape == expected.shape
         err = np.abs(frames.astype(int) - expected.astype(int))
@@ -156,7 +179,8 @@ def test_round_trip_export_import(exported, tmp_path):
         np.testing.assert_array_equal(back.sources, ep.sources)
         np.testing.assert_array_equal(back.policy_versions, ep.policy_versions)
         np.testing.assert_array_equal(back.interventions, ep.interventions)
-        assert (back.outcome, back.terminated, back.truncated) == (ep.outcome, ep.terminated, ep.truncated)
+        assert (back.outcome, back.terminated,
+                back.truncated) == (ep.outcome, ep.terminated, ep.truncated)
         assert back.instruction == ep.instruction and back.seed == ep.seed
         for cam in ep.images:
             assert back.images[cam].shape == ep.images[cam].shape
@@ -173,7 +197,8 @@ def test_import_of_a_foreign_dataset_gives_human_demos(exported, tmp_path, capsy
     pq.write_table(data.drop_columns([c for c in data.column_names if c in ours]), path)
     path = os.path.join(out, 'meta/episodes/chunk-000/file-000.parquet')
     rows = pq.read_table(path)
-    pq.write_table(rows.drop_columns([c for c in rows.column_names if c.startswith('aloe.')]), path)
+    pq.write_table(rows.drop_columns([c for c in rows.column_names if c.startswith('aloe.')]),
+                   path)
     root = str(tmp_path / 'demos')
     assert import_main(['--format', 'lerobot', '--src', out, '--root', root]) == 0
     assert 'imported 3 episodes' in capsys.readouterr().out
@@ -199,7 +224,8 @@ def test_export_refuses_an_existing_directory_and_mixed_rates(tmp_path):
                       dt=0.1, start_ns=10 ** 10)
     with pytest.raises(ValueError, match='runs at 10.0 Hz, the dataset at 50 Hz'):
         export_lerobot(store, str(tmp_path / 'mixed'), progress=False)
-    assert not os.path.exists(tmp_path / 'mixed') and not os.path.exists(tmp_path / 'mixed.partial')
+    assert not os.path.exists(tmp_path
+                              / 'mixed') and not os.path.exists(tmp_path / 'mixed.partial')
     store.close()
 
 
@@ -207,10 +233,12 @@ def test_export_command_line(tmp_path, capsys):
     store, eps = make_store(str(tmp_path / 'store'), lengths=(6, 4, 5))
     store.close()
     out = str(tmp_path / 'ds')
-    assert export_main(['--root', str(tmp_path / 'store'), '--out', out, '--format', 'lerobot']) == 0
+    assert export_main(['--root', str(tmp_path / 'store'), '--out', out, '--format',
+                        'lerobot']) == 0
     printed = capsys.readouterr().out
     assert 'exported 3 episodes, 15 frames at 50 fps' in printed
-    assert export_main(['--root', str(tmp_path / 'store'), '--out', out, '--format', 'lerobot']) == 1
+    assert export_main(['--root', str(tmp_path / 'store'), '--out', out, '--format',
+                        'lerobot']) == 1
     assert 'exists' in capsys.readouterr().err
 
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The recorder node as a real process, driven over ROS by a test node."""
 
 import os
@@ -124,8 +136,10 @@ def test_records_an_episode_end_to_end(driver):
     res = driver.start(task_instruction='pick the cube')
     assert res.success, res.message
     eid = res.episode_id
-    assert driver.wait_for(lambda: any(e.episode_id == eid and e.event == 0 for e in driver.events))
-    sources = [SOURCE_POLICY, SOURCE_POLICY, SOURCE_HUMAN, SOURCE_HUMAN, SOURCE_POLICY, SOURCE_POLICY]
+    assert driver.wait_for(lambda: any(e.episode_id == eid and e.event == 0
+                                       for e in driver.events))
+    sources = [SOURCE_POLICY, SOURCE_POLICY, SOURCE_HUMAN, SOURCE_HUMAN, SOURCE_POLICY,
+               SOURCE_POLICY]
     for k, src in enumerate(sources):
         obs = Observation(camera_names=['cam_high'], position=list(0.1 * k + np.arange(12.0)),
                           gripper=[k / 10, 1 - k / 10], joint_names=[f'j{i}' for i in range(12)])
@@ -144,7 +158,8 @@ def test_records_an_episode_end_to_end(driver):
     assert summary.episode_id == eid and summary.num_steps == 6 and summary.num_human_steps == 2
     assert summary.num_interventions == 1 and list(summary.policy_versions) == [3]
     assert summary.terminated and not summary.truncated and summary.uri.endswith('/' + eid)
-    assert driver.wait_for(lambda: [e for e in driver.events if e.episode_id == eid and e.event == 1])
+    assert driver.wait_for(lambda: [e for e in driver.events if e.episode_id == eid
+                                    and e.event == 1])
     ended = [e for e in driver.events if e.episode_id == eid and e.event == 1]
     assert ended[0].outcome == OUTCOME_SUCCESS and ended[0].policy_version == 3
 
@@ -209,7 +224,8 @@ def test_max_episode_steps_ends_as_timeout(driver):
     eid = driver.start().episode_id
     for k in range(MAX_STEPS + 3):
         driver.step(eid, k, 10 + k)
-    assert driver.wait_for(lambda: any(e.episode_id == eid and e.event == 1 for e in driver.events))
+    assert driver.wait_for(lambda: any(e.episode_id == eid and e.event == 1
+                                       for e in driver.events))
     event = [e for e in driver.events if e.episode_id == eid and e.event == 1][0]
     assert event.outcome == OUTCOME_TIMEOUT and event.truncated and not event.terminated
     rec = EpisodeStore(driver.root).catalog.get(eid)

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The recorder keeps the station's topics: raw or transcoded cameras, compressed cameras, joint states."""
 
 import os
@@ -41,8 +53,10 @@ def _diag(driver, key):
 def test_station_topics_recorded_with_jpeg_transcoding(tmp_path):
     root = str(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'aloe_ros.nodes.recorder', '--ros-args', '-p', f'storage_root:={root}',
-         '-p', 'camera_transcode:=jpeg', '-p', "compressed_camera_topics:=['/wrist/image/compressed']"],
+        [sys.executable, '-m', 'aloe_ros.nodes.recorder', '--ros-args', '-p',
+         f'storage_root:={root}',
+         '-p', 'camera_transcode:=jpeg', '-p',
+         "compressed_camera_topics:=['/wrist/image/compressed']"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
     driver = Driver(proc, root)
     try:
@@ -89,7 +103,8 @@ def test_station_topics_recorded_with_jpeg_transcoding(tmp_path):
         assert count['/cam_left_wrist/image_raw'] >= 3
         assert count['/wrist/image/compressed'] >= 3 and count['/follower_left/joint_states'] >= 3
         assert '/cam_high/image_raw' not in count
-        assert count.get('/cam_right_wrist/image_raw/compressed') == 0   # registered, never published
+        # registered, never published
+        assert count.get('/cam_right_wrist/image_raw/compressed') == 0
         mcap = os.path.join(bag, info['relative_file_paths'][0])
         first = next(iter_messages(mcap, ['/cam_high/image_raw/compressed']))[2]
         assert first.header.frame_id == 'cam_high_optical_frame'

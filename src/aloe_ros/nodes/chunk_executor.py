@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Chunk executor node: plays action chunks at a fixed rate, arbitrates policy vs human.
 
 Thin shell around ``aloe_ros.station.executor_core.ExecutorCore`` (all rules live there).
@@ -7,15 +19,18 @@ Thin shell around ``aloe_ros.station.executor_core.ExecutorCore`` (all rules liv
 Subscribes: ``/aloe/observation`` (Observation, sensor data), ``/aloe/action_chunk`` (ActionChunk,
 reliable 5), ``/aloe/intervention`` (InterventionState, latched), ``/aloe/teleop_command``
 (JointState, 14 names), ``/aloe/episode_event`` (EpisodeEvent, latched).
-Publishes: per arm ``/<controller>/joint_trajectory`` (JointTrajectory) or ``/<controller>/commands``
+Publishes: per arm ``/<controller>/joint_trajectory`` (JointTrajectory) or
+``/<controller>/commands``
 (Float64MultiArray) by ``command_interface``; ``/aloe/executed_step`` (ExecutedStep, reliable 200)
 every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
 Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
 
 Threads: the control loop runs on its own thread (``ExecutorCore``'s ``ControlLoop``), ticking at
-absolute deadlines ``t0 + k / rate`` on the monotonic clock (on ROS time under ``use_sim_time``), so
+absolute deadlines ``t0 + k / rate`` on the monotonic clock (on ROS time under ``use_sim_time``),
+so
 message handling, diagnostics and services on the ROS executor's thread never delay a tick. It can
-be pinned to CPUs (``cpu_affinity``) and run at a SCHED_FIFO priority (``thread_priority``); a setting
+be pinned to CPUs (``cpu_affinity``) and run at a SCHED_FIFO priority (``thread_priority``); a
+setting
 that is not permitted is reported once with the reason and the loop runs without it. One lock
 guards the core and the node's state, shared by the two threads.
 
@@ -57,7 +72,8 @@ from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
                                    FatalNodeError, guard_clock, LATCHED, OncePerCause, ParamSpec,
-                                   SENSOR_DATA, declare_parameters, reliable, run_node, stamp_to_sec)
+                                   SENSOR_DATA, declare_parameters, reliable, run_node,
+                                   stamp_to_sec)
 
 #: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
 CHUNK_OVERHEAD_BYTES = 64 * 1024
@@ -85,39 +101,54 @@ def parameter_specs():
                   length_of='joint_names', read_only=True),
         ParamSpec('max_velocities', _ARM_VMAX * 2, 'max velocity per joint [rad/s | 1/s]',
                   length_of='joint_names', min=1e-6, read_only=True),
-        ParamSpec('blend_steps', 5, 'ticks over which a new chunk is blended into the running plan',
+        ParamSpec('blend_steps', 5,
+                  'ticks over which a new chunk is blended into the running plan',
                   min=0, max=1000),
-        ParamSpec('skip_past_steps', True, 'skip chunk steps whose time (stamp + k*dt) has passed'),
+        ParamSpec('skip_past_steps', True,
+                  'skip chunk steps whose time (stamp + k*dt) has passed'),
         ParamSpec('observation_timeout', 0.2, 'hold when no observation arrived for this long [s]',
                   min=0.001, max=10.0),
-        ParamSpec('teleop_timeout', 0.2, 'hold during an intervention when no teleop command arrived '
+        ParamSpec('teleop_timeout', 0.2,
+                  'hold during an intervention when no teleop command arrived '
                   'for this long [s]', min=0.001, max=10.0),
         ParamSpec('command_interface', 'trajectory', 'trajectory: JointTrajectory to '
-                  '<controller>/joint_trajectory; forward: Float64MultiArray to <controller>/commands',
+                  '<controller>/joint_trajectory; forward: Float64MultiArray to '
+                  '<controller>/commands',
                   choices=['trajectory', 'forward'], read_only=True),
         ParamSpec('arms', ['left', 'right'], 'arm prefixes: joints named <arm>_* go to that arm',
                   read_only=True, allow_empty=False),
         ParamSpec('controllers', ['left_arm_controller', 'right_arm_controller'],
                   'controller namespace per arm', length_of='arms', read_only=True),
-        ParamSpec('trajectory_time_from_start', 0.0, 'time_from_start of the trajectory point [s]; '
+        ParamSpec('trajectory_time_from_start', 0.0,
+                  'time_from_start of the trajectory point [s]; '
                   '0 = one control period', min=0.0, max=5.0),
-        ParamSpec('start_mode', 'RUN', 'mode at start-up', choices=['RUN', 'HOLD'], read_only=True),
-        ParamSpec('clock_max_backward', 0.5, '/clock samples going back more than this are rejected [s]',
+        ParamSpec('start_mode', 'RUN', 'mode at start-up', choices=['RUN', 'HOLD'],
+                  read_only=True),
+        ParamSpec('clock_max_backward', 0.5,
+                  '/clock samples going back more than this are rejected [s]',
                   min=0.0, max=3600.0, read_only=True),
-        ParamSpec('clock_max_forward', 10.0, '/clock samples jumping forward more than this are rejected [s]',
+        ParamSpec('clock_max_forward', 10.0,
+                  '/clock samples jumping forward more than this are rejected [s]',
                   min=0.001, max=1e6, read_only=True),
         ParamSpec('clock_recover_after', 0.5, 'hold until /clock has been sane this long [wall s]',
                   min=0.0, max=60.0, read_only=True),
-        ParamSpec('max_horizon', ec.DEFAULT_MAX_HORIZON, 'longest chunk accepted [steps]; longer ones are '
+        ParamSpec('max_horizon', ec.DEFAULT_MAX_HORIZON,
+                  'longest chunk accepted [steps]; longer ones are '
                   'refused before their data is read', min=1, max=1_000_000, read_only=True),
-        ParamSpec('report_window', 5.0, 'window of the per-cause report budget [s]', min=0.1, max=3600.0,
+        ParamSpec('report_window', 5.0, 'window of the per-cause report budget [s]', min=0.1,
+                  max=3600.0,
                   read_only=True),
-        ParamSpec('report_burst', 3, 'reports (log + SafetyEvent) per cause per window', min=1, max=1000,
+        ParamSpec('report_burst', 3, 'reports (log + SafetyEvent) per cause per window', min=1,
+                  max=1000,
                   read_only=True),
-        ParamSpec('cpu_affinity', [], 'CPUs the control thread may run on (empty: any); keep other '
-                  'processes off them for a quiet core', kind='int_array', min=0, max=4095, read_only=True),
-        ParamSpec('thread_priority', 0, 'SCHED_FIFO priority of the control thread, 1-99 (0: normal '
-                  'scheduling); needs CAP_SYS_NICE or an rtprio limit, else a warning and normal priority',
+        ParamSpec('cpu_affinity', [],
+                  'CPUs the control thread may run on (empty: any); keep other '
+                  'processes off them for a quiet core', kind='int_array', min=0, max=4095,
+                  read_only=True),
+        ParamSpec('thread_priority', 0,
+                  'SCHED_FIFO priority of the control thread, 1-99 (0: normal '
+                  'scheduling); needs CAP_SYS_NICE or an rtprio limit, else a warning and normal '
+                  'priority',
                   min=0, max=99, read_only=True),
     ]
 
@@ -132,7 +163,8 @@ class ChunkExecutorNode(Node):
     def __init__(self, **kwargs):
         """Declare parameters, build the core, create interfaces, start the control thread."""
         super().__init__('chunk_executor', **kwargs)
-        # Callbacks (ROS executor thread) and ticks (control thread) share the core under this lock.
+        # Callbacks (ROS executor thread) and ticks (control thread) share the core under this
+        # lock.
         self._lock = threading.Lock()
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
@@ -154,8 +186,10 @@ class ChunkExecutorNode(Node):
 
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected',
-                          'observations_rejected', 'teleop_rejected', 'policy_steps', 'human_steps',
-                          'hold_steps', 'clamped_steps', 'clock_rejected', 'episode_events_rejected',
+                          'observations_rejected', 'teleop_rejected', 'policy_steps',
+                          'human_steps',
+                          'hold_steps', 'clamped_steps', 'clock_rejected',
+                          'episode_events_rejected',
                           'reports_suppressed')
         self.once = OncePerCause(self.get_logger(), on_event=self._publish_cause_event,
                                  window=p['report_window'], burst=p['report_burst'])
@@ -174,14 +208,19 @@ class ChunkExecutorNode(Node):
         forward = p['command_interface'] == 'forward'
         self.cmd_pubs = [
             self.create_publisher(Float64MultiArray if forward else JointTrajectory,
-                                  f'/{c}/commands' if forward else f'/{c}/joint_trajectory', COMMANDS)
+                                  f'/{c}/commands' if forward else f'/{c}/joint_trajectory',
+                                  COMMANDS)
             for c in p['controllers']]
-        self.create_subscription(Observation, '/aloe/observation', self._on_observation, SENSOR_DATA)
-        # Chunks arrive serialized: an oversized one is refused on its byte count, never deserialized.
+        self.create_subscription(Observation, '/aloe/observation', self._on_observation,
+                                 SENSOR_DATA)
+        # Chunks arrive serialized: an oversized one is refused on its byte count, never
+        # deserialized.
         self._max_chunk_bytes = p['max_horizon'] * len(self.joint_names) * 4 + CHUNK_OVERHEAD_BYTES
-        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk_data, reliable(5),
+        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk_data,
+                                 reliable(5),
                                  raw=True)
-        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention, LATCHED)
+        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+                                 LATCHED)
         self.create_subscription(JointState, '/aloe/teleop_command', self._on_teleop, COMMANDS)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
         self.create_service(SetMode, '/aloe/executor/set_mode', self._on_set_mode)
@@ -196,9 +235,11 @@ class ChunkExecutorNode(Node):
                 JumpThreshold(min_forward=RosDuration(nanoseconds=1),
                               min_backward=RosDuration(nanoseconds=-1), on_clock_change=True),
                 post_callback=lambda _jump: self._time_moved.set())
-            self.control = ec.ControlLoop(self.dt, self._tick, self._now, self._wait_ros_time, self.loop)
+            self.control = ec.ControlLoop(self.dt, self._tick, self._now, self._wait_ros_time,
+                                          self.loop)
         else:
-            self.control = ec.ControlLoop(self.dt, self._tick, time.monotonic, self._wait_monotonic,
+            self.control = ec.ControlLoop(self.dt, self._tick, time.monotonic,
+                                          self._wait_monotonic,
                                           self.loop)
         self.realtime = ec.RealtimeSettings(cpu_affinity=list(p['cpu_affinity']),
                                             priority=p['thread_priority'])
@@ -209,7 +250,8 @@ class ChunkExecutorNode(Node):
             f'({"ROS time" if self._sim_time else "monotonic clock"}'
             f'{", CPUs " + str(self.realtime.cpu_affinity) if self.realtime.cpu_affinity else ""}'
             f'{", SCHED_FIFO " + str(self.realtime.priority) if self.realtime.priority else ""}), '
-            f'{len(self.joint_names)} joints, {p["command_interface"]} commands to {list(p["controllers"])}; '
+            f'{len(self.joint_names)} joints, {p["command_interface"]} commands to '
+            f'{list(p["controllers"])}; '
             'holding until the first observation')
 
     # ------------------------------------------------------------------ control thread
@@ -275,7 +317,8 @@ class ChunkExecutorNode(Node):
             self.core.config.teleop_timeout = float(value)
 
     def _publish_safety(self, level: int, kind: int, message: str) -> None:
-        msg = SafetyEvent(level=level, kind=kind, node=self.get_fully_qualified_name(), message=message)
+        msg = SafetyEvent(level=level, kind=kind, node=self.get_fully_qualified_name(),
+                          message=message)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.safety_pub.publish(msg)
 
@@ -315,7 +358,8 @@ class ChunkExecutorNode(Node):
                 self.core.on_observation(self._now(), observed, stale=msg.stale)
         except (ValueError, FloatingPointError) as exc:
             self.diag.count('observations_rejected')
-            self.once.report('observation', f'observation rejected: {exc}; holding if no valid one follows')
+            self.once.report('observation',
+                             f'observation rejected: {exc}; holding if no valid one follows')
             return
         self.once.clear('observation', 'observations valid again')
 
@@ -333,9 +377,11 @@ class ChunkExecutorNode(Node):
     def _on_chunk(self, msg: ActionChunk) -> None:
         self.diag.count('chunks_received')
         try:
-            chunk = ec.chunk_from_fields(stamp_to_sec(msg.header.stamp), msg.chunk_id, msg.policy_version,
+            chunk = ec.chunk_from_fields(stamp_to_sec(msg.header.stamp), msg.chunk_id,
+                                         msg.policy_version,
                                          msg.horizon, msg.action_dim, msg.joint_names, msg.dt,
-                                         msg.actions, self.joint_names, self.dt, self.p['max_horizon'])
+                                         msg.actions, self.joint_names, self.dt,
+                                         self.p['max_horizon'])
         except (FloatingPointError, ValueError) as exc:
             self.diag.count('chunks_rejected')
             with self._lock:
@@ -355,7 +401,8 @@ class ChunkExecutorNode(Node):
                 self.core.on_teleop(self._now(), target)
         except (ValueError, FloatingPointError) as exc:
             self.diag.count('teleop_rejected')
-            self.once.report('teleop', f'teleop command rejected: {exc}; holding if no valid one follows')
+            self.once.report('teleop',
+                             f'teleop command rejected: {exc}; holding if no valid one follows')
             return
         self.once.clear('teleop', 'teleop commands valid again')
 
@@ -368,7 +415,8 @@ class ChunkExecutorNode(Node):
             if self.episode_id:
                 self.diag.count('episode_events_rejected')
                 self.once.report(f'episode_event:{msg.episode_id}',
-                                 f'EVENT_STARTED for {msg.episode_id!r} while episode {self.episode_id!r} is '
+                                 f'EVENT_STARTED for {msg.episode_id!r} while episode '
+                                 f'{self.episode_id!r} is '
                                  'open: ignored (forged or stale); steps stay labelled '
                                  f'{self.episode_id!r}')
                 return
@@ -407,7 +455,8 @@ class ChunkExecutorNode(Node):
             return
         stamp = now_msg.to_msg()
         self._publish_command(result.command, stamp)
-        step = ExecutedStep(episode_id=self.episode_id, step_index=self.step_index, source=result.source,
+        step = ExecutedStep(episode_id=self.episode_id, step_index=self.step_index,
+                            source=result.source,
                             policy_version=result.policy_version, chunk_id=result.chunk_id,
                             index_in_chunk=result.index_in_chunk, intervention=result.intervention,
                             joint_names=self.joint_names, action=result.command.tolist(),
@@ -428,11 +477,14 @@ class ChunkExecutorNode(Node):
         if self.loop.ticks % 50 == 0:
             self.diag.set('period_error_p99_ms', self.loop.period_error(99.0) * 1e3)
             suppressed = self.notes.suppressed + self.once.suppressed
-            self.diag.count('reports_suppressed', suppressed - self.diag.counter('reports_suppressed'))
-            self.diag.count('missed_ticks', self.loop.missed_ticks - self.diag.counter('missed_ticks'))
+            self.diag.count('reports_suppressed', suppressed
+                            - self.diag.counter('reports_suppressed'))
+            self.diag.count('missed_ticks', self.loop.missed_ticks
+                            - self.diag.counter('missed_ticks'))
             self.diag.set('mode', ec.MODE_NAMES[self.core.mode])
             self.diag.set('hold_reason', result.hold_reason or '-')
-            self.diag.set('source', {SOURCE_HOLD: 'hold', SOURCE_HUMAN: 'human'}.get(result.source, 'policy'))
+            self.diag.set('source', {SOURCE_HOLD: 'hold',
+                                     SOURCE_HUMAN: 'human'}.get(result.source, 'policy'))
             if self.core.mode == ec.MODE_ESTOP:
                 self.diag.set_status(DiagnosticsPublisher.ERROR, 'e-stop: holding')
             elif result.hold_reason in ('stale observation', 'no teleop command', 'chunk ran out',
@@ -450,7 +502,8 @@ class ChunkExecutorNode(Node):
             if forward:
                 pub.publish(Float64MultiArray(data=values))
                 continue
-            # header.stamp stays 0: "start now" for joint_trajectory_controller, immune to clock offsets
+            # header.stamp stays 0: "start now" for joint_trajectory_controller, immune to clock
+            # offsets
             msg = JointTrajectory(joint_names=[self.joint_names[i] for i in idx])
             sec = int(tfs)
             msg.points = [JointTrajectoryPoint(positions=values, time_from_start=Duration(

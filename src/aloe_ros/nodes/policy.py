@@ -15,7 +15,8 @@
 """Policy node: action chunks from observations, verified hot-swap of weights between chunks.
 
 Re-planning is event-driven: when an ``Observation`` arrives and a re-plan is due (every
-``replan_period`` seconds on an absolute schedule, ``aloe_ros.station.replan``), the node turns that
+``replan_period`` seconds on an absolute schedule, ``aloe_ros.station.replan``), the node turns
+that
 observation into an ``ActionChunk`` (H x D joint targets) at once, stamped with the observation's
 time, a chunk id and the policy version that produced it. Stale observations produce no chunk
 (the next fresh one is planned from as soon as it arrives); when none arrives for
@@ -46,8 +47,10 @@ from std_msgs.msg import UInt32
 from aloe_msgs.msg import ActionChunk, Observation, PolicyUpdate, SafetyEvent
 from aloe_msgs.srv import LoadPolicy
 from aloe_ros.nodes.common import run_node
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause, ParamSpec,
-                                   SENSOR_DATA, declare_parameters, latched, reliable, stamp_to_sec)
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause,
+                                   ParamSpec,
+                                   SENSOR_DATA, declare_parameters, latched, reliable,
+                                   stamp_to_sec)
 from aloe_ros.station.replan import ReplanSchedule
 from aloe_ros.storage.convert import observation_to_obs
 
@@ -68,7 +71,8 @@ PARAMS = [
     ParamSpec('initial_sha256', '', 'sha256 of initial_weights (required when it is set)',
               read_only=True),
     ParamSpec('initial_version', 0, 'Version reported for initial_weights', min=0, read_only=True),
-    ParamSpec('replan_period', 0.5, 'Seconds between two chunks (h_exec * dt); each chunk is computed '
+    ParamSpec('replan_period', 0.5,
+              'Seconds between two chunks (h_exec * dt); each chunk is computed '
               'from the first observation that arrives once it is due', min=0.02, max=10.0,
               read_only=True),
     ParamSpec('max_observation_age', 0.25, 'Observations older than this [s] produce no chunk',

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Episode manager and recorder node: owns the episode lifecycle and writes every episode.
 
 Services ``/aloe/start_episode`` and ``/aloe/end_episode`` open and close episodes; the node
@@ -90,7 +102,8 @@ def _check_topic(names: List[str]) -> Optional[str]:
 
 PARAMS = [
     ParamSpec('storage_root', '~/aloe_data',
-              'Episode store root (~ expanded): episodes/<YYYYMMDD>/<id>/ (bag directories), catalog.sqlite, '
+              'Episode store root (~ expanded): episodes/<YYYYMMDD>/<id>/ (bag directories), '
+              'catalog.sqlite, '
               'quarantine/.',
               read_only=True, allow_empty=False),
     ParamSpec('compression', 'zstd', 'MCAP chunk compression.', read_only=True,
@@ -115,8 +128,10 @@ PARAMS = [
               'sensor_msgs/CompressedImage topics recorded as they arrive.',
               kind='string_array', read_only=True, check=_check_topic),
     ParamSpec('camera_transcode', 'keep',
-              'camera_topics: keep (raw Image as it arrives), jpeg or png (recorded as CompressedImage on '
-              '<topic>/compressed), skip (not recorded).', read_only=True, choices=TRANSCODE_MODES),
+              'camera_topics: keep (raw Image as it arrives), jpeg or png (recorded as '
+              'CompressedImage on '
+              '<topic>/compressed), skip (not recorded).', read_only=True,
+              choices=TRANSCODE_MODES),
     ParamSpec('jpeg_quality', 90, 'JPEG quality of camera_transcode: jpeg.', min=1, max=100,
               read_only=True),
     ParamSpec('joint_state_topics', ['/follower_left/joint_states', '/follower_right/joint_states',
@@ -124,8 +139,10 @@ PARAMS = [
               'sensor_msgs/JointState topics recorded (per arm and the whole robot).',
               kind='string_array', read_only=True, check=_check_topic),
     ParamSpec('record_tf', True, 'Record /tf and /tf_static (needs tf2_msgs).', read_only=True),
-    ParamSpec('flush_period', 0.5, 'The open episode is made durable (chunk written, fsync) this often: '
-              'a killed recorder loses at most this much of it [s].', min=0.05, max=1.0, read_only=True),
+    ParamSpec('flush_period', 0.5,
+              'The open episode is made durable (chunk written, fsync) this often: '
+              'a killed recorder loses at most this much of it [s].', min=0.05, max=1.0,
+              read_only=True),
     ParamSpec('diagnostics_period', 1.0, 'Period of /diagnostics reports [s].', min=0.1, max=60.0,
               read_only=True),
 ]
@@ -151,7 +168,8 @@ class RecorderNode(Node):
             self.get_logger().warning(f'found an incomplete episode from a stopped recorder: '
                                       f'moved to {path} (not used for training)')
         self.diag = DiagnosticsPublisher(self, self.params['diagnostics_period'])
-        self.diag.declare('rejected', 'ignored_outside_episode', 'episodes_recorded', 'write_errors',
+        self.diag.declare('rejected', 'ignored_outside_episode', 'episodes_recorded',
+                          'write_errors',
                           'bytes_written', *[f'msgs{t.replace("/", "_")}' for t in RECORDED])
         self.diag.set('quarantined_on_start', len(self.store.quarantined))
         self._last_policy_version = 0
@@ -178,7 +196,8 @@ class RecorderNode(Node):
                 self._subs.append(self.create_subscription(Image, topic, callback, CAMERA_QOS,
                                                            raw=True))
         for topic in self.params['compressed_camera_topics']:
-            self._station_topics[topic] = (COMPRESSED_TYPE, BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
+            self._station_topics[topic] = (COMPRESSED_TYPE, BEST_EFFORT, VOLATILE,
+                                           CAMERA_QOS.depth)
             self._subs.append(self.create_subscription(
                 CompressedImage, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
         for topic in self.params['joint_state_topics']:
@@ -196,7 +215,8 @@ class RecorderNode(Node):
         self._flushed_bytes = 0
         self.create_timer(self.params['flush_period'], self._flush)
         self.get_logger().info(f'recording episodes into {self.store.root} '
-                               f'({len(self.store.episode_ids())} complete episodes in the catalog)')
+                               f'({len(self.store.episode_ids())} complete episodes in the '
+                               'catalog)')
 
     # ------------------------------------------------------------------ episode lifecycle
 
@@ -222,7 +242,8 @@ class RecorderNode(Node):
             return res
         if self._station_task and req.task and req.task != self._station_task:
             res.success = False
-            res.message = (f'task {req.task!r} requested but the station runs {self._station_task!r}: '
+            res.message = (f'task {req.task!r} requested but the station runs '
+                           f'{self._station_task!r}: '
                            'reset the scene to that task first')
             self._reject(f'StartEpisode refused: {res.message}')
             return res
@@ -273,7 +294,8 @@ class RecorderNode(Node):
         res.episode_id = record.episode_id if record else ''
         res.num_steps = record.num_steps if record else 0
         res.message = (f'episode {res.episode_id} ended: {OUTCOME_NAMES[req.outcome]}, '
-                       f'{res.num_steps} steps' if record else 'episode file could not be finalized')
+                       f'{res.num_steps} steps' if record
+                       else 'episode file could not be finalized')
         return res
 
     def end_episode(self, outcome: int, reason: str = '', publish: bool = True):
@@ -331,7 +353,8 @@ class RecorderNode(Node):
             if topic == STEP_TOPIC:
                 decoded = decode(STEP_TYPE, data)
                 if not decoded.episode_id:
-                    # The executor has not seen this episode's start yet: its step is not part of it.
+                    # The executor has not seen this episode's start yet: its step is not part of
+                    # it.
                     self.diag.count('ignored_unlabelled_steps')
                     return
                 problem = check_executed_step(decoded, self.params['action_dim'],
@@ -345,7 +368,8 @@ class RecorderNode(Node):
                 n = rec.write(topic, data, self.get_clock().now().nanoseconds, decoded=decoded)
             except Exception as exc:
                 self.diag.count('write_errors')
-                self._log_once.report('write', f'writing {topic} to {rec.episode_id} failed: {exc}',
+                self._log_once.report('write',
+                                      f'writing {topic} to {rec.episode_id} failed: {exc}',
                                       'error')
                 return
             self.diag.count(count_key)
@@ -373,7 +397,8 @@ class RecorderNode(Node):
                 out = transcode(data, mode, self.params['jpeg_quality'])
             except Exception as exc:
                 self.diag.count('transcode_errors')
-                self._log_once.report(f'transcode{topic}', f'{topic}: cannot transcode to {mode} ({exc}); '
+                self._log_once.report(f'transcode{topic}',
+                                      f'{topic}: cannot transcode to {mode} ({exc}); '
                                       'recording it raw as it arrives', 'warning')
                 rec = self.store.recording
                 if not rec._writer.has_topic(topic):
@@ -389,7 +414,8 @@ class RecorderNode(Node):
         try:
             from tf2_msgs.msg import TFMessage
         except ImportError:
-            self.get_logger().warning('record_tf: tf2_msgs is not installed here, so /tf and /tf_static '
+            self.get_logger().warning('record_tf: tf2_msgs is not installed here, so /tf and '
+                                      '/tf_static '
                                       'cannot be subscribed: they are not recorded')
             self.diag.set('tf_recorded', False)
             return
@@ -417,7 +443,8 @@ class RecorderNode(Node):
             rec.flush()
         except Exception as exc:
             self.diag.count('write_errors')
-            self._log_once.report('flush', f'making {rec.episode_id} durable failed: {exc}', 'error')
+            self._log_once.report('flush', f'making {rec.episode_id} durable failed: {exc}',
+                                  'error')
             return
         self._flushed_bytes = rec.bytes_written
 

@@ -1,12 +1,25 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """aloe_sim: the MuJoCo bimanual station as a ROS 2 node (thin shell over :mod:`aloe_ros.sim`).
 
 Publishes what the real robot's drivers publish, stamped with the simulation's own time:
 ``/follower_{left,right}/joint_states`` (7 names, gripper normalised), ``/joint_states`` (all URDF
 joints, finger joints in m), ``/<cam>/image_raw`` (rgb8, at ``camera_rate_hz`` of sim time),
 ``/clock``, ``/sim/success`` and ``/sim/object_poses`` (world frame, task object order), and
-``/diagnostics`` at 1 Hz (sim time, measured real-time factor and rates, rejected commands by cause).
+``/diagnostics`` at 1 Hz (sim time, measured real-time factor and rates, rejected commands by
+cause).
 
 Takes the real robot's commands, by ``command_interface``: ``trajectory`` ->
 ``/{left,right}_arm_controller/joint_trajectory`` (JointTrajectory, played from arrival,
@@ -39,8 +52,10 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 
-from aloe_ros.nodes.common import (COMMANDS, DiagnosticsPublisher, LATCHED, latched, OncePerCause, ParamSpec,
-                                   SENSOR_DATA, declare_parameters, reliable, run_node, sec_to_stamp)
+from aloe_ros.nodes.common import (COMMANDS, DiagnosticsPublisher, LATCHED, latched, OncePerCause,
+                                   ParamSpec,
+                                   SENSOR_DATA, declare_parameters, reliable, run_node,
+                                   sec_to_stamp)
 from aloe_ros.sim import robot
 from aloe_ros.sim.commands import CommandRejected, TrajectoryPlayer, check_positions
 from aloe_ros.sim.env import BimanualEnv
@@ -49,12 +64,14 @@ from aloe_ros.sim.tasks import task_names
 PARAMS = (
     ParamSpec('task', 'handover', 'Task loaded at start (a /sim/reset may change it).',
               choices=tuple(task_names())),
-    ParamSpec('seed', 0, 'Seed of the first episode; later resets without a seed count up from it.',
+    ParamSpec('seed', 0,
+              'Seed of the first episode; later resets without a seed count up from it.',
               min=0, max=2 ** 31 - 1),
     ParamSpec('real_time_factor', 1.0, 'Sim seconds per wall-clock second.', min=0.01, max=100.0),
     ParamSpec('camera_rate_hz', 30.0, 'Camera publishing rate in sim time (0 = no images).',
               min=0.0, max=50.0),
-    ParamSpec('image_height', 480, 'Published image height (px).', min=8, max=2160, read_only=True),
+    ParamSpec('image_height', 480, 'Published image height (px).', min=8, max=2160,
+              read_only=True),
     ParamSpec('image_width', 640, 'Published image width (px).', min=8, max=3840, read_only=True),
     ParamSpec('cameras', list(robot.CAMERAS), 'Cameras to render and publish.', read_only=True,
               check=lambda v: None if set(v) <= set(robot.CAMERAS) else
@@ -62,23 +79,31 @@ PARAMS = (
     ParamSpec('command_interface', 'trajectory',
               'Command topics to accept: trajectory (joint_trajectory_controller) or forward '
               '(forward_command_controller).', choices=('trajectory', 'forward'), read_only=True),
-    ParamSpec('limit_tolerance', 1e-3, 'Allowed excess over a joint limit before a command is rejected '
+    ParamSpec('limit_tolerance', 1e-3,
+              'Allowed excess over a joint limit before a command is rejected '
               '(rad, or normalised gripper).', min=0.0, max=0.1),
     ParamSpec('max_catchup_steps', 5, 'Most control steps run in one timer tick when behind.',
               min=1, max=100),
     ParamSpec('fast_render', True, 'Render without shadows and reflections (much cheaper on CPU).',
               read_only=True),
-    ParamSpec('operator', False, 'Run the simulated operator: it watches each episode and drives the '
+    ParamSpec('operator', False,
+              'Run the simulated operator: it watches each episode and drives the '
               'teleop topics (leader arms, Joy) like a human supervisor.', read_only=True),
     ParamSpec('operator_buttons', [0, 1, 2], 'Joy button indices the simulated operator presses: '
-              'takeover toggle, success, failure (match the teleop node\'s buttons.*).', read_only=True,
+              'takeover toggle, success, failure (match the teleop node\'s buttons.*).',
+              read_only=True,
               length=3, min=0, max=63),
-    ParamSpec('operator_intervenes', True, 'Whether the simulated operator takes over when the policy goes '
-              'wrong; false = it only watches and labels the outcome (operator-free evaluation episodes). '
+    ParamSpec('operator_intervenes', True,
+              'Whether the simulated operator takes over when the policy goes '
+              'wrong; false = it only watches and labels the outcome (operator-free evaluation '
+              'episodes). '
               'Read at each episode start.'),
-    ParamSpec('operator_lead_tolerance', 0.5, 'How far [rad] the simulated operator\'s leader arms may run '
-              'ahead of the follower before it treats an arm as blocked (it steps its leader from its own '
-              'last command, so teleop latency does not stall it).', min=0.05, max=3.0, read_only=True),
+    ParamSpec('operator_lead_tolerance', 0.5,
+              'How far [rad] the simulated operator\'s leader arms may run '
+              'ahead of the follower before it treats an arm as blocked (it steps its leader from '
+              'its own '
+              'last command, so teleop latency does not stall it).', min=0.05, max=3.0,
+              read_only=True),
 )
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
@@ -94,7 +119,8 @@ class SimNode(Node):
         self.diag.declare('control_steps', 'images_published', 'rejected_commands')
         self._next_seed = int(self.p['seed'])
         self.env: Optional[BimanualEnv] = None
-        # The published clock never goes back: each reset continues from the previous episode's time,
+        # The published clock never goes back: each reset continues from the previous episode's
+        # time,
         # so stamp-checking nodes (observation, executor) see a monotonic sim time across episodes.
         self._t_offset = 0.0
         self._last_accepted: Dict[str, np.ndarray] = {}   # last accepted target per arm
@@ -110,7 +136,8 @@ class SimNode(Node):
         self.pub_poses = self.create_publisher(PoseArray, '/sim/object_poses', reliable(1))
         for side in robot.SIDES:
             if self.p['command_interface'] == 'trajectory':
-                self.create_subscription(JointTrajectory, f'/{side}_arm_controller/joint_trajectory',
+                self.create_subscription(JointTrajectory,
+                                         f'/{side}_arm_controller/joint_trajectory',
                                          lambda m, s=side: self._on_trajectory(s, m), COMMANDS)
             else:
                 self.create_subscription(Float64MultiArray, f'/{side}_arm_controller/commands',
@@ -132,7 +159,8 @@ class SimNode(Node):
         self.create_timer(period, self._tick)
         self.create_timer(1.0, self._update_diagnostics)
         self.get_logger().info(
-            f"sim up: task {self.env.task.name}, seed {self.env.seed}, x{self.p['real_time_factor']:g} real "
+            f"sim up: task {self.env.task.name}, seed {self.env.seed}, "
+            f"x{self.p['real_time_factor']:g} real "
             f"time, {self.p['command_interface']} commands, cameras {self.p['cameras']} at "
             f"{self.p['camera_rate_hz']:g} Hz ({self.p['image_height']}x{self.p['image_width']})")
 
@@ -154,7 +182,8 @@ class SimNode(Node):
         if self.env is None or self.env.task.name != task:
             if self.env is not None:
                 self.env.close()
-            self.env = BimanualEnv(task, image_size=(self.p['image_height'], self.p['image_width']),
+            self.env = BimanualEnv(task,
+                                   image_size=(self.p['image_height'], self.p['image_width']),
                                    cameras=(), seed=seed, max_steps=2 ** 62,
                                    fast_render=self.p['fast_render'])
         self.env.reset(seed)
@@ -172,7 +201,8 @@ class SimNode(Node):
     def _on_reset(self, request, response):
         if self._open_episode:
             response.success = False
-            response.message = (f'episode {self._open_episode} is open: end it (/aloe/end_episode) before '
+            response.message = (f'episode {self._open_episode} is open: end it '
+                                '(/aloe/end_episode) before '
                                 'resetting the scene')
             response.seed = -1
             self.diag.count('resets_refused')
@@ -187,7 +217,8 @@ class SimNode(Node):
             return response
         seed = self._take_seed(int(request.seed))
         self._load(task, seed)
-        # The executor keeps publishing its hold target (the last episode's end pose) until the next
+        # The executor keeps publishing its hold target (the last episode's end pose) until the
+        # next
         # episode starts; that stale target would pull the teleported arms straight back.
         self._stale_after_reset = {s: self._last_accepted.get(s) for s in robot.SIDES}
         self.pub_task.publish(String(data=task))
@@ -202,8 +233,9 @@ class SimNode(Node):
     def _reject(self, side: str, exc: CommandRejected) -> None:
         self.diag.count('rejected_commands')
         self.diag.count(f'rejected_{exc.reason}')
-        self.log_once.report(f'{side}:{exc.reason}', f'rejected command: {exc}; {side} arm holds its last '
-                                                     'accepted target')
+        self.log_once.report(f'{side}:{exc.reason}',
+                             f'rejected command: {exc}; {side} arm holds its last '
+                             'accepted target')
 
     def _accepted(self, side: str) -> None:
         for cause in [c for c in self.log_once.active if c.startswith(f'{side}:')]:
@@ -212,10 +244,11 @@ class SimNode(Node):
     def _synced(self, side: str, first: np.ndarray, last: np.ndarray) -> bool:
         """After a reset: ignore the arm's pre-reset target, repeated, until a new command arrives."""
         stale = self._stale_after_reset.get(side)
-        if stale is not None and float(np.max(np.abs(np.asarray(first, dtype=np.float64) - stale))) < 1e-6:
+        gap = np.abs(np.asarray(first, dtype=np.float64) - stale) if stale is not None else None
+        if gap is not None and float(np.max(gap)) < 1e-6:
             self.diag.count('ignored_after_reset')
             self.log_once.report(f'{side}:after_reset', f'{side} arm: ignoring its pre-reset target, '
-                                                         'held by the executor, until a new command arrives')
+                                 'held by the executor, until a new command arrives')
             return False
         self._stale_after_reset[side] = None
         self._last_accepted[side] = np.asarray(last, dtype=np.float64).copy()
@@ -336,7 +369,8 @@ class SimNode(Node):
     def _update_diagnostics(self) -> None:
         now = time.monotonic()
         t_prev, steps_prev = self._rtf_window
-        rtf = (self._steps_since_start - steps_prev) * self.env.control_dt / max(now - t_prev, 1e-6)
+        rtf = (self._steps_since_start
+               - steps_prev) * self.env.control_dt / max(now - t_prev, 1e-6)
         self._rtf_window = (now, self._steps_since_start)
         d = self.diag
         d.set('sim_time', float(self.sim_time()))

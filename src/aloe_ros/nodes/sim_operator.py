@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The simulated operator's ROS side: a human supervisor's hands on the teleop devices.
 
 A real operator watches the robot and, when it goes wrong, presses the takeover button (Joy/pedal),
@@ -57,7 +69,8 @@ class SimOperatorBridge:
         self.n_buttons = max(buttons) + 1
         self.lead_tolerance = float(lead_tolerance)
         self._leader: Optional[np.ndarray] = None
-        # Through the graph a takeover costs alignment, blending and a few ticks of latency, so this
+        # Through the graph a takeover costs alignment, blending and a few ticks of latency, so
+        # this
         # operator hands back less eagerly than the in-process default and, after two takeovers,
         # finishes the episode itself (its success label is what gives the critic a reward).
         self.cfg = cfg or OperatorConfig(max_steps=2 ** 31, max_takeovers=2, min_takeover_steps=40)
@@ -92,7 +105,8 @@ class SimOperatorBridge:
             self.in_control = False
             self.takeovers = 0
             self.node.get_logger().info(f'sim operator watching episode {msg.episode_id}'
-                                        + ('' if intervene else ' (operator-free: it will not take over)'))
+                                        + ('' if intervene
+                                           else ' (operator-free: it will not take over)'))
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self.episode_id:
             self.operator = None
             self.in_control = False
@@ -126,7 +140,8 @@ class SimOperatorBridge:
         env = self.node.env
         op = self.operator
         decision = op.observe(env.observe(), executed_action) if op is not None else None
-        want_control = bool(decision is not None and decision.takeover and decision.command is not None
+        want_control = bool(decision is not None and decision.takeover
+                            and decision.command is not None
                             and decision.end is None)
         if want_control and not self.in_control:
             self.takeovers += 1
@@ -134,7 +149,8 @@ class SimOperatorBridge:
         elif self.in_control and not want_control and decision is not None and decision.end is None:
             self.node.get_logger().info(f'sim operator hands back: {decision.reason}')
         self.in_control = want_control
-        # Leader arms: at the follower's pose unless driving (no jump at takeover), always published.
+        # Leader arms: at the follower's pose unless driving (no jump at takeover), always
+        # published.
         if want_control and self.teleop_active and not self.teleop_aligning:
             start = self._leader if self._leader is not None else env.proprio(np.float64)
             self._leader = op.expert.act(command=start, lead_tolerance=self.lead_tolerance)
@@ -142,7 +158,8 @@ class SimOperatorBridge:
         else:
             self._leader = None
             self._leaders(stamp, env.proprio(np.float64))
-        settle = sim_time - self._last_press_time > 0.5  # let the teleop state catch up between presses
+        # let the teleop state catch up between presses
+        settle = sim_time - self._last_press_time > 0.5
         if self._pressed is None and settle and want_control != self.teleop_active:
             self._press(stamp, sim_time, self.takeover_button)
         if decision is not None and decision.end is not None and self._pressed is None:
@@ -150,6 +167,7 @@ class SimOperatorBridge:
             button = buttons.get(decision.end)
             if button is not None:
                 self._press(stamp, sim_time, button)
-                self.node.get_logger().info(f'sim operator ends the episode: {OUTCOME_NAMES[decision.end]} '
+                self.node.get_logger().info('sim operator ends the episode: '
+                                            f'{OUTCOME_NAMES[decision.end]} '
                                             f'({decision.reason})')
                 self.operator = None

@@ -77,7 +77,8 @@ class ScriptedExpert:
         """Return the next 14-vector action from the env's current state (``obs`` is not needed).
 
         Each arm steps from ``command`` (default: the env's last executed action; the position loop
-        lags it) unless the measured pose is ``lead_tolerance`` rad or more away from it (the arm is
+        lags it) unless the measured pose is ``lead_tolerance`` rad or more away from it (the arm
+        is
         blocked), then from the measured pose. An operator whose commands reach the robot with a
         delay passes its own last command and a larger tolerance: it keeps moving its leader arm
         smoothly instead of waiting for the robot to catch up.

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Chunk executor logic, ROS-free: what target to send at each control tick, and why.
 
 The executor plays action chunks (H x D joint targets) at a fixed rate and arbitrates between
@@ -17,9 +29,11 @@ the policy, a human operator and holding still:
    first tick after a chunk arrives starts at ``k = round((now - stamp) / dt)`` (steps already
    in the past are skipped) and each tick advances one step. A new chunk, or the policy taking
    over from a human/hold, is blended in over ``blend_steps`` ticks:
-   ``target = (1 - a) * previous_plan + a * new_chunk``, ``a = i / (blend_steps + 1)`` at blend tick i.
+   ``target = (1 - a) * previous_plan + a * new_chunk``, ``a = i / (blend_steps + 1)`` at blend
+   tick i.
 
-Timing: ``ControlLoop`` runs ticks at absolute deadlines ``t0 + k * dt`` (``DeadlineSchedule``; late
+Timing: ``ControlLoop`` runs ticks at absolute deadlines ``t0 + k * dt`` (``DeadlineSchedule``;
+late
 ticks never accumulate into drift, overrun deadlines are skipped, not run in a burst) on whatever
 clock and wait function it is given, so the node runs it on a dedicated thread and tests on a
 simulated clock; ``apply_realtime`` sets that thread's CPU affinity and SCHED_FIFO priority.
@@ -38,7 +52,8 @@ import numpy as np
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 
 #: Default action order (docs/INTERFACES.md): left arm + gripper, then right arm + gripper.
-ARM_JOINTS = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper')
+ARM_JOINTS = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate',
+              'gripper')
 DEFAULT_JOINT_NAMES = tuple(f'{side}_{j}' for side in ('left', 'right') for j in ARM_JOINTS)
 
 #: Smallest chunk step period accepted [s]; ActionChunk.dt = 0 means the executor's period.
@@ -93,7 +108,8 @@ class JointLimits:
         if np.any(self.max_velocity <= 0):
             raise ValueError('max velocity must be > 0')
 
-    def apply(self, previous: np.ndarray, target: np.ndarray, dt: float) -> Tuple[np.ndarray, np.ndarray]:
+    def apply(self, previous: np.ndarray, target: np.ndarray,
+              dt: float) -> Tuple[np.ndarray, np.ndarray]:
         """Return (command, clamped mask): ``target`` velocity-limited from ``previous``, then clipped."""
         max_step = self.max_velocity * dt
         stepped = np.clip(target, previous - max_step, previous + max_step)
@@ -147,11 +163,13 @@ class TickResult:
     notes: List[SafetyNote] = field(default_factory=list)
 
 
-#: RUN resumes from the measured pose when it is this far [rad] from the hold target (see set_mode).
+# : RUN resumes from the measured pose when it is this far [rad] from the hold target (see
+# set_mode).
 RESYNC_THRESHOLD = 0.1
 
 
-def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon: int, action_dim: int,
+def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon: int,
+                      action_dim: int,
                       joint_names: Sequence[str], dt: float, actions: Sequence[float],
                       executor_joint_names: Sequence[str], default_dt: float,
                       max_horizon: int = DEFAULT_MAX_HORIZON) -> Chunk:
@@ -159,7 +177,8 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
 
     Raises ValueError saying what is wrong: sizes that do not match, unknown or missing joint
     names, non-finite values, a non-positive dt. Sizes (horizon, action_dim, number of actions
-    and names) are checked first, in O(1), so an oversized chunk is refused before its data is read.
+    and names) are checked first, in O(1), so an oversized chunk is refused before its data is
+    read.
     """
     d = len(executor_joint_names)
     if horizon <= 0:
@@ -170,7 +189,8 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
         raise ValueError(f'chunk {chunk_id}: {len(actions)} actions, expected horizon*action_dim '
                          f'= {horizon}*{action_dim}')
     if action_dim != d or len(joint_names) not in (0, d):
-        raise ValueError(f'chunk {chunk_id}: action_dim {action_dim} with {len(joint_names)} joint names, '
+        raise ValueError(f'chunk {chunk_id}: action_dim {action_dim} with {len(joint_names)} '
+                         'joint names, '
                          f'expected {d} (the executor\'s joints)')
     table = np.asarray(actions, dtype=float).reshape(horizon, action_dim)
     names = list(joint_names)
@@ -178,7 +198,8 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
         unknown = [n for n in names if n not in executor_joint_names]
         missing = [n for n in executor_joint_names if n not in names]
         if unknown or missing:
-            raise ValueError(f'chunk {chunk_id}: unknown joints {unknown}, missing joints {missing}')
+            raise ValueError(f'chunk {chunk_id}: unknown joints {unknown}, missing joints '
+                             f'{missing}')
         index = [names.index(n) for n in executor_joint_names]
         table = table[:, index]
     if not np.all(np.isfinite(table)):
@@ -186,7 +207,8 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
         raise FloatingPointError(f'chunk {chunk_id}: NaN/inf at steps {bad[:5]}')
     # A tiny positive dt would make (now - stamp) / dt overflow in the control tick.
     if not math.isfinite(dt) or dt < 0 or 0 < dt < MIN_CHUNK_DT:
-        raise ValueError(f'chunk {chunk_id}: dt {dt} must be 0 (the control period) or >= {MIN_CHUNK_DT}')
+        raise ValueError(f'chunk {chunk_id}: dt {dt} must be 0 (the control period) or >= '
+                         f'{MIN_CHUNK_DT}')
     return Chunk(stamp=float(stamp), chunk_id=int(chunk_id), policy_version=int(policy_version),
                  dt=float(dt) if dt > 0 else default_dt, actions=table)
 
@@ -222,14 +244,17 @@ def check_limits(table: np.ndarray, lower: np.ndarray, upper: np.ndarray, tolera
     above = table > upper + tolerance
     if below.any() or above.any():
         step, joint = (int(v) for v in np.argwhere(below | above)[0])
-        raise ValueError(f'{what}: action {table[step, joint]:.6g} at step {step}, joint {joint} is outside '
-                         f'the joint limits [{lower[joint]:.6g}, {upper[joint]:.6g}] (+- {tolerance:g})')
+        raise ValueError(f'{what}: action {table[step, joint]:.6g} at step {step}, joint {joint} '
+                         'is outside '
+                         f'the joint limits [{lower[joint]:.6g}, {upper[joint]:.6g}] (+- '
+                         f'{tolerance:g})')
     clipped = np.clip(table, lower, upper)
     return clipped, int(np.count_nonzero(clipped != table))
 
 
 def observation_to_action_vector(action_names: Sequence[str], obs_names: Sequence[str],
-                                 position: Sequence[float], gripper: Sequence[float]) -> np.ndarray:
+                                 position: Sequence[float],
+                                 gripper: Sequence[float]) -> np.ndarray:
     """Return the observed state in action order from Observation fields.
 
     Arm joints are looked up by name in ``obs_names``; gripper dimensions (action names with
@@ -300,7 +325,8 @@ class ExecutorCore:
         """Record an observation (action order) received at ``now``; raises ValueError if invalid."""
         position = np.asarray(position, dtype=float)
         if position.shape != (len(self.joint_names),):
-            raise ValueError(f'observation has {position.shape[0]} values, expected {len(self.joint_names)}')
+            raise ValueError(f'observation has {position.shape[0]} values, expected '
+                             f'{len(self.joint_names)}')
         if not np.all(np.isfinite(position)):
             raise FloatingPointError('observation contains NaN/inf')
         self._observed = position
@@ -320,8 +346,10 @@ class ExecutorCore:
         """Record a rejected chunk; a NaN chunk also drops the running one so the executor holds."""
         if not self._bad_chunk_reported:  # once per cause: until a valid chunk arrives again
             self._bad_chunk_reported = True
-            self._pending.append(SafetyNote(LEVEL_WARN, KIND_REJECTED_INPUT, f'{reason}: chunk rejected'
-                                            + ('; holding last target' if nan else '; kept running chunk'),
+            self._pending.append(SafetyNote(LEVEL_WARN, KIND_REJECTED_INPUT,
+                                            f'{reason}: chunk rejected'
+                                            + ('; holding last target' if nan
+                                               else '; kept running chunk'),
                                             'chunk'))
         if nan:
             self._chunk = None
@@ -331,7 +359,8 @@ class ExecutorCore:
         """Record a teleop target (action order); raises ValueError/FloatingPointError if invalid."""
         target = np.asarray(target, dtype=float)
         if target.shape != (len(self.joint_names),):
-            raise ValueError(f'teleop command has {target.shape[0]} values, expected {len(self.joint_names)}')
+            raise ValueError(f'teleop command has {target.shape[0]} values, expected '
+                             f'{len(self.joint_names)}')
         if not np.all(np.isfinite(target)):
             raise FloatingPointError('teleop command contains NaN/inf')
         self._teleop = target
@@ -360,23 +389,28 @@ class ExecutorCore:
         if mode == MODE_ESTOP:
             self._chunk = None
             self._blend_from_chunk = None
-            self._pending.append(SafetyNote(LEVEL_ERROR, KIND_ESTOP, f'e-stop{why}: holding last target',
+            self._pending.append(SafetyNote(LEVEL_ERROR, KIND_ESTOP,
+                                            f'e-stop{why}: holding last target',
                                             'mode'))
         elif previous != mode:
-            self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED if mode == MODE_RUN else KIND_HOLD,
-                                            f'mode {MODE_NAMES[previous]} -> {MODE_NAMES[mode]}{why}',
+            self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED if mode == MODE_RUN
+                                            else KIND_HOLD,
+                                            f'mode {MODE_NAMES[previous]} -> '
+                                            f'{MODE_NAMES[mode]}{why}',
                                             'mode'))
         if mode == MODE_RUN and previous != MODE_RUN and self._observed is not None \
                 and self._last_command is not None:
             # Resume from where the robot is: while holding, the scene may have been reset (a sim
             # teleport, arms homed by hand). Blending from the old hold target would drive the arms
-            # back to it; commanding the measured pose moves nothing, and the velocity limit applies
+            # back to it; commanding the measured pose moves nothing, and the velocity limit
+            # applies
             # from there on.
             synced = np.clip(self._observed, self.config.limits.lower, self.config.limits.upper)
             moved = float(np.max(np.abs(synced - self._last_command)))
             if moved > RESYNC_THRESHOLD:   # below it: tracking error, keep the hold target
                 self._pending.append(SafetyNote(
-                    LEVEL_INFO, KIND_RESUMED, f'resuming from the measured pose, {moved:.2f} from the hold '
+                    LEVEL_INFO, KIND_RESUMED,
+                    f'resuming from the measured pose, {moved:.2f} from the hold '
                     'target (the robot was moved while holding)', 'mode'))
                 self._last_command = synced
         return f'mode {MODE_NAMES[mode]}{why}'
@@ -388,7 +422,8 @@ class ExecutorCore:
         if self._observed is None:
             return None
         if self._last_command is None:
-            self._last_command = np.clip(self._observed, self.config.limits.lower, self.config.limits.upper)
+            self._last_command = np.clip(self._observed, self.config.limits.lower,
+                                         self.config.limits.upper)
         result = self._decide(now)
         command, clamped = self.config.limits.apply(self._last_command, result.command, self.config.dt)
         result.command = command
@@ -440,7 +475,8 @@ class ExecutorCore:
         else:
             self._blend_from_chunk = None
             self._blend_from_target = None
-        return TickResult(command=target, source=SOURCE_POLICY, policy_version=chunk.policy_version,
+        return TickResult(command=target, source=SOURCE_POLICY,
+                          policy_version=chunk.policy_version,
                           chunk_id=chunk.chunk_id, index_in_chunk=index)
 
     def _advance(self, chunk: Chunk, now: float) -> int:
@@ -480,9 +516,11 @@ class ExecutorCore:
         if reason != self._hold_reason:
             if reason and reason != 'e-stop':
                 kind = KIND_STALE_INPUT if reason == 'stale observation' else KIND_HOLD
-                level = LEVEL_INFO if reason in ('no chunk', 'hold mode', 'operator aligning leader') \
+                level = LEVEL_INFO if reason in ('no chunk', 'hold mode',
+                                                 'operator aligning leader') \
                     else LEVEL_WARN
-                self._pending.append(SafetyNote(level, kind, f'{reason}: holding last target', reason))
+                self._pending.append(SafetyNote(level, kind, f'{reason}: holding last target',
+                                                reason))
             elif not reason and self._hold_reason:
                 who = 'human' if result.source == SOURCE_HUMAN else 'policy'
                 self._pending.append(SafetyNote(LEVEL_INFO, KIND_RESUMED,
@@ -493,7 +531,8 @@ class ExecutorCore:
         if clamping and not self._was_clamping:
             self._pending.append(SafetyNote(
                 LEVEL_WARN, KIND_LIMIT_CLAMP,
-                f'target outside position/velocity limits for {result.clamped_joints}: clamped', 'clamp'))
+                f'target outside position/velocity limits for {result.clamped_joints}: clamped',
+                'clamp'))
         self._was_clamping = clamping
 
 
@@ -578,16 +617,21 @@ def apply_realtime(settings: RealtimeSettings, os_api=None) -> List[str]:
         try:
             os_api.sched_setaffinity(0, cpus)
         except (OSError, ValueError, AttributeError) as exc:
-            warnings.append(f'cannot pin the control thread to CPUs {cpus}: {exc}; it runs on any CPU')
+            warnings.append(f'cannot pin the control thread to CPUs {cpus}: {exc}; it runs on any '
+                            'CPU')
     if settings.priority > 0:
         try:
-            os_api.sched_setscheduler(0, os_api.SCHED_FIFO, os_api.sched_param(int(settings.priority)))
+            os_api.sched_setscheduler(0, os_api.SCHED_FIFO,
+                                      os_api.sched_param(int(settings.priority)))
         except PermissionError as exc:
-            warnings.append(f'cannot run the control thread at SCHED_FIFO priority {settings.priority}: '
-                            f'{exc} (needs CAP_SYS_NICE or an rtprio limit, e.g. "@realtime - rtprio 99" in '
+            warnings.append('cannot run the control thread at SCHED_FIFO priority '
+                            f'{settings.priority}: '
+                            f'{exc} (needs CAP_SYS_NICE or an rtprio limit, e.g. "@realtime - '
+                            'rtprio 99" in '
                             '/etc/security/limits.conf); it runs at normal priority')
         except (OSError, ValueError, AttributeError) as exc:
-            warnings.append(f'cannot run the control thread at SCHED_FIFO priority {settings.priority}: '
+            warnings.append('cannot run the control thread at SCHED_FIFO priority '
+                            f'{settings.priority}: '
                             f'{exc}; it runs at normal priority')
     return warnings
 

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """What the DDS transport of this process can carry between processes on one host, ROS-free.
 
 Large same-host messages (camera frames) arrive reliably only through shared memory with a segment
@@ -9,10 +21,13 @@ environment the way the middleware does, so the observation node can warn, once,
 frames are larger than that configuration carries:
 
 - Fast DDS (``rmw_fastrtps_cpp``, the default): the XML file in ``FASTDDS_DEFAULT_PROFILES_FILE``
-  (Fast DDS 3.x) or ``FASTRTPS_DEFAULT_PROFILES_FILE`` (2.x), else ``DEFAULT_FASTRTPS_PROFILES.xml`` in
-  the working directory; its default participant profile's SHM transport ``segment_size``. Without a
+  (Fast DDS 3.x) or ``FASTRTPS_DEFAULT_PROFILES_FILE`` (2.x), else
+  ``DEFAULT_FASTRTPS_PROFILES.xml`` in
+  the working directory; its default participant profile's SHM transport ``segment_size``. Without
+  a
   profile, or without an SHM user transport, the built-in 512 KiB segment.
-- Cyclone DDS (``rmw_cyclonedds_cpp``): shared memory only through iceoryx, which this module cannot
+- Cyclone DDS (``rmw_cyclonedds_cpp``): shared memory only through iceoryx, which this module
+cannot
   inspect; it reports the configuration as unknown and the check says what to verify.
 """
 
@@ -24,7 +39,8 @@ import xml.etree.ElementTree as ElementTree
 #: Fast DDS's built-in shared-memory segment [bytes].
 FASTDDS_DEFAULT_SEGMENT = 512 * 1024
 #: A segment should hold this many frames of one camera: a publisher has several samples in flight
-#: (history, readers that have not released theirs yet), and one process may publish several cameras.
+# : (history, readers that have not released theirs yet), and one process may publish several
+# cameras.
 FRAMES_PER_SEGMENT = 4
 #: Largest UDP payload: bigger samples are fragmented when they go over UDP.
 UDP_DATAGRAM = 65500
@@ -95,8 +111,10 @@ def parse_fastdds_segment(path: str) -> int:
     default = [p for p in participants if p.get('is_default_profile', '').lower() == 'true']
     if not default:
         raise ValueError(f'{path} has no participant profile with is_default_profile="true"')
-    user = [t.text.strip() for t in _find(default[0], 'rtps', 'userTransports', 'transport_id') if t.text]
-    builtin = [b.text.strip().lower() for b in _find(default[0], 'rtps', 'useBuiltinTransports') if b.text]
+    user = [t.text.strip() for t in _find(default[0], 'rtps', 'userTransports', 'transport_id')
+            if t.text]
+    builtin = [b.text.strip().lower() for b in _find(default[0], 'rtps', 'useBuiltinTransports')
+               if b.text]
     for ident in user:
         desc = descriptors.get(ident)
         if desc is not None and _text(desc, 'type').upper() == 'SHM':
@@ -104,7 +122,8 @@ def parse_fastdds_segment(path: str) -> int:
             try:
                 return int(size) if size else FASTDDS_DEFAULT_SEGMENT
             except ValueError:
-                raise ValueError(f'{path}: SHM transport {ident!r} has segment_size {size!r}, not a number')
+                raise ValueError(f'{path}: SHM transport {ident!r} has segment_size {size!r}, not '
+                                 'a number')
     if builtin == ['false']:
         raise NoSharedMemory(f'{path}: the default participant uses no SHM transport '
                              '(useBuiltinTransports false): same-host frames go over UDP')
@@ -120,13 +139,15 @@ def transport_info(env: Mapping[str, str], cwd: str = '.') -> TransportInfo:
         return TransportInfo(rmw, None, f'{rmw} (not inspected)')
     path = fastdds_profile_path(env, cwd)
     if path is None:
-        return TransportInfo(rmw, FASTDDS_DEFAULT_SEGMENT, 'Fast DDS built-in transports (no XML profile)')
+        return TransportInfo(rmw, FASTDDS_DEFAULT_SEGMENT,
+                             'Fast DDS built-in transports (no XML profile)')
     try:
         return TransportInfo(rmw, parse_fastdds_segment(path), path)
     except NoSharedMemory as exc:
         return TransportInfo(rmw, 0, path, str(exc))
     except ValueError as exc:
-        return TransportInfo(rmw, FASTDDS_DEFAULT_SEGMENT, path, f'{exc}; built-in transports apply')
+        return TransportInfo(rmw, FASTDDS_DEFAULT_SEGMENT, path,
+                             f'{exc}; built-in transports apply')
 
 
 def describe(info: TransportInfo) -> str:
@@ -145,15 +166,21 @@ def frame_warning(camera: str, frame_bytes: int, info: TransportInfo) -> Optiona
     if info.segment_bytes is None:
         if 'cyclone' not in info.middleware or frame_bytes <= UDP_DATAGRAM:
             return None
-        return (f'camera {camera}: {frame_bytes / 1e6:.2f} MB frames over Cyclone DDS: without shared memory '
-                '(iceoryx) they are fragmented over UDP and may be dropped; raise the socket receive '
-                'buffer (README, Real robot guide, "DDS transport") and check the received_<camera> rates in '
+        return (f'camera {camera}: {frame_bytes / 1e6:.2f} MB frames over Cyclone DDS: without '
+                'shared memory '
+                '(iceoryx) they are fragmented over UDP and may be dropped; raise the socket '
+                'receive '
+                'buffer (README, Real robot guide, "DDS transport") and check the '
+                'received_<camera> rates in '
                 '/diagnostics')
     if info.segment_bytes >= need:
         return None
     fix = (f'point FASTRTPS_DEFAULT_PROFILES_FILE and FASTDDS_DEFAULT_PROFILES_FILE at '
-           f'{SHIPPED_PROFILE} (or raise segment_size in your profile to >= {need} bytes) for this '
+           f'{SHIPPED_PROFILE} (or raise segment_size in your profile to >= {need} bytes) for '
+           'this '
            "node and the camera drivers' processes")
-    return (f'camera {camera}: {frame_bytes / 1e6:.2f} MB frames, but {describe(info)} holds fewer than '
-            f'{FRAMES_PER_SEGMENT} of them: frames fall back to fragmented UDP and are dropped under load; '
+    return (f'camera {camera}: {frame_bytes / 1e6:.2f} MB frames, but {describe(info)} holds '
+            'fewer than '
+            f'{FRAMES_PER_SEGMENT} of them: frames fall back to fragmented UDP and are dropped '
+            'under load; '
             f'{fix}')

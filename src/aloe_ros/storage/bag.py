@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """rosbag2 bag directories: one per episode, ``<id>/metadata.yaml`` + ``<id>/<id>_0.mcap``.
 
 rosbag2's folder-level tools (``ros2 bag info <dir>``, ``play``, ``reindex``, ``convert``) open
@@ -223,7 +235,8 @@ def read_bag_metadata(bag_dir: str) -> Dict[str, Any]:
                 _need(profile, 'depth', int, f'{tw}.offered_qos_profiles[{q}]')
         counted += _need(t, 'message_count', int, tw)
     if counted != total:
-        raise BagMetadataError(f'{where}: topics hold {counted} messages, message_count says {total}')
+        raise BagMetadataError(f'{where}: topics hold {counted} messages, message_count says '
+                               f'{total}')
     if version >= 8:
         _need(info, 'ros_distro', str, where)
     return info
@@ -233,5 +246,6 @@ def bag_storage_file(bag_dir: str) -> str:
     """Return the path of a one-file bag directory's storage file (from its metadata.yaml)."""
     files = read_bag_metadata(bag_dir)['relative_file_paths']
     if len(files) != 1:
-        raise BagMetadataError(f'{bag_dir}: an episode bag holds one storage file, not {len(files)}')
+        raise BagMetadataError(f'{bag_dir}: an episode bag holds one storage file, not '
+                               f'{len(files)}')
     return os.path.join(bag_dir, files[0])

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Export episodes of the store: NumPy ``.npz`` (one file per episode) or LeRobotDataset v3.0.
 
 ``--format lerobot`` writes a LeRobotDataset v3.0 directory (:mod:`aloe_ros.storage.lerobot`);
@@ -14,7 +26,8 @@ Keys of ``<out>/<episode_id>.npz`` (arrays as in :class:`aloe_ros.learning.episo
 
 Command line: ``aloe export --root <store> --out <dir> [--format npz|lerobot] [--id ID ...]
 [--task TASK] [--compress] [--fps N] [--robot-type NAME]``. Files are written to a temporary
-name and renamed, so a directory of exports never holds half a file. :func:`load_npz` reads one back.
+name and renamed, so a directory of exports never holds half a file. :func:`load_npz` reads one
+back.
 """
 
 import argparse
@@ -53,7 +66,8 @@ def load_npz(path: str) -> Episode:
     """Read an exported ``.npz`` back into an Episode."""
     with np.load(path, allow_pickle=False) as z:
         return Episode(
-            episode_id=str(z['episode_id']), task=str(z['task']), instruction=str(z['instruction']),
+            episode_id=str(z['episode_id']), task=str(z['task']),
+            instruction=str(z['instruction']),
             images={k[len('images/'):]: z[k] for k in z.files if k.startswith('images/')},
             proprio=z['proprio'], actions=z['actions'], sources=z['sources'],
             policy_versions=z['policy_versions'], interventions=z['interventions'],
@@ -74,12 +88,16 @@ def export_npz(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iterable
 def main(argv: Optional[List[str]] = None) -> int:
     """Command line entry point: export the store's episodes to NPZ files."""
     parser = argparse.ArgumentParser(
-        prog='aloe export', description='Export aloe_ros episodes: one .npz each, or a LeRobotDataset v3.0.')
+        prog='aloe export',
+        description='Export aloe_ros episodes: one .npz each, or a LeRobotDataset v3.0.')
     parser.add_argument('--root', required=True, help='episode store root')
     parser.add_argument('--out', required=True, help='output directory (lerobot: must not exist)')
-    parser.add_argument('--format', choices=('npz', 'lerobot'), default='npz', help='output format')
-    parser.add_argument('--fps', type=int, help='lerobot: frame rate (default: measured control rate)')
-    parser.add_argument('--robot-type', default='aloe_bimanual', help='lerobot: info.json robot_type')
+    parser.add_argument('--format', choices=('npz', 'lerobot'), default='npz',
+                        help='output format')
+    parser.add_argument('--fps', type=int,
+                        help='lerobot: frame rate (default: measured control rate)')
+    parser.add_argument('--robot-type', default='aloe_bimanual',
+                        help='lerobot: info.json robot_type')
     parser.add_argument('--id', action='append', dest='ids', help='episode id (repeatable)')
     parser.add_argument('--task', help='only episodes of this task')
     parser.add_argument('--compress', action='store_true', help='zip-deflate the arrays')

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """LeRobotDataset v3.0 export and import (``aloe export --format lerobot``, ``aloe import``).
 
 Layout written (the v3.0 layout of LeRobot's ``datasets`` code; written here with pyarrow and
@@ -57,7 +69,8 @@ DEFAULT_FPS = 50
 EXTRA_COLUMNS = {
     'source': ('int64', 'who produced the executed action: ' +
                ', '.join(f'{k} {v}' for k, v in SOURCE_NAMES.items())),
-    'policy_version': ('int64', 'version of the policy that produced the step (0 when not the policy)'),
+    'policy_version': ('int64',
+                       'version of the policy that produced the step (0 when not the policy)'),
     'intervention': ('bool', 'a human was in control at this step'),
     'next.reward': ('float32', 'reward received after executing the action'),
     'next.done': ('bool', 'the episode terminated (success or failure) after this step'),
@@ -83,7 +96,8 @@ def _require_av():
     try:
         import av
     except ImportError as exc:  # pragma: no cover - pinned in requirements/python.txt
-        raise RuntimeError('LeRobot videos need PyAV, package av (requirements/python.txt)') from exc
+        raise RuntimeError('LeRobot videos need PyAV, package av '
+                           '(requirements/python.txt)') from exc
     return av
 
 
@@ -168,7 +182,8 @@ def pick_codec(preferred: Sequence[str] = ('libx264', 'h264', 'libopenh264', 'mp
 class _VideoWriter:
     """Appends RGB frames of one camera to one MP4 (frame k at pts k, time base 1/fps)."""
 
-    def __init__(self, path: str, width: int, height: int, fps: int, codec: str, gop: int, crf: int):
+    def __init__(self, path: str, width: int, height: int, fps: int, codec: str, gop: int,
+                 crf: int):
         av = _require_av()
         if width % 2 or height % 2:
             raise ValueError(f'{path}: yuv420p video needs even sizes, got {width}x{height}')
@@ -188,7 +203,8 @@ class _VideoWriter:
 
     def write(self, frames: np.ndarray) -> None:
         if frames.shape[1:] != (*self.size, 3):
-            raise ValueError(f'camera frames changed size: {frames.shape[1:3]}, video is {self.size}')
+            raise ValueError(f'camera frames changed size: {frames.shape[1:3]}, video is '
+                             f'{self.size}')
         for arr in frames:
             frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format='rgb24')
             frame.pts = self.frames
@@ -287,7 +303,8 @@ class ExportReport:
 
 def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iterable[str]] = None,
                    fps: Optional[int] = None, robot_type: str = 'aloe_bimanual', gop: int = 2,
-                   crf: int = 23, codec: Optional[str] = None, progress: bool = True) -> ExportReport:
+                   crf: int = 23, codec: Optional[str] = None,
+                   progress: bool = True) -> ExportReport:
     """Write complete episodes of ``store`` as a LeRobotDataset v3.0 at ``out_dir``; return a report.
 
     Episodes without steps are skipped (LeRobot has no empty episodes) and listed in the report.
@@ -328,7 +345,8 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
                 fps = int(round(rate)) if rate else DEFAULT_FPS
             if rate and abs(rate - fps) > 0.1 * fps:
                 raise ValueError(f'episode {eid} runs at {rate:.1f} Hz, the dataset at {fps} Hz: '
-                                 'export episodes of one rate together (choose them with --id or --task)')
+                                 'export episodes of one rate together (choose them with --id or '
+                                 '--task)')
             if state_dim is None:
                 state_dim, action_dim = ep.proprio.shape[1], ep.actions.shape[1]
                 cams = sorted(ep.images)
@@ -336,7 +354,8 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
                 raise ValueError(f'episode {eid}: state/action sizes {ep.proprio.shape[1]}/'
                                  f'{ep.actions.shape[1]} differ from {state_dim}/{action_dim}')
             if sorted(ep.images) != cams:
-                raise ValueError(f'episode {eid}: cameras {sorted(ep.images)}, the dataset has {cams}')
+                raise ValueError(f'episode {eid}: cameras {sorted(ep.images)}, the dataset has '
+                                 f'{cams}')
             task = ep.instruction or ep.task
             if task not in tasks:
                 tasks.append(task)
@@ -391,7 +410,8 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
         for key, parts in rows.items():
             values = np.concatenate(parts)
             data[key] = _vector(pa, values) if values.ndim == 2 else pa.array(values)
-        _write_parquet(pa.table(data), os.path.join(tmp, DATA_PATH.format(chunk_index=0, file_index=0)))
+        _write_parquet(pa.table(data),
+                       os.path.join(tmp, DATA_PATH.format(chunk_index=0, file_index=0)))
         _write_parquet(pa.Table.from_pylist(episode_rows),
                        os.path.join(tmp, EPISODES_PATH.format(chunk_index=0, file_index=0)))
         _write_parquet(_tasks_table(tasks), os.path.join(tmp, TASKS_PATH))
@@ -411,7 +431,8 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
             'index': {'dtype': 'int64', 'shape': [1], 'names': None},
             'task_index': {'dtype': 'int64', 'shape': [1], 'names': None}})
         for key, (dtype, description) in EXTRA_COLUMNS.items():
-            features[key] = {'dtype': dtype, 'shape': [1], 'names': None, 'description': description}
+            features[key] = {'dtype': dtype, 'shape': [1], 'names': None,
+                             'description': description}
         info = {
             'codebase_version': CODEBASE_VERSION, 'robot_type': robot_type,
             'total_episodes': len(episode_rows), 'total_frames': index, 'total_tasks': len(tasks),
@@ -466,7 +487,8 @@ def read_lerobot(root: str) -> Tuple[Dict[str, Any], List[Dict[str, Any]], Any, 
         info = json.load(f)
     version = info.get('codebase_version')
     if version != CODEBASE_VERSION:
-        raise LeRobotFormatError(f'{root}: codebase_version {version!r}, this reads {CODEBASE_VERSION} '
+        raise LeRobotFormatError(f'{root}: codebase_version {version!r}, this reads '
+                                 f'{CODEBASE_VERSION} '
                                  '(convert older datasets with LeRobot first)')
     for key in ('fps', 'features', 'data_path'):
         if key not in info:
@@ -511,7 +533,8 @@ def import_lerobot(root: str, store: EpisodeStore, outcome: int = OUTCOME_SUCCES
             expected = np.arange(int(row['dataset_from_index']), int(row['dataset_to_index']))
             index = np.asarray(cols['index'].to_numpy(zero_copy_only=False))[sel]
             if len(sel) != len(expected) or not np.array_equal(np.sort(index), expected):
-                raise LeRobotFormatError(f'{root}: episode {k} has {len(sel)} frames, its row says '
+                raise LeRobotFormatError(f'{root}: episode {k} has {len(sel)} frames, its row '
+                                         'says '
                                          f'{len(expected)}')
         frame_order = np.argsort(np.asarray(cols['frame_index'].to_numpy(zero_copy_only=False))[sel])
         sel = sel[frame_order]
@@ -535,7 +558,8 @@ def import_lerobot(root: str, store: EpisodeStore, outcome: int = OUTCOME_SUCCES
             first = int(round(float(row[f'videos/{key}/from_timestamp']) * fps))
             frames = videos[(key, path)][first:first + n]
             if len(frames) != n:
-                raise LeRobotFormatError(f'{path}: episode {k} needs frames {first}..{first + n - 1}, '
+                raise LeRobotFormatError(f'{path}: episode {k} needs frames '
+                                         f'{first}..{first + n - 1}, '
                                          f'the video has {len(videos[(key, path)])}')
             images[key[len(IMAGE_PREFIX):] if key.startswith(IMAGE_PREFIX) else key] = frames
         ep_outcome = int(row.get('aloe.outcome', outcome))

@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """`aloe migrate`: move a store's episodes from bare MCAP files into rosbag2 bag directories.
 
 Stores written before bag directories hold ``episodes/<YYYYMMDD>/<id>.mcap``; this renames each
@@ -21,7 +33,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Migrate the store at ``--root`` (or, with ``--dry-run``, list what would move)."""
     parser = argparse.ArgumentParser(prog='aloe migrate', description=__doc__.split('\n\n')[0])
     parser.add_argument('--root', required=True, help='episode store root')
-    parser.add_argument('--dry-run', action='store_true', help='list the episodes to move, move none')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='list the episodes to move, move none')
     args = parser.parse_args(argv)
     root = os.path.expanduser(args.root)
     if not os.path.isfile(os.path.join(root, 'catalog.sqlite')):

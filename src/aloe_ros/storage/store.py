@@ -1,5 +1,17 @@
 # Copyright 2026 aloe_ros maintainers
-# Licensed under the Apache License, Version 2.0
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The episode store: one rosbag2 bag directory per episode plus a SQLite catalog.
 
 Layout::
@@ -17,7 +29,8 @@ Layout::
 An episode is complete when its MCAP is finalized (renamed from ``.partial``) and its
 ``metadata.yaml`` written (both atomic renames, in that order; the catalog row follows). The
 catalog's ``path`` names the MCAP, its ``uri`` the bag directory. Stores written before bag
-directories (``episodes/<YYYYMMDD>/<id>.mcap``) are still read; :meth:`EpisodeStore.migrate_to_bags`
+directories (``episodes/<YYYYMMDD>/<id>.mcap``) are still read;
+:meth:`EpisodeStore.migrate_to_bags`
 (``aloe migrate``) moves them to the bag layout.
 
 Open with ``mode='w'`` in the recorder: it takes the writer lock and recovers what a killed
@@ -36,7 +49,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from aloe_ros.learning.episode import Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD, SOURCE_HUMAN
+from aloe_ros.learning.episode import (Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD,
+                                       SOURCE_HUMAN)
 from aloe_ros.learning.episode import SOURCE_POLICY, SOURCE_SCRIPTED
 from aloe_ros.storage.bag import (BAG_METADATA, MCAP_SUFFIX, bag_file_name, bag_storage_file,
                                   write_bag_metadata)
@@ -45,7 +59,8 @@ from aloe_ros.storage.catalog import (Catalog, EpisodeRecord, STATUS_COMPLETE,
 from aloe_ros.storage.convert import (EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14, StepStats,
                                       episode_from_messages, header, image_message,
                                       outcome_flags, sparse_rewards, split_proprio)
-from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, TOPIC_TYPES, decode, encode,
+from aloe_ros.storage.episode_file import (EpisodeFileWriter, PARTIAL_SUFFIX, TOPIC_TYPES, decode,
+                                           encode,
                                            fsync_dir, iter_messages, read_metadata, read_partial,
                                            sha256_file)
 
@@ -348,7 +363,8 @@ class EpisodeStore:
         if not steps:
             raise ValueError(f'{path}: no executed step is readable ({part.stopped or "empty"})')
         started = float(head.get('started_at', os.path.getmtime(path)))
-        task, instruction, seed = head.get('task', ''), head.get('instruction', ''), int(head.get('seed', -1))
+        task, instruction, seed = head.get('task',
+                                           ''), head.get('instruction', ''), int(head.get('seed', -1))
         rel_path = _episode_rel_path(episode_id, started)
         if row is None:
             self.catalog.insert(episode_id, rel_path, started, task, instruction, seed)
@@ -356,7 +372,8 @@ class EpisodeStore:
             self.catalog.update(episode_id, status=STATUS_RECORDING, path=rel_path)
         meta = dict(head, salvaged_from=os.path.relpath(path, self.root))
         writer = EpisodeFileWriter(os.path.join(self.root, rel_path), meta, self.compression)
-        rec = EpisodeRecording(self, episode_id, writer, rel_path, task, instruction, seed, started)
+        rec = EpisodeRecording(self, episode_id, writer, rel_path, task, instruction, seed,
+                               started)
         self._recording = rec
         try:
             for topic, type_name, log_time, data in part.messages:
@@ -441,7 +458,8 @@ class EpisodeStore:
                 continue
             summary = read_metadata(new).get('aloe_summary', {})
             write_bag_metadata(bag_dir, os.path.basename(new), _custom_data(summary))
-            self.catalog.update(row.episode_id, path=os.path.relpath(new, self.root), uri=_uri(new))
+            self.catalog.update(row.episode_id, path=os.path.relpath(new, self.root),
+                                uri=_uri(new))
             done.append(row.episode_id)
             if progress is not None:
                 progress(row.episode_id)
@@ -451,7 +469,8 @@ class EpisodeStore:
         """Write the metadata.yaml a crash kept from a finalized episode MCAP."""
         try:
             summary = read_metadata(path).get('aloe_summary', {})
-            write_bag_metadata(os.path.dirname(path), os.path.basename(path), _custom_data(summary))
+            write_bag_metadata(os.path.dirname(path), os.path.basename(path),
+                               _custom_data(summary))
         except Exception as exc:  # a broken final file is quarantined, never used
             LOG.error('cannot read %s (%s): moved to quarantine', path, exc)
             target = self._quarantine_final(path)
@@ -500,7 +519,8 @@ class EpisodeStore:
         head, summ = meta.get('aloe_episode', {}), meta.get('aloe_summary', {})
         rel = os.path.relpath(path, self.root)
         if self.catalog.get(episode_id) is None:
-            self.catalog.insert(episode_id, rel, float(head.get('started_at', os.path.getmtime(path))),
+            self.catalog.insert(episode_id, rel,
+                                float(head.get('started_at', os.path.getmtime(path))),
                                 head.get('task', ''), head.get('instruction', ''),
                                 int(head.get('seed', -1)))
         fields: Dict[str, Any] = {}
@@ -518,7 +538,8 @@ class EpisodeStore:
             fields['policy_versions'] = [int(v) for v in summ['policy_versions'].split(',')]
         self.catalog.update(episode_id, status=STATUS_COMPLETE, path=rel, uri=_uri(path),
                             size_bytes=os.path.getsize(path), sha256=sha256_file(path),
-                            ended_at=os.path.getmtime(path), reason='indexed on recovery', **fields)
+                            ended_at=os.path.getmtime(path), reason='indexed on recovery',
+                            **fields)
         LOG.warning('episode file %s was finalized but not cataloged: indexed', path)
 
     def _quarantine_final(self, path: str) -> str:
@@ -535,7 +556,8 @@ def check_episode_id(episode_id: str) -> None:
     """Raise ValueError unless ``episode_id`` can name a file and a directory."""
     if (not episode_id or episode_id.startswith('.') or len(episode_id) > 200
             or any(c in episode_id for c in '/\\\0') or any(c.isspace() for c in episode_id)):
-        raise ValueError(f'episode id {episode_id!r} cannot name a bag directory: use letters, digits, '
+        raise ValueError(f'episode id {episode_id!r} cannot name a bag directory: use letters, '
+                         'digits, '
                          "'-', '_' or '.' (not first), at most 200 characters")
 
 
