@@ -244,8 +244,7 @@ class SimNode(Node):
     def _synced(self, side: str, first: np.ndarray, last: np.ndarray) -> bool:
         """After a reset: ignore the arm's pre-reset target, repeated, until a new command arrives."""
         stale = self._stale_after_reset.get(side)
-        gap = np.abs(np.asarray(first, dtype=np.float64) - stale) if stale is not None else None
-        if gap is not None and float(np.max(gap)) < 1e-6:
+        if stale is not None and float(np.max(np.abs(np.asarray(first, dtype=np.float64) - stale))) < 1e-6:
             self.diag.count('ignored_after_reset')
             self.log_once.report(f'{side}:after_reset', f'{side} arm: ignoring its pre-reset target, '
                                  'held by the executor, until a new command arrives')

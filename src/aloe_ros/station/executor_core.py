@@ -321,15 +321,18 @@ class ExecutorCore:
         """Return the last commanded target (None before the first tick with an observation)."""
         return None if self._last_command is None else self._last_command.copy()
 
+    def _joint_vector(self, values, what: str) -> np.ndarray:
+        """One value per joint, all finite, as floats; ValueError / FloatingPointError naming ``what``."""
+        vec = np.asarray(values, dtype=float)
+        if vec.shape != (len(self.joint_names),):
+            raise ValueError(f'{what} has {vec.shape[0]} values, expected {len(self.joint_names)}')
+        if not np.all(np.isfinite(vec)):
+            raise FloatingPointError(f'{what} contains NaN/inf')
+        return vec
+
     def on_observation(self, now: float, position: np.ndarray, stale: bool = False) -> None:
         """Record an observation (action order) received at ``now``; raises ValueError if invalid."""
-        position = np.asarray(position, dtype=float)
-        if position.shape != (len(self.joint_names),):
-            raise ValueError(f'observation has {position.shape[0]} values, expected '
-                             f'{len(self.joint_names)}')
-        if not np.all(np.isfinite(position)):
-            raise FloatingPointError('observation contains NaN/inf')
-        self._observed = position
+        self._observed = self._joint_vector(position, 'observation')
         self._obs_time = now
         self._obs_stale = bool(stale)
 
@@ -357,13 +360,7 @@ class ExecutorCore:
 
     def on_teleop(self, now: float, target: np.ndarray) -> None:
         """Record a teleop target (action order); raises ValueError/FloatingPointError if invalid."""
-        target = np.asarray(target, dtype=float)
-        if target.shape != (len(self.joint_names),):
-            raise ValueError(f'teleop command has {target.shape[0]} values, expected '
-                             f'{len(self.joint_names)}')
-        if not np.all(np.isfinite(target)):
-            raise FloatingPointError('teleop command contains NaN/inf')
-        self._teleop = target
+        self._teleop = self._joint_vector(target, 'teleop command')
         self._teleop_time = now
 
     def on_intervention(self, active: bool, aligning: bool = False) -> None:
