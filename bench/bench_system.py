@@ -27,7 +27,7 @@ SCHED_FIFO
 priority N for the control thread (refused without permission, which the executor's log says).
 
 Processes (private ROS domain, no ``use_sim_time``): ``aloe_observation`` (3 cameras -> 64x64),
-``aloe_policy`` (``config/learner/sim_train.yaml`` actor), ``aloe_chunk_executor`` (50 Hz),
+``aloe_policy`` (``config/learner/sim_train_camera.yaml`` actor), ``aloe_chunk_executor`` (50 Hz),
 ``aloe_recorder``, ``aloe_learner`` (``trigger: action``, reading the recorder's store) and a
 sensor publisher process (this file with ``--publisher``) standing in for the robot: three
 480x640 rgb8 ``sensor_msgs/Image`` at 30 Hz and both arms' ``JointState`` at 50 Hz, stamped with

@@ -156,9 +156,10 @@ def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str
             obs = env.reset(seed)
             expert = ScriptedExpert(env)
             images = {c: [] for c in model.cameras}
-            proprio, actions = [], []
+            proprio, actions, states = [], [], []
             while True:
                 action = expert.act(obs)
+                states.append(obs['state'])
                 for c in model.cameras:
                     images[c].append(resize(obs['images'][c], model.image_size[0],
                                             model.image_size[1]))
@@ -175,7 +176,9 @@ def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str
                                    images={c: np.stack(v) for c, v in images.items()},
                                    outcome=outcome,
                                    task=job['task'], instruction=env.task.instruction, seed=seed)
-            store.add_episode(episode)
+            if model.extra_state_dim:
+                episode.extra['state'] = np.stack(states).astype(np.float32)
+            store.add_episode(episode, task_state_names=env.privileged_state_names())
             stats.append({'seed': seed, 'steps': len(actions), 'success': bool(success)})
             bar.update(1)
             bar.set_postfix(success=f'{sum(s["success"] for s in stats)}/{len(stats)}')
@@ -584,7 +587,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    f'image_width:={job["sim"]["image_width"]}',
                    f'model_image_height:={learner_cfg.model.image_size[0]}',
                    f'model_image_width:={learner_cfg.model.image_size[1]}',
-                   f'cameras:=[{",".join(learner_cfg.model.cameras)}]',
+                   # a model without cameras still gets cam_high rendered and recorded (RViz,
+                   # Foxglove, exports); it reads the sim's task state instead
+                   f'cameras:=[{",".join(learner_cfg.model.cameras or ["cam_high"])}]',
                    f'camera_rate_hz:={job["sim"]["camera_rate_hz"]}',
                    f'real_time_factor:={job["sim"]["real_time_factor"]}',
                    f'replan_period:={learner_cfg.data.h_exec * 0.02:.3f}']

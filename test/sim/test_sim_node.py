@@ -25,6 +25,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
+from aloe_msgs.msg import TaskState  # noqa: E402
 from builtin_interfaces.msg import Duration  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.node import Node  # noqa: E402
@@ -56,6 +57,9 @@ class _Probe:
         self.diag = {}
         self.left = None
         self.images = 0
+        self.task_state = None
+        self.node.create_subscription(TaskState, '/sim/task_state',
+                                      lambda m: setattr(self, 'task_state', m), SENSOR_DATA)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
         self.node.create_subscription(JointState, '/follower_left/joint_states',
                                       lambda m: setattr(self, 'left', m), SENSOR_DATA)
@@ -102,6 +106,11 @@ def test_node_publishes_moves_and_rejects_bad_commands():
         assert probe.spin(20.0, lambda: probe.left is not None
                           and probe.diag), 'node never published'
         assert probe.spin(3.0, lambda: probe.images > 0)
+        # The object state a tracker would give, stamped with the joint states' sim time.
+        assert probe.spin(5.0, lambda: probe.task_state is not None)
+        assert list(probe.task_state.names[:3]) == ['block_x', 'block_y', 'block_z']
+        assert len(probe.task_state.values) == len(probe.task_state.names) == 9
+        assert all(math.isfinite(v) for v in probe.task_state.values)
         names = robot.SIDE_JOINT_NAMES['left']
         good = list(robot.HOME_ARM) + [0.5]
         good[0] = 0.3

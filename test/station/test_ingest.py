@@ -126,3 +126,51 @@ def test_out_of_order_rejected_and_buffer_unchanged():
         ing.add_joint_state('left', ARM, np.ones(7), [], 9.99, 10.0)
     assert info.value.cause == 'out_of_order'
     assert ing.assemble(10.0).position[0] == 0.0
+
+
+STATE_NAMES = ['block_x', 'block_y', 'block_z']
+
+
+def test_task_state_is_a_source_aligned_with_the_joints():
+    ing = make(task_state=True)
+    feed_all(ing, 10.0)
+    assert ing.assemble(10.0) is None and ing.waiting_for() == ['task_state']
+    ing.add_task_state(STATE_NAMES, [0.1, 0.2, 0.3], 10.0, 10.0)
+    obs = ing.assemble(10.01)
+    assert obs.task_state_names == STATE_NAMES
+    np.testing.assert_allclose(obs.task_state, [0.1, 0.2, 0.3])
+    # The freshest aligned set pairs each joint state with the task state of its own time.
+    feed_all(ing, 10.1, offset=0.5)
+    ing.add_task_state(STATE_NAMES, [0.4, 0.5, 0.6], 10.1, 10.1)
+    obs = ing.assemble(10.11)
+    np.testing.assert_allclose(obs.task_state, [0.4, 0.5, 0.6])
+    np.testing.assert_allclose(obs.position[0], 0.5)
+    # A task state that stops makes the observation stale, like any other source.
+    feed_all(ing, 10.4)
+    assert ing.assemble(10.4).stale
+    # Without a task state configured, observations carry none.
+    plain = make()
+    feed_all(plain, 10.0)
+    obs = plain.assemble(10.0)
+    assert obs.task_state_names == [] and obs.task_state.size == 0
+
+
+@pytest.mark.parametrize('names,values,cause', [
+    (STATE_NAMES, [0.1, float('nan'), 0.3], 'nan'),
+    (STATE_NAMES, [0.1, 0.2], 'bad_size'),
+    ([], [], 'bad_size'),
+    (['block_x', 'block_y', 'zone_x'], [0.1, 0.2, 0.3], 'names_changed'),
+    (STATE_NAMES, [0.0] * 1000, 'bad_size'),
+])
+def test_bad_task_state_rejected_with_cause(names, values, cause):
+    ing = make(task_state=True)
+    ing.add_task_state(STATE_NAMES, [0.0, 0.0, 0.0], 9.9, 9.9)
+    with pytest.raises(InputRejected) as exc:
+        ing.add_task_state(names, values, 10.0, 10.0)
+    assert exc.value.cause == cause and exc.value.source == 'task_state'
+
+
+def test_task_state_refused_when_not_configured():
+    with pytest.raises(InputRejected) as exc:
+        make().add_task_state(STATE_NAMES, [0.1, 0.2, 0.3], 10.0, 10.0)
+    assert exc.value.cause == 'unknown_source'

@@ -65,6 +65,26 @@ def test_round_trip_python_episode(tmp_path, episode_factory):
     assert_same(ep, reader.load_episode('ep-a'))
 
 
+def test_task_state_round_trips_through_observations(tmp_path, episode_factory):
+    ep = episode_factory('ep-s', steps=12)
+    state = np.random.default_rng(0).normal(size=(12, 9)).astype(np.float32)
+    ep.extra['state'] = state
+    store = EpisodeStore(str(tmp_path), mode='w')
+    names = [f'block_{i}' for i in range(9)]
+    store.add_episode(ep, task_state_names=names)
+    back = store.load_episode('ep-s')
+    np.testing.assert_array_equal(back.extra['state'], state)
+    # Observations carry the names, as the observation node publishes them.
+    from aloe_ros.storage.episode_file import iter_messages
+    obs = [m for _t, _s, m in iter_messages(store.path_of('ep-s'), ['/aloe/observation'])]
+    assert list(obs[0].task_state_names) == names
+    # An episode without a task state has none after the round trip.
+    store.add_episode(episode_factory('ep-plain', steps=5))
+    assert 'state' not in store.load_episode('ep-plain').extra
+    with pytest.raises(ValueError, match='task_state_names'):
+        store.add_episode(ep, task_state_names=['one'])
+
+
 def test_rewards_and_outcome_flags(tmp_path, episode_factory):
     store = EpisodeStore(str(tmp_path), mode='w', rewards=RewardConfig(step_penalty=0.01))
     for i, outcome in enumerate((OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT,

@@ -19,7 +19,8 @@ there).
 
 Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) or, with
 ``compressed: true``, ``/<camera>/image_raw/compressed`` (CompressedImage); per arm the
-``joint_state_topics`` (JointState, sensor data); ``/aloe/episode_event`` (latched; its
+``joint_state_topics`` (JointState, sensor data); with a ``task_state_topic``, that topic
+(aloe_msgs/TaskState, sensor data: object state aligned like another source); ``/aloe/episode_event`` (latched; its
 task_instruction replaces the parameter's).
 Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
 delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
@@ -31,14 +32,14 @@ At start it logs the DDS transport it runs on; the first camera frame too large 
 import os
 import sys
 
-from aloe_msgs.msg import EpisodeEvent, Observation
+from aloe_msgs.msg import EpisodeEvent, Observation, TaskState
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from aloe_ros.station import conversions, transport
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
-from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest
+from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest, TASK_STATE
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause,
                                    ParamSpec,
                                    SENSOR_DATA, declare_parameters, run_node, sec_to_stamp,
@@ -74,6 +75,10 @@ def parameter_specs():
         ParamSpec('joint_state_topics', ['/follower_left/joint_states',
                                          '/follower_right/joint_states'],
                   'JointState topic per arm', length_of='arms', read_only=True),
+        ParamSpec('task_state_topic', '',
+                  'aloe_msgs/TaskState topic (object state from a tracker or the simulator) '
+                  'aligned into every Observation; empty: none. Models with '
+                  'model.extra_state_dim > 0 need it', read_only=True),
         ParamSpec('image_height', 64, 'policy image height [px]', min=1, max=4096, read_only=True),
         ParamSpec('image_width', 64, 'policy image width [px]', min=1, max=4096, read_only=True),
         ParamSpec('slop', 0.02, 'max stamp spread of one aligned set [s]', min=0.0, max=1.0,
@@ -108,7 +113,7 @@ class ObservationNode(Node):
                 camera_names=p['camera_names'], joint_names=p['joint_names'], arms=p['arms'],
                 image_height=p['image_height'], image_width=p['image_width'], slop=p['slop'],
                 staleness_limit=p['staleness_limit'], max_future=p['max_future'],
-                max_image_bytes=p['max_image_bytes']))
+                max_image_bytes=p['max_image_bytes'], task_state=bool(p['task_state_topic'])))
         except ValueError as exc:
             raise ConfigError('arms', str(exc)) from exc
         self.task_instruction = p['task_instruction']
@@ -132,6 +137,9 @@ class ObservationNode(Node):
         for arm, topic in zip(p['arms'], p['joint_state_topics']):
             self.create_subscription(JointState, topic, lambda m, a=arm: self._on_joints(a, m),
                                      SENSOR_DATA)
+        if p['task_state_topic']:
+            self.create_subscription(TaskState, p['task_state_topic'], self._on_task_state,
+                                     SENSOR_DATA)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
         self.timer = self.create_timer(1.0 / p['rate'], self._publish)
         # Checked against the first frame's size: frames the transport cannot carry are dropped
@@ -140,7 +148,8 @@ class ObservationNode(Node):
         self._transport_checked = False
         self.get_logger().info(f'DDS transport: {transport.describe(self.transport)}')
         self.get_logger().info(
-            f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])} -> '
+            f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])}'
+            + (f' + {p["task_state_topic"]}' if p['task_state_topic'] else '') + ' -> '
             '/aloe/observation '
             f'at {p["rate"]:.0f} Hz, images {p["image_width"]}x{p["image_height"]}, slop '
             f'{p["slop"]} s, '
@@ -202,6 +211,10 @@ class ObservationNode(Node):
             arm, list(msg.name), msg.position, msg.velocity, stamp_to_sec(msg.header.stamp),
             self._now()))
 
+    def _on_task_state(self, msg: TaskState) -> None:
+        self._accept(TASK_STATE, lambda: self.ingest.add_task_state(
+            list(msg.names), msg.values, stamp_to_sec(msg.header.stamp), self._now()))
+
     def _on_episode(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.task_instruction:
             self.task_instruction = msg.task_instruction
@@ -221,7 +234,9 @@ class ObservationNode(Node):
         msg = Observation(camera_names=[c for c, _ in obs.images], joint_names=obs.arm_joint_names,
                           position=obs.position.tolist(), velocity=obs.velocity.tolist(),
                           gripper=obs.gripper.tolist(), task_instruction=self.task_instruction,
-                          max_input_age=float(obs.max_input_age), stale=bool(obs.stale))
+                          max_input_age=float(obs.max_input_age), stale=bool(obs.stale),
+                          task_state_names=obs.task_state_names,
+                          task_state=obs.task_state.tolist())
         msg.header.stamp = sec_to_stamp(obs.stamp)
         msg.header.frame_id = self.p['frame_id']
         for _camera, sample in obs.images:

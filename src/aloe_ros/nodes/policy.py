@@ -336,7 +336,16 @@ class PolicyNode(Node):
         if missing:
             raise ValueError(f'observation lacks cameras {missing}')
         if model.extra_state_dim:
-            raise ValueError('this model needs privileged state, which Observation does not carry')
+            state = obs.get('state')
+            if state is None:
+                raise ValueError(f'this model needs a task state of {model.extra_state_dim} '
+                                 'values (model.extra_state_dim) and the Observation carries '
+                                 "none: set the observation node's task_state_topic")
+            if state.shape != (model.extra_state_dim,):
+                raise ValueError(f'the Observation carries {state.size} task-state values, the '
+                                 f'model wants {model.extra_state_dim} (model.extra_state_dim)')
+        else:
+            obs.pop('state', None)
         return obs
 
     def _swap_pending(self) -> None:

@@ -17,7 +17,9 @@
 Publishes what the real robot's drivers publish, stamped with the simulation's own time:
 ``/follower_{left,right}/joint_states`` (7 names, gripper normalised), ``/joint_states`` (all URDF
 joints, finger joints in m), ``/<cam>/image_raw`` (rgb8, at ``camera_rate_hz`` of sim time),
-``/clock``, ``/sim/success`` and ``/sim/object_poses`` (world frame, task object order), and
+``/clock``, ``/sim/success``, ``/sim/object_poses`` (world frame, task object order),
+``/sim/task_state`` (aloe_msgs/TaskState: object poses and zone centres, the state a tracker would
+give; the observation node's ``task_state_topic``), and
 ``/diagnostics`` at 1 Hz (sim time, measured real-time factor and rates, rejected commands by
 cause).
 
@@ -42,7 +44,7 @@ import sys
 import time
 from typing import Dict, Optional
 
-from aloe_msgs.msg import EpisodeEvent
+from aloe_msgs.msg import EpisodeEvent, TaskState
 from aloe_msgs.srv import ResetScene
 from geometry_msgs.msg import Pose, PoseArray
 import numpy as np
@@ -134,6 +136,7 @@ class SimNode(Node):
         self.pub_clock = self.create_publisher(Clock, '/clock', reliable(10))
         self.pub_success = self.create_publisher(Bool, '/sim/success', reliable(10))
         self.pub_poses = self.create_publisher(PoseArray, '/sim/object_poses', reliable(1))
+        self.pub_task_state = self.create_publisher(TaskState, '/sim/task_state', SENSOR_DATA)
         for side in robot.SIDES:
             if self.p['command_interface'] == 'trajectory':
                 self.create_subscription(JointTrajectory,
@@ -187,6 +190,7 @@ class SimNode(Node):
                                    cameras=(), seed=seed, max_steps=2 ** 62,
                                    fast_render=self.p['fast_render'])
         self.env.reset(seed)
+        self._task_state_names = self.env.privileged_state_names()
         self.target = np.asarray(robot.home_action(), dtype=np.float64)
         self.players: Dict[str, Optional[TrajectoryPlayer]] = {s: None for s in robot.SIDES}
         self._stale_after_reset: Dict[str, Optional[np.ndarray]] = {s: None for s in robot.SIDES}
@@ -351,6 +355,11 @@ class SimNode(Node):
                 (float(v) for v in qt)
             poses.poses.append(pose)
         self.pub_poses.publish(poses)
+        state = TaskState(names=self._task_state_names,
+                          values=env.privileged_state().astype(np.float64).tolist())
+        state.header.stamp = stamp
+        state.header.frame_id = 'world'
+        self.pub_task_state.publish(state)
 
     def _publish_images(self) -> None:
         env = self.env

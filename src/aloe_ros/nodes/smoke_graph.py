@@ -37,7 +37,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 MSG_TYPES = ['Observation', 'ActionChunk', 'ExecutedStep', 'InterventionState', 'EpisodeEvent',
              'EpisodeSummary', 'PolicyUpdate', 'LearnerStatus', 'SafetyEvent', 'Metric',
-             'ChunkValue']
+             'ChunkValue', 'TaskState']
 SRV_TYPES = ['StartEpisode', 'EndEpisode', 'ResetScene', 'LoadPolicy', 'EvaluateChunk', 'SetMode']
 ACTION_TYPES = ['TrainIteration']
 

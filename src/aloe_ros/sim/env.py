@@ -36,7 +36,7 @@ rollout from a restored state is bit-identical to the original one.
 """
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import mujoco
 import numpy as np
@@ -208,7 +208,14 @@ class BimanualEnv:
         """Return the two finger joint positions (m) of one arm (URDF finger joints)."""
         return self.data.qpos[self._finger_qadr[side]].copy()
 
+    def privileged_state_names(self) -> List[str]:
+        """Return one name per value of :meth:`privileged_state`, e.g. ``block_x``, ``zone_y``."""
+        names = [f'{o.name}_{k}' for o in self.task.objects
+                 for k in ('x', 'y', 'z', 'qw', 'qx', 'qy', 'qz')]
+        return names + [f'{z.name}_{k}' for z in self.task.zones for k in ('x', 'y')]
+
     def privileged_state(self) -> np.ndarray:
+        """Return the objects' poses (position, quaternion wxyz) and the zones' centres (x, y)."""
         parts = [np.concatenate([self.object_pos(o.name), self.object_quat(o.name)])
                  for o in self.task.objects]
         parts += [self.zone_center(z.name) for z in self.task.zones]

@@ -14,7 +14,8 @@
 
 """Observation ingestion, ROS-free: validate inputs, time-align them, assemble an observation.
 
-Sources are the cameras and the per-arm joint states. Each keeps a short buffer of its recent
+Sources are the cameras, the per-arm joint states and, when configured, a task state (object
+state from a tracker, or the simulator's ground truth). Each keeps a short buffer of its recent
 valid messages. ``assemble(now)`` picks one message per source with approximate-time alignment:
 
 - every buffered message of every source is tried as a pivot; each other source contributes its
@@ -24,13 +25,14 @@ valid messages. ``assemble(now)`` picks one message per source with approximate-
 - when no set aligns (e.g. a camera stopped) the last aligned set is reused, and it goes stale.
 
 Rejected at arrival (``InputRejected`` with a cause): undecodable, wrongly sized or oversized
-images, unknown or missing joint names, wrong lengths, NaN/inf, stamps older than the last one of
+images, unknown or missing joint names, wrong lengths, NaN/inf, task-state names that change
+from those first accepted, stamps older than the last one of
 the same source (out of order), older than the staleness limit, or in the future.
 An assembled observation is ``stale`` when ``now - oldest stamp > staleness_limit``.
 """
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import itertools
 import math
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
@@ -38,6 +40,10 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from aloe_ros.station import conversions
+
+
+#: Source name of the task state in buffers, rejections and ``waiting_for``.
+TASK_STATE = 'task_state'
 
 
 class InputRejected(ValueError):
@@ -64,6 +70,8 @@ class IngestConfig:
     max_future: float = 0.5
     max_image_bytes: int = 16 * 1024 * 1024
     buffer_depth: int = 5
+    task_state: bool = False            # each observation also carries a task state
+    max_task_state_values: int = 256
 
 
 @dataclass
@@ -90,6 +98,8 @@ class Assembled:
     stale: bool
     # False while the inputs do not align (last aligned set reused)
     realigned: bool
+    task_state_names: List[str] = field(default_factory=list)
+    task_state: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class ObservationIngest:
@@ -107,6 +117,9 @@ class ObservationIngest:
         self.arm_joint_names = [n for arm in config.arms for n in self.arm_joints[arm]
                                 if 'gripper' not in n]
         self.sources = list(config.camera_names) + list(config.arms)
+        if config.task_state:
+            self.sources.append(TASK_STATE)
+        self.task_state_names: Optional[List[str]] = None  # fixed by the first accepted message
         self._buffers: Dict[str, Deque[Sample]] = {s: deque(maxlen=config.buffer_depth)
                                                    for s in self.sources}
         self._last: Optional[Dict[str, Sample]] = None
@@ -203,6 +216,37 @@ class ObservationIngest:
         self._dirty = True
         return sample
 
+    def add_task_state(self, names: Sequence[str], values: Sequence[float], stamp: float,
+                       now: float) -> Sample:
+        """Validate one TaskState's fields; raise InputRejected if refused.
+
+        The first accepted message fixes the names (and so the length); later ones must repeat
+        them exactly, since a model reads the values by position.
+        """
+        if not self.config.task_state:
+            raise InputRejected(TASK_STATE, 'unknown_source', 'no task state configured: rejected')
+        n = len(values)
+        if n > self.config.max_task_state_values:
+            raise InputRejected(TASK_STATE, 'bad_size', f'{n} values above the limit of '
+                                f'{self.config.max_task_state_values}: rejected')
+        vals = np.asarray(values, dtype=float)
+        if not np.all(np.isfinite(vals)):
+            raise InputRejected(TASK_STATE, 'nan', 'NaN/inf in task state: rejected')
+        if n == 0 or len(names) != n:
+            raise InputRejected(TASK_STATE, 'bad_size',
+                                f'{len(names)} names for {n} values: rejected')
+        names = [str(x) for x in names]
+        if self.task_state_names is not None and names != self.task_state_names:
+            raise InputRejected(TASK_STATE, 'names_changed',
+                                f'names {names} differ from the first accepted '
+                                f'{self.task_state_names}: rejected')
+        self._check_stamp(TASK_STATE, stamp, now)
+        self.task_state_names = names
+        sample = Sample(stamp, vals)
+        self._buffers[TASK_STATE].append(sample)
+        self._dirty = True
+        return sample
+
     # ------------------------------------------------------------------ alignment
 
     def waiting_for(self) -> List[str]:
@@ -252,4 +296,7 @@ class ObservationIngest:
                          velocity=np.array(velocity), gripper=np.array(gripper),
                          max_input_age=newest - oldest,
                          stale=(now - oldest) > self.config.staleness_limit,
-                         realigned=self._aligned)
+                         realigned=self._aligned,
+                         task_state_names=list(self.task_state_names or []),
+                         task_state=(chosen[TASK_STATE].data.copy() if TASK_STATE in chosen
+                                     else np.zeros(0)))

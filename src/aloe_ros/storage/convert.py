@@ -80,13 +80,18 @@ def proprio_from(position: Sequence[float], gripper: Sequence[float]) -> np.ndar
 def observation_to_obs(msg: Any, cameras: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Decode an aloe_msgs/Observation into the policy/critic obs dict (``aloe_ros.learning.runtime``).
 
-    Returns ``{'images': {cam: uint8 (h, w, 3)}, 'proprio': (14,), 'instruction': str}``; only the
-    ``cameras`` named are decoded (all when None).
+    Returns ``{'images': {cam: uint8 (h, w, 3)}, 'proprio': (14,), 'instruction': str}``, plus
+    ``'state'`` (float32) when the message carries a task state; only the ``cameras`` named are
+    decoded (all when None).
     """
     images = {name: image_to_array(img) for name, img in zip(msg.camera_names, msg.images)
               if cameras is None or name in cameras}
-    return {'images': images, 'proprio': proprio_from(msg.position, msg.gripper),
-            'instruction': msg.task_instruction}
+    obs = {'images': images, 'proprio': proprio_from(msg.position, msg.gripper),
+           'instruction': msg.task_instruction}
+    state = list(getattr(msg, 'task_state', ()))
+    if state:
+        obs['state'] = np.asarray(state, dtype=np.float32)
+    return obs
 
 
 def split_proprio(proprio: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -200,6 +205,7 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
     Steps are ordered by step_index. Each step is paired with the latest observation whose
     header stamp is at or before the step's stamp (the first observation when none is); with no
     observations at all, proprio is the step's observed_position and there are no images.
+    When every paired observation carries a task state, ``extra['state']`` holds it per step.
     """
     metadata = metadata or {}
     steps = sorted(steps, key=lambda s: int(s.step_index))
@@ -219,15 +225,17 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
                else np.zeros((0, 0), np.float32))
     images: Dict[str, List[np.ndarray]] = {}
     proprio: List[np.ndarray] = []
-    cache: Dict[int, Tuple[np.ndarray, Dict[str, np.ndarray]]] = {}
+    states: List[Optional[np.ndarray]] = []
+    cache: Dict[int, Tuple[np.ndarray, Dict[str, np.ndarray], Optional[np.ndarray]]] = {}
     for s in steps:
         if observations:
             k = max(int(np.searchsorted(obs_stamps, stamp_ns(s), side='right')) - 1, 0)
             if k not in cache:
                 obs = observation_to_obs(observations[k])
-                cache = {k: (obs['proprio'], obs['images'])}
-            p, cams = cache[k]
+                cache = {k: (obs['proprio'], obs['images'], obs.get('state'))}
+            p, cams, state = cache[k]
             proprio.append(p)
+            states.append(state)
             if images and set(images) != set(cams):
                 raise ValueError(f'episode {episode_id}: cameras change from {sorted(images)} '
                                  f'to {sorted(cams)} at step {s.step_index}')
@@ -235,6 +243,7 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
                 images.setdefault(name, []).append(arr)
         else:
             proprio.append(np.asarray(list(s.observed_position), dtype=np.float32))
+            states.append(None)
     dim = proprio[0].size if proprio else 0
     ep = Episode(
         episode_id=episode_id, task=task, instruction=instruction,
@@ -250,6 +259,11 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
                'chunk_id': np.array([int(s.chunk_id) for s in steps], dtype=np.int64),
                'index_in_chunk': np.array([int(s.index_in_chunk) for s in steps], dtype=np.int32),
                'stamp': np.array([stamp_ns(s) * 1e-9 for s in steps], dtype=np.float64)})
+    if states and all(x is not None for x in states):
+        if len({x.shape for x in states}) != 1:
+            raise ValueError(f'episode {episode_id}: the task state changes size within the '
+                             'episode')
+        ep.extra['state'] = np.stack(states).astype(np.float32)
     return ep
 
 

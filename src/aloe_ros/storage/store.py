@@ -285,13 +285,23 @@ class EpisodeStore:
         return self._recording
 
     def add_episode(self, episode: Episode, dt: float = 0.02, start_ns: Optional[int] = None,
-                    joint_names: Sequence[str] = ()) -> EpisodeRecord:
+                    joint_names: Sequence[str] = (),
+                    task_state_names: Sequence[str] = ()) -> EpisodeRecord:
         """Write a python-built Episode (sim benchmarks) as an MCAP episode; return its row.
 
         One Observation and one ExecutedStep per tick, stamped ``start_ns + t * dt``, framed by
-        the STARTED / ENDED episode events, exactly what the recorder writes on a robot.
+        the STARTED / ENDED episode events, exactly what the recorder writes on a robot. An
+        ``extra['state']`` goes into each Observation's task state, named ``task_state_names``
+        (``state_0``, ``state_1``, ... when not given).
         """
         episode.validate()
+        state = episode.extra.get('state')
+        if state is not None:
+            state = np.asarray(state, dtype=np.float64).reshape(len(episode), -1)
+            state_names = list(task_state_names) or [f'state_{i}' for i in range(state.shape[1])]
+            if len(state_names) != state.shape[1]:
+                raise ValueError(f'{len(state_names)} task_state_names for {state.shape[1]} '
+                                 'state values')
         start_ns = time.time_ns() if start_ns is None else int(start_ns)
         rec = self.begin_episode(episode.task, episode.instruction, episode.seed,
                                  episode.episode_id, start_ns * 1e-9)
@@ -312,6 +322,9 @@ class EpisodeStore:
                    'joint_names': [n for n in names if not n.endswith('gripper')],
                    'position': pos.tolist(), 'velocity': [], 'gripper': grip.tolist(),
                    'task_instruction': episode.instruction, 'max_input_age': 0.0, 'stale': False}
+            if state is not None:
+                obs['task_state_names'] = state_names
+                obs['task_state'] = state[t].tolist()
             rec.write(OBSERVATION_TOPIC, obs, t_ns)
             step = {'header': header(t_ns), 'episode_id': episode.episode_id, 'step_index': t,
                     'source': int(episode.sources[t]),
