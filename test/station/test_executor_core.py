@@ -251,6 +251,40 @@ def test_run_resumes_from_the_measured_pose_after_the_robot_moved_while_holding(
     assert np.all(first <= 0.05 + 1e-9) and np.all(first >= 0.0), 'blends from the measured pose'
 
 
+def test_after_a_resync_chunks_planned_before_the_move_are_refused():
+    """The chunk running before a reset (and any planned from the old scene) is not played."""
+    core = make_core(observation_timeout=10)
+    core.on_observation(0.0, np.full(D, 0.5))
+    core.on_chunk(chunk(1, 0.0, np.full(100, 0.5)))
+    core.tick(0.0)
+    core.set_mode(ec.MODE_HOLD, 'episode ended')
+    core.on_observation(1.0, np.zeros(D))           # the scene was reset while holding
+    core.on_chunk(chunk(2, 0.9, np.full(100, 0.6)))  # planned from the old scene
+    core.set_mode(ec.MODE_RUN, 'episode start', now=1.0)
+    r = core.tick(1.0)
+    assert r.source == SOURCE_HOLD and r.hold_reason == 'no chunk'
+    np.testing.assert_allclose(r.command, 0.0)
+    stale = chunk(3, 1.0 - ec.RESYNC_CHUNK_GRACE - DT, np.full(100, 0.7))
+    assert core.on_chunk(stale) is False
+    assert core.tick(1.0 + DT).hold_reason == 'no chunk'
+    assert core.on_chunk(chunk(4, 1.0 + DT, np.full(100, 0.05))) is True
+    r = core.tick(1.0 + 2 * DT)
+    assert r.source == SOURCE_POLICY and r.chunk_id == 4
+    # Once a new chunk ran, the gate is gone: later chunks are taken as usual.
+    assert core.on_chunk(chunk(5, 1.0, np.full(100, 0.05))) is True
+
+
+def test_run_without_a_move_keeps_the_running_chunk():
+    core = make_core(observation_timeout=10)
+    core.on_observation(0.0, np.zeros(D))
+    core.on_chunk(chunk(1, 0.0, np.full(100, 0.01)))
+    core.tick(0.0)
+    core.set_mode(ec.MODE_HOLD, 'pause')
+    core.tick(DT)
+    core.set_mode(ec.MODE_RUN, 'resume', now=2 * DT)
+    assert core.tick(2 * DT).source == SOURCE_POLICY
+
+
 def test_intervention_forwards_teleop_with_limits():
     core = make_core(vmax=1.0, observation_timeout=10, teleop_timeout=0.1)
     core.on_observation(0.0, np.zeros(D))

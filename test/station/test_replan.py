@@ -72,3 +72,13 @@ def test_clock_going_back_restarts():
 def test_period_must_be_positive():
     with pytest.raises(ValueError):
         ReplanSchedule(0.0)
+
+
+def test_restart_makes_the_next_observation_due():
+    s = ReplanSchedule(0.2)
+    s.planned(1.0)
+    assert not s.due(1.05)
+    s.restart()
+    assert s.due(1.05)
+    s.planned(1.05)
+    assert not s.due(1.1) and s.due(1.25)

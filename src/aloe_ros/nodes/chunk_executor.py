@@ -185,7 +185,7 @@ class ChunkExecutorNode(Node):
             self.arm_index.append(idx)
 
         self.diag = DiagnosticsPublisher(self)
-        self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected',
+        self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected', 'chunks_ignored',
                           'observations_rejected', 'teleop_rejected', 'policy_steps',
                           'human_steps',
                           'hold_steps', 'clamped_steps', 'clock_rejected',
@@ -388,7 +388,9 @@ class ChunkExecutorNode(Node):
                 self.core.on_bad_chunk(str(exc), nan=isinstance(exc, FloatingPointError))
             return
         with self._lock:
-            self.core.on_chunk(chunk)
+            used = self.core.on_chunk(chunk)
+        if not used:
+            self.diag.count('chunks_ignored')
 
     def _on_intervention(self, msg: InterventionState) -> None:
         with self._lock:
@@ -431,7 +433,8 @@ class ChunkExecutorNode(Node):
     def _on_set_mode(self, request: SetMode.Request, response: SetMode.Response):
         with self._lock:
             try:
-                response.message = self.core.set_mode(request.mode, request.reason)
+                response.message = self.core.set_mode(request.mode, request.reason,
+                                                      now=self._now())
                 response.success = True
             except ValueError as exc:
                 response.success = False

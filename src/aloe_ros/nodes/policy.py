@@ -21,7 +21,9 @@ observation into an ``ActionChunk`` (H x D joint targets) at once, stamped with 
 time, a chunk id and the policy version that produced it. Stale observations produce no chunk
 (the next fresh one is planned from as soon as it arrives); when none arrives for
 ``max_observation_age`` past a due re-plan, the node says so once. The executor holds when its
-running chunk runs out.
+running chunk runs out. An episode start (``/aloe/episode_event`` EVENT_STARTED) and an operator's
+hand-back (``/aloe/intervention`` going inactive) make the next observation due at once: the
+executor drops its chunk at both, and holds until a chunk planned from the new scene arrives.
 
 Weights arrive as ``PolicyUpdate`` (latched, from the learner) or through the ``LoadPolicy``
 service. Each candidate is checked before anything changes: the file must lie inside
@@ -44,10 +46,11 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import UInt32
 
-from aloe_msgs.msg import ActionChunk, Observation, PolicyUpdate, SafetyEvent
+from aloe_msgs.msg import (ActionChunk, EpisodeEvent, InterventionState, Observation,
+                           PolicyUpdate, SafetyEvent)
 from aloe_msgs.srv import LoadPolicy
 from aloe_ros.nodes.common import run_node
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, OncePerCause,
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, LATCHED, OncePerCause,
                                    ParamSpec,
                                    SENSOR_DATA, declare_parameters, latched, reliable,
                                    stamp_to_sec)
@@ -186,6 +189,11 @@ class PolicyNode(Node):
                                  callback_group=io_group)
         self.create_subscription(PolicyUpdate, '/aloe/policy_update', self._on_update, latched(1),
                                  callback_group=io_group)
+        self._intervening = False
+        self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED,
+                                 callback_group=io_group)
+        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+                                 LATCHED, callback_group=io_group)
         self.create_service(LoadPolicy, '/aloe/policy/load', self._on_load_service,
                             callback_group=MutuallyExclusiveCallbackGroup())
         # Chunks are computed in the observation callback; this timer only swaps weights while no
@@ -307,6 +315,17 @@ class PolicyNode(Node):
             self._swap_pending()
             if self._plan(msg, now):
                 self._schedule.planned(now)
+
+    def _on_episode(self, msg: EpisodeEvent) -> None:
+        if msg.event == EpisodeEvent.EVENT_STARTED:
+            with self._plan_lock:
+                self._schedule.restart()
+
+    def _on_intervention(self, msg: InterventionState) -> None:
+        if self._intervening and not msg.active:
+            with self._plan_lock:
+                self._schedule.restart()
+        self._intervening = bool(msg.active)
 
     def _on_watchdog(self) -> None:
         """Swap in pending weights while no chunk is planned; report a due re-plan with no observation."""

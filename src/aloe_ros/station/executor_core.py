@@ -166,6 +166,9 @@ class TickResult:
 # : RUN resumes from the measured pose when it is this far [rad] from the hold target (see
 # set_mode).
 RESYNC_THRESHOLD = 0.1
+#: After a resync, chunks stamped more than this before the switch to RUN are refused [s]: they
+#: were planned from an observation taken before the robot was moved (a reset scene).
+RESYNC_CHUNK_GRACE = 0.05
 
 
 def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon: int,
@@ -308,6 +311,7 @@ class ExecutorCore:
         self._pending: List[SafetyNote] = []
         self._bad_chunk_reported = False
         self._clock_fault = ''
+        self._chunks_not_before: Optional[float] = None
 
     # ---------------------------------------------------------------- inputs
 
@@ -336,14 +340,23 @@ class ExecutorCore:
         self._obs_time = now
         self._obs_stale = bool(stale)
 
-    def on_chunk(self, chunk: Chunk) -> None:
-        """Start playing ``chunk`` (already validated), blending from the running plan."""
+    def on_chunk(self, chunk: Chunk) -> bool:
+        """Start playing ``chunk`` (already validated), blending from the running plan.
+
+        Return False when it is ignored: a repeat of the running chunk, or one planned before the
+        robot was moved while holding (see :meth:`set_mode`).
+        """
         if self._chunk is not None and chunk.chunk_id == self._chunk.chunk_id \
                 and chunk.policy_version == self._chunk.policy_version:
-            return
+            return False
+        if self._chunks_not_before is not None:
+            if chunk.stamp < self._chunks_not_before:
+                return False
+            self._chunks_not_before = None
         self._bad_chunk_reported = False
         self._begin_blend()
         self._chunk = chunk
+        return True
 
     def on_bad_chunk(self, reason: str, nan: bool) -> None:
         """Record a rejected chunk; a NaN chunk also drops the running one so the executor holds."""
@@ -376,8 +389,14 @@ class ExecutorCore:
         """Hold while the node's clock is untrusted (``reason`` non-empty); ``''`` when sane again."""
         self._clock_fault = reason
 
-    def set_mode(self, mode: int, reason: str = '') -> str:
-        """Switch RUN/HOLD/ESTOP; return a message. ESTOP drops the running chunk."""
+    def set_mode(self, mode: int, reason: str = '', now: Optional[float] = None) -> str:
+        """Switch RUN/HOLD/ESTOP at time ``now``; return a message. ESTOP drops the running chunk.
+
+        RUN after the robot was moved while holding (a reset scene) resumes from the measured
+        pose and drops the running chunk; chunks stamped more than ``RESYNC_CHUNK_GRACE`` before
+        ``now`` are refused until a newer one arrives, since they were planned from the old
+        scene. The executor holds until then.
+        """
         if mode not in MODE_NAMES:
             raise ValueError(f'unknown mode {mode}')
         previous = self.mode
@@ -408,8 +427,13 @@ class ExecutorCore:
                 self._pending.append(SafetyNote(
                     LEVEL_INFO, KIND_RESUMED,
                     f'resuming from the measured pose, {moved:.2f} from the hold '
-                    'target (the robot was moved while holding)', 'mode'))
+                    'target (the robot was moved while holding); waiting for a chunk planned '
+                    'after the move', 'mode'))
                 self._last_command = synced
+                self._chunk = None
+                self._blend_from_chunk = None
+                if now is not None:
+                    self._chunks_not_before = now - RESYNC_CHUNK_GRACE
         return f'mode {MODE_NAMES[mode]}{why}'
 
     # ---------------------------------------------------------------- tick

@@ -42,15 +42,22 @@ class ReplanSchedule:
 
         A clock that went back behind the last plan (a simulation reset) makes a re-plan due.
         """
-        return self.next_due is None or now >= self.next_due or now < self.last_plan
+        return self.next_due is None or now >= self.next_due or (
+            self.last_plan is not None and now < self.last_plan)
 
     def planned(self, now: float) -> None:
         """Record that a chunk was computed from an observation that arrived at ``now``."""
-        if self.next_due is None or now - self.next_due >= self.period or now < self.last_plan:
+        if self.next_due is None or now - self.next_due >= self.period or (
+                self.last_plan is not None and now < self.last_plan):
             self.next_due = now + self.period
         else:
             self.next_due += self.period
         self.last_plan = now
+
+    def restart(self) -> None:
+        """Make the next observation due at once (an episode started, the operator handed back)."""
+        self.next_due = None
+        self.last_plan = None
 
     def overdue(self, now: float, grace: float) -> bool:
         """Return whether a re-plan has been due for more than ``grace`` s without one."""
