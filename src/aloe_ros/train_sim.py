@@ -56,7 +56,7 @@ JOB_DEFAULTS: Dict[str, Any] = {
     'actor_steps': 300, 'eval_episodes': 8, 'eval_every': 1, 'episode_timeout_s': 60.0,
     'max_episode_steps': 600,
     'sim': {'image_height': 96, 'image_width': 128, 'camera_rate_hz': 25.0,
-            'real_time_factor': 1.0},
+            'real_time_factor': 1.0, 'command_interface': 'trajectory'},
     'long': {},
 }
 INT_KEYS = ('seed', 'demos', 'bc_steps', 'iterations', 'episodes_per_iteration', 'critic_steps',
@@ -124,6 +124,9 @@ def load_job(path: str, long: bool = False) -> Dict[str, Any]:
                 'eval_every'):
         if job[key] < 1:
             raise JobConfigError(f'{path}: {key} must be >= 1')
+    if job['sim']['command_interface'] not in ('trajectory', 'forward'):
+        raise JobConfigError(f'{path}: sim.command_interface must be trajectory or forward, got '
+                             f'{job["sim"]["command_interface"]!r}')
     if not isinstance(job['episode_timeout_s'], (int, float)) or job['episode_timeout_s'] <= 0:
         raise JobConfigError(f'{path}: episode_timeout_s must be a positive number')
     job['learner_config'] = resolve_config_path(job['learner_config'],
@@ -592,6 +595,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                    f'cameras:=[{",".join(learner_cfg.model.cameras or ["cam_high"])}]',
                    f'camera_rate_hz:={job["sim"]["camera_rate_hz"]}',
                    f'real_time_factor:={job["sim"]["real_time_factor"]}',
+                   f'command_interface:={job["sim"]["command_interface"]}',
                    f'replan_period:={learner_cfg.data.h_exec * 0.02:.3f}']
     graph = GraphProcess(launch_args, os.path.join(out_dir, 'graph.log'))
     rows: List[Dict[str, Any]] = []

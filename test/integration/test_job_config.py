@@ -49,3 +49,11 @@ def test_eval_every_must_be_positive(tmp_path):
 def test_unknown_long_key_is_named(tmp_path):
     with pytest.raises(JobConfigError, match='long'):
         load_job(_write(tmp_path, 'long:\n  itterations: 3\n'), False)
+
+
+def test_command_interface_is_checked_and_the_camera_job_loads(tmp_path):
+    with pytest.raises(JobConfigError, match='sim.command_interface'):
+        load_job(_write(tmp_path, 'sim:\n  command_interface: position\n'), False)
+    assert load_job(JOB, False)['sim']['command_interface'] == 'forward'
+    camera = load_job(os.path.join(package_config_dir(), 'jobs', 'sim_train_camera.yaml'), False)
+    assert camera['learner_config'].endswith('sim_train_camera.yaml')
