@@ -107,7 +107,7 @@ class RosHarness:
                 return True
         return bool(predicate())
 
-    def wait_matched(self, *publishers, timeout=10.0):
+    def wait_matched(self, *publishers, timeout=60.0):
         """Spin until every publisher has a subscriber (one-shot messages are not lost to discovery)."""
         return self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in publishers),
                                timeout)
