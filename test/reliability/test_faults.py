@@ -21,12 +21,14 @@ executor's commands) and on what reaches the disk (episode files and the catalog
 import os
 
 from aloe_msgs.msg import ActionChunk, InterventionState, LearnerStatus, Observation, SafetyEvent
+from aloe_msgs.srv import StartEpisode
 from diagnostic_msgs.msg import DiagnosticArray
 from fault_scenarios import RecorderKillTrials
 import numpy as np
 import pytest
 from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_counter, make_weights,
-                                 observation_msg, sha256_of, synthetic_episode)
+                                 observation_msg, recorded_steps, sha256_of, synthetic_episode,
+                                 wait_recorded)
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
@@ -62,6 +64,51 @@ def test_recorder_kill9_mid_episode_loses_no_complete_episode(driver, tmp_path):
         trials.record_complete()
     finally:
         trials.close()
+
+
+def test_recorder_kill9_the_executor_labels_the_next_episode(driver, start_node, tmp_path):
+    """After a recorder killed mid-episode restarts, the executor follows its next episode.
+
+    The killed recorder never sent EVENT_ENDED, so the executor still labels the dead episode;
+    the executor ignores an EVENT_STARTED while an episode is open (a forged one must not split
+    it), so the restarted recorder announces the quarantined episode as ended (ABORTED).
+    Without that the next episode would record no step at all.
+    """
+    root = str(tmp_path / 'store')
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    monitor = CommandMonitor(driver)
+    obs_pub = driver.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    start_cli = driver.node.create_client(StartEpisode, '/aloe/start_episode')
+
+    def feed():
+        obs_pub.publish(observation_msg(driver))
+
+    def labelled(episode_id):
+        return [s for s in monitor.steps if s.episode_id == episode_id]
+
+    # Generous deadlines: under a CPU hog a node's start-up alone has taken 75 s.
+    first = driver.call(start_cli, StartEpisode.Request(task='handover'), 600, feed)
+    assert first is not None and first.success, recorder.output()
+    assert driver.spin_until(lambda: len(labelled(first.episode_id)) > 20, 600, feed), \
+        executor.output()
+    recorder.kill9()
+    recorder.start()
+    # A request sent before the restarted server matched is lost: retry.
+    second = None
+    for _ in range(60):
+        second = driver.call(start_cli, StartEpisode.Request(task='handover'), 5, feed)
+        if second is not None:
+            break
+    assert second is not None and second.success, (second, recorder.output())
+    assert driver.spin_until(lambda: len(labelled(second.episode_id)) > 20, 120, feed), \
+        (sorted({s.episode_id for s in monitor.steps[-20:]}), executor.output())
+    indices = [s.step_index for s in labelled(second.episode_id)]
+    published = indices[-1] + 1
+    assert wait_recorded(driver, root, second.episode_id, published, 120, feed), \
+        (recorded_steps(root, second.episode_id), published, recorder.output())
+    assert 'ExecutedStep rejected' not in recorder.output(100000), recorder.output()
+    assert executor.alive() and recorder.alive()
 
 
 def test_policy_killed_executor_holds_one_tick_after_chunk_end(driver, start_node, tmp_path):

@@ -25,7 +25,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
 from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_counter, make_weights,
-                                 observation_msg)
+                                 observation_msg, recorded_steps, wait_recorded)
 from rosgraph_msgs.msg import Clock
 
 from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_HOLD, SOURCE_POLICY
@@ -196,6 +196,73 @@ def test_forged_episode_event_costs_no_step_of_the_real_episode(driver, start_no
     forged = _messages(events, 'forged')
     assert 1 <= len(forged) <= 2, forged
     assert executor.alive() and recorder.alive()
+
+
+def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node, tmp_path):
+    """A forged EVENT_ENDED naming the open episode: the executor keeps labelling its steps.
+
+    The forger copies the real episode's id from the latched EVENT_STARTED. Every step the
+    executor publishes while the episode is open must still be recorded; after the real end the
+    next real episode is followed as usual, and the recorder refuses nothing on the way.
+    """
+    root = str(tmp_path / 'store')
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    start_cli = driver.node.create_client(StartEpisode, '/aloe/start_episode')
+    end_cli = driver.node.create_client(EndEpisode, '/aloe/end_episode')
+    # Generous deadlines throughout: under a CPU hog a node's start-up alone has taken 75 s.
+    start = driver.call(start_cli, StartEpisode.Request(task='handover'), 600)
+    assert start is not None and start.success, recorder.output()
+    eid = start.episode_id
+
+    def labelled(episode_id):
+        return [s for s in monitor.steps if s.episode_id == episode_id]
+
+    assert driver.spin_until(lambda: len(labelled(eid)) > 20, 600, feed), executor.output()
+    first = monitor.steps.index(labelled(eid)[0])
+    forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
+    assert driver.spin_until(lambda: forger.get_subscription_count() > 0, 60, feed)
+    forged = EpisodeEvent(episode_id=eid, event=EpisodeEvent.EVENT_ENDED,
+                          outcome=OUTCOME_SUCCESS, terminated=True, task='handover')
+    forged.header.stamp = driver.stamp()
+    forger.publish(forged)
+    # 100 more steps (2 s of control ticks) after the forged event reached the executor's queue.
+    n = len(monitor.steps)
+    assert driver.spin_until(lambda: len(monitor.steps) > n + 100, 300, feed), executor.output()
+    # Every step the executor published since the episode started carries its id, in order ...
+    during = monitor.steps[first:]
+    assert [s.episode_id for s in during] == [eid] * len(during), \
+        sorted({s.episode_id for s in during})
+    indices = [s.step_index for s in during]
+    assert indices[0] == 0 and indices == sorted(set(indices)), indices
+    # ... and reaches the episode: wait until the recorder has them all on disk (with the forged
+    # end followed, the unlabelled ones never arrive and this times out). Counted by step_index,
+    # so a step this monitor missed under load still counts.
+    published = indices[-1] + 1
+    assert wait_recorded(driver, root, eid, published, 120, feed), \
+        (recorded_steps(root, eid), published, recorder.output())
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success and end.num_steps >= published, \
+        (end, published, recorder.output())
+    # The lifecycle still works: the next real episode is labelled from its start on.
+    again = driver.call(start_cli, StartEpisode.Request(task='handover'), 300)
+    assert again is not None and again.success, recorder.output()
+    assert driver.spin_until(lambda: len(labelled(again.episode_id)) > 20, 300, feed), \
+        executor.output()
+    indices = [s.step_index for s in labelled(again.episode_id)]
+    assert indices[0] == 0 and indices == sorted(set(indices)), indices
+    published = indices[-1] + 1
+    assert wait_recorded(driver, root, again.episode_id, published, 120, feed), \
+        (recorded_steps(root, again.episode_id), published, recorder.output())
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success and end.num_steps >= published, end
+    # Nothing was refused: steps still labelled with the ended episode while the next one opened
+    # are not part of it and are dropped without a complaint.
+    assert 'ExecutedStep rejected' not in recorder.output(100000), recorder.output()
+    assert executor.alive() and recorder.alive()
+    assert monitor.violations == []
 
 
 def test_alternating_bad_and_good_observations_bounded_reports(driver, start_node):
