@@ -343,12 +343,23 @@ def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_n
     assert learner.alive() and 'Traceback' not in learner.output(100000)
 
 
-@pytest.mark.xfail(reason='issue 14 point 5, open: each 56 MB chunk still raises the executor RSS '
-                   'by ~50 MB '
-                          '(held below Python, in the DDS receive path); the refusal itself is '
-                   'checked '
-                          'by test_oversized_chunk_refused_before_its_data_is_read', strict=False)
-def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, start_node):
+#: Depth of the executor's /aloe/action_chunk subscription (reliable(5) in chunk_executor.py).
+CHUNK_QUEUE_DEPTH = 5
+
+
+def test_oversized_chunks_refused_unread_and_memory_bounded_by_the_dds_queue(driver, start_node):
+    """Ten 56 MB chunks: each refused unread; the executor's RSS stays within a bound set by the
+    chunk subscription's queue depth, not by the number of chunks.
+
+    Measured (issue 14 point 5/6): RSS steps up by about one chunk at a time and levels off at
+    base + 4..6.5 chunks (111 MB -> 300-470 MB over 20 chunks). What stays is the DDS reader's
+    history: rmw_fastrtps gives readers the PREALLOCATED_WITH_REALLOC memory policy, so each of
+    the queue's sample slots keeps a buffer grown to the largest sample it held, reused, never
+    freed; with Fast DDS's DYNAMIC policy (XML profile + RMW_FASTRTPS_USE_QOS_FROM_XML=1) the
+    same ten chunks leave RSS at base + ~115 MB. So the bound asserted is (depth + 3) chunks:
+    the queue's slots, the fragment reassembly buffer and the serialized copy rclpy takes. Memory
+    kept per chunk (a leak) exceeds it within these ten chunks.
+    """
     import array
     executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
     feed = ChunkFeed(driver)
@@ -356,17 +367,18 @@ def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, star
     events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
     assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 50,
                              600, feed)
-    huge = ActionChunk(chunk_id=10_000, policy_version=1, horizon=1_000_000, action_dim=14,
+    horizon = 1_000_000
+    chunk_mb = 4 * 14 * horizon / 2 ** 20
+    huge = ActionChunk(chunk_id=10_000, policy_version=1, horizon=horizon, action_dim=14,
                        joint_names=JOINTS, dt=DT,
-                       actions=array.array('f', bytes(4 * 14 * 1_000_000)))
+                       actions=array.array('f', bytes(4 * 14 * horizon)))
     rss = [executor.rss_mb()]
     n = len(monitor.steps)
-    for batch in range(2):
-        for k in range(3):
-            huge.chunk_id = 10_000 + 3 * batch + k
-            huge.header.stamp = driver.stamp()
-            feed.chunk_pub.publish(huge)
-            driver.spin_for(0.5, feed)
+    for k in range(10):
+        huge.chunk_id = 10_000 + k
+        huge.header.stamp = driver.stamp()
+        feed.chunk_pub.publish(huge)
+        # the executor keeps stepping: 50 more steps after each chunk (taken and refused by then)
         count = len(monitor.steps)
         assert driver.spin_until(lambda: len(monitor.steps) > count + 50, 300, feed)
         rss.append(executor.rss_mb())
@@ -375,10 +387,10 @@ def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, star
         [e.message for e in events]
     assert all(s.chunk_id < 10_000 for s in monitor.steps[n:])
     stamps = [s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in monitor.steps[n:]]
-    print(f'executor RSS [MB] before, after 3 and after 6 chunks of 56 MB: {rss}; '
-          f'longest gap between steps {max(np.diff(stamps)):.3f} s')
-    # The second three cost no more memory than the first (what stays is the DDS layer's buffers).
-    assert rss[2] - rss[1] < 30, rss
+    print(f'executor RSS [MB] before and after each of ten chunks of {chunk_mb:.0f} MB: '
+          f'{[round(r) for r in rss]}; longest gap between steps {max(np.diff(stamps)):.3f} s')
+    bound = (CHUNK_QUEUE_DEPTH + 3) * chunk_mb
+    assert max(rss) - rss[0] < bound, (rss, bound)
     assert executor.alive() and monitor.violations == []
 
 
