@@ -61,8 +61,9 @@ class NodeProcess:
         with open(self.log_path) as f:
             return f.read()
 
-    def stop(self, sig=signal.SIGTERM, timeout=10.0):
-        """Send ``sig`` and return the exit code (killing it after ``timeout``)."""
+    def stop(self, sig=signal.SIGTERM, timeout=60.0):
+        """Send ``sig`` and return the exit code (killing it after ``timeout``: generous, a clean
+        shutdown has taken more than 15 s on a loaded machine)."""
         if self.alive():
             self.proc.send_signal(sig)
             try:

@@ -163,6 +163,9 @@ def test_refused_thread_settings_warn_once_and_the_loop_runs(ros, start_node):
     assert out.count('cannot pin the control thread to CPUs [4000]') == 1, out
     assert 'on its own thread' in out
     # Ticks come from the control thread at the configured rate: the median tick period is 20 ms.
+    # The band is wide because a starved loop on a loaded 2-core machine ticks late and skips
+    # deadlines (measured: median 24.7 ms at load average 10); a loop at another rate (10 ms,
+    # 40 ms: half or twice the period) still fails.
     stamps = np.array([s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in steps])
-    assert np.median(np.diff(stamps)) == pytest.approx(0.02, abs=0.004)
+    assert 0.015 <= np.median(np.diff(stamps)) <= 0.03, np.median(np.diff(stamps))
     assert proc.stop() == 0, proc.output()

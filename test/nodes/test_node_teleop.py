@@ -104,7 +104,11 @@ def test_teleop_process(ros, start_node):
                           every=feed)
     assert ros.spin_until(lambda: states[-1].aligning and states[-1].active, timeout=30,
                           every=feed)
-    silent_since = stamp_to_sec(states[-1].header.stamp)
+    # the state the node published when it found the leader silent (the latest state alone may
+    # be an older one: none is published when the alignment completes)
+    silent = [s for s in states if s.active and s.aligning and 'silent' in s.reason]
+    assert silent, [(s.aligning, s.reason) for s in states]
+    silent_since = stamp_to_sec(silent[0].header.stamp)
     ros.spin_until(lambda: False, timeout=0.4, every=feed)
     # No command was sent after the node said so. Judged by the commands' stamps (the node's
     # clock), not by counting arrivals: a command sent just before may still be in flight under

@@ -84,9 +84,15 @@ def test_policy_then_human_through_the_real_graph(ros, start_node):
                           every=robot)
     assert steps[-1].intervention
     # blend from the follower's pose to the leader's, then follow the leader
-    assert ros.spin_until(lambda: abs(steps[-1].action[0] - 0.12) < 1e-6, timeout=60,
-                          every=robot)
-    human = [s.action[0] for s in steps if s.source == ExecutedStep.SOURCE_HUMAN]
-    assert max(np.abs(np.diff(human))) <= 0.01 + 1e-6
+    assert ros.spin_until(lambda: abs(steps[-1].action[0] - 0.12) < 1e-6
+                          and sum(s.source == ExecutedStep.SOURCE_HUMAN for s in steps) >= 5,
+                          timeout=60, every=robot)
+    # No jump from the last step before the takeover on. (Under load the executor may hear the
+    # intervention after the teleop node finished its blend: its first human step is then the
+    # leader's pose, one 0.01 step from the chunk's; judged across the hand-over, not only among
+    # human steps, of which there may be just one.)
+    first_human = next(i for i, s in enumerate(steps) if s.source == ExecutedStep.SOURCE_HUMAN)
+    around = [s.action[0] for s in steps[max(first_human - 1, 0):]]
+    assert max(np.abs(np.diff(around))) <= 0.01 + 1e-6, around[:10]
     keyboard.publish(String(data='t'))
     assert ros.spin_until(lambda: not steps[-1].intervention, timeout=60, every=robot)

@@ -90,7 +90,7 @@ class NodeProcess:
         self.proc.wait(10)
         self._log.close()
 
-    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+    def stop(self, sig=signal.SIGTERM, timeout=60.0):
         """Send ``sig``, wait (SIGKILL after ``timeout``); return the exit code."""
         if self.alive():
             self.proc.send_signal(sig)
