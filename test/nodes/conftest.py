@@ -61,8 +61,9 @@ class NodeProcess:
         with open(self.log_path) as f:
             return f.read()
 
-    def stop(self, sig=signal.SIGTERM, timeout=10.0):
-        """Send ``sig`` and return the exit code (killing it after ``timeout``)."""
+    def stop(self, sig=signal.SIGTERM, timeout=60.0):
+        """Send ``sig`` and return the exit code (killing it after ``timeout``: generous, a clean
+        shutdown has taken more than 15 s on a loaded machine)."""
         if self.alive():
             self.proc.send_signal(sig)
             try:
@@ -107,7 +108,7 @@ class RosHarness:
                 return True
         return bool(predicate())
 
-    def wait_matched(self, *publishers, timeout=10.0):
+    def wait_matched(self, *publishers, timeout=60.0):
         """Spin until every publisher has a subscriber (one-shot messages are not lost to discovery)."""
         return self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in publishers),
                                timeout)

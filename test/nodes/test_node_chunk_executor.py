@@ -69,7 +69,9 @@ def test_executor_process(ros, start_node):
     # Nothing is commanded before an observation; then it holds at the observed pose.
     ros.spin_for(1.0)
     assert not steps and proc.alive()
-    assert ros.spin_until(lambda: len(steps) > 5, timeout=15, every=feed), proc.output()
+    # Deadlines are generous (they cost nothing when the node is on time): under a CPU hog a
+    # node's start-up alone has taken 75 s.
+    assert ros.spin_until(lambda: len(steps) > 5, timeout=300, every=feed), proc.output()
     assert steps[-1].source == ExecutedStep.SOURCE_HOLD
     assert ros.wait_matched(chunk_pub, iv_pub, tele_pub)
     np.testing.assert_allclose(steps[-1].action, steps[-1].observed_position)
@@ -78,11 +80,16 @@ def test_executor_process(ros, start_node):
     # A chunk with an out-of-limit elbow target: played, clamped, never outside the limits.
     target = np.full(14, 0.1)
     target[2] = 5.0
-    chunk_pub.publish(_chunk(node, 1, target))
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=5,
+    chunk_pub.publish(_chunk(node, 1, target, horizon=1000))
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=60,
                           every=feed)
-    ros.spin_until(lambda: False, timeout=1.0, every=feed)
-    policy = [s for s in steps if s.source == ExecutedStep.SOURCE_POLICY]
+
+    def policy_steps():
+        return [s for s in steps if s.source == ExecutedStep.SOURCE_POLICY]
+    # Wait until the clamped elbow reached its limit (velocity-limited from 0), not a fixed 1 s.
+    assert ros.spin_until(lambda: policy_steps()[-1].action[2] == pytest.approx(_ARM_UPPER[2]),
+                          timeout=60, every=feed), [s.action[2] for s in policy_steps()[-5:]]
+    policy = policy_steps()
     assert policy[-1].chunk_id == 1 and policy[-1].policy_version == 7
     assert policy[-1].index_in_chunk > policy[0].index_in_chunk, ([s.source for s in steps], proc.output())
     assert all(np.all(np.array(s.action) <= UPPER + 1e-9)
@@ -99,13 +106,13 @@ def test_executor_process(ros, start_node):
     bad = _chunk(node, 2, np.full(14, 0.2))
     bad.actions[20] = math.nan
     chunk_pub.publish(bad)
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HOLD, timeout=5,
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HOLD, timeout=60,
                           every=feed)
 
     def rejected():
         return any(diagnostic_values(d, 'chunk_executor').get('chunks_rejected', '0') != '0'
                    for d in diags)
-    assert ros.spin_until(rejected, timeout=5, every=feed)
+    assert ros.spin_until(rejected, timeout=30, every=feed)
     assert any(e.kind == SafetyEvent.KIND_REJECTED_INPUT for e in events)
     assert proc.alive()
 
@@ -116,18 +123,18 @@ def test_executor_process(ros, start_node):
     def teleop():
         feed()
         tele_pub.publish(JointState(name=NAMES, position=[0.05] * 14))
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=5,
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=60,
                           every=teleop)
     assert steps[-1].intervention
     iv_pub.publish(InterventionState(active=False))
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HOLD, timeout=5,
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HOLD, timeout=60,
                           every=feed)
 
     # E-stop through the service: holds and reports it.
     client = node.create_client(SetMode, '/aloe/executor/set_mode')
-    assert client.wait_for_service(timeout_sec=5)
+    assert client.wait_for_service(timeout_sec=60)
     future = client.call_async(SetMode.Request(mode=SetMode.Request.MODE_ESTOP, reason='test'))
-    ros.spin_until(future.done, timeout=5, every=feed)
+    assert ros.spin_until(future.done, timeout=60, every=feed)
     assert future.result().success and future.result().mode == SetMode.Request.MODE_ESTOP
     chunk_pub.publish(_chunk(node, 3, np.full(14, 0.0)))
     ros.spin_until(lambda: False, timeout=0.5, every=feed)
@@ -151,11 +158,14 @@ def test_refused_thread_settings_warn_once_and_the_loop_runs(ros, start_node):
     steps = ros.collect(ExecutedStep, '/aloe/executed_step', reliable(200))
     obs_pub = ros.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
     feed = lambda: obs_pub.publish(_observation(ros.node))  # noqa: E731
-    assert ros.spin_until(lambda: len(steps) > 60, timeout=60, every=feed), proc.output()
+    assert ros.spin_until(lambda: len(steps) > 60, timeout=300, every=feed), proc.output()
     out = proc.output()
     assert out.count('cannot pin the control thread to CPUs [4000]') == 1, out
     assert 'on its own thread' in out
     # Ticks come from the control thread at the configured rate: the median tick period is 20 ms.
+    # The band is wide because a starved loop on a loaded 2-core machine ticks late and skips
+    # deadlines (measured: median 24.7 ms at load average 10); a loop at another rate (10 ms,
+    # 40 ms: half or twice the period) still fails.
     stamps = np.array([s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in steps])
-    assert np.median(np.diff(stamps)) == pytest.approx(0.02, abs=0.004)
+    assert 0.015 <= np.median(np.diff(stamps)) <= 0.03, np.median(np.diff(stamps))
     assert proc.stop() == 0, proc.output()

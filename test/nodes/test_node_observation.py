@@ -58,7 +58,9 @@ def test_observation_process(ros, start_node):
         if state['bad'] is not None:
             state['bad'](stamp)
 
-    assert ros.spin_until(lambda: len(out) > 3, timeout=20, every=feed, period=0.03), proc.output()
+    # Generous deadlines (free when on time): a node's start-up has taken 75 s under a CPU hog.
+    assert ros.spin_until(lambda: len(out) > 3, timeout=300, every=feed, period=0.03), \
+        proc.output()
     obs = out[-1]
     assert obs.camera_names == CAMS and obs.task_instruction == 'pick the cube'
     assert obs.joint_names[0] == 'left_waist' and len(obs.position) == 12
@@ -73,7 +75,7 @@ def test_observation_process(ros, start_node):
     assert ros.wait_matched(event_pub)
     event_pub.publish(EpisodeEvent(episode_id='e1', event=EpisodeEvent.EVENT_STARTED,
                                    task_instruction='hand over the cube'))
-    assert ros.spin_until(lambda: out[-1].task_instruction == 'hand over the cube', timeout=5,
+    assert ros.spin_until(lambda: out[-1].task_instruction == 'hand over the cube', timeout=60,
                           every=feed,
                           period=0.03)
 
@@ -96,16 +98,16 @@ def test_observation_process(ros, start_node):
         return any(int(v.get('rejected_unknown_joint', 0)) > 0
                    and int(v.get('rejected_nan', 0)) > 0
                    and int(v.get('rejected_oversized_image', 0)) > 0 for v in vals)
-    assert ros.spin_until(rejected, timeout=10, every=feed, period=0.03), proc.output()
+    assert ros.spin_until(rejected, timeout=60, every=feed, period=0.03), proc.output()
     assert proc.alive()
     n = len(out)
     state['bad'] = None
-    assert ros.spin_until(lambda: len(out) > n + 3, timeout=5, every=feed, period=0.03)
+    assert ros.spin_until(lambda: len(out) > n + 3, timeout=60, every=feed, period=0.03)
     log = proc.output()
     assert log.count("unknown joints ['thumb']") == 1  # once per cause, not per message
 
     # Inputs stop: observations keep coming, flagged stale.
-    assert ros.spin_until(lambda: out[-1].stale, timeout=5)
+    assert ros.spin_until(lambda: out[-1].stale, timeout=60)
     assert proc.stop() == 0, proc.output()
 
 

@@ -59,7 +59,9 @@ def test_policy_then_human_through_the_real_graph(ros, start_node):
             followers[a].publish(js)
             leaders[a].publish(JointState(name=ARM, position=[0.12] * 6 + [0.7]))
 
-    assert ros.spin_until(lambda: len(steps) > 3, timeout=40, every=robot, period=0.02)
+    # Generous deadlines (free when on time): three nodes start at once, which has taken minutes
+    # under a CPU hog.
+    assert ros.spin_until(lambda: len(steps) > 3, timeout=300, every=robot, period=0.02)
     assert steps[-1].source == ExecutedStep.SOURCE_HOLD
     np.testing.assert_allclose(steps[-1].observed_position, ([0.1] * 6 + [0.7]) * 2)
 
@@ -69,21 +71,28 @@ def test_policy_then_human_through_the_real_graph(ros, start_node):
                         actions=np.full(200 * 14, 0.11, np.float32).tolist())
     chunk.header.stamp = node.get_clock().now().to_msg()
     chunk_pub.publish(chunk)
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=10,
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=60,
                           every=robot)
     assert steps[-1].policy_version == 2
     assert ros.spin_until(lambda: forward and forward[-1].data[0] == pytest.approx(0.11, abs=1e-6),
-                          timeout=5,
+                          timeout=60,
                           every=robot)
     assert len(forward[-1].data) == 7
 
     keyboard.publish(String(data='t'))
-    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=10,
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_HUMAN, timeout=60,
                           every=robot)
     assert steps[-1].intervention
     # blend from the follower's pose to the leader's, then follow the leader
-    assert ros.spin_until(lambda: abs(steps[-1].action[0] - 0.12) < 1e-6, timeout=5, every=robot)
-    human = [s.action[0] for s in steps if s.source == ExecutedStep.SOURCE_HUMAN]
-    assert max(np.abs(np.diff(human))) <= 0.01 + 1e-6
+    assert ros.spin_until(lambda: abs(steps[-1].action[0] - 0.12) < 1e-6
+                          and sum(s.source == ExecutedStep.SOURCE_HUMAN for s in steps) >= 5,
+                          timeout=60, every=robot)
+    # No jump from the last step before the takeover on. (Under load the executor may hear the
+    # intervention after the teleop node finished its blend: its first human step is then the
+    # leader's pose, one 0.01 step from the chunk's; judged across the hand-over, not only among
+    # human steps, of which there may be just one.)
+    first_human = next(i for i, s in enumerate(steps) if s.source == ExecutedStep.SOURCE_HUMAN)
+    around = [s.action[0] for s in steps[max(first_human - 1, 0):]]
+    assert max(np.abs(np.diff(around))) <= 0.01 + 1e-6, around[:10]
     keyboard.publish(String(data='t'))
-    assert ros.spin_until(lambda: not steps[-1].intervention, timeout=10, every=robot)
+    assert ros.spin_until(lambda: not steps[-1].intervention, timeout=60, every=robot)

@@ -26,7 +26,7 @@ import time
 from aloe_msgs.msg import ExecutedStep
 from aloe_msgs.srv import EndEpisode, StartEpisode
 import numpy as np
-from reliability_harness import NodeProcess, sha256_of
+from reliability_harness import NodeProcess, recorded_steps, sha256_of, wait_recorded
 
 from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import reliable
@@ -50,8 +50,11 @@ class RecorderKillTrials:
         self.killed = []          # ids of the episodes in flight at each kill
         self.results = []
 
-    def _call(self, client, request, attempts=12):
-        """Call a service, retrying: a request sent before the restarted server matched is lost."""
+    def _call(self, client, request, attempts=60):
+        """Call a service, retrying: a request sent before the restarted server matched is lost.
+
+        60 attempts of 5 s: a (re)started recorder's start-up alone has taken 75 s under load.
+        """
         for _ in range(attempts):
             res = self.driver.call(client, request, timeout=5.0)
             if res is not None:
@@ -79,7 +82,9 @@ class RecorderKillTrials:
         assert res is not None and res.success, (res, self.proc.output())
         n = self.rng.randint(5, 40)
         self._steps(res.episode_id, n)
-        self.driver.spin_for(0.3)
+        # Wait until the recorder has every step on disk (a fixed pause was overrun under load).
+        assert wait_recorded(self.driver, self.root, res.episode_id, n), \
+            (recorded_steps(self.root, res.episode_id), n, self.proc.output())
         end = self._call(self.end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS))
         assert end is not None and end.success, (end, self.proc.output())
         assert end.num_steps == n, f'{n - end.num_steps} steps lost in {res.episode_id}'
@@ -114,8 +119,9 @@ class RecorderKillTrials:
         """Return a list of problems: changed or missing complete episodes, inconsistent catalog."""
         from aloe_ros.storage import EpisodeStore
         problems = []
-        # The restarted recorder recovers the store when it opens it; wait until it did.
-        deadline = time.monotonic() + 30
+        # The restarted recorder recovers the store when it opens it; wait until it did (its
+        # start-up has taken 75 s on a loaded machine: a generous deadline).
+        deadline = time.monotonic() + 300
         store = None
         while time.monotonic() < deadline:
             store = EpisodeStore(self.root)
@@ -125,7 +131,7 @@ class RecorderKillTrials:
             store = None
             self.driver.spin_for(0.2)
         if store is None:
-            return ['catalog still lists a recording episode 30 s after the restart']
+            return ['catalog still lists a recording episode 300 s after the restart']
         try:
             if not store.catalog.integrity_ok():
                 problems.append('catalog integrity check failed')
@@ -161,7 +167,7 @@ class RecorderKillTrials:
         self.proc.stop()
 
 
-def kill_and_salvage(driver, root, log_path, durable_steps=60, tail_steps=20, deadline=120.0):
+def kill_and_salvage(driver, root, log_path, durable_steps=60, tail_steps=20, deadline=300.0):
     """Record steps, wait until they are durable, kill -9 the recorder mid-episode, salvage.
 
     Publishes ``durable_steps`` steps, waits (up to ``deadline``) until the recorder's ``.partial``

@@ -90,7 +90,7 @@ class NodeProcess:
         self.proc.wait(10)
         self._log.close()
 
-    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+    def stop(self, sig=signal.SIGTERM, timeout=60.0):
         """Send ``sig``, wait (SIGKILL after ``timeout``); return the exit code."""
         if self.alive():
             self.proc.send_signal(sig)
@@ -207,6 +207,38 @@ def diag_sum(diags, name_contains, prefix):
     return 0
 
 
+def recorded_steps(root, episode_id):
+    """Return how many ExecutedSteps of the open episode ``episode_id`` are on disk under ``root``.
+
+    Reads the recorder's ``.partial`` (made durable every ``flush_period``, 0.5 s by default), so
+    a test can wait until the recorder has taken every step it published before it ends the
+    episode, instead of sleeping a fixed time that a loaded machine may overrun. Only accepted
+    steps are written, so the count never includes a refused one.
+    """
+    import glob
+    from aloe_ros.storage.episode_file import read_partial
+    from aloe_ros.storage.store import STEP_TOPIC
+    pattern = os.path.join(root, 'episodes', '*', episode_id, episode_id + '_0.mcap.partial')
+    for path in glob.glob(pattern):
+        try:
+            return sum(m[0] == STEP_TOPIC for m in read_partial(path).messages)
+        except OSError:  # renamed away (the episode ended) between glob and open
+            return 0
+    return 0
+
+
+def wait_recorded(driver, root, episode_id, n, timeout=120.0, every=None):
+    """Spin until the recorder has ``n`` steps of ``episode_id`` on disk; return whether it has."""
+    state = {'next': 0.0, 'n': 0}
+
+    def enough():  # the file is read at most every 0.1 s, not on every spin
+        if time.monotonic() >= state['next']:
+            state['n'] = recorded_steps(root, episode_id)
+            state['next'] = time.monotonic() + 0.1
+        return state['n'] >= n
+    return driver.spin_until(enough, timeout, every)
+
+
 def sha256_of(path):
     """Return the sha256 hex digest of a file."""
     h = hashlib.sha256()
@@ -280,6 +312,7 @@ class CommandMonitor:
         self.tol = tol
         self.violations = []
         self.steps = []
+        self.arrivals = []  # wall time [s] each step arrived here (same clock as driver.now())
         self.commands = {'left': [], 'right': []}
         for arm, sl in (('left', slice(0, 7)), ('right', slice(7, 14))):
             driver.node.create_subscription(
@@ -315,3 +348,10 @@ class CommandMonitor:
                                        'v_max*dt '
                                        f'over {ticks} tick(s)')
         self.steps.append(msg)
+        self.arrivals.append(time.time())
+
+    def stamp_lags(self, first=0):
+        """Return arrival time minus stamp [s] of the steps from index ``first`` on."""
+        from aloe_ros.nodes.common import stamp_to_sec
+        return np.array([t - stamp_to_sec(s.header.stamp)
+                         for s, t in zip(self.steps[first:], self.arrivals[first:])])

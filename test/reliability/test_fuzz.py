@@ -32,7 +32,7 @@ from hypothesis import assume, given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
 from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_counter, make_weights,
-                                 observation_msg)
+                                 observation_msg, wait_recorded)
 from sensor_msgs.msg import Image, JointState, Joy
 from std_msgs.msg import String
 
@@ -93,11 +93,12 @@ def test_fuzz_chunk_executor(driver, start_node):
         obs_pub.publish(observation_msg(driver))
 
     def set_mode(request):
-        res = driver.call(mode_cli, request, timeout=10, every=feed)
+        res = driver.call(mode_cli, request, timeout=60, every=feed)
         assert res is not None, 'set_mode did not answer: ' + proc.output()
         assert res.success == (request.mode in (0, 1, 2)), (request.mode, res.message)
 
-    assert driver.spin_until(lambda: len(monitor.steps) > 10, 60, feed), proc.output()
+    # Start-up deadlines are generous: under a CPU hog a node's start-up alone has taken 75 s.
+    assert driver.spin_until(lambda: len(monitor.steps) > 10, 300, feed), proc.output()
     good = ActionChunk(chunk_id=1, policy_version=1, horizon=400, action_dim=14,
                        joint_names=JOINTS, dt=0.02,
                        actions=np.tile(np.linspace(-3, 3, 14, dtype=np.float32), 400).tolist())
@@ -128,7 +129,7 @@ def test_fuzz_chunk_executor(driver, start_node):
     good.header.stamp = driver.stamp()
     chunk_pub.publish(good)
     assert driver.spin_until(lambda: monitor.steps[-1].source == SOURCE_POLICY
-                             and monitor.steps[-1].policy_version == 2, 10, feed), proc.output()
+                             and monitor.steps[-1].policy_version == 2, 60, feed), proc.output()
     driver.spin_for(1.5, feed)
     assert proc.alive(), proc.output()
     assert sent >= FUZZ_EXAMPLES // 2
@@ -161,7 +162,7 @@ def test_fuzz_observation(driver, start_node):
             msg.header.stamp = stamp
             pub.publish(msg)
 
-    assert driver.spin_until(lambda: out, 60, valid), proc.output()
+    assert driver.spin_until(lambda: out, 300, valid), proc.output()
     # Deterministic bad input first (each must be counted under its cause), then the fuzzer.
     left = [n for n in JOINTS if n.startswith('left')]
     known_bad = [
@@ -182,22 +183,23 @@ def test_fuzz_observation(driver, start_node):
         pub.publish(msg)
         driver.spin_for(0.05)
     for _pub, _msg, _offset, cause in known_bad:
-        assert driver.spin_until(lambda: diag_counter(diags, 'observation', cause) > 0, 5), cause
+        assert driver.spin_until(lambda: diag_counter(diags, 'observation', cause) > 0, 30), cause
     sent = fuzz(driver, [(cam_pub.publish, fz.images_fields()),
                          (cam_pub.publish, fz.images_fields()),
                          (pubs['left'].publish, fz.joint_states('left')),
                          (pubs['right'].publish, fz.joint_states('right')),
                          (ev_pub.publish, fz.episode_events)])
     n_before = len(out)
-    assert driver.spin_until(lambda: len(out) > n_before + 20 and not out[-1].stale, 20,
+    assert driver.spin_until(lambda: len(out) > n_before + 20 and not out[-1].stale, 60,
                              valid), proc.output()
-    driver.spin_for(1.2, valid)
+    # The 1 Hz diagnostics catch up with the fuzzing: wait for the count, not a fixed pause.
+    assert driver.spin_until(lambda: diag_counter(diags, 'observation', 'rejected')
+                             > len(known_bad) + sent // 4, 30, valid), \
+        (diag_counter(diags, 'observation', 'rejected'), sent)
     assert proc.alive() and sent >= FUZZ_EXAMPLES // 2
     assert all(_finite_observation(o) for o in out)
     assert all(len(o.images) == 1 and o.images[0].height == 8 and len(o.images[0].data) == 192
                for o in out)
-    assert diag_counter(diags, 'observation', 'rejected') > 0
-    assert diag_counter(diags, 'observation', 'rejected') > len(known_bad) + sent // 4
     assert 'Traceback' not in proc.output(100000)
 
 
@@ -216,13 +218,14 @@ def test_fuzz_recorder(driver, start_node, tmp_path):
     current = {'id': ''}
 
     def start(request):
-        res = driver.call(start_cli, request, timeout=15)
+        # generous: the first call waits for the recorder's start-up (75 s under a CPU hog)
+        res = driver.call(start_cli, request, timeout=300)
         assert res is not None, 'StartEpisode did not answer: ' + proc.output()
         if res.success:
             current['id'] = res.episode_id
 
     def end(request):
-        res = driver.call(end_cli, request, timeout=15)
+        res = driver.call(end_cli, request, timeout=60)
         assert res is not None, 'EndEpisode did not answer: ' + proc.output()
         assert res.success == (current['id'] != ''
                                and request.outcome in (1, 2, 3, 4)), res.message
@@ -256,10 +259,11 @@ def test_fuzz_recorder(driver, start_node, tmp_path):
         msg.header.stamp = driver.stamp()
         step_pub.publish(msg)
         driver.spin_for(0.005)
-    driver.spin_for(0.5)
-    res = driver.call(end_cli, EndEpisode.Request(outcome=1), timeout=15)
+    # Every step on disk before the end (a fixed pause was overrun under load).
+    assert wait_recorded(driver, root, current['id'], 20), proc.output()
+    res = driver.call(end_cli, EndEpisode.Request(outcome=1), timeout=60)
     assert res is not None and res.success and res.num_steps == 20, (res, proc.output())
-    assert driver.spin_until(lambda: diag_counter(diags, 'aloe_recorder', 'rejected') > 0, 5)
+    assert driver.spin_until(lambda: diag_counter(diags, 'aloe_recorder', 'rejected') > 0, 30)
     assert proc.alive() and sent >= FUZZ_EXAMPLES // 2
     assert 'Traceback' not in proc.output(100000)
     store = EpisodeStore(root)
@@ -287,14 +291,15 @@ def test_fuzz_policy(driver, start_node, tmp_path):
     load_cli = node.create_client(LoadPolicy, '/aloe/policy/load')
 
     def load(request):
-        res = driver.call(load_cli, request, timeout=30)
+        res = driver.call(load_cli, request, timeout=60)
         assert res is not None, 'LoadPolicy did not answer: ' + proc.output()
         assert not res.success and res.running_version == 1, res.message
 
     def feed():
         obs_pub.publish(observation_msg(driver))
 
-    assert driver.spin_until(lambda: chunks, 60, feed), proc.output()
+    # the policy's start-up (torch) has taken minutes under a CPU hog
+    assert driver.spin_until(lambda: chunks, 600, feed), proc.output()
     tampered = info.sha256[:-1] + ('0' if info.sha256[-1] != '0' else '1')
     loads = st.builds(lambda u, s, v: (lambda d: LoadPolicy.Request(uri=u, sha256=s, version=v)),
                       st.one_of(fz.text,
@@ -306,12 +311,13 @@ def test_fuzz_policy(driver, start_node, tmp_path):
                          (obs_pub.publish, fz.observations()),
                          (upd_pub.publish, fz.policy_updates), (load, loads)])
     n_before = len(chunks)
-    assert driver.spin_until(lambda: len(chunks) > n_before + 5, 20, feed), proc.output()
+    assert driver.spin_until(lambda: len(chunks) > n_before + 5, 60, feed), proc.output()
     assert proc.alive() and sent >= FUZZ_EXAMPLES // 2
     assert all(c.policy_version == 1 and c.horizon * c.action_dim == len(c.actions)
                and np.all(np.isfinite(c.actions)) for c in chunks)
     assert driver.spin_until(lambda: diag_counter(diags, 'policy', 'updates_rejected') > 0
-                             and diag_counter(diags, 'policy', 'inference_errors') > 0, 5, feed)
+                             and diag_counter(diags, 'policy', 'inference_errors') > 0, 30,
+                             feed)
     assert 'Traceback' not in proc.output(100000)
 
 
@@ -330,11 +336,11 @@ def test_fuzz_teleop(driver, start_node):
                      st.lists(fz.floats32, max_size=20),
                      st.lists(st.integers(-2 ** 31, 2 ** 31 - 1), max_size=20))
     keys = st.builds(lambda s: (lambda d: String(data=s)), fz.text)
-    assert driver.spin_until(lambda: diags, 60), proc.output()
+    assert driver.spin_until(lambda: diags, 300), proc.output()
     sent = fuzz(driver, [(p.publish, fz.joint_states(a)) for p, a in pubs]
                 + [(joy_pub.publish, joys), (key_pub.publish, keys)])
     diags.clear()
-    assert driver.spin_until(lambda: diags, 10), 'teleop stopped reporting: ' + proc.output()
+    assert driver.spin_until(lambda: diags, 30), 'teleop stopped reporting: ' + proc.output()
     assert proc.alive() and sent >= FUZZ_EXAMPLES // 2
     assert diag_counter(diags, 'teleop', 'rejected') > 0
     # whatever the fuzzing made the operator do, every human target it sent was whole and finite
@@ -363,7 +369,8 @@ def test_fuzz_learner(driver, start_node, tmp_path):
     answers = {'ok': 0, 'refused': 0}
 
     def evaluate(request):
-        res = driver.call(eval_cli, request, timeout=30)
+        # generous: the first call waits for the learner's start-up (torch), minutes under load
+        res = driver.call(eval_cli, request, timeout=300)
         assert res is not None, 'EvaluateChunk did not answer: ' + proc.output()
         if res.success:
             assert np.all(np.isfinite([res.q, res.v, res.advantage])) or not np.all(
@@ -394,7 +401,7 @@ def test_fuzz_learner(driver, start_node, tmp_path):
     before = answers['ok']
     evaluate(good)
     assert answers['ok'] == before + 1 and answers['refused'] > 0
-    assert driver.spin_until(lambda: diag_counter(diags, 'learner', 'evaluation_errors') > 0, 5)
+    assert driver.spin_until(lambda: diag_counter(diags, 'learner', 'evaluation_errors') > 0, 30)
     assert proc.alive() and sent > 0
     assert 'Traceback' not in proc.output(100000)
 
@@ -436,15 +443,15 @@ def test_fuzz_sim(driver, start_node):
     resets = st.builds(lambda s, t: (lambda d: ResetScene.Request(seed=s, task=t)),
                        st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), st.integers(-1, 10)),
                        st.one_of(fz.text, st.just('handover'), st.just('')))
-    assert driver.spin_until(lambda: states, 120), proc.output()
+    assert driver.spin_until(lambda: states, 300), proc.output()
     sent = fuzz(driver, [(pubs['left'].publish, trajectories()),
                          (pubs['right'].publish, trajectories()),
                          (reset, resets), (ev_pub.publish, fz.episode_events)],
                 examples=max(FUZZ_EXAMPLES // 3, 20))
     n_before = len(states)
-    assert driver.spin_until(lambda: len(states) > n_before + 10, 20), 'sim stopped publishing'
+    assert driver.spin_until(lambda: len(states) > n_before + 10, 60), 'sim stopped publishing'
     assert all(np.all(np.isfinite(s.position)) for s in states[-10:])
-    assert driver.spin_until(lambda: diag_counter(diags, 'sim', 'rejected_commands') > 0, 5)
+    assert driver.spin_until(lambda: diag_counter(diags, 'sim', 'rejected_commands') > 0, 30)
     assert proc.alive() and sent > 0
     assert 'Traceback' not in proc.output(100000)
 
@@ -471,7 +478,7 @@ def test_fuzz_clock_and_control_events_under_sim_time(driver, start_node, tmp_pa
         clock_pub.publish(Clock(clock=driver.stamp()))
         obs_pub.publish(observation_msg(driver))
 
-    assert driver.spin_until(lambda: len(monitor.steps) > 10, 120, feed), executor.output()
+    assert driver.spin_until(lambda: len(monitor.steps) > 10, 300, feed), executor.output()
     sent = fuzz(driver, [(clock_pub.publish, fz.clocks), (clock_pub.publish, fz.clocks),
                          (ev_pub.publish, fz.episode_events), (iv_pub.publish, fz.interventions),
                          (upd_pub.publish, fz.policy_updates)], between=feed)
@@ -479,7 +486,9 @@ def test_fuzz_clock_and_control_events_under_sim_time(driver, start_node, tmp_pa
     n = len(monitor.steps)
     # Sane again: the executor keeps stepping on the driver's timeline, every node is up.
     assert driver.spin_until(lambda: len(monitor.steps) > n + 50, 120, feed), executor.output()
-    assert all(abs(s.header.stamp.sec - driver.now()) < 60 for s in monitor.steps[n + 10:])
+    # (judged against each step's arrival time: under load the wait above can take minutes)
+    lags = monitor.stamp_lags(n + 10)
+    assert np.all(np.abs(lags) < 60), (lags.min(), lags.max())
     assert driver.spin_until(lambda: diag_counter(diags, 'chunk_executor', 'clock_rejected') > 0,
                              30, feed)
     assert sent >= FUZZ_EXAMPLES // 2 and monitor.violations == []

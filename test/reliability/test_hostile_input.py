@@ -16,6 +16,8 @@
 bad and good messages alternating. No single message may stop a node or cost recorded steps.
 """
 
+import time
+
 from aloe_msgs.msg import ActionChunk, EpisodeEvent, Observation, SafetyEvent
 from aloe_msgs.srv import EndEpisode, StartEpisode
 from builtin_interfaces.msg import Time
@@ -23,7 +25,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
 from reliability_harness import (CommandMonitor, JOINTS, TINY_CONFIG, diag_counter, make_weights,
-                                 observation_msg)
+                                 observation_msg, recorded_steps, wait_recorded)
 from rosgraph_msgs.msg import Clock
 
 from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_HOLD, SOURCE_POLICY
@@ -90,38 +92,60 @@ def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_
         return sum(s.source == SOURCE_POLICY for s in monitor.steps)
 
     assert driver.spin_until(lambda: policy_steps() > 20, 600, feed), executor.output()
-    for bad in (Time(sec=-1, nanosec=0), Time(sec=0, nanosec=1_500_000_000)):
+
+    def inject(bad, everyone=False):
+        """Publish the sample ``bad()`` until the executor (``everyone``: every node) rejected it.
+
+        A /clock subscription keeps one sample, so each try leaves the bad one alone for 0.3 s
+        (a good one right after would replace it before it is taken) and, if it was not taken,
+        sends one good sample before the next try: repeated jumps would otherwise form a
+        'consistent new timeline' that the guard adopts after 2 s. Waiting on the rejection
+        itself, not on a fixed pause, keeps this from passing vacuously under load.
+        """
         n_events = len(events)
-        # /clock subscriptions keep one sample: leave the bad one alone for a moment so it is
-        # taken.
         feed.clock_pub = None
-        clock_pub.publish(Clock(clock=bad))
-        driver.spin_for(0.3, feed)
+
+        def taken():
+            return bool(_messages(events[n_events:], '/clock rejected'))
+
+        def done():
+            return taken() and (not everyone or all('/clock rejected' in p.output(100000)
+                                                    for p in others))
+        deadline = time.monotonic() + 300
+        while not done() and time.monotonic() < deadline:
+            clock_pub.publish(Clock(clock=bad()))
+            driver.spin_until(taken, 0.3, feed)
+            if not done():
+                clock_pub.publish(Clock(clock=driver.stamp()))
+                driver.spin_for(0.05, feed)
         feed.clock_pub = clock_pub
+        assert done(), [e.message for e in events[n_events:]] + [p.output() for p in others]
+        return n_events
+
+    # Invalid samples (negative sec: it killed every use_sim_time node; nanosec >= 1e9), then a
+    # jump back by 1000 s and one forward by 1e6 s: none is applied, every node stays up.
+    samples = [(lambda: Time(sec=-1, nanosec=0), True),
+               (lambda: Time(sec=0, nanosec=1_500_000_000), False),
+               (lambda: Time(sec=int(driver.now() - 1000.0), nanosec=0), False),
+               (lambda: Time(sec=int(driver.now() + 1e6), nanosec=0), False)]
+    first = len(monitor.steps)
+    for bad, everyone in samples:
+        n_events = inject(bad, everyone)
         # The executor says so and holds, then resumes the policy once the clock has been sane 0.5
         # s.
         assert driver.spin_until(lambda: _messages(events[n_events:], 'clock rejected cleared'),
                                  300, feed), \
             [e.message for e in events[n_events:]] + [executor.output()]
-        assert _messages(events[n_events:], '/clock rejected')
         resumed_at = len(monitor.steps)
         assert driver.spin_until(
             lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps[resumed_at:]) > 10, 300,
             feed), \
             executor.output()
-    # A jump back by 1000 s, and one forward by 1e6 s: neither is applied, every node stays up.
-    now = driver.now()
-    feed.clock_pub = None
-    for t in (now - 1000.0, now + 1e6):
-        clock_pub.publish(Clock(clock=Time(sec=int(t), nanosec=0)))
-        driver.spin_for(0.3, feed)
-    feed.clock_pub = clock_pub
-    n = len(monitor.steps)
-    assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY
-                                         for s in monitor.steps[n:]) > 10, 300,
-                             feed)
-    # ROS time never left the driver's timeline: every step is stamped within seconds of it.
-    assert all(abs(s.header.stamp.sec - driver.now()) < 60 for s in monitor.steps[n:])
+    # ROS time never left the driver's timeline: every step is stamped within seconds of the wall
+    # time it arrived at (a jump of 1000 s or 1e6 s would show; under load the rounds above take
+    # minutes, so not "within 60 s of now").
+    lags = monitor.stamp_lags(first)
+    assert np.all(np.abs(lags) < 60), (lags.min(), lags.max())
     holds = [s for s in monitor.steps if s.source == SOURCE_HOLD]
     assert holds and monitor.violations == []
     for proc in [executor] + others:
@@ -172,6 +196,73 @@ def test_forged_episode_event_costs_no_step_of_the_real_episode(driver, start_no
     forged = _messages(events, 'forged')
     assert 1 <= len(forged) <= 2, forged
     assert executor.alive() and recorder.alive()
+
+
+def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node, tmp_path):
+    """A forged EVENT_ENDED naming the open episode: the executor keeps labelling its steps.
+
+    The forger copies the real episode's id from the latched EVENT_STARTED. Every step the
+    executor publishes while the episode is open must still be recorded; after the real end the
+    next real episode is followed as usual, and the recorder refuses nothing on the way.
+    """
+    root = str(tmp_path / 'store')
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    start_cli = driver.node.create_client(StartEpisode, '/aloe/start_episode')
+    end_cli = driver.node.create_client(EndEpisode, '/aloe/end_episode')
+    # Generous deadlines throughout: under a CPU hog a node's start-up alone has taken 75 s.
+    start = driver.call(start_cli, StartEpisode.Request(task='handover'), 600)
+    assert start is not None and start.success, recorder.output()
+    eid = start.episode_id
+
+    def labelled(episode_id):
+        return [s for s in monitor.steps if s.episode_id == episode_id]
+
+    assert driver.spin_until(lambda: len(labelled(eid)) > 20, 600, feed), executor.output()
+    first = monitor.steps.index(labelled(eid)[0])
+    forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
+    assert driver.spin_until(lambda: forger.get_subscription_count() > 0, 60, feed)
+    forged = EpisodeEvent(episode_id=eid, event=EpisodeEvent.EVENT_ENDED,
+                          outcome=OUTCOME_SUCCESS, terminated=True, task='handover')
+    forged.header.stamp = driver.stamp()
+    forger.publish(forged)
+    # 100 more steps (2 s of control ticks) after the forged event reached the executor's queue.
+    n = len(monitor.steps)
+    assert driver.spin_until(lambda: len(monitor.steps) > n + 100, 300, feed), executor.output()
+    # Every step the executor published since the episode started carries its id, in order ...
+    during = monitor.steps[first:]
+    assert [s.episode_id for s in during] == [eid] * len(during), \
+        sorted({s.episode_id for s in during})
+    indices = [s.step_index for s in during]
+    assert indices[0] == 0 and indices == sorted(set(indices)), indices
+    # ... and reaches the episode: wait until the recorder has them all on disk (with the forged
+    # end followed, the unlabelled ones never arrive and this times out). Counted by step_index,
+    # so a step this monitor missed under load still counts.
+    published = indices[-1] + 1
+    assert wait_recorded(driver, root, eid, published, 120, feed), \
+        (recorded_steps(root, eid), published, recorder.output())
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success and end.num_steps >= published, \
+        (end, published, recorder.output())
+    # The lifecycle still works: the next real episode is labelled from its start on.
+    again = driver.call(start_cli, StartEpisode.Request(task='handover'), 300)
+    assert again is not None and again.success, recorder.output()
+    assert driver.spin_until(lambda: len(labelled(again.episode_id)) > 20, 300, feed), \
+        executor.output()
+    indices = [s.step_index for s in labelled(again.episode_id)]
+    assert indices[0] == 0 and indices == sorted(set(indices)), indices
+    published = indices[-1] + 1
+    assert wait_recorded(driver, root, again.episode_id, published, 120, feed), \
+        (recorded_steps(root, again.episode_id), published, recorder.output())
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success and end.num_steps >= published, end
+    # Nothing was refused: steps still labelled with the ended episode while the next one opened
+    # are not part of it and are dropped without a complaint.
+    assert 'ExecutedStep rejected' not in recorder.output(100000), recorder.output()
+    assert executor.alive() and recorder.alive()
+    assert monitor.violations == []
 
 
 def test_alternating_bad_and_good_observations_bounded_reports(driver, start_node):
@@ -252,12 +343,23 @@ def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_n
     assert learner.alive() and 'Traceback' not in learner.output(100000)
 
 
-@pytest.mark.xfail(reason='issue 14 point 5, open: each 56 MB chunk still raises the executor RSS '
-                   'by ~50 MB '
-                          '(held below Python, in the DDS receive path); the refusal itself is '
-                   'checked '
-                          'by test_oversized_chunk_refused_before_its_data_is_read', strict=False)
-def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, start_node):
+#: Depth of the executor's /aloe/action_chunk subscription (reliable(5) in chunk_executor.py).
+CHUNK_QUEUE_DEPTH = 5
+
+
+def test_oversized_chunks_refused_unread_and_memory_bounded_by_the_dds_queue(driver, start_node):
+    """Ten 56 MB chunks: each refused unread; the executor's RSS stays within a bound set by the
+    chunk subscription's queue depth, not by the number of chunks.
+
+    Measured (issue 14 point 5/6): RSS steps up by about one chunk at a time and levels off at
+    base + 4..6.5 chunks (111 MB -> 300-470 MB over 20 chunks). What stays is the DDS reader's
+    history: rmw_fastrtps gives readers the PREALLOCATED_WITH_REALLOC memory policy, so each of
+    the queue's sample slots keeps a buffer grown to the largest sample it held, reused, never
+    freed; with Fast DDS's DYNAMIC policy (XML profile + RMW_FASTRTPS_USE_QOS_FROM_XML=1) the
+    same ten chunks leave RSS at base + ~115 MB. So the bound asserted is (depth + 3) chunks:
+    the queue's slots, the fragment reassembly buffer and the serialized copy rclpy takes. Memory
+    kept per chunk (a leak) exceeds it within these ten chunks.
+    """
     import array
     executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
     feed = ChunkFeed(driver)
@@ -265,17 +367,18 @@ def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, star
     events = driver.collect(SafetyEvent, '/aloe/safety_event', EVENTS)
     assert driver.spin_until(lambda: sum(s.source == SOURCE_POLICY for s in monitor.steps) > 50,
                              600, feed)
-    huge = ActionChunk(chunk_id=10_000, policy_version=1, horizon=1_000_000, action_dim=14,
+    horizon = 1_000_000
+    chunk_mb = 4 * 14 * horizon / 2 ** 20
+    huge = ActionChunk(chunk_id=10_000, policy_version=1, horizon=horizon, action_dim=14,
                        joint_names=JOINTS, dt=DT,
-                       actions=array.array('f', bytes(4 * 14 * 1_000_000)))
+                       actions=array.array('f', bytes(4 * 14 * horizon)))
     rss = [executor.rss_mb()]
     n = len(monitor.steps)
-    for batch in range(2):
-        for k in range(3):
-            huge.chunk_id = 10_000 + 3 * batch + k
-            huge.header.stamp = driver.stamp()
-            feed.chunk_pub.publish(huge)
-            driver.spin_for(0.5, feed)
+    for k in range(10):
+        huge.chunk_id = 10_000 + k
+        huge.header.stamp = driver.stamp()
+        feed.chunk_pub.publish(huge)
+        # the executor keeps stepping: 50 more steps after each chunk (taken and refused by then)
         count = len(monitor.steps)
         assert driver.spin_until(lambda: len(monitor.steps) > count + 50, 300, feed)
         rss.append(executor.rss_mb())
@@ -284,10 +387,10 @@ def test_oversized_chunks_refused_unread_and_leave_no_memory_behind(driver, star
         [e.message for e in events]
     assert all(s.chunk_id < 10_000 for s in monitor.steps[n:])
     stamps = [s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in monitor.steps[n:]]
-    print(f'executor RSS [MB] before, after 3 and after 6 chunks of 56 MB: {rss}; '
-          f'longest gap between steps {max(np.diff(stamps)):.3f} s')
-    # The second three cost no more memory than the first (what stays is the DDS layer's buffers).
-    assert rss[2] - rss[1] < 30, rss
+    print(f'executor RSS [MB] before and after each of ten chunks of {chunk_mb:.0f} MB: '
+          f'{[round(r) for r in rss]}; longest gap between steps {max(np.diff(stamps)):.3f} s')
+    bound = (CHUNK_QUEUE_DEPTH + 3) * chunk_mb
+    assert max(rss) - rss[0] < bound, (rss, bound)
     assert executor.alive() and monitor.violations == []
 
 

@@ -14,6 +14,7 @@
 
 """The recorder node as a real process, driven over ROS by a test node."""
 
+import glob
 import os
 import random
 import signal
@@ -37,6 +38,8 @@ from aloe_ros.learning.episode import (OUTCOME_ABORTED, OUTCOME_FAILURE, OUTCOME
                                        OUTCOME_TIMEOUT, SOURCE_HUMAN, SOURCE_POLICY)
 from aloe_ros.storage import EpisodeStore  # noqa: E402
 from aloe_ros.storage.convert import proprio_from  # noqa: E402
+from aloe_ros.storage.episode_file import read_partial  # noqa: E402
+from aloe_ros.storage.store import STEP_TOPIC  # noqa: E402
 
 pytestmark = pytest.mark.ros
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 100)))
@@ -74,7 +77,7 @@ class Driver:
         while time.monotonic() < end:
             self.executor.spin_once(timeout_sec=0.01)
 
-    def wait_for(self, predicate, timeout=10.0):
+    def wait_for(self, predicate, timeout=60.0):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if predicate():
@@ -82,6 +85,31 @@ class Driver:
             assert self.proc.poll() is None, 'recorder exited'
             self.executor.spin_once(timeout_sec=0.02)
         return predicate()
+
+    def recorded(self, episode_id, n, timeout=120.0, observations=0):
+        """Spin until the open episode's ``.partial`` holds ``n`` steps (and ``observations``).
+
+        The recorder makes the open episode durable every flush_period (0.5 s): waiting on the
+        file replaces a fixed pause before EndEpisode that a loaded machine can overrun.
+        """
+        pattern = os.path.join(self.root, 'episodes', '*', episode_id,
+                               episode_id + '_0.mcap.partial')
+
+        def counts():
+            for path in glob.glob(pattern):
+                try:
+                    topics = [m[0] for m in read_partial(path).messages]
+                except OSError:
+                    return 0, 0
+                return topics.count(STEP_TOPIC), topics.count('/aloe/observation')
+            return 0, 0
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            steps, obs = counts()
+            if steps >= n and obs >= observations:
+                return True
+            self.spin(0.1)
+        return False
 
     def call(self, client, request, timeout=60.0):
         # Generous: on a loaded 2-core machine the recorder's start-up alone has taken 75 s.
@@ -150,7 +178,7 @@ def test_records_an_episode_end_to_end(driver):
         driver.spin(0.03)
         driver.step(eid, k, 100 + k, source=src)
         driver.spin(0.03)
-    driver.spin(0.5)
+    assert driver.recorded(eid, 6, observations=6), 'the recorder did not take every input'
     res = driver.end(OUTCOME_SUCCESS, 'placed')
     assert res.success and res.episode_id == eid and res.num_steps == 6, res.message
     assert driver.wait_for(lambda: driver.summaries)
@@ -198,7 +226,8 @@ def test_bad_input_is_rejected_and_node_keeps_running(driver):
     driver.step(eid, 0, 2)
     driver.step('someone-else', 1, 2)
     driver.step(eid, 1, 2)
-    driver.spin(0.5)
+    # The two valid steps on disk (in order after the refused ones: one reliable publisher).
+    assert driver.recorded(eid, 2)
     bogus = driver.end(9)
     assert not bogus.success and 'unknown outcome' in bogus.message
     res = driver.end(OUTCOME_FAILURE)
@@ -237,9 +266,9 @@ def test_sigterm_closes_open_episode_as_aborted(driver):
     eid = driver.start().episode_id
     for k in range(3):
         driver.step(eid, k, 20 + k)
-    driver.spin(0.5)
+    assert driver.recorded(eid, 3)
     driver.proc.send_signal(signal.SIGTERM)
-    assert driver.proc.wait(15) == 0
+    assert driver.proc.wait(120) == 0  # finalizing has taken more than 15 s under a CPU hog
     store = EpisodeStore(driver.root)
     rec = store.catalog.get(eid)
     assert rec.status == 'complete' and rec.outcome == OUTCOME_ABORTED and rec.truncated

@@ -45,10 +45,14 @@ Reports (log lines and SafetyEvents) are sent once per cause and at most ``repor
 cause per ``report_window`` s, with the number suppressed.
 
 Episode labels: executed steps carry the id of the episode the recorder announced
-(EVENT_STARTED). While an episode is being labelled, an EVENT_STARTED with another id is
-ignored and reported once: the recorder never starts an episode while one is open, so such an
-event is forged (or stale) and following it would make the recorder refuse the real episode's
-steps. EVENT_ENDED ends the labelling only for the episode being labelled.
+(EVENT_STARTED). The label only ever changes to a new EVENT_STARTED's id, never mid-episode:
+while an episode is being labelled, an EVENT_STARTED with another id is ignored and reported
+once (the recorder never starts an episode while one is open, so such an event is forged or
+stale and following it would make the recorder refuse the real episode's steps). EVENT_ENDED
+for the labelled episode does not clear the label; it only lets the next EVENT_STARTED be
+followed. A forged EVENT_ENDED (the id is public: the latched EVENT_STARTED carries it)
+therefore costs no step, and steps labelled with an episode the recorder has closed are
+dropped by the recorder. A second EVENT_ENDED for the same episode is reported once.
 """
 
 import sys
@@ -201,6 +205,7 @@ class ChunkExecutorNode(Node):
             recover_after=p['clock_recover_after']))
         self.loop = ec.LoopStats(self.dt)
         self.episode_id = ''
+        self.episode_ended = False  # EVENT_ENDED seen for episode_id: the next start is followed
         self.step_index = 0
 
         self.safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
@@ -414,7 +419,7 @@ class ChunkExecutorNode(Node):
 
     def _apply_episode_event(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id and msg.episode_id != self.episode_id:
-            if self.episode_id:
+            if self.episode_id and not self.episode_ended:
                 self.diag.count('episode_events_rejected')
                 self.once.report(f'episode_event:{msg.episode_id}',
                                  f'EVENT_STARTED for {msg.episode_id!r} while episode '
@@ -423,12 +428,22 @@ class ChunkExecutorNode(Node):
                                  f'{self.episode_id!r}')
                 return
             self.episode_id = msg.episode_id
+            self.episode_ended = False
             self.step_index = 0
-        elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self.episode_id:
+        elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id \
+                and msg.episode_id == self.episode_id:
+            if self.episode_ended:
+                # The recorder ends an episode once: one of the two was forged (or replayed).
+                self.diag.count('episode_events_rejected')
+                self.once.report(f'episode_ended:{msg.episode_id}',
+                                 f'EVENT_ENDED for {msg.episode_id!r} received twice: one was '
+                                 'forged or replayed')
+                return
             for cause in [c for c in self.once.active if c.startswith('episode_event:')]:
                 self.once.clear(cause)
-            self.episode_id = ''
-            self.step_index = 0
+            # The label stays (a forged end would otherwise unlabel the real episode's steps);
+            # the recorder drops steps of an episode it has closed.
+            self.episode_ended = True
 
     def _on_set_mode(self, request: SetMode.Request, response: SetMode.Response):
         with self._lock:

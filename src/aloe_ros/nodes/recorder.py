@@ -39,7 +39,9 @@ episode as ABORTED. Bad input (invalid ExecutedStep, EndEpisode with nothing ope
 StartEpisode while one is open) is refused with one log line, counted in ``/diagnostics``,
 and the node keeps running. The open episode is flushed to disk every ``flush_period`` (<= 1 s):
 after a kill -9 its quarantined ``.partial`` holds it up to the last flush, and
-``aloe salvage`` turns that into a truncated episode.
+``aloe salvage`` turns that into a truncated episode; the restarted recorder publishes
+EVENT_ENDED (ABORTED) for it. Steps still labelled with an episode this recorder closed (the
+executor keeps its label until the next EVENT_STARTED) are dropped like unlabelled ones.
 """
 
 import os
@@ -174,7 +176,18 @@ class RecorderNode(Node):
         self.diag.set('quarantined_on_start', len(self.store.quarantined))
         self._last_policy_version = 0
         self._rejected_seen = 0
+        self._closed_ids = set()  # episodes this process ended (see ignored_unlabelled_steps)
         self._event_pub = self.create_publisher(EpisodeEvent, EVENT_TOPIC, latched(10))
+        # A killed recorder never announced the end of the episode it had open: announce it now
+        # (ABORTED, truncated), or followers that ignore a new EVENT_STARTED while an episode is
+        # open (the executor: a forged start must not split an episode) would miss the next one.
+        for path in self.store.quarantined:
+            episode_id = os.path.basename(path).split('.mcap', 1)[0]
+            self._closed_ids.add(episode_id)
+            ended = EpisodeEvent(episode_id=episode_id, event=EVENT_ENDED,
+                                 outcome=OUTCOME_ABORTED, terminated=False, truncated=True)
+            ended.header.stamp = self.get_clock().now().to_msg()
+            self._event_pub.publish(ended)
         self._summary_pub = self.create_publisher(EpisodeSummary, '/aloe/episode_summary', COMMANDS)
         self._subs = []
         for topic, (cls, qos) in RECORDED.items():
@@ -313,6 +326,7 @@ class RecorderNode(Node):
             self.store.abandon_recording()
             return None
         self.diag.count('episodes_recorded')
+        self._closed_ids.add(record.episode_id)
         self.get_logger().info(
             f'episode {record.episode_id} ended: {OUTCOME_NAMES[outcome]} '
             f'({"terminated" if terminated else "truncated"}), {record.num_steps} steps, '
@@ -352,9 +366,10 @@ class RecorderNode(Node):
             decoded = None
             if topic == STEP_TOPIC:
                 decoded = decode(STEP_TYPE, data)
-                if not decoded.episode_id:
-                    # The executor has not seen this episode's start yet: its step is not part of
-                    # it.
+                if not decoded.episode_id or decoded.episode_id in self._closed_ids:
+                    # The executor has not seen this episode's start yet (no label, or still the
+                    # label of an episode closed here: it keeps one until the next start, so a
+                    # forged EVENT_ENDED cannot unlabel steps): not part of this episode.
                     self.diag.count('ignored_unlabelled_steps')
                     return
                 problem = check_executed_step(decoded, self.params['action_dim'],
