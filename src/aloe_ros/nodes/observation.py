@@ -17,9 +17,11 @@
 Thin shell around ``aloe_ros.station.ingest.ObservationIngest`` (validation and alignment live
 there).
 
-Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) or, with
-``compressed: true``, ``/<camera>/image_raw/compressed`` (CompressedImage); per arm the
-``joint_state_topics`` (JointState, sensor data); ``/aloe/episode_event`` (latched; its
+Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data; the robot
+profile's ``cameras`` topic when it names one) or, with ``compressed: true``,
+``<topic>/compressed`` (CompressedImage); per arm the ``joint_state_topics`` (JointState, sensor
+data) or, with ``robot_profile``, the profile's joint-state source of the arm, whose joints are
+converted into action names and units (``aloe_ros.station.command_mapping``); ``/aloe/episode_event`` (latched; its
 task_instruction replaces the parameter's).
 Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
 delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
@@ -30,13 +32,14 @@ At start it logs the DDS transport it runs on; the first camera frame too large 
 
 import os
 import sys
+from typing import Optional
 
 from aloe_msgs.msg import EpisodeEvent, Observation
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from aloe_ros.station import conversions, transport
+from aloe_ros.station import command_mapping, conversions, transport
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause,
@@ -44,6 +47,8 @@ from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, O
                                    SENSOR_DATA, declare_parameters, run_node, sec_to_stamp,
                                    stamp_to_sec)
 
+#: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
+PROFILE_REPLACES = ('joint_names', 'arms', 'joint_state_topics')
 #: A rejection cause is reported again only after its source was clean for this long [s].
 RECOVERY_TIME = 2.0
 # : Bytes of an Image message beyond its pixel data (header, encoding) accepted before
@@ -86,6 +91,11 @@ def parameter_specs():
         ParamSpec('max_image_bytes', 16 * 1024 * 1024,
                   'images with more data are rejected [bytes]',
                   min=1, max=1 << 30, read_only=True),
+        ParamSpec('robot_profile', '',
+                  'robot profile YAML (config/robots/): joint-state topics, joint names and unit '
+                  'conversion per arm, image topic per camera; replaces joint_names, arms and '
+                  'joint_state_topics (empty: those parameters, joint states in action units)',
+                  read_only=True),
         ParamSpec('task_instruction', '', 'instruction until an episode event brings one'),
         ParamSpec('frame_id', 'world', 'Observation.header.frame_id'),
     ]
@@ -103,9 +113,14 @@ class ObservationNode(Node):
         super().__init__('observation', **kwargs)
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
+        self.profile = load_observation_profile(p)
+        joint_names = self.profile.action_names if self.profile else p['joint_names']
+        arms = self.profile.arms if self.profile else p['arms']
+        state_topics = ([self.profile.sources[self.profile.source_for_arm(a)].topic for a in arms]
+                        if self.profile else p['joint_state_topics'])
         try:
             self.ingest = ObservationIngest(IngestConfig(
-                camera_names=p['camera_names'], joint_names=p['joint_names'], arms=p['arms'],
+                camera_names=p['camera_names'], joint_names=joint_names, arms=arms,
                 image_height=p['image_height'], image_width=p['image_width'], slop=p['slop'],
                 staleness_limit=p['staleness_limit'], max_future=p['max_future'],
                 max_image_bytes=p['max_image_bytes']))
@@ -121,6 +136,8 @@ class ObservationNode(Node):
         self._max_image_msg_bytes = p['max_image_bytes'] + IMAGE_OVERHEAD_BYTES
         for camera in p['camera_names']:
             topic = p['image_topic'].replace('{camera}', camera)
+            if self.profile and camera in self.profile.cameras:
+                topic = self.profile.cameras[camera]
             if p['compressed']:
                 self.create_subscription(
                     CompressedImage, topic + '/compressed',
@@ -129,7 +146,7 @@ class ObservationNode(Node):
             else:
                 self.create_subscription(Image, topic, lambda d, c=camera: self._on_data(
                     c, d, Image, self._on_image), SENSOR_DATA, raw=True)
-        for arm, topic in zip(p['arms'], p['joint_state_topics']):
+        for arm, topic in zip(arms, state_topics):
             self.create_subscription(JointState, topic, lambda m, a=arm: self._on_joints(a, m),
                                      SENSOR_DATA)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
@@ -140,7 +157,7 @@ class ObservationNode(Node):
         self._transport_checked = False
         self.get_logger().info(f'DDS transport: {transport.describe(self.transport)}')
         self.get_logger().info(
-            f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])} -> '
+            f'observation: {list(p["camera_names"])} + {list(state_topics)} -> '
             '/aloe/observation '
             f'at {p["rate"]:.0f} Hz, images {p["image_width"]}x{p["image_height"]}, slop '
             f'{p["slop"]} s, '
@@ -198,9 +215,19 @@ class ObservationNode(Node):
             camera, msg.data, msg.header.frame_id, stamp_to_sec(msg.header.stamp), self._now()))
 
     def _on_joints(self, arm: str, msg: JointState) -> None:
-        self._accept(arm, lambda: self.ingest.add_joint_state(
-            arm, list(msg.name), msg.position, msg.velocity, stamp_to_sec(msg.header.stamp),
-            self._now()))
+        self._accept(arm, lambda: self._add_joints(arm, msg))
+
+    def _add_joints(self, arm: str, msg: JointState) -> None:
+        names, position, velocity = list(msg.name), msg.position, msg.velocity
+        if self.profile:
+            # The robot's names and units -> action names and units (the profile's inverse map).
+            try:
+                names, position, velocity = self.profile.state_to_action(
+                    self.profile.source_for_arm(arm), names, position, velocity)
+            except ValueError as exc:
+                raise InputRejected(arm, 'unknown_joint', f'{exc}: rejected') from exc
+        self.ingest.add_joint_state(arm, names, position, velocity,
+                                    stamp_to_sec(msg.header.stamp), self._now())
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.task_instruction:
@@ -248,6 +275,22 @@ class ObservationNode(Node):
         self.diag.set('max_input_age', float(obs.max_input_age))
         self.diag.set('input_age', float(now - obs.oldest))
         self.diag.set('waiting_for', '-')
+
+
+def load_observation_profile(p) -> Optional[command_mapping.RobotProfile]:
+    """Return the profile of ``robot_profile`` (None when empty); ConfigError names the problem."""
+    if not p['robot_profile']:
+        return None
+    defaults = {spec.name: spec.default for spec in parameter_specs()}
+    both = [n for n in PROFILE_REPLACES if list(p[n]) != list(defaults[n])]
+    if both:
+        raise ConfigError('robot_profile', f'the profile replaces {both}: set them in the profile '
+                                           f'{p["robot_profile"]}, not as parameters')
+    try:
+        profile = command_mapping.load_profile(p['robot_profile'])
+    except command_mapping.ProfileError as exc:
+        raise ConfigError('robot_profile', str(exc)) from exc
+    return profile
 
 
 def main(args=None):
