@@ -27,7 +27,8 @@ JointSingleCommand; without a profile, per arm ``/<controller>/joint_trajectory`
 Limits are enforced in action units, converted from the profile's robot-unit limits, and every
 command is clipped into the robot-unit limits again after conversion. ``dry_run`` publishes no
 command and logs what it would send once per second. ``/aloe/executed_step`` (ExecutedStep,
-reliable 200, action units) every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
+reliable 200, action units) every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause;
+``/diagnostics`` at 1 Hz.
 Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
 
 Threads: the control loop runs on its own thread (``ExecutorCore``'s ``ControlLoop``), ticking at
@@ -550,7 +551,7 @@ def _differs(value, default) -> bool:
 
 
 def message_types(profile: cm.RobotProfile, group: cm.CommandGroup):
-    """Return the ROS type a group sends, importing its package; ConfigError names a missing one."""
+    """Return the ROS type a group sends; ConfigError names a message package not importable."""
     if group.type == 'joint_trajectory':
         return JointTrajectory
     if group.type == 'forward_command':
@@ -644,6 +645,7 @@ class GripperGoalSender:
         goal.command.max_effort = self.max_effort
         self.client.send_goal_async(goal)
         self.last = target
+
 
 def main(args=None):
     """Run the chunk executor node."""

@@ -21,8 +21,8 @@ Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data; 
 profile's ``cameras`` topic when it names one) or, with ``compressed: true``,
 ``<topic>/compressed`` (CompressedImage); per arm the ``joint_state_topics`` (JointState, sensor
 data) or, with ``robot_profile``, the profile's joint-state source of the arm, whose joints are
-converted into action names and units (``aloe_ros.station.command_mapping``); ``/aloe/episode_event`` (latched; its
-task_instruction replaces the parameter's).
+converted into action names and units (``aloe_ros.station.command_mapping``);
+``/aloe/episode_event`` (latched; its task_instruction replaces the parameter's).
 Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
 delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
 Bad input is rejected with one log line per source and cause, counted, and the node keeps running.

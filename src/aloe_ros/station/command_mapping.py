@@ -266,8 +266,9 @@ class RobotProfile:
         for group in self.groups:
             for joint, i in zip(group.joints, group.action_index):
                 lines.append(f'{joint.action} -> {group.name}/{joint.joint}: robot '
-                             f'[{joint.lower:.5g}, {joint.upper:.5g}] max {joint.max_velocity:.5g}/s'
-                             f'; action [{lower[i]:.5g}, {upper[i]:.5g}] max {vmax[i]:.5g}/s')
+                             f'[{joint.lower:.5g}, {joint.upper:.5g}] '
+                             f'max {joint.max_velocity:.5g}/s; action '
+                             f'[{lower[i]:.5g}, {upper[i]:.5g}] max {vmax[i]:.5g}/s')
         return lines
 
 
@@ -376,8 +377,8 @@ class _Validator:
         names = self.strings(data.get('action_names', list(DEFAULT_ACTION_NAMES)), 'action_names')
         for k, n in enumerate(names):
             if not any(n.startswith(a + '_') for a in arms):
-                self.fail(f'action_names[{k}]', f'{n!r} starts with no arm prefix '
-                                                 f'({", ".join(a + "_" for a in arms)})')
+                prefixes = ', '.join(a + '_' for a in arms)
+                self.fail(f'action_names[{k}]', f'{n!r} starts with no arm prefix ({prefixes})')
         for arm in arms:
             if not any(n.startswith(arm + '_') for n in names):
                 self.fail('arms', f"no action name starts with '{arm}_'")
@@ -388,8 +389,8 @@ class _Validator:
 
     def joint(self, value, key: str, names: Sequence[str], commanded: bool) -> JointMap:
         entry = self.mapping(value, key, _JOINT_KEYS if commanded else _READ_KEYS)
-        for required in ('action', 'joint') + (('lower', 'upper', 'max_velocity')
-                                                if commanded else ()):
+        limits = ('lower', 'upper', 'max_velocity') if commanded else ()
+        for required in ('action', 'joint') + limits:
             if required not in entry:
                 self.fail(f'{key}.{required}', 'missing (required)')
         action = self.string(entry['action'], f'{key}.action')
