@@ -152,6 +152,27 @@ def test_executor_commands_split_controllers_in_robot_units(ros, start_node, tmp
     assert proc.alive()
 
 
+def test_dry_run_logs_what_it_would_send_and_sends_nothing(ros, start_node, tmp_path):
+    proc = start_node('aloe_ros.nodes.chunk_executor', {
+        'robot_profile': _write(tmp_path, split_profile()), 'observation_timeout': 0.5,
+        'dry_run': True})
+    node = ros.node
+    steps = ros.collect(ExecutedStep, '/aloe/executed_step', reliable(200))
+    left_grip = ros.collect(JointTrajectory, '/t18/left_gripper_controller/joint_trajectory',
+                            COMMANDS)
+    obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    expected = ('dry run, would send: left_arm: trajectory_msgs/JointTrajectory -> '
+                '/t18/left_arm_controller/joint_trajectory: waist=0')
+    assert ros.spin_until(lambda: expected in proc.output(), timeout=20,
+                          every=lambda: obs_pub.publish(_observation(node))), proc.output()
+    assert 'left_gripper: trajectory_msgs/JointTrajectory -> ' \
+           '/t18/left_gripper_controller/joint_trajectory: left_finger=0.04' in proc.output()
+    # Nothing ran, so nothing is reported as executed either.
+    assert not steps and not left_grip
+    assert node.count_subscribers('/t18/left_gripper_controller/joint_trajectory') >= 1
+    assert node.count_publishers('/t18/left_gripper_controller/joint_trajectory') == 0
+
+
 def test_profile_mistakes_stop_the_executor_naming_the_key(start_node, tmp_path):
     wrong_count = split_profile()
     wrong_count['command_groups'][1]['type'] = 'gripper_action'

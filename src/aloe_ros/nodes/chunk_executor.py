@@ -26,7 +26,7 @@ JointSingleCommand; without a profile, per arm ``/<controller>/joint_trajectory`
 (JointTrajectory) or ``/<controller>/commands`` (Float64MultiArray) by ``command_interface``.
 Limits are enforced in action units, converted from the profile's robot-unit limits, and every
 command is clipped into the robot-unit limits again after conversion. ``dry_run`` publishes no
-command and logs what it would send once per second. ``/aloe/executed_step`` (ExecutedStep,
+command (and no executed step) and logs what it would send once per second. ``/aloe/executed_step`` (ExecutedStep,
 reliable 200, action units) every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause;
 ``/diagnostics`` at 1 Hz.
 Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
@@ -138,8 +138,8 @@ def parameter_specs():
                   'arms and controllers (empty: those parameters describe one 7-joint group per '
                   'arm)', read_only=True),
         ParamSpec('dry_run', False,
-                  'publish no command: log once per second what would be sent to each '
-                  'controller (verify a profile on the robot before the first run)',
+                  'publish no command and no executed step: log once per second what would be '
+                  'sent to each controller (verify a profile on the robot before the first run)',
                   read_only=True),
         ParamSpec('start_mode', 'RUN', 'mode at start-up', choices=['RUN', 'HOLD'],
                   read_only=True),
@@ -219,11 +219,13 @@ class ChunkExecutorNode(Node):
 
         self.safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
         self.step_pub = self.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
-        # Every message module the profile needs is imported before anything is created, so a
-        # missing package stops the node at start with its name, never at the first command.
+        # Every message module the profile needs is imported before anything is created (in a
+        # dry run too), so a missing package stops the node at start with its name, never at the
+        # first command.
+        types = [message_types(self.profile, group) for group in self.profile.groups]
         self.senders = [] if p['dry_run'] else [
-            make_sender(self, group, message_types(self.profile, group))
-            for group in self.profile.groups]
+            make_sender(self, group, msg_type)
+            for group, msg_type in zip(self.profile.groups, types)]
         self._dry_run_every = max(1, int(round(p['rate'])))
         self.create_subscription(Observation, '/aloe/observation', self._on_observation,
                                  SENSOR_DATA)
@@ -477,7 +479,8 @@ class ChunkExecutorNode(Node):
                             joint_names=self.joint_names, action=result.command.tolist(),
                             observed_position=self.core.observed.tolist())
         step.header.stamp = stamp
-        self.step_pub.publish(step)
+        if not self.p['dry_run']:  # nothing ran: no step for the recorder to store
+            self.step_pub.publish(step)
         self.step_index += 1
         self.diag.count({SOURCE_POLICY: 'policy_steps', SOURCE_HUMAN: 'human_steps'}.get(
             result.source, 'hold_steps'))
