@@ -17,17 +17,20 @@
 Thin shell around ``aloe_ros.station.ingest.ObservationIngest`` (validation and alignment live
 there).
 
-Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data; the robot
-profile's ``cameras`` topic when it names one) or, with ``compressed: true``,
-``<topic>/compressed`` (CompressedImage); per arm the ``joint_state_topics`` (JointState, sensor
-data) or, with ``robot_profile``, the profile's joint-state source of the arm, whose joints are
-converted into action names and units (``aloe_ros.station.command_mapping``);
-``/aloe/episode_event`` (latched; its task_instruction replaces the parameter's).
+Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) or, with
+``compressed: true``, ``/<camera>/image_raw/compressed`` (CompressedImage); per arm the
+``joint_state_topics`` (JointState, sensor data); ``/aloe/episode_event`` (latched; its
+task_instruction replaces the parameter's).
 Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
 delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
 Bad input is rejected with one log line per source and cause, counted, and the node keeps running.
 At start it logs the DDS transport it runs on; the first camera frame too large for that transport
 (see ``aloe_ros.station.transport``) is reported with a warning, once.
+
+With ``robot_profile`` (``aloe_ros.station.command_mapping``) the profile gives the joint names,
+arms and per-arm joint-state topics, and each JointState is converted from the robot's joint
+names and units into action names and units (its inverse map) before it is validated; a camera
+the profile names a topic for (``cameras``) is read from that topic.
 """
 
 import os
@@ -114,13 +117,14 @@ class ObservationNode(Node):
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
         self.profile = load_observation_profile(p)
-        joint_names = self.profile.action_names if self.profile else p['joint_names']
-        arms = self.profile.arms if self.profile else p['arms']
-        state_topics = ([self.profile.sources[self.profile.source_for_arm(a)].topic for a in arms]
-                        if self.profile else p['joint_state_topics'])
+        if self.profile:
+            profile = self.profile
+            p.update(joint_names=profile.action_names, arms=profile.arms,
+                     joint_state_topics=[profile.sources[profile.source_for_arm(a)].topic
+                                         for a in profile.arms])
         try:
             self.ingest = ObservationIngest(IngestConfig(
-                camera_names=p['camera_names'], joint_names=joint_names, arms=arms,
+                camera_names=p['camera_names'], joint_names=p['joint_names'], arms=p['arms'],
                 image_height=p['image_height'], image_width=p['image_width'], slop=p['slop'],
                 staleness_limit=p['staleness_limit'], max_future=p['max_future'],
                 max_image_bytes=p['max_image_bytes']))
@@ -146,7 +150,7 @@ class ObservationNode(Node):
             else:
                 self.create_subscription(Image, topic, lambda d, c=camera: self._on_data(
                     c, d, Image, self._on_image), SENSOR_DATA, raw=True)
-        for arm, topic in zip(arms, state_topics):
+        for arm, topic in zip(p['arms'], p['joint_state_topics']):
             self.create_subscription(JointState, topic, lambda m, a=arm: self._on_joints(a, m),
                                      SENSOR_DATA)
         self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
@@ -157,7 +161,7 @@ class ObservationNode(Node):
         self._transport_checked = False
         self.get_logger().info(f'DDS transport: {transport.describe(self.transport)}')
         self.get_logger().info(
-            f'observation: {list(p["camera_names"])} + {list(state_topics)} -> '
+            f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])} -> '
             '/aloe/observation '
             f'at {p["rate"]:.0f} Hz, images {p["image_width"]}x{p["image_height"]}, slop '
             f'{p["slop"]} s, '
@@ -214,20 +218,20 @@ class ObservationNode(Node):
         self._accept(camera, lambda: self.ingest.add_compressed_image(
             camera, msg.data, msg.header.frame_id, stamp_to_sec(msg.header.stamp), self._now()))
 
-    def _on_joints(self, arm: str, msg: JointState) -> None:
-        self._accept(arm, lambda: self._add_joints(arm, msg))
+    def _joint_fields(self, arm: str, msg: JointState):
+        """Return (names, positions, velocities) of ``msg`` in action names and units."""
+        if not self.profile:
+            return list(msg.name), msg.position, msg.velocity
+        try:
+            return self.profile.state_to_action(self.profile.source_for_arm(arm),
+                                                list(msg.name), msg.position, msg.velocity)
+        except ValueError as exc:
+            raise InputRejected(arm, 'unknown_joint', f'{exc}: rejected') from exc
 
-    def _add_joints(self, arm: str, msg: JointState) -> None:
-        names, position, velocity = list(msg.name), msg.position, msg.velocity
-        if self.profile:
-            # The robot's names and units -> action names and units (the profile's inverse map).
-            try:
-                names, position, velocity = self.profile.state_to_action(
-                    self.profile.source_for_arm(arm), names, position, velocity)
-            except ValueError as exc:
-                raise InputRejected(arm, 'unknown_joint', f'{exc}: rejected') from exc
-        self.ingest.add_joint_state(arm, names, position, velocity,
-                                    stamp_to_sec(msg.header.stamp), self._now())
+    def _on_joints(self, arm: str, msg: JointState) -> None:
+        self._accept(arm, lambda: self.ingest.add_joint_state(
+            arm, *self._joint_fields(arm, msg), stamp_to_sec(msg.header.stamp),
+            self._now()))
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.task_instruction:
@@ -287,10 +291,9 @@ def load_observation_profile(p) -> Optional[command_mapping.RobotProfile]:
         raise ConfigError('robot_profile', f'the profile replaces {both}: set them in the profile '
                                            f'{p["robot_profile"]}, not as parameters')
     try:
-        profile = command_mapping.load_profile(p['robot_profile'])
+        return command_mapping.load_profile(p['robot_profile'])
     except command_mapping.ProfileError as exc:
         raise ConfigError('robot_profile', str(exc)) from exc
-    return profile
 
 
 def main(args=None):
