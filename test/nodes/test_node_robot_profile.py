@@ -180,25 +180,24 @@ def test_profile_mistakes_stop_the_executor_naming_the_key(start_node, tmp_path)
         dict(wrong_count['command_groups'][1]['joints'][0], joint='right_finger'))
     unknown = split_profile()
     unknown['command_groups'][0]['type'] = 'velocity_controller'
-    procs = [
-        (start_node('aloe_ros.nodes.chunk_executor', {
-            'robot_profile': _write(tmp_path, wrong_count, 'count.yaml')}),
+    cases = [
+        ({'robot_profile': _write(tmp_path, wrong_count, 'count.yaml')},
          'command_groups[1].joints: gripper_action commands exactly one joint, got 2'),
-        (start_node('aloe_ros.nodes.chunk_executor', {
-            'robot_profile': _write(tmp_path, unknown, 'unknown.yaml')}),
+        ({'robot_profile': _write(tmp_path, unknown, 'unknown.yaml')},
          "command_groups[0].type: unknown controller type 'velocity_controller'"),
-        (start_node('aloe_ros.nodes.chunk_executor', {
-            'robot_profile': _write(tmp_path, split_profile(), 'both.yaml'),
-            'max_velocities': [1.0] * 14}),
+        ({'robot_profile': _write(tmp_path, split_profile(), 'both.yaml'),
+          'max_velocities': [1.0] * 14},
          "the profile replaces ['max_velocities']"),
     ]
-    for proc, expected in procs:
+    # One at a time: every process of a module logs to the same file.
+    for params, expected in cases:
+        proc = start_node('aloe_ros.nodes.chunk_executor', params)
         assert proc.proc.wait(timeout=60) != 0
         assert expected in proc.output(), proc.output()
 
 
 @pytest.mark.skipif(importlib.util.find_spec('control_msgs') is not None,
-                    reason='control_msgs is importable here: the GripperCommand path runs')
+                    reason='control_msgs is importable here: no missing-package message')
 def test_gripper_action_without_control_msgs_names_the_package(start_node, tmp_path):
     proc = start_node('aloe_ros.nodes.chunk_executor', {
         'robot_profile': _write(tmp_path, split_profile('gripper_action'))})
