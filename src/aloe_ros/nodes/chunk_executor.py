@@ -26,9 +26,9 @@ JointSingleCommand; without a profile, per arm ``/<controller>/joint_trajectory`
 (JointTrajectory) or ``/<controller>/commands`` (Float64MultiArray) by ``command_interface``.
 Limits are enforced in action units, converted from the profile's robot-unit limits, and every
 command is clipped into the robot-unit limits again after conversion. ``dry_run`` publishes no
-command (and no executed step) and logs what it would send once per second. ``/aloe/executed_step`` (ExecutedStep,
-reliable 200, action units) every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause;
-``/diagnostics`` at 1 Hz.
+command (and no executed step) and logs what it would send once per second.
+``/aloe/executed_step`` (ExecutedStep, reliable 200, action units) every tick;
+``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
 Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
 
 Threads: the control loop runs on its own thread (``ExecutorCore``'s ``ControlLoop``), ticking at
