@@ -131,17 +131,19 @@ def test_executor_commands_split_controllers_in_robot_units(ros, start_node, tmp
     chunk_pub.publish(chunk)
 
     def settled():
-        return (left_grip and right_grip and steps
+        # Commands and executed steps arrive on separate topics: wait for both to show it.
+        return (left_grip and right_grip and left_arm and right_arm and steps
                 and abs(left_grip[-1].points[0].positions[0] - LOWER) < 1e-6
                 and abs(right_grip[-1].data[0] - R_CLOSED) < 1e-6
+                and np.allclose(left_arm[-1].points[0].positions, [0.1] * 6, atol=1e-6)
+                and np.allclose(right_arm[-1].data, [0.1] * 6, atol=1e-6)
+                # Executed steps stay in action units: the clamp shows as 0.125.
+                and abs(steps[-1].action[6] - 0.125) < 1e-6
+                and abs(steps[-1].action[13]) < 1e-6
                 and steps[-1].source == ExecutedStep.SOURCE_POLICY)
     assert ros.spin_until(settled, timeout=20, every=feed), (
-        left_grip[-1].points[0].positions, right_grip[-1].data, proc.output())
-    np.testing.assert_allclose(left_arm[-1].points[0].positions, [0.1] * 6, atol=1e-6)
-    np.testing.assert_allclose(right_arm[-1].data, [0.1] * 6, atol=1e-6)
-    # Executed steps stay in action units: the clamp shows as 0.125, the robot value nowhere.
-    assert steps[-1].action[6] == pytest.approx(0.125)
-    assert steps[-1].action[13] == pytest.approx(0.0)
+        left_grip[-1].points[0].positions, right_grip[-1].data, left_arm[-1].points[0].positions,
+        right_arm[-1].data, steps[-1].action, proc.output())
     # Never outside the robot limits, at any tick, and never faster than 0.08 m/s (2/s in action
     # units: 0.04 per tick between consecutive steps).
     fingers = [m.points[0].positions[0] for m in left_grip]
