@@ -33,6 +33,7 @@ CONSOLE_SCRIPTS = [
     'aloe_learner = aloe_ros.nodes.learner:main',
     'aloe_sim = aloe_ros.nodes.sim_node:main',
     'aloe_viz = aloe_ros.nodes.viz:main',
+    'aloe_joint_states = aloe_ros.nodes.station_joint_states:main',
 ]
 
 

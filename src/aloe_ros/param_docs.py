@@ -34,6 +34,8 @@ NODES = [
     ('aloe_learner', 'aloe_ros.nodes.learner',
      'ALOE critic + actor over the store; versioned weights'),
     ('aloe_viz', 'aloe_ros.nodes.viz', 'RViz markers: running chunk, Q/V/A, who is in control'),
+    ('aloe_joint_states', 'aloe_ros.nodes.station_joint_states',
+     'real station: the arms\' joint states as one /joint_states with URDF names'),
 ]
 
 

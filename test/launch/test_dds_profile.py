@@ -151,7 +151,10 @@ def test_launched_station_runs_on_the_shipped_profile(tmp_path):
            'bimanual_robot.launch.yaml', 'use_rsp:=false', 'with_learner:=false',
            f'store_root:={tmp_path / "store"}', f'weights_dir:={tmp_path / "weights"}',
            f'learner_config:={TINY_CONFIG}', f'initial_weights:={info.path}',
-           f'initial_sha256:={info.sha256}']
+           f'initial_sha256:={info.sha256}',
+           # The default ALOHA profile's gripper_action groups need control_msgs, which this
+           # machine may lack; the sim's profile needs only trajectory_msgs.
+           f'robot_profile:={os.path.join(ROOT, "config", "robots", "aloe_sim_station.yaml")}']
     log = open(tmp_path / 'launch.log', 'w')
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path))
     output = lambda: open(tmp_path / 'launch.log').read()  # noqa: E731

@@ -56,7 +56,7 @@ CASES = [
     ('bimanual_robot.launch.yaml', {}),
     ('bimanual_robot.launch.yaml', {'use_rsp': 'false', 'with_learner': 'false'}),
     ('bimanual_robot.launch.yaml',
-     {'robot_config': os.path.join(ROOT, 'config', 'robots', 'aloe_sim_station.yaml')}),
+     {'robot_profile': os.path.join(ROOT, 'config', 'robots', 'aloe_sim_station.yaml')}),
     ('learner_only.launch.yaml', {'store_root': '/tmp/store', 'weights_dir': '/tmp/weights'}),
     ('teleop_rviz.launch.yaml', {}),
     ('teleop_rviz.launch.yaml', {'station': 'sim'}),

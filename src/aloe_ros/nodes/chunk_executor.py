@@ -19,10 +19,16 @@ Thin shell around ``aloe_ros.station.executor_core.ExecutorCore`` (all rules liv
 Subscribes: ``/aloe/observation`` (Observation, sensor data), ``/aloe/action_chunk`` (ActionChunk,
 reliable 5), ``/aloe/intervention`` (InterventionState, latched), ``/aloe/teleop_command``
 (JointState, 14 names), ``/aloe/episode_event`` (EpisodeEvent, latched).
-Publishes: per arm ``/<controller>/joint_trajectory`` (JointTrajectory) or
-``/<controller>/commands``
-(Float64MultiArray) by ``command_interface``; ``/aloe/executed_step`` (ExecutedStep, reliable 200)
-every tick; ``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
+Publishes: per command group of the robot profile (``robot_profile``,
+``aloe_ros.station.command_mapping``) its controller's message in robot units: JointTrajectory,
+Float64MultiArray, GripperCommand goals (control_msgs) or Interbotix JointGroupCommand /
+JointSingleCommand; without a profile, per arm ``/<controller>/joint_trajectory``
+(JointTrajectory) or ``/<controller>/commands`` (Float64MultiArray) by ``command_interface``.
+Limits are enforced in action units, converted from the profile's robot-unit limits, and every
+command is clipped into the robot-unit limits again after conversion. ``dry_run`` publishes no
+command (and no executed step) and logs what it would send once per second.
+``/aloe/executed_step`` (ExecutedStep, reliable 200, action units) every tick;
+``/aloe/safety_event`` (SafetyEvent) once per cause; ``/diagnostics`` at 1 Hz.
 Service: ``/aloe/executor/set_mode`` (SetMode: RUN/HOLD/ESTOP).
 
 Threads: the control loop runs on its own thread (``ExecutorCore``'s ``ControlLoop``), ticking at
@@ -72,6 +78,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from aloe_ros.station import command_mapping as cm
 from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
@@ -81,6 +88,9 @@ from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, Diagnostic
 
 #: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
 CHUNK_OVERHEAD_BYTES = 64 * 1024
+#: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
+PROFILE_REPLACES = ('joint_names', 'lower_limits', 'upper_limits', 'max_velocities',
+                    'command_interface', 'arms', 'controllers')
 #: GIL switch interval of the executor process [s]: how long the control thread can wait for the
 #: interpreter while the ROS thread runs Python code (CPython's default is 5 ms, a quarter period).
 GIL_SWITCH_INTERVAL = 0.0005
@@ -126,6 +136,15 @@ def parameter_specs():
         ParamSpec('trajectory_time_from_start', 0.0,
                   'time_from_start of the trajectory point [s]; '
                   '0 = one control period', min=0.0, max=5.0),
+        ParamSpec('robot_profile', '',
+                  'robot profile YAML (config/robots/): controller groups, joint names, unit '
+                  'conversion and limits; replaces joint_names, the limits, command_interface, '
+                  'arms and controllers (empty: those parameters describe one 7-joint group per '
+                  'arm)', read_only=True),
+        ParamSpec('dry_run', False,
+                  'publish no command and no executed step: log once per second what would be '
+                  'sent to each controller (verify a profile on the robot before the first run)',
+                  read_only=True),
         ParamSpec('start_mode', 'RUN', 'mode at start-up', choices=['RUN', 'HOLD'],
                   read_only=True),
         ParamSpec('clock_max_backward', 0.5,
@@ -173,20 +192,15 @@ class ChunkExecutorNode(Node):
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
         self.dt = 1.0 / p['rate']
-        self.joint_names = list(p['joint_names'])
-        limits = ec.JointLimits(p['lower_limits'], p['upper_limits'], p['max_velocities'])
+        self.profile = load_robot_profile(p)
+        self.joint_names = list(self.profile.action_names)
+        limits = ec.JointLimits(*self.profile.action_limits())
         self.core = ec.ExecutorCore(ec.ExecutorConfig(
             limits=limits, joint_names=self.joint_names, dt=self.dt, blend_steps=p['blend_steps'],
             observation_timeout=p['observation_timeout'], teleop_timeout=p['teleop_timeout'],
             skip_past_steps=p['skip_past_steps']))
         if p['start_mode'] == 'HOLD':
             self.core.set_mode(ec.MODE_HOLD, 'start_mode')
-        self.arm_index = []
-        for arm in p['arms']:
-            idx = [i for i, n in enumerate(self.joint_names) if n.startswith(arm + '_')]
-            if not idx:
-                raise ConfigError('arms', f"no joint in joint_names starts with '{arm}_'")
-            self.arm_index.append(idx)
 
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected', 'chunks_ignored',
@@ -210,12 +224,14 @@ class ChunkExecutorNode(Node):
 
         self.safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
         self.step_pub = self.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
-        forward = p['command_interface'] == 'forward'
-        self.cmd_pubs = [
-            self.create_publisher(Float64MultiArray if forward else JointTrajectory,
-                                  f'/{c}/commands' if forward else f'/{c}/joint_trajectory',
-                                  COMMANDS)
-            for c in p['controllers']]
+        # Every message module the profile needs is imported before anything is created (in a
+        # dry run too), so a missing package stops the node at start with its name, never at the
+        # first command.
+        types = [message_types(self.profile, group) for group in self.profile.groups]
+        self.senders = [] if p['dry_run'] else [
+            make_sender(self, group, msg_type)
+            for group, msg_type in zip(self.profile.groups, types)]
+        self._dry_run_every = max(1, int(round(p['rate'])))
         self.create_subscription(Observation, '/aloe/observation', self._on_observation,
                                  SENSOR_DATA)
         # Chunks arrive serialized: an oversized one is refused on its byte count, never
@@ -255,8 +271,9 @@ class ChunkExecutorNode(Node):
             f'({"ROS time" if self._sim_time else "monotonic clock"}'
             f'{", CPUs " + str(self.realtime.cpu_affinity) if self.realtime.cpu_affinity else ""}'
             f'{", SCHED_FIFO " + str(self.realtime.priority) if self.realtime.priority else ""}), '
-            f'{len(self.joint_names)} joints, {p["command_interface"]} commands to '
-            f'{list(p["controllers"])}; '
+            f'{len(self.joint_names)} joints, robot profile {self.profile.name!r}: '
+            + ', '.join(f'{g.name} ({g.type}) -> {g.topic}' for g in self.profile.groups)
+            + ('; DRY RUN: no command is published' if p['dry_run'] else '') + '; '
             'holding until the first observation')
 
     # ------------------------------------------------------------------ control thread
@@ -480,7 +497,8 @@ class ChunkExecutorNode(Node):
                             joint_names=self.joint_names, action=result.command.tolist(),
                             observed_position=self.core.observed.tolist())
         step.header.stamp = stamp
-        self.step_pub.publish(step)
+        if not self.p['dry_run']:  # nothing ran: no step for the recorder to store
+            self.step_pub.publish(step)
         self.step_index += 1
         self.diag.count({SOURCE_POLICY: 'policy_steps', SOURCE_HUMAN: 'human_steps'}.get(
             result.source, 'hold_steps'))
@@ -513,20 +531,141 @@ class ChunkExecutorNode(Node):
                                      f'{result.hold_reason or "running"}')
 
     def _publish_command(self, command: np.ndarray, stamp) -> None:
-        forward = self.p['command_interface'] == 'forward'
-        tfs = self.p['trajectory_time_from_start'] or self.dt
-        for pub, idx in zip(self.cmd_pubs, self.arm_index):
-            values = [float(command[i]) for i in idx]
-            if forward:
-                pub.publish(Float64MultiArray(data=values))
-                continue
+        if self.p['dry_run']:
+            if self.loop.ticks % self._dry_run_every == 1 or self._dry_run_every == 1:
+                self.get_logger().info('dry run, would send: '
+                                       + '; '.join(self.profile.dry_run(command)))
+            return
+        time_from_start = self.p['trajectory_time_from_start'] or self.dt
+        for sender, (_group, values) in zip(self.senders, self.profile.commands(command)):
+            sender(values, time_from_start)
+
+
+def load_robot_profile(p) -> cm.RobotProfile:
+    """Return the profile of ``robot_profile``, or the one the per-joint parameters describe.
+
+    A profile replaces the per-joint parameters; setting both is refused, naming them, so no
+    one believes the executor enforces limits it does not read.
+    """
+    if not p['robot_profile']:
+        try:
+            return cm.legacy_profile(p['joint_names'], p['arms'], p['controllers'],
+                                     p['command_interface'], p['lower_limits'],
+                                     p['upper_limits'], p['max_velocities'])
+        except cm.ProfileError as exc:
+            raise ConfigError('arms', exc.problem) from exc
+    defaults = {spec.name: spec.default for spec in parameter_specs()}
+    both = [name for name in PROFILE_REPLACES if _differs(p[name], defaults[name])]
+    if both:
+        raise ConfigError('robot_profile', f'the profile replaces {both}: set them in the profile '
+                                           f'{p["robot_profile"]}, not as parameters')
+    try:
+        return cm.load_profile(p['robot_profile'])
+    except cm.ProfileError as exc:
+        raise ConfigError('robot_profile', str(exc)) from exc
+
+
+def _differs(value, default) -> bool:
+    if isinstance(default, (list, tuple)):
+        return list(value) != list(default)
+    return value != default
+
+
+def message_types(profile: cm.RobotProfile, group: cm.CommandGroup):
+    """Return the ROS type a group sends; ConfigError names a message package not importable."""
+    if group.type == 'joint_trajectory':
+        return JointTrajectory
+    if group.type == 'forward_command':
+        return Float64MultiArray
+    package = cm.GROUP_TYPES[group.type][1]
+    key = f'command_groups[{profile.groups.index(group)}].type'
+    try:
+        if group.type == 'gripper_action':
+            from control_msgs.action import GripperCommand
+            return GripperCommand
+        from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+        return JointGroupCommand if group.type == 'interbotix_group' else JointSingleCommand
+    except ImportError as exc:
+        raise ConfigError('robot_profile', f'{profile.path}: {key}: {group.type} needs the ROS '
+                                           f'message package {package}, which is not '
+                                           f'importable here ({exc}); install it '
+                                           f'(apt install ros-$ROS_DISTRO-'
+                                           f'{package.replace("_", "-")}) and source its setup, '
+                                           'or use another controller type') from exc
+
+
+def make_sender(node: Node, group: cm.CommandGroup, msg_type):
+    """Return ``send(values, time_from_start)`` publishing one group's command (robot units)."""
+    if group.type == 'joint_trajectory':
+        pub = node.create_publisher(msg_type, group.topic, COMMANDS)
+        names = group.joint_names
+        own_tfs = group.options.get('time_from_start', 0.0)
+
+        def send_trajectory(values, time_from_start):
+            tfs = own_tfs or time_from_start
+            sec = int(tfs)
             # header.stamp stays 0: "start now" for joint_trajectory_controller, immune to clock
             # offsets
-            msg = JointTrajectory(joint_names=[self.joint_names[i] for i in idx])
-            sec = int(tfs)
-            msg.points = [JointTrajectoryPoint(positions=values, time_from_start=Duration(
+            msg = JointTrajectory(joint_names=names)
+            msg.points = [JointTrajectoryPoint(positions=values.tolist(), time_from_start=Duration(
                 sec=sec, nanosec=int(round((tfs - sec) * 1e9))))]
             pub.publish(msg)
+        return send_trajectory
+    if group.type == 'forward_command':
+        pub = node.create_publisher(msg_type, group.topic, COMMANDS)
+        return lambda values, _tfs: pub.publish(Float64MultiArray(data=values.tolist()))
+    if group.type == 'interbotix_group':
+        pub = node.create_publisher(msg_type, group.topic, COMMANDS)
+        name = group.options['interbotix_name']
+        return lambda values, _tfs: pub.publish(msg_type(name=name, cmd=values.tolist()))
+    if group.type == 'interbotix_single':
+        pub = node.create_publisher(msg_type, group.topic, COMMANDS)
+        joint = group.joint_names[0]
+        return lambda values, _tfs: pub.publish(msg_type(name=joint, cmd=float(values[0])))
+    return GripperGoalSender(node, group, msg_type)
+
+
+class GripperGoalSender:
+    """Sends a gripper's target as GripperCommand goals when it moves by more than a deadband.
+
+    A goal per tick would make gripper_action_controller preempt its own goal 50 times a second;
+    a new goal is sent only when the target moved by more than ``goal_deadband`` (robot units)
+    since the last one. Without an action server the goal is not sent and the node says so once.
+    """
+
+    def __init__(self, node: Node, group: cm.CommandGroup, action_type):
+        """Create the action client of ``group``."""
+        from rclpy.action import ActionClient
+        self.node = node
+        self.group = group
+        self.action_type = action_type
+        self.client = ActionClient(node, action_type, group.topic)
+        self.deadband = group.options.get('goal_deadband', 1e-4)
+        self.max_effort = group.options.get('max_effort', 0.0)
+        self.last = None
+        self.warned = False
+
+    def __call__(self, values, _time_from_start) -> None:
+        """Send a goal for ``values[0]`` if it moved past the deadband and a server is there."""
+        target = float(values[0])
+        if self.last is not None and abs(target - self.last) <= self.deadband:
+            return
+        if not self.client.server_is_ready():
+            if not self.warned:
+                self.warned = True
+                self.node.get_logger().warning(
+                    f'{self.group.name}: no GripperCommand action server on {self.group.topic}: '
+                    'gripper goals are not sent until one appears')
+            return
+        if self.warned:
+            self.warned = False
+            self.node.get_logger().info(f'{self.group.name}: action server on '
+                                        f'{self.group.topic} found: sending gripper goals')
+        goal = self.action_type.Goal()
+        goal.command.position = target
+        goal.command.max_effort = self.max_effort
+        self.client.send_goal_async(goal)
+        self.last = target
 
 
 def main(args=None):

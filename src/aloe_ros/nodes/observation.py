@@ -27,17 +27,23 @@ delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input a
 Bad input is rejected with one log line per source and cause, counted, and the node keeps running.
 At start it logs the DDS transport it runs on; the first camera frame too large for that transport
 (see ``aloe_ros.station.transport``) is reported with a warning, once.
+
+With ``robot_profile`` (``aloe_ros.station.command_mapping``) the profile gives the joint names,
+arms and per-arm joint-state topics, and each JointState is converted from the robot's joint
+names and units into action names and units (its inverse map) before it is validated; a camera
+the profile names a topic for (``cameras``) is read from that topic.
 """
 
 import os
 import sys
+from typing import Optional
 
 from aloe_msgs.msg import EpisodeEvent, Observation, TaskState
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from aloe_ros.station import conversions, transport
+from aloe_ros.station import command_mapping, conversions, transport
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest, TASK_STATE
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause,
@@ -45,6 +51,8 @@ from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, O
                                    SENSOR_DATA, declare_parameters, run_node, sec_to_stamp,
                                    stamp_to_sec)
 
+#: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
+PROFILE_REPLACES = ('joint_names', 'arms', 'joint_state_topics')
 #: A rejection cause is reported again only after its source was clean for this long [s].
 RECOVERY_TIME = 2.0
 # : Bytes of an Image message beyond its pixel data (header, encoding) accepted before
@@ -91,6 +99,11 @@ def parameter_specs():
         ParamSpec('max_image_bytes', 16 * 1024 * 1024,
                   'images with more data are rejected [bytes]',
                   min=1, max=1 << 30, read_only=True),
+        ParamSpec('robot_profile', '',
+                  'robot profile YAML (config/robots/): joint-state topics, joint names and unit '
+                  'conversion per arm, image topic per camera; replaces joint_names, arms and '
+                  'joint_state_topics (empty: those parameters, joint states in action units)',
+                  read_only=True),
         ParamSpec('task_instruction', '', 'instruction until an episode event brings one'),
         ParamSpec('frame_id', 'world', 'Observation.header.frame_id'),
     ]
@@ -108,6 +121,12 @@ class ObservationNode(Node):
         super().__init__('observation', **kwargs)
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
+        self.profile = load_observation_profile(p)
+        if self.profile:
+            profile = self.profile
+            p.update(joint_names=profile.action_names, arms=profile.arms,
+                     joint_state_topics=[profile.sources[profile.source_for_arm(a)].topic
+                                         for a in profile.arms])
         try:
             self.ingest = ObservationIngest(IngestConfig(
                 camera_names=p['camera_names'], joint_names=p['joint_names'], arms=p['arms'],
@@ -126,6 +145,8 @@ class ObservationNode(Node):
         self._max_image_msg_bytes = p['max_image_bytes'] + IMAGE_OVERHEAD_BYTES
         for camera in p['camera_names']:
             topic = p['image_topic'].replace('{camera}', camera)
+            if self.profile and camera in self.profile.cameras:
+                topic = self.profile.cameras[camera]
             if p['compressed']:
                 self.create_subscription(
                     CompressedImage, topic + '/compressed',
@@ -206,9 +227,19 @@ class ObservationNode(Node):
         self._accept(camera, lambda: self.ingest.add_compressed_image(
             camera, msg.data, msg.header.frame_id, stamp_to_sec(msg.header.stamp), self._now()))
 
+    def _joint_fields(self, arm: str, msg: JointState):
+        """Return (names, positions, velocities) of ``msg`` in action names and units."""
+        if not self.profile:
+            return list(msg.name), msg.position, msg.velocity
+        try:
+            return self.profile.state_to_action(self.profile.source_for_arm(arm),
+                                                list(msg.name), msg.position, msg.velocity)
+        except ValueError as exc:
+            raise InputRejected(arm, 'unknown_joint', f'{exc}: rejected') from exc
+
     def _on_joints(self, arm: str, msg: JointState) -> None:
         self._accept(arm, lambda: self.ingest.add_joint_state(
-            arm, list(msg.name), msg.position, msg.velocity, stamp_to_sec(msg.header.stamp),
+            arm, *self._joint_fields(arm, msg), stamp_to_sec(msg.header.stamp),
             self._now()))
 
     def _on_task_state(self, msg: TaskState) -> None:
@@ -263,6 +294,21 @@ class ObservationNode(Node):
         self.diag.set('max_input_age', float(obs.max_input_age))
         self.diag.set('input_age', float(now - obs.oldest))
         self.diag.set('waiting_for', '-')
+
+
+def load_observation_profile(p) -> Optional[command_mapping.RobotProfile]:
+    """Return the profile of ``robot_profile`` (None when empty); ConfigError names the problem."""
+    if not p['robot_profile']:
+        return None
+    defaults = {spec.name: spec.default for spec in parameter_specs()}
+    both = [n for n in PROFILE_REPLACES if list(p[n]) != list(defaults[n])]
+    if both:
+        raise ConfigError('robot_profile', f'the profile replaces {both}: set them in the profile '
+                                           f'{p["robot_profile"]}, not as parameters')
+    try:
+        return command_mapping.load_profile(p['robot_profile'])
+    except command_mapping.ProfileError as exc:
+        raise ConfigError('robot_profile', str(exc)) from exc
 
 
 def main(args=None):

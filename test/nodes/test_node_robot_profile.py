@@ -1,0 +1,255 @@
+# Copyright 2026 aloe_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""A split arm/gripper robot profile through real processes: executor, observation, /joint_states.
+
+The executor commands fake controllers (this test's subscriptions) in robot units: a
+joint_trajectory arm and a joint_trajectory gripper in metres on the left, a
+forward_command arm and a forward_command gripper with an inverted range on the right.
+"""
+
+import importlib.util
+
+from aloe_msgs.msg import ActionChunk, ExecutedStep, Observation
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+import yaml
+
+from aloe_ros.nodes.common import COMMANDS, SENSOR_DATA, reliable
+from aloe_ros.station.command_mapping import DEFAULT_ACTION_NAMES
+from aloe_ros.station.conversions import numpy_to_image
+
+pytestmark = pytest.mark.ros
+ARM = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate']
+NAMES = list(DEFAULT_ACTION_NAMES)
+#: Left finger travel [m]: action 0 (closed) -> 0.02, 1 (open) -> 0.06; limits 0.025 .. 0.06.
+CLOSED, OPEN, LOWER = 0.02, 0.06, 0.025
+#: Right gripper joint [rad], inverted: action 0 -> 1.5, action 1 -> -0.5.
+R_CLOSED, R_OPEN = 1.5, -0.5
+
+
+def _joints(side, lower=-2.0, upper=2.0):
+    return [{'action': f'{side}_{j}', 'joint': j, 'lower': lower, 'upper': upper,
+             'max_velocity': 3.0} for j in ARM]
+
+
+def split_profile(gripper_type='joint_trajectory'):
+    """The split layout, under /t18 so no other test's topics mix in."""
+    left_gripper = {'name': 'left_gripper', 'type': gripper_type,
+                    'topic': '/t18/left_gripper_controller/' + (
+                        'joint_trajectory' if gripper_type == 'joint_trajectory'
+                        else 'gripper_cmd'),
+                    'joints': [{'action': 'left_gripper', 'joint': 'left_finger',
+                                'action_range': [0.0, 1.0], 'robot_range': [CLOSED, OPEN],
+                                'lower': LOWER, 'upper': OPEN, 'max_velocity': 0.08}]}
+    return {
+        'robot': 'split_test',
+        'command_groups': [
+            {'name': 'left_arm', 'type': 'joint_trajectory',
+             'topic': '/t18/left_arm_controller/joint_trajectory', 'joints': _joints('left')},
+            left_gripper,
+            {'name': 'right_arm', 'type': 'forward_command',
+             'topic': '/t18/right_arm_controller/commands', 'joints': _joints('right')},
+            {'name': 'right_gripper', 'type': 'forward_command',
+             'topic': '/t18/right_gripper_controller/commands',
+             'joints': [{'action': 'right_gripper', 'joint': 'gripper',
+                         'action_range': [0.0, 1.0], 'robot_range': [R_CLOSED, R_OPEN],
+                         'lower': R_OPEN, 'upper': R_CLOSED, 'max_velocity': 4.0}]},
+        ],
+        'joint_states': [
+            {'topic': '/t18/follower_left/joint_states', 'arm': 'left', 'urdf_prefix': 'left_'},
+            {'topic': '/t18/follower_right/joint_states', 'arm': 'right',
+             'urdf_prefix': 'right_'},
+        ],
+        'cameras': {'cam_high': '/t18/cam_high/camera/color/image_rect_raw'},
+    }
+
+
+def _write(tmp_path, data, name='profile.yaml'):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _observation(node, gripper=(0.5, 0.5)):
+    arm = [n for n in NAMES if 'gripper' not in n]
+    msg = Observation(joint_names=arm, position=[0.0] * 12, velocity=[0.0] * 12,
+                      gripper=list(gripper))
+    msg.header.stamp = node.get_clock().now().to_msg()
+    return msg
+
+
+def test_executor_commands_split_controllers_in_robot_units(ros, start_node, tmp_path):
+    proc = start_node('aloe_ros.nodes.chunk_executor', {
+        'robot_profile': _write(tmp_path, split_profile()), 'observation_timeout': 0.5,
+        'blend_steps': 0})
+    node = ros.node
+    steps = ros.collect(ExecutedStep, '/aloe/executed_step', reliable(200))
+    left_arm = ros.collect(JointTrajectory, '/t18/left_arm_controller/joint_trajectory',
+                           COMMANDS)
+    left_grip = ros.collect(JointTrajectory, '/t18/left_gripper_controller/joint_trajectory',
+                            COMMANDS)
+    right_arm = ros.collect(Float64MultiArray, '/t18/right_arm_controller/commands', COMMANDS)
+    right_grip = ros.collect(Float64MultiArray, '/t18/right_gripper_controller/commands',
+                             COMMANDS)
+    obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    chunk_pub = node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
+    feed = lambda: obs_pub.publish(_observation(node))  # noqa: E731
+
+    # Holding at the observed pose: gripper 0.5 is 0.04 m on the left, 0.5 rad on the right.
+    assert ros.spin_until(lambda: left_grip and right_grip and left_arm and right_arm,
+                          timeout=20, every=feed), proc.output()
+    assert left_arm[-1].joint_names == ARM
+    assert left_grip[-1].joint_names == ['left_finger']
+    assert left_grip[-1].points[0].positions[0] == pytest.approx(0.04)
+    assert right_grip[-1].data[0] == pytest.approx(0.5)
+    assert len(right_arm[-1].data) == 6
+    assert steps[-1].action[6] == pytest.approx(0.5)
+
+    # A chunk that closes both grippers fully (action 0) and moves the arms to 0.1: the left
+    # gripper stops at its robot limit 0.025 m (action 0.125), the right one reaches 1.5 rad.
+    target = [0.1] * 6 + [0.0] + [0.1] * 6 + [0.0]
+    chunk = ActionChunk(chunk_id=1, policy_version=3, horizon=200, action_dim=14,
+                        joint_names=NAMES, dt=0.02,
+                        actions=np.tile(np.asarray(target, np.float32), 200).tolist())
+    assert ros.wait_matched(chunk_pub)
+    chunk.header.stamp = node.get_clock().now().to_msg()
+    chunk_pub.publish(chunk)
+
+    def settled():
+        # Commands and executed steps arrive on separate topics: wait for both to show it.
+        return (left_grip and right_grip and left_arm and right_arm and steps
+                and abs(left_grip[-1].points[0].positions[0] - LOWER) < 1e-6
+                and abs(right_grip[-1].data[0] - R_CLOSED) < 1e-6
+                and np.allclose(left_arm[-1].points[0].positions, [0.1] * 6, atol=1e-6)
+                and np.allclose(right_arm[-1].data, [0.1] * 6, atol=1e-6)
+                # Executed steps stay in action units: the clamp shows as 0.125.
+                and abs(steps[-1].action[6] - 0.125) < 1e-6
+                and abs(steps[-1].action[13]) < 1e-6
+                and steps[-1].source == ExecutedStep.SOURCE_POLICY)
+    assert ros.spin_until(settled, timeout=20, every=feed), (
+        left_grip[-1].points[0].positions, right_grip[-1].data, left_arm[-1].points[0].positions,
+        right_arm[-1].data, steps[-1].action, proc.output())
+    # Never outside the robot limits, at any tick, and never faster than 0.08 m/s (2/s in action
+    # units: 0.04 per tick between consecutive steps).
+    fingers = [m.points[0].positions[0] for m in left_grip]
+    assert min(fingers) >= LOWER - 1e-9 and max(fingers) <= OPEN + 1e-9
+    moves = [abs(b.action[6] - a.action[6]) for a, b in zip(steps, steps[1:])
+             if b.step_index == a.step_index + 1]
+    assert moves and max(moves) <= 0.04 + 1e-6
+    assert proc.alive()
+
+
+def test_dry_run_logs_what_it_would_send_and_sends_nothing(ros, start_node, tmp_path):
+    proc = start_node('aloe_ros.nodes.chunk_executor', {
+        'robot_profile': _write(tmp_path, split_profile()), 'observation_timeout': 0.5,
+        'dry_run': True})
+    node = ros.node
+    steps = ros.collect(ExecutedStep, '/aloe/executed_step', reliable(200))
+    left_grip = ros.collect(JointTrajectory, '/t18/left_gripper_controller/joint_trajectory',
+                            COMMANDS)
+    obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+    expected = ('dry run, would send: left_arm: trajectory_msgs/JointTrajectory -> '
+                '/t18/left_arm_controller/joint_trajectory: waist=0')
+    assert ros.spin_until(lambda: expected in proc.output(), timeout=20,
+                          every=lambda: obs_pub.publish(_observation(node))), proc.output()
+    assert 'left_gripper: trajectory_msgs/JointTrajectory -> ' \
+           '/t18/left_gripper_controller/joint_trajectory: left_finger=0.04' in proc.output()
+    # Nothing ran, so nothing is reported as executed either.
+    assert not steps and not left_grip
+    assert node.count_subscribers('/t18/left_gripper_controller/joint_trajectory') >= 1
+    assert node.count_publishers('/t18/left_gripper_controller/joint_trajectory') == 0
+
+
+def test_profile_mistakes_stop_the_executor_naming_the_key(start_node, tmp_path):
+    wrong_count = split_profile()
+    wrong_count['command_groups'][1]['type'] = 'gripper_action'
+    wrong_count['command_groups'][1]['joints'].append(
+        dict(wrong_count['command_groups'][1]['joints'][0], joint='right_finger'))
+    unknown = split_profile()
+    unknown['command_groups'][0]['type'] = 'velocity_controller'
+    cases = [
+        ({'robot_profile': _write(tmp_path, wrong_count, 'count.yaml')},
+         'command_groups[1].joints: gripper_action commands exactly one joint, got 2'),
+        ({'robot_profile': _write(tmp_path, unknown, 'unknown.yaml')},
+         "command_groups[0].type: unknown controller type 'velocity_controller'"),
+        ({'robot_profile': _write(tmp_path, split_profile(), 'both.yaml'),
+          'max_velocities': [1.0] * 14},
+         "the profile replaces ['max_velocities']"),
+    ]
+    # One at a time: every process of a module logs to the same file.
+    for params, expected in cases:
+        proc = start_node('aloe_ros.nodes.chunk_executor', params)
+        assert proc.proc.wait(timeout=60) != 0
+        assert expected in proc.output(), proc.output()
+
+
+@pytest.mark.skipif(importlib.util.find_spec('control_msgs') is not None,
+                    reason='control_msgs is importable here: no missing-package message')
+def test_gripper_action_without_control_msgs_names_the_package(start_node, tmp_path):
+    proc = start_node('aloe_ros.nodes.chunk_executor', {
+        'robot_profile': _write(tmp_path, split_profile('gripper_action'))})
+    assert proc.proc.wait(timeout=60) != 0
+    out = proc.output()
+    assert 'command_groups[1].type: gripper_action needs the ROS message package ' \
+           'control_msgs' in out, out
+    assert 'ros-$ROS_DISTRO-control-msgs' in out
+
+
+def test_station_joint_states_and_observation_read_the_robot(ros, start_node, tmp_path):
+    """Robot names and units -> /joint_states (URDF names) and Observation (action units)."""
+    path = _write(tmp_path, split_profile())
+    merger = start_node('aloe_ros.nodes.station_joint_states', {'robot_profile': path})
+    observation = start_node('aloe_ros.nodes.observation', {
+        'robot_profile': path, 'camera_names': ['cam_high'], 'image_height': 8,
+        'image_width': 8, 'slop': 0.05, 'staleness_limit': 0.5})
+    node = ros.node
+    combined = ros.collect(JointState, '/joint_states', reliable(10))
+    out = ros.collect(Observation, '/aloe/observation', SENSOR_DATA)
+    cam = node.create_publisher(Image, '/t18/cam_high/camera/color/image_rect_raw', SENSOR_DATA)
+    left = node.create_publisher(JointState, '/t18/follower_left/joint_states', SENSOR_DATA)
+    right = node.create_publisher(JointState, '/t18/follower_right/joint_states', SENSOR_DATA)
+    image = np.zeros((8, 8, 3), np.uint8)
+
+    def feed():
+        stamp = node.get_clock().now().to_msg()
+        img = numpy_to_image(image, 'rgb8')
+        img.header.stamp = stamp
+        cam.publish(img)
+        # Interbotix-style: arm joints, the gripper joint, both fingers, robot units.
+        msg = JointState(name=ARM + ['gripper', 'left_finger', 'right_finger'],
+                         position=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.9, 0.05, -0.05])
+        msg.header.stamp = stamp
+        left.publish(msg)
+        msg = JointState(name=['gripper'] + ARM, position=[1.0, -0.1, -0.2, -0.3, -0.4, -0.5,
+                                                           -0.6])
+        msg.header.stamp = stamp
+        right.publish(msg)
+
+    assert ros.spin_until(lambda: combined and out, timeout=30, every=feed, period=0.03), (
+        merger.output(), observation.output())
+    js = combined[-1]
+    left_names = [f'left_{j}' for j in ARM + ['gripper', 'left_finger', 'right_finger']]
+    assert js.name == left_names + ['right_gripper'] + [f'right_{j}' for j in ARM]
+    assert js.position[7] == pytest.approx(0.05) and js.header.stamp.sec > 0
+    obs = out[-1]
+    assert obs.joint_names == [n for n in NAMES if 'gripper' not in n]
+    np.testing.assert_allclose(obs.position, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6,
+                                              -0.1, -0.2, -0.3, -0.4, -0.5, -0.6], atol=1e-9)
+    # Left: 0.05 m of finger travel is action 0.75; right: 1.0 rad is action 0.25 (inverted).
+    np.testing.assert_allclose(obs.gripper, [0.75, 0.25], atol=1e-9)
+    assert merger.alive() and observation.alive()
