@@ -596,6 +596,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                    f'camera_rate_hz:={job["sim"]["camera_rate_hz"]}',
                    f'real_time_factor:={job["sim"]["real_time_factor"]}',
                    f'command_interface:={job["sim"]["command_interface"]}',
+                   'robot_profile:=' + os.path.join(
+                       package_config_dir(), 'robots',
+                       {'trajectory': 'aloe_sim_station.yaml',
+                        'forward': 'aloe_sim_station_forward.yaml'}[job['sim']['command_interface']]),
                    f'replan_period:={learner_cfg.data.h_exec * 0.02:.3f}']
     graph = GraphProcess(launch_args, os.path.join(out_dir, 'graph.log'))
     rows: List[Dict[str, Any]] = []

@@ -209,6 +209,16 @@ def test_sim_station_profile_is_the_sim():
                                                   '/follower_right/joint_states']
 
 
+def test_sim_station_forward_profile_differs_only_in_the_command_type():
+    plain = cm.load_profile(os.path.join(ROBOTS, 'aloe_sim_station.yaml'))
+    forward = cm.load_profile(os.path.join(ROBOTS, 'aloe_sim_station_forward.yaml'))
+    assert [(g.type, g.topic) for g in forward.groups] == [
+        ('forward_command', f'/{s}_arm_controller/commands') for s in robot.SIDES]
+    for a, b in zip(plain.action_limits(), forward.action_limits()):
+        np.testing.assert_array_equal(a, b)
+    assert [g.joint_names for g in forward.groups] == [g.joint_names for g in plain.groups]
+
+
 def test_aloha_profiles():
     profile = cm.load_profile(os.path.join(ROBOTS, 'aloha.yaml'))
     assert [g.type for g in profile.groups] == ['joint_trajectory', 'gripper_action'] * 2
