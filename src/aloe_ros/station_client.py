@@ -86,6 +86,8 @@ class StationClient(Node):
         self.policy_version = 0
         #: The learner's latest LearnerStatus, if one arrived.
         self.learner_status: Optional[LearnerStatus] = None
+        #: The id of the episode this client started last.
+        self.last_episode_id: Optional[str] = None
         #: The sim's latest success flag (sim stations).
         self.sim_success = False
         self.executor_diag: Dict[str, str] = {}
@@ -172,6 +174,7 @@ class StationClient(Node):
                                                              task_instruction=instruction))
         if not res.success:
             raise RuntimeError(f'{self.start_cli.srv_name} refused: {res.message}')
+        self.last_episode_id = res.episode_id
         return res.episode_id
 
     def end_episode(self, outcome: int, reason: str = '') -> EndEpisode.Response:
@@ -198,14 +201,17 @@ class StationClient(Node):
 
     def wait_for_summary(self, episode_id: Optional[str] = None,
                          timeout: float = 120.0) -> EpisodeSummary:
-        """Return the summary of ``episode_id`` (None: the next episode to end) once written."""
+        """Return the summary of ``episode_id`` once the recorder has written the episode.
+
+        ``None``: the episode this client started last (whoever ends it: the operator's button,
+        the simulated operator, a timeout or :meth:`end_episode`).
+        """
         if episode_id is None:
-            known = set(self.summaries)
-            self.spin_until(lambda: set(self.summaries) - known, timeout, 'the next episode summary')
-            episode_id = (set(self.summaries) - known).pop()
-        else:
-            self.spin_until(lambda: episode_id in self.summaries, timeout,
-                            f'episode {episode_id} to end')
+            if self.last_episode_id is None:
+                raise ValueError('no episode started by this client: name the episode id')
+            episode_id = self.last_episode_id
+        self.spin_until(lambda: episode_id in self.summaries, timeout,
+                        f'episode {episode_id} to end')
         return self.summaries[episode_id]
 
     # ------------------------------------------------------------------ learner

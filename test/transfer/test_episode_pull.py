@@ -26,7 +26,6 @@ from aloe_ros.transfer.episodes import (EpisodePuller, RemoteEpisode, episode_se
                                         missing_episodes, remote_entry, station_dir_name)
 
 
-
 def synthetic_episode(episode_id, steps, seed, size):
     """Return a small episode with one camera, policy steps and a human segment."""
     rng = np.random.default_rng(seed)

@@ -114,7 +114,8 @@ PARAMS = [
     ParamSpec('pull_from', [],
               'Recorders to pull episodes from over ROS 2 (service namespaces, e.g. '
               '/aloe/recorder) into store_root, which the learner then owns; empty: read the '
-              'recorder\'s store_root directly', kind='string_array', read_only=True),
+              'recorder\'s store_root directly (empty entries are ignored)',
+              kind='string_array', read_only=True),
     ParamSpec('pull_timeout', 10.0,
               'Seconds to wait for a recorder\'s service and for each chunk', min=0.1,
               max=600.0, read_only=True),
@@ -134,6 +135,7 @@ class LearnerNode(Node):
         """Declare parameters, build or resume the trainer, start the worker thread."""
         super().__init__('learner')
         self.cfg = declare_parameters(self, PARAMS)
+        self.cfg['pull_from'] = [prefix for prefix in self.cfg['pull_from'] if prefix]
         import torch
         from aloe_ros.learning.config import load_config
         from aloe_ros.learning.trainer import AloeTrainer, STATE_FILE
