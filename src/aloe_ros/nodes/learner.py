@@ -235,7 +235,15 @@ class LearnerNode(Node):
         """Puller thread: every poll_period, pull what each station has and the store lacks."""
         while not self._stop.is_set():
             for prefix in self.cfg['pull_from']:
-                for result in self._puller.pull(prefix, stop=self._stop.is_set):
+                try:
+                    pulled = self._puller.pull(prefix, stop=self._stop.is_set)
+                # a store error (disk full) is reported and retried, never ends the pulls
+                except Exception as exc:
+                    self.get_logger().error(f'pulling from {prefix} failed: '
+                                            f'{type(exc).__name__}: {exc}; retrying after the '
+                                            'next poll')
+                    continue
+                for result in pulled:
                     self.diag.count('episodes_pulled')
                     self.diag.count('bytes_pulled', result.bytes)
                     self.diag.set('last_pull_mb_per_s', result.mb_per_s)
