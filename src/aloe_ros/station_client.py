@@ -139,8 +139,12 @@ class StationClient(Node):
 
     def wait_until_ready(self, timeout: float = 90.0, sim: bool = True,
                          need_learner: bool = True, policy_version: int = 1) -> None:
-        """Wait for the station's services (the sim's with ``sim``), the learner's action
-        (``need_learner``) and the policy running at least ``policy_version`` (0: don't wait)."""
+        """Wait until the station answers; raise TimeoutError naming what did not come up.
+
+        Waits for the recorder's and executor's services (and the sim's with ``sim``), the
+        learner's action (``need_learner``) and the policy running at least ``policy_version``
+        (0: don't wait).
+        """
         clients = [self.start_cli, self.end_cli, self.mode_cli]
         if sim:
             clients += [self.reset_cli, self.sim_params_cli]
@@ -256,8 +260,10 @@ class StationClient(Node):
     # ------------------------------------------------------------------ a whole episode
 
     def run_episode(self, task: str, seed: int, timeout: float) -> Dict[str, Any]:
-        """Reset the sim, run one episode under the policy (and operator) until it ends; return
-        its figures (outcome, steps by source, interventions, durations, policy versions)."""
+        """Reset the sim and run one episode under the policy (and operator) until it ends.
+
+        Returns its figures: outcome, steps by source, interventions, durations, policy versions.
+        """
         self.set_mode(self.MODE_HOLD, 'scene reset')
         self.reset_scene(task, seed)
         # let the observation pipeline see the reset scene before the policy acts
