@@ -24,7 +24,8 @@
 3. **The graph**: ``launch/sim_train.launch.yaml`` starts sim (with the simulated operator),
    observation, policy (running v1), chunk executor, teleop, recorder and learner, one OS process
    each, over DDS.
-4. **Iterations**: the supervisor (this process, a ROS node) resets the scene and starts
+4. **Iterations**: the supervisor (this process, through the public
+   :class:`aloe_ros.station.StationClient`) resets the scene and starts
    ``episodes_per_iteration`` episodes; the policy drives, the simulated operator takes over when
    it goes wrong and ends each episode as success or failure; the recorder stores every executed
    step. Then the learner runs one ALOE iteration (critic, then advantage-weighted actor) on the
@@ -245,157 +246,15 @@ class GraphProcess:
         return self.proc.returncode
 
 
-def _make_supervisor():
-    """Build the Supervisor node class (imports rclpy only when the graph phase starts)."""
-    import rclpy
-    from rclpy.action import ActionClient
-    from rclpy.node import Node
-    from std_msgs.msg import Bool, UInt32
+def train_with_bar(station, critic_steps: int, actor_steps: int, bar):
+    """Run one learner iteration through ``station`` (a StationClient), advancing ``bar``."""
+    done_steps = {'critic': 0, 'actor': 0}
 
-    from diagnostic_msgs.msg import DiagnosticArray
-
-    from aloe_msgs.action import TrainIteration
-    from aloe_msgs.msg import EpisodeEvent, EpisodeSummary, LearnerStatus
-    from aloe_msgs.srv import ResetScene, SetMode, StartEpisode
-    from aloe_ros.nodes.common import latched, reliable
-    from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue
-    from rcl_interfaces.srv import SetParameters
-
-    class Supervisor(Node):
-        """Drives episodes and learner iterations through the graph's services and actions."""
-
-        def __init__(self):
-            super().__init__('train_sim_supervisor')
-            self.reset_cli = self.create_client(ResetScene, '/sim/reset')
-            self.start_cli = self.create_client(StartEpisode, '/aloe/start_episode')
-            self.mode_cli = self.create_client(SetMode, '/aloe/executor/set_mode')
-            self.sim_params_cli = self.create_client(SetParameters, '/aloe_sim/set_parameters')
-            self.train_cli = ActionClient(self, TrainIteration, '/aloe/train_iteration')
-            self.summaries: Dict[str, EpisodeSummary] = {}
-            self.ended: Dict[str, EpisodeEvent] = {}
-            self.policy_version = 0
-            self.learner_status: Optional[LearnerStatus] = None
-            self.create_subscription(EpisodeSummary, '/aloe/episode_summary',
-                                     lambda m: self.summaries.__setitem__(m.episode_id, m),
-                                     reliable(10))
-            self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_event,
-                                     latched(10))
-            self.create_subscription(UInt32, '/aloe/policy/version',
-                                     lambda m: setattr(self, 'policy_version', m.data), latched(1))
-            self.create_subscription(LearnerStatus, '/aloe/learner_status',
-                                     lambda m: setattr(self, 'learner_status', m), reliable(10))
-            self.sim_success = False
-            self.create_subscription(Bool, '/sim/success', self._on_success, reliable(10))
-            self.executor_diag: Dict[str, str] = {}
-            self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
-                                     reliable(50))
-
-        def _on_success(self, msg):
-            self.sim_success = bool(msg.data)
-
-        def _on_diagnostics(self, msg):
-            for status in msg.status:
-                if status.name.endswith('chunk_executor'):
-                    self.executor_diag = {kv.key: kv.value for kv in status.values}
-
-        def missed_ticks(self) -> int:
-            """Return the executor's missed-tick counter (from its latest /diagnostics report)."""
-            return int(self.executor_diag.get('missed_ticks', 0))
-
-        def wait_diagnostics(self, timeout: float = 3.0) -> None:
-            """Wait for the next executor diagnostics report, so counters are current."""
-            self.executor_diag = {}
-            self.spin_until(lambda: bool(self.executor_diag), timeout, 'executor diagnostics')
-
-        def _on_event(self, msg):
-            if msg.event == EpisodeEvent.EVENT_ENDED:
-                self.ended[msg.episode_id] = msg
-
-        def spin_until(self, predicate, timeout: float, what: str):
-            deadline = time.monotonic() + timeout
-            while not predicate():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f'timed out after {timeout:.0f} s waiting for {what}')
-                rclpy.spin_once(self, timeout_sec=0.05)
-
-        def call(self, client, request, timeout: float = 20.0):
-            if not client.wait_for_service(timeout_sec=timeout):
-                raise TimeoutError(f'service {client.srv_name} not available after {timeout:.0f} '
-                                   's')
-            future = client.call_async(request)
-            self.spin_until(future.done, timeout, f'{client.srv_name} to answer')
-            return future.result()
-
-        def wait_ready(self, timeout: float = 90.0):
-            for client in (self.reset_cli, self.start_cli, self.mode_cli, self.sim_params_cli):
-                if not client.wait_for_service(timeout_sec=timeout):
-                    raise TimeoutError(f'{client.srv_name} did not come up within {timeout:.0f} s')
-            if not self.train_cli.wait_for_server(timeout_sec=timeout):
-                raise TimeoutError('learner action /aloe/train_iteration did not come up')
-            self.spin_until(lambda: self.policy_version >= 1, timeout, 'the policy to run v1')
-
-        def set_operator_intervenes(self, intervene: bool) -> None:
-            """Let the simulated operator take over (training) or only watch (operator-free evaluation)."""
-            value = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=bool(intervene))
-            res = self.call(self.sim_params_cli, SetParameters.Request(
-                parameters=[ParameterMsg(name='operator_intervenes', value=value)]))
-            if not res.results or not res.results[0].successful:
-                reason = res.results[0].reason if res.results else 'no result'
-                raise RuntimeError(f'aloe_sim refused operator_intervenes={intervene}: {reason}')
-
-        def run_episode(self, task: str, seed: int, timeout: float) -> Dict[str, Any]:
-            self.call(self.mode_cli,
-                      SetMode.Request(mode=SetMode.Request.MODE_HOLD, reason='scene reset'))
-            reset = self.call(self.reset_cli, ResetScene.Request(seed=seed, task=task))
-            if not reset.success:
-                raise RuntimeError(f'/sim/reset refused: {reset.message}')
-            # let the observation pipeline see the reset scene before the policy acts
-            time.sleep(0.2)
-            start = self.call(self.start_cli, StartEpisode.Request(task=task, seed=seed))
-            if not start.success:
-                raise RuntimeError(f'/aloe/start_episode refused: {start.message}')
-            self.call(self.mode_cli,
-                      SetMode.Request(mode=SetMode.Request.MODE_RUN, reason='episode start'))
-            eid = start.episode_id
-            t0 = time.monotonic()
-            self.spin_until(lambda: eid in self.summaries, timeout, f'episode {eid} to end')
-            s = self.summaries[eid]
-            # Freeze the robot, then read the sim's own success signal to cross-check the label.
-            self.call(self.mode_cli,
-                      SetMode.Request(mode=SetMode.Request.MODE_HOLD, reason='episode ended'))
-            t_end = time.monotonic()
-            self.spin_until(lambda: time.monotonic() - t_end > 0.3, 1.0,
-                            'the sim state after the episode')
-            return {'sim_success_after_end': bool(self.sim_success), 'episode_id': eid,
-                    'seed': seed,
-                    'outcome': int(s.outcome), 'steps': int(s.num_steps),
-                    'human_steps': int(s.num_human_steps), 'policy_steps': int(s.num_policy_steps),
-                    'interventions': int(s.num_interventions), 'duration': float(s.duration),
-                    'wall_s': time.monotonic() - t0, 'policy_versions': list(s.policy_versions)}
-
-        def train(self, critic_steps: int, actor_steps: int, bar, timeout: float = 3600.0):
-            goal = TrainIteration.Goal(critic_steps=critic_steps, actor_steps=actor_steps)
-            done_steps = {'critic': 0, 'actor': 0}
-
-            def on_feedback(fb):
-                f = fb.feedback
-                new = f.step - done_steps.get(f.phase, 0)
-                done_steps[f.phase] = f.step
-                bar.update(max(new, 0))
-                bar.set_postfix(phase=f.phase)
-            send = self.train_cli.send_goal_async(goal, feedback_callback=on_feedback)
-            self.spin_until(send.done, 30.0, 'the learner to accept the iteration')
-            handle = send.result()
-            if not handle.accepted:
-                raise RuntimeError('learner rejected the TrainIteration goal')
-            result_future = handle.get_result_async()
-            self.spin_until(result_future.done, timeout, 'the learner iteration')
-            result = result_future.result().result
-            if not result.success:
-                raise RuntimeError(f'learner iteration failed: {result.message}')
-            return int(result.policy_version), {m.name: m.value for m in result.metrics}
-
-    return Supervisor
+    def on_feedback(phase, step, _total):
+        bar.update(max(step - done_steps.get(phase, 0), 0))
+        done_steps[phase] = step
+        bar.set_postfix(phase=phase)
+    return station.train_iteration(critic_steps, actor_steps, on_feedback)
 
 
 def evaluate_operator_free(supervisor, job: Dict[str, Any], version: int,
@@ -609,11 +468,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     rclpy.init(args=['--ros-args', '-p', 'use_sim_time:=false'])
     supervisor = None
     try:
-        supervisor = _make_supervisor()()
+        from aloe_ros.station import StationClient
+        supervisor = StationClient('train_sim_supervisor')
         print('3/4 starting the graph (sim, observation, policy, executor, teleop, recorder, '
               'learner) ...',
               flush=True)
-        supervisor.wait_ready()
+        supervisor.wait_until_ready()
         print('  graph up; policy v1 running', flush=True)
         bc_eval = None
         if job['eval_episodes'] > 0:
@@ -644,11 +504,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             with tqdm(total=job['critic_steps'] + job['actor_steps'],
                       desc=f'4/4 iter {it} learner',
                       unit='step', leave=False) as bar:
-                new_version, metrics = supervisor.train(job['critic_steps'], job['actor_steps'], bar)
+                new_version, metrics = train_with_bar(supervisor, job['critic_steps'],
+                                                      job['actor_steps'], bar)
             supervisor.wait_diagnostics()
             missed_trained = supervisor.missed_ticks()
-            supervisor.spin_until(lambda: supervisor.policy_version >= new_version, 60.0,
-                                  f'the policy to run v{new_version}')
+            supervisor.wait_for_policy_version(new_version, 60.0)
             supervisor.wait_diagnostics()
             row['missed_ticks_during_training'] = missed_trained - missed_before
             row['missed_ticks_during_swap'] = supervisor.missed_ticks() - missed_trained

@@ -36,7 +36,7 @@ def test_every_interface_round_trips_between_two_processes():
         echo.terminate()
         echo.wait(timeout=15)
     assert probe.returncode == 0, probe.stdout + probe.stderr
-    assert 'smoke graph: 18/18 interface round trips OK' in probe.stdout
+    assert 'smoke graph: 22/22 interface round trips OK' in probe.stdout
     assert echo.returncode in (0, -15), 'echo side did not shut down cleanly on SIGTERM'
 
 

@@ -195,9 +195,9 @@ def test_console_scripts_point_at_importable_mains():
 
 
 def test_core_sim_storage_do_not_import_rclpy():
-    """The ROS-free rule: math, storage and simulation never import rclpy."""
+    """The ROS-free rule: math, storage, simulation and file transfer never import rclpy."""
     offenders = []
-    for sub in ('learning', 'sim', 'storage'):
+    for sub in ('learning', 'sim', 'storage', 'transfer'):
         for root, _dirs, files in os.walk(os.path.join(ROOT, 'src', 'aloe_ros', sub)):
             for name in files:
                 if name.endswith('.py'):

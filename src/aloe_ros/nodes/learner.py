@@ -14,13 +14,20 @@
 
 """Learner node: ALOE critic + actor over the episode store, versioned weights to the policy.
 
-The learner reads complete episodes from the recorder's store (read-only; it may run on another
-machine that mounts the same store), trains in iterations and exports each iteration's actor as
-``actor_vNNNN.safetensors`` in ``weights_dir`` (atomic write + sha256), then announces it on
+Episodes: with ``pull_from`` empty the learner reads the recorder's store at ``store_root``
+(read-only; the same machine, or a shared file system). With ``pull_from`` listing recorders
+(their service namespace, e.g. ``/aloe/recorder``) it owns ``store_root`` and pulls into it every
+complete episode a recorder lists and it lacks, over ROS 2 in sha256-checked chunks, resuming a
+transfer cut by a station that went away (:mod:`aloe_ros.transfer.episodes`); a station that is
+not there is retried each ``poll_period`` and never stops the others.
+
+Weights: it trains in iterations and exports each iteration's actor as
+``policy_vNNNNNN.safetensors`` in ``weights_dir`` (atomic write + sha256), announces it on
 ``/aloe/policy_update`` (reliable, transient-local: a policy node that starts later still gets the
-newest version). Weights travel as files: on a separate GPU machine, ``weights_dir`` must be a
-directory both machines see at the same path (NFS, sshfs); the policy node verifies the sha256
-before loading, so a half-copied file is refused, never run.
+newest version) and serves the file on ``weights_service`` (``aloe_msgs/srv/ReadChunk``), from
+which a policy node on another machine fetches it into its own ``weights_dir``; the policy
+verifies the sha256 and config hash before loading, so a damaged or half-copied file is refused,
+never run.
 
 An iteration starts when ``episodes_per_iteration`` new episodes are in the store
 (``trigger: episodes``) or when a ``TrainIteration`` goal arrives (either trigger). The full
@@ -53,10 +60,12 @@ from aloe_msgs.msg import ActionChunk, ChunkValue, LearnerStatus, Metric, Observ
 from aloe_msgs.srv import EvaluateChunk
 from aloe_ros.nodes.chunk_executor import _ARM_LOWER, _ARM_UPPER
 from aloe_ros.nodes.common import run_node
+from aloe_ros.nodes.transfer import RemoteStation, serve_file_chunks
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, ParamSpec, SENSOR_DATA,
                                    declare_parameters, latched, reliable)
 from aloe_ros.station.executor_core import check_limits, sized_chunk
 from aloe_ros.storage.convert import observation_to_obs
+from aloe_ros.transfer.chunks import directory_server
 
 SLICE = 10  # gradient steps per slice; the lock is released between slices
 
@@ -96,6 +105,20 @@ PARAMS = [
     ParamSpec('max_observation_bytes', 64 * 1024 * 1024,
               'Largest observation (image data) evaluated',
               min=1, max=2 ** 40, read_only=True),
+    ParamSpec('weights_service', '/aloe/learner/read_weights',
+              'ReadChunk service serving the exported actors to policy nodes', read_only=True,
+              allow_empty=False),
+    ParamSpec('max_chunk_bytes', 4 * 1024 * 1024,
+              'Largest chunk served or asked for (weights and episodes)',
+              min=1024, max=8 * 1024 * 1024, read_only=True),
+    ParamSpec('pull_from', [],
+              'Recorders to pull episodes from over ROS 2 (service namespaces, e.g. '
+              '/aloe/recorder) into store_root, which the learner then owns; empty: read the '
+              'recorder\'s store_root directly (empty entries are ignored)',
+              kind='string_array', read_only=True),
+    ParamSpec('pull_timeout', 10.0,
+              'Seconds to wait for a recorder\'s service and for each chunk', min=0.1,
+              max=600.0, read_only=True),
 ]
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
@@ -112,10 +135,11 @@ class LearnerNode(Node):
         """Declare parameters, build or resume the trainer, start the worker thread."""
         super().__init__('learner')
         self.cfg = declare_parameters(self, PARAMS)
+        self.cfg['pull_from'] = [prefix for prefix in self.cfg['pull_from'] if prefix]
         import torch
         from aloe_ros.learning.config import load_config
         from aloe_ros.learning.trainer import AloeTrainer, STATE_FILE
-        from aloe_ros.storage.store import EpisodeStore
+        from aloe_ros.storage.store import EpisodeStore, StoreLockedError
         torch.set_num_threads(self.cfg['torch_threads'])
         try:
             self.learner_cfg = load_config(self.cfg['learner_config'])
@@ -130,7 +154,12 @@ class LearnerNode(Node):
                               f'action_dim is {self.learner_cfg.model.action_dim}')
         self._lower = np.asarray(self.cfg['lower_limits'], dtype=float)
         self._upper = np.asarray(self.cfg['upper_limits'], dtype=float)
-        self.store = EpisodeStore(self.cfg['store_root'], mode='r')
+        try:
+            self.store = EpisodeStore(self.cfg['store_root'],
+                                      mode='w' if self.cfg['pull_from'] else 'r')
+        except StoreLockedError as exc:
+            raise ConfigError('store_root', f'{exc}: with pull_from set the learner owns its '
+                              'store; give it its own directory') from exc
         self.trainer = AloeTrainer(self.learner_cfg, self.store)
         state = os.path.join(self.cfg['weights_dir'], STATE_FILE)
         if self.cfg['resume'] and os.path.exists(state):
@@ -156,7 +185,7 @@ class LearnerNode(Node):
 
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('iterations', 'exports', 'evaluations', 'evaluation_errors',
-                          'train_errors')
+                          'train_errors', 'episodes_pulled', 'bytes_pulled')
         self._update_pub = self.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
         self._status_pub = self.create_publisher(LearnerStatus, '/aloe/learner_status',
                                                  reliable(10))
@@ -178,8 +207,48 @@ class LearnerNode(Node):
         self.create_timer(self.cfg['status_period'], self._publish_status)
         if self.trainer.version > 0:
             self._announce_existing()
+        serve_file_chunks(self, self.cfg['weights_service'],
+                          directory_server(self.cfg['weights_dir'], '.safetensors',
+                                           self.cfg['max_chunk_bytes'], prefix='policy_v'),
+                          callback_group=group)
+        self._puller = None
+        if self.cfg['pull_from']:
+            self._puller_thread = threading.Thread(target=self._pull_loop, name='learner-puller',
+                                                   daemon=True)
+            self._puller = self._make_puller()
+            self._puller_thread.start()
         self._worker = threading.Thread(target=self._loop, name='learner-worker', daemon=True)
         self._worker.start()
+
+    # ------------------------------------------------------------------ episodes over ROS 2
+
+    def _make_puller(self):
+        from aloe_ros.transfer.episodes import EpisodePuller
+        stations = {prefix: RemoteStation(self, prefix, self.cfg['pull_timeout'])
+                    for prefix in self.cfg['pull_from']}
+        return EpisodePuller(
+            self.store, lambda prefix: stations[prefix].list_episodes(),
+            lambda prefix, item, offset, n: stations[prefix].files.read(item, offset, n),
+            chunk_bytes=self.cfg['max_chunk_bytes'], log=self.get_logger().info)
+
+    def _pull_loop(self) -> None:
+        """Puller thread: every poll_period, pull what each station has and the store lacks."""
+        while not self._stop.is_set():
+            for prefix in self.cfg['pull_from']:
+                try:
+                    pulled = self._puller.pull(prefix, stop=self._stop.is_set)
+                # a store error (disk full) is reported and retried, never ends the pulls
+                except Exception as exc:
+                    self.get_logger().error(f'pulling from {prefix} failed: '
+                                            f'{type(exc).__name__}: {exc}; retrying after the '
+                                            'next poll')
+                    continue
+                for result in pulled:
+                    self.diag.count('episodes_pulled')
+                    self.diag.count('bytes_pulled', result.bytes)
+                    self.diag.set('last_pull_mb_per_s', result.mb_per_s)
+            self.diag.set('stations_unreachable', len(self._puller.unreachable))
+            self._stop.wait(self.cfg['poll_period'])
 
     # ------------------------------------------------------------------ training
 
@@ -395,6 +464,8 @@ class LearnerNode(Node):
         self._stop.set()
         if self._worker.is_alive():
             self._worker.join(timeout=30)
+        if self._puller is not None and self._puller_thread.is_alive():
+            self._puller_thread.join(timeout=30)
         self.store.close()
         return super().destroy_node()
 

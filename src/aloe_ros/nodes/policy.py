@@ -26,7 +26,12 @@ hand-back (``/aloe/intervention`` going inactive) make the next observation due 
 executor drops its chunk at both, and holds until a chunk planned from the new scene arrives.
 
 Weights arrive as ``PolicyUpdate`` (latched, from the learner) or through the ``LoadPolicy``
-service. Each candidate is checked before anything changes: the file must lie inside
+service. With ``weights_transfer: ros`` (the default) an announced actor that is not already in
+``weights_dir`` with the announced sha256 is fetched from the learner's
+``/aloe/learner/read_weights`` service in sha256-checked chunks into ``weights_dir`` (a damaged
+chunk is refused and read again; an interrupted fetch resumes), so the learner may run on another
+machine with no shared file system; ``shared`` loads the announced path itself, which must then
+be visible here. Each candidate is checked before anything changes: the file must lie inside
 ``weights_dir``, its sha256 must match, its model config hash must match the node's
 ``learner_config``, and its version must be newer than the running one. Loading runs on a
 worker thread; the swap itself is a pointer exchange taken only between two chunks, so
@@ -88,6 +93,18 @@ PARAMS = [
     ParamSpec('torch_threads', 1, 'CPU threads for inference (leave cores to the control loop)',
               min=1, max=64, read_only=True),
     ParamSpec('seed', 0, 'Seed of the sampler noise', min=0, read_only=True),
+    ParamSpec('weights_transfer', 'ros',
+              'ros: fetch announced weights from the learner over ROS 2 into weights_dir '
+              'unless already there; shared: load the announced path (a shared file system)',
+              choices=['ros', 'shared'], read_only=True),
+    ParamSpec('weights_service', '/aloe/learner/read_weights',
+              'The learner\'s ReadChunk service (weights_transfer: ros)', read_only=True,
+              allow_empty=False),
+    ParamSpec('weights_chunk_bytes', 1024 * 1024, 'Bytes asked per chunk when fetching weights',
+              min=1024, max=8 * 1024 * 1024, read_only=True),
+    ParamSpec('weights_fetch_timeout', 10.0,
+              'Seconds to wait for the learner\'s service and for each chunk', min=0.1,
+              max=600.0, read_only=True),
 ]
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
@@ -173,11 +190,20 @@ class PolicyNode(Node):
         self._last_observation_time: Optional[float] = None
         self._chunk_id = 0
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='weights-loader')
+        # Announcements waiting for the loader: only the newest is fetched (a burst of updates
+        # does not queue a fetch each).
+        self._wanted: Optional[PolicyUpdate] = None
+        self._weights_files = None
+        if self.cfg['weights_transfer'] == 'ros':
+            from aloe_ros.nodes.transfer import RemoteFiles
+            self._weights_files = RemoteFiles(self, self.cfg['weights_service'],
+                                              self.cfg['weights_fetch_timeout'])
 
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('chunks_published', 'observations', 'rejected_observations',
                           'skipped_stale',
-                          'updates_received', 'updates_rejected', 'swaps', 'inference_errors')
+                          'updates_received', 'updates_rejected', 'swaps', 'inference_errors',
+                          'weights_fetched', 'weight_chunks_refused')
         self._safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
         self.once = OncePerCause(self.get_logger(), self._on_safety)
         self._chunk_pub = self.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
@@ -260,10 +286,48 @@ class PolicyNode(Node):
                                     f'differs from this node\'s {self._expected_hash[:12]}: '
                                     'refused')
             return
-        self._loader.submit(self._background_load, msg.checkpoint_uri, msg.sha256, msg.version)
+        with self._lock:
+            if self._wanted is None or self._wanted.version < msg.version:
+                self._wanted = msg
+        self._loader.submit(self._load_wanted)
+
+    def _load_wanted(self) -> None:
+        """Loader thread: fetch (weights_transfer: ros) and load the newest announced weights."""
+        with self._lock:
+            msg, self._wanted = self._wanted, None
+        if msg is not None:
+            self._background_load(msg.checkpoint_uri, msg.sha256, msg.version)
+
+    def _fetch(self, uri: str, sha256: str) -> str:
+        """Return the local path of announced weights, fetched from the learner if not here."""
+        from aloe_ros.learning.checkpoint import sha256_file
+        from aloe_ros.transfer.chunks import Download, TransferStats, check_item_name, fetch
+        name = os.path.basename(uri_to_path(uri))
+        local = os.path.join(self.cfg['weights_dir'], name)
+        if os.path.exists(local) and sha256_file(local) == sha256.lower():
+            return local  # same machine or shared file system: nothing to move
+        check_item_name(name, '.safetensors')
+        if not sha256:
+            raise ValueError('no sha256 announced: nothing to verify a fetch against')
+        stats = TransferStats()
+        try:
+            fetch(lambda offset, n: self._weights_files.read(name, offset, n),
+                  Download(local, sha256), self.cfg['weights_chunk_bytes'], stats=stats)
+        finally:
+            self.diag.count('weight_chunks_refused', stats.refused_chunks)
+        self.diag.count('weights_fetched')
+        self.get_logger().info(f'fetched {name} from {self.cfg["weights_service"]}: '
+                               f'{stats.bytes} bytes in {stats.seconds:.2f} s'
+                               + (f', resumed at byte {stats.resumed_from}'
+                                  if stats.resumed_from else '')
+                               + (f', {stats.refused_chunks} damaged chunks refused and read '
+                                  'again' if stats.refused_chunks else ''))
+        return local
 
     def _background_load(self, uri: str, sha256: str, version: int) -> None:
         try:
+            if self._weights_files is not None:
+                uri = self._fetch(uri, sha256)
             runtime = self._verify_and_load(uri, sha256, version)
         except Exception as exc:  # every refusal reason is reported, none crashes the node
             self.diag.count('updates_rejected')

@@ -42,6 +42,10 @@ after a kill -9 its quarantined ``.partial`` holds it up to the last flush, and
 ``aloe salvage`` turns that into a truncated episode; the restarted recorder publishes
 EVENT_ENDED (ABORTED) for it. Steps still labelled with an episode this recorder closed (the
 executor keeps its label until the next EVENT_STARTED) are dropped like unlabelled ones.
+
+Complete episodes are served to learners on other machines (``<serve_episodes>/list_episodes``
+and ``<serve_episodes>/read_episode``: the catalog, then each MCAP in sha256-checked chunks; see
+:mod:`aloe_ros.nodes.transfer`); recording is never held up by a transfer beyond one chunk read.
 """
 
 import os
@@ -62,6 +66,7 @@ from aloe_ros.learning.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TI
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
                                    OncePerCause, ParamSpec, declare_parameters, latched, reliable,
                                    run_node)
+from aloe_ros.nodes.transfer import serve_episodes
 from aloe_ros.storage import EpisodeStore, RewardConfig, StoreLockedError, check_executed_step
 from aloe_ros.storage.convert import EVENT_ENDED, EVENT_STARTED, outcome_flags
 from aloe_ros.storage.camera_frames import (COMPRESSED_TYPE, IMAGE_TYPE, TRANSCODE_MODES,
@@ -147,6 +152,11 @@ PARAMS = [
               read_only=True),
     ParamSpec('diagnostics_period', 1.0, 'Period of /diagnostics reports [s].', min=0.1, max=60.0,
               read_only=True),
+    ParamSpec('serve_episodes', '/aloe/recorder',
+              'Namespace of the list_episodes / read_episode services through which a learner '
+              'pulls complete episodes over ROS 2 (empty: not served).', read_only=True),
+    ParamSpec('max_chunk_bytes', 4 * 1024 * 1024, 'Largest episode chunk served [bytes].',
+              min=1024, max=8 * 1024 * 1024, read_only=True),
 ]
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 
@@ -224,6 +234,9 @@ class RecorderNode(Node):
         self.create_subscription(String, '/sim/task', self._on_station_task, latched(1))
         self.create_service(StartEpisode, '/aloe/start_episode', self._on_start)
         self.create_service(EndEpisode, '/aloe/end_episode', self._on_end)
+        if self.params['serve_episodes']:
+            serve_episodes(self, self.store, self.params['serve_episodes'],
+                           self.params['max_chunk_bytes'])
         self.create_timer(self.params['diagnostics_period'], self._update_diagnostics)
         self._flushed_bytes = 0
         self.create_timer(self.params['flush_period'], self._flush)

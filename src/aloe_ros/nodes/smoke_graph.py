@@ -37,8 +37,9 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 MSG_TYPES = ['Observation', 'ActionChunk', 'ExecutedStep', 'InterventionState', 'EpisodeEvent',
              'EpisodeSummary', 'PolicyUpdate', 'LearnerStatus', 'SafetyEvent', 'Metric',
-             'ChunkValue', 'TaskState']
-SRV_TYPES = ['StartEpisode', 'EndEpisode', 'ResetScene', 'LoadPolicy', 'EvaluateChunk', 'SetMode']
+             'ChunkValue', 'TaskState', 'EpisodeEntry']
+SRV_TYPES = ['StartEpisode', 'EndEpisode', 'ResetScene', 'LoadPolicy', 'EvaluateChunk', 'SetMode',
+             'ReadChunk', 'ListEpisodes']
 ACTION_TYPES = ['TrainIteration']
 
 # Reliable and transient-local so a late-joining echo still sees what the probe sent.

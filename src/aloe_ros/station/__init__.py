@@ -16,4 +16,16 @@
 
 The node shells in ``aloe_ros.nodes`` convert messages and call these modules; everything here is
 tested without a ROS graph.
+
+``StationClient`` (the scriptable client of a running station) is the one ROS piece reachable
+from here: it lives in :mod:`aloe_ros.station_client` and is imported only when first named, so
+``import aloe_ros.station`` stays ROS-free.
 """
+
+
+def __getattr__(name):
+    """Import ``StationClient`` (rclpy) on first use only."""
+    if name == 'StationClient':
+        from aloe_ros.station_client import StationClient
+        return StationClient
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -49,6 +49,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from aloe_ros.learning.checkpoint import ChecksumError
 from aloe_ros.learning.episode import (Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD,
                                        SOURCE_HUMAN)
 from aloe_ros.learning.episode import SOURCE_POLICY, SOURCE_SCRIPTED
@@ -244,6 +245,10 @@ class EpisodeStore:
         """Return catalog rows (see :meth:`Catalog.query` for filters)."""
         return self.catalog.query(**filters)
 
+    def catalog_ids(self) -> List[str]:
+        """Return every episode id the catalog knows, whatever its status."""
+        return [r.episode_id for r in self.catalog.query(status=None)]
+
     def path_of(self, episode_id: str) -> str:
         """Return the absolute path of an episode's MCAP file (inside its bag directory)."""
         rec = self.catalog.get(episode_id)
@@ -343,6 +348,44 @@ class EpisodeStore:
                      terminated=terminated, truncated=truncated)
         rec.write(EVENT_TOPIC, event, end_ns)
         return rec.close(episode.outcome, 'added from python')
+
+    def import_episode(self, path: str, episode_id: str, sha256: str,
+                       source: str = '') -> EpisodeRecord:
+        """Move a finalized episode MCAP from another store (a station) into this one.
+
+        The file must hash to ``sha256`` (ChecksumError otherwise; the file is left where it
+        is) and name ``episode_id`` in its metadata. It is renamed into the bag layout, its
+        ``metadata.yaml`` written and its catalog row added with ``reason`` naming ``source``.
+        A kill between the rename and the row is repaired by :meth:`recover` (it indexes a
+        complete MCAP missing from the catalog). Returns the new row.
+        """
+        if self.mode != 'w':
+            raise PermissionError('store opened read-only')
+        check_episode_id(episode_id)
+        if self.catalog.get(episode_id) is not None:
+            raise ValueError(f'episode {episode_id} is already in {self.root}')
+        digest = sha256_file(path)
+        if digest != sha256.lower():
+            raise ChecksumError(f'{path}: sha256 {digest[:12]} is not the announced '
+                                f'{sha256[:12]}; not imported')
+        try:
+            head = read_metadata(path).get('aloe_episode', {})
+        except Exception as exc:  # whatever the MCAP reader raises on a broken file
+            raise ValueError(f'{path} is not a readable episode file: {exc}') from exc
+        if head.get('episode_id', episode_id) != episode_id:
+            raise ValueError(f'{path} holds episode {head.get("episode_id")}, not {episode_id}')
+        started = float(head.get('started_at', time.time()))
+        final = os.path.join(self.root, _episode_rel_path(episode_id, started))
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.replace(path, final)
+        fsync_dir(os.path.dirname(final))
+        fsync_dir(os.path.dirname(path))
+        self._index_file(final, episode_id, reason=f'pulled from {source}' if source else
+                         'imported')
+        row = self.catalog.get(episode_id)
+        if row is None or row.status != STATUS_COMPLETE:
+            raise ValueError(f'episode {episode_id} could not be indexed: quarantined')
+        return row
 
     # recovery --------------------------------------------------------------------------------
 
@@ -515,7 +558,7 @@ class EpisodeStore:
                     path, target)
         return target
 
-    def _index_file(self, path: str, episode_id: str) -> None:
+    def _index_file(self, path: str, episode_id: str, reason: str = '') -> None:
         """Complete or add the catalog row of a finalized MCAP from its metadata."""
         try:
             meta = read_metadata(path)
@@ -551,9 +594,10 @@ class EpisodeStore:
             fields['policy_versions'] = [int(v) for v in summ['policy_versions'].split(',')]
         self.catalog.update(episode_id, status=STATUS_COMPLETE, path=rel, uri=_uri(path),
                             size_bytes=os.path.getsize(path), sha256=sha256_file(path),
-                            ended_at=os.path.getmtime(path), reason='indexed on recovery',
-                            **fields)
-        LOG.warning('episode file %s was finalized but not cataloged: indexed', path)
+                            ended_at=os.path.getmtime(path),
+                            reason=reason or 'indexed on recovery', **fields)
+        if not reason:
+            LOG.warning('episode file %s was finalized but not cataloged: indexed', path)
 
     def _quarantine_final(self, path: str) -> str:
         qdir = os.path.join(self.root, 'quarantine')
