@@ -348,7 +348,8 @@ def main(argv=None) -> int:
     ap.add_argument('--learner-config', default=None, metavar='YAML',
                     help='learner config for every arm (default config/learner/bench_small.yaml); '
                     'e.g. '
-                         'config/learner/sim_train_camera.yaml measures the main job\'s camera model '
+                         'config/learner/sim_train_camera.yaml measures the main job\'s camera '
+                    'model '
                     'without ROS')
     ap.add_argument('--workers', type=int, default=2,
                     help='processes (at most 2 on the shared machine)')

@@ -203,7 +203,8 @@ class ChunkExecutorNode(Node):
             self.core.set_mode(ec.MODE_HOLD, 'start_mode')
 
         self.diag = DiagnosticsPublisher(self)
-        self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected', 'chunks_ignored',
+        self.diag.declare('ticks', 'missed_ticks', 'chunks_received', 'chunks_rejected',
+                          'chunks_ignored',
                           'observations_rejected', 'teleop_rejected', 'policy_steps',
                           'human_steps',
                           'hold_steps', 'clamped_steps', 'clock_rejected',

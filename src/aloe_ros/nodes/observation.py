@@ -20,7 +20,8 @@ there).
 Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) or, with
 ``compressed: true``, ``/<camera>/image_raw/compressed`` (CompressedImage); per arm the
 ``joint_state_topics`` (JointState, sensor data); with a ``task_state_topic``, that topic
-(aloe_msgs/TaskState, sensor data: object state aligned like another source); ``/aloe/episode_event`` (latched; its
+(aloe_msgs/TaskState, sensor data: object state aligned like another source);
+``/aloe/episode_event`` (latched; its
 task_instruction replaces the parameter's).
 Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
 delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).

@@ -55,7 +55,8 @@ from aloe_msgs.msg import (ActionChunk, EpisodeEvent, InterventionState, Observa
                            PolicyUpdate, SafetyEvent)
 from aloe_msgs.srv import LoadPolicy
 from aloe_ros.nodes.common import run_node
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, LATCHED, OncePerCause,
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
+                                   OncePerCause,
                                    ParamSpec,
                                    SENSOR_DATA, declare_parameters, latched, reliable,
                                    stamp_to_sec)

@@ -250,7 +250,8 @@ class SimNode(Node):
         stale = self._stale_after_reset.get(side)
         if stale is not None and float(np.max(np.abs(np.asarray(first, dtype=np.float64) - stale))) < 1e-6:
             self.diag.count('ignored_after_reset')
-            self.log_once.report(f'{side}:after_reset', f'{side} arm: ignoring its pre-reset target, '
+            self.log_once.report(f'{side}:after_reset',
+                                 f'{side} arm: ignoring its pre-reset target, '
                                  'held by the executor, until a new command arrives')
             return False
         self._stale_after_reset[side] = None
