@@ -42,7 +42,7 @@ def run(tmp_path_factory):
     cmd = [sys.executable, '-m', 'aloe_ros.cli', 'train-sim', '--out', str(out), '--demos', '3',
            '--bc-steps', '150', '--iterations', '2', '--episodes-per-iteration', '2',
            '--critic-steps', '20',
-           '--actor-steps', '20', '--eval-episodes', '2']
+           '--actor-steps', '20', '--eval-episodes', '2', '--eval-every', '1']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=os.environ.copy())
     return out, proc
 
