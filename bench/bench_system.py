@@ -87,7 +87,7 @@ os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
 
 import numpy as np  # noqa: E402
 
-CONFIG = os.path.join(ROOT, 'config', 'learner', 'sim_train.yaml')
+CONFIG = os.path.join(ROOT, 'config', 'learner', 'sim_train_camera.yaml')
 CAMERAS = ['cam_high', 'cam_left_wrist', 'cam_right_wrist']
 DT = 0.02
 FRAMES = 30

@@ -56,7 +56,7 @@ SIZES = {'quick': {'episodes': 2, 'steps': 100, 'chunks': [1 << 20, 4 << 20], 'p
          'default': {'episodes': 4, 'steps': 250, 'chunks': [256 << 10, 1 << 20, 4 << 20],
                      'pushes': 3}}
 CAMERAS = ('cam_high', 'cam_left_wrist', 'cam_right_wrist')
-WEIGHTS_CONFIG = os.path.join(ROOT, 'config', 'learner', 'sim_train.yaml')
+WEIGHTS_CONFIG = os.path.join(ROOT, 'config', 'learner', 'sim_train_camera.yaml')
 
 
 def make_episode(episode_id, steps, seed):
