@@ -38,7 +38,10 @@ state as extra input, H = 20, 2 Q-heads, min aggregation):
    ``critic.value_samples`` = ``VALUE_SAMPLES`` chunks a'_j ~ pi (an evaluation-time setting only:
    the actor is frozen, so it does not change training). Reward: the sparse success reward only
    (step and takeover penalties forced to 0, see ``reward_overrides``), the reward the ground truth
-   measures.
+   measures. Each critic trains for ``critic_steps`` updates and is scored against the ground
+   truth every ``track_every`` updates (``curves`` in the JSON): chunked TD propagates the sparse
+   success back one chunk per bootstrap, so ALOE's estimate keeps moving long after its TD loss is
+   small (at 6,000 updates its V was still biased by -0.10; it settles near 20,000).
 4. Ground truth at ``states`` dataset chunk starts with a full, non-terminal window (sim state
    restored by re-executing the episode's actions; the sim is deterministic): V^pi(s) = mean of
    ``rollouts`` Monte-Carlo returns of pi from s; Q^pi(s, a) = the dataset chunk executed, then
@@ -84,11 +87,11 @@ from aloe_ros.sim.rollout import run_episode  # noqa: E402
 
 SIZES = {
     'default': dict(pi_demos=16, pi_steps=2000, pi_eval=60, mix_demos=8, noisy_eps=6, weak_eps=6,
-                    weak_steps=300, critic_steps=6000, states=100, rollouts=16, gt_steps=300,
-                    bootstrap=1000),
+                    weak_steps=300, critic_steps=20000, track_every=2000, states=100, rollouts=16,
+                    gt_steps=300, bootstrap=1000),
     'quick': dict(pi_demos=4, pi_steps=150, pi_eval=6, mix_demos=2, noisy_eps=1, weak_eps=1,
-                  weak_steps=40, critic_steps=100, states=10, rollouts=4, gt_steps=100,
-                  bootstrap=200),
+                  weak_steps=40, critic_steps=100, track_every=50, states=10, rollouts=4,
+                  gt_steps=100, bootstrap=200),
 }
 NOISE_LEVELS = (0.03, 0.1)
 METHODS = ('aloe', 'recap', 'td1')
@@ -407,12 +410,7 @@ def main(argv=None) -> int:
     episodes = collect_mixture(env, expert, operator, weak_net, cfg, sizes, args.seed)
     timer.mark(f'mixture: {len(episodes)} episodes, {sum(len(e) for e in episodes)} steps')
 
-    trainers = {}
-    for method in METHODS:
-        tr = critic_trainer(method, pi_net, episodes, args.seed)
-        m = tr.train(sizes['critic_steps'], 0)
-        trainers[method] = tr
-        timer.mark(f'{method}: {sizes["critic_steps"]} critic steps, loss {m["critic_loss"]:.4f}')
+    trainers = {method: critic_trainer(method, pi_net, episodes, args.seed) for method in METHODS}
 
     # Chunk starts with a full, non-terminal window (t + H < T), the same rows in every replay.
     cols = trainers['aloe'].replay._cols
@@ -430,6 +428,23 @@ def main(argv=None) -> int:
     quality = gt_quality(v_ret, q_ret)
     timer.mark(f'ground truth at {len(keys)} states ({sizes["rollouts"]} rollouts each for V and '
                'Q)')
+
+    # Each critic trains in segments of track_every updates and is scored against the ground
+    # truth after each: the curves show whether critic_steps is enough for the estimate to settle.
+    curves = {}
+    for method in METHODS:
+        tr, done, curves[method] = trainers[method], 0, []
+        while done < sizes['critic_steps']:
+            n = min(sizes['track_every'] or sizes['critic_steps'], sizes['critic_steps'] - done)
+            m = tr.train(n, 0)
+            done += n
+            point = metrics(*estimates(tr, keys, episodes, H, gamma), v_gt, q_gt)
+            curves[method].append(dict(point, steps=done, critic_loss=m['critic_loss']))
+            if method == 'aloe':
+                print(f'  aloe after {done} critic steps: RMSE V {point["rmse_v"]:.3f}, bias V '
+                      f'{point["bias_v"]:+.3f}, Spearman A {point["spearman_adv"]:+.3f}',
+                      flush=True)
+        timer.mark(f'{method}: {sizes["critic_steps"]} critic steps, loss {m["critic_loss"]:.4f}')
     lookup = {(int(e), int(t)): r for r, (e,
                                           t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
     mc_mix = np.array([float(cols['mc_return'].data[lookup[k]]) for k in keys])
@@ -493,6 +508,7 @@ def main(argv=None) -> int:
         'gt_std_v': float(v_gt.std()), 'gt_std_adv': float((q_gt - v_gt).std()),
         'gt_quality': quality,
         'methods': results, 'ratio_rmse_v_recap_over_aloe': ratio, 'targets': targets,
+        'curves': curves,
         'target_met': bool(all(t['met'] for t in targets.values())),
         'per_state': per_state, 'phases': timer.phases}, args.out)
     print(f'wrote {path}')

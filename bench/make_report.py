@@ -73,7 +73,8 @@ OPE_KEYS = (
     'and '
     '`spearman_adv_aloe`; '
     '`target_met` = both met; `per_state` adds `v_gt_std`, `q_gt_std` (spread of the rollout '
-    'returns).')
+    'returns); `curves.<estimator>` = one entry per `track_every` critic updates: `steps`, '
+    '`critic_loss` and the point metrics above (no intervals).')
 
 
 def _fmt(x, nd=3):
@@ -238,7 +239,41 @@ def ope_section(res, img_dir, output):
     png = _ope_plot(res, img_dir)
     if png:
         lines += [f'![OPE: estimate vs Monte-Carlo ground truth]({_rel(png, output)})', '']
+    png = _ope_curve_plot(res, img_dir)
+    if png:
+        lines += ['Each estimate against the number of critic updates (scored every '
+                  f'{sz.get("track_every")} updates):', '',
+                  f'![OPE: accuracy vs critic updates]({_rel(png, output)})', '']
     return lines
+
+
+def _ope_curve_plot(res, img_dir):
+    """RMSE of V and Spearman of A against critic updates, per estimator (``curves``)."""
+    curves = res.get('curves')
+    if not curves:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for m, pts in curves.items():
+        steps = [p['steps'] for p in pts]
+        axes[0].plot(steps, [p['rmse_v'] for p in pts], marker='o', ms=3, label=m)
+        axes[1].plot(steps, [p['spearman_adv'] for p in pts], marker='o', ms=3, label=m)
+    axes[0].set_ylabel('RMSE of V vs ground truth')
+    axes[1].set_ylabel('Spearman of A vs ground truth')
+    axes[1].axhline(0.5, ls='--', color='gray', lw=0.8)
+    for ax in axes:
+        ax.set_xlabel('critic updates')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f'OPE accuracy vs critic updates ({res["size"]} size)', fontsize=10)
+    fig.tight_layout()
+    os.makedirs(img_dir, exist_ok=True)
+    path = os.path.join(img_dir, 'bench_ope_curves.png')
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def _ope_plot(res, img_dir):

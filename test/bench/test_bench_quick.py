@@ -65,6 +65,13 @@ def test_bench_ope_quick(tmp_path):
     assert abs(rmse - res['methods']['aloe']['rmse_v']) < 1e-6
     # Ground truth is a discounted sparse success return averaged over the rollouts: in [0, 1].
     assert all(0.0 <= x <= 1.0 for x in v_gt + ps['q_gt'])
+    # Every critic was scored every track_every updates up to critic_steps; recap's estimate is
+    # deterministic (no sampled actions), so its last curve point is the reported figure.
+    for method in ('aloe', 'recap', 'td1'):
+        steps = [p['steps'] for p in res['curves'][method]]
+        assert steps == list(range(sizes['track_every'], sizes['critic_steps'] + 1,
+                                   sizes['track_every'])), (method, steps)
+    assert abs(res['curves']['recap'][-1]['rmse_v'] - res['methods']['recap']['rmse_v']) < 1e-9
     assert res['gt_quality']['rms_se_v'] >= 0.0 and res['gt_quality']['rms_se_q'] >= 0.0
     # pi's success rate: a count over its evaluation episodes, with its range check stated.
     pi = res['pi']
