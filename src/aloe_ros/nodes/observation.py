@@ -37,20 +37,18 @@ the profile names a topic for (``cameras``) is read from that topic.
 
 import os
 import sys
-from typing import Optional
 
 from aloe_msgs.msg import EpisodeEvent, Observation, TaskState
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from aloe_ros.station import command_mapping, conversions, transport
+from aloe_ros.station import conversions, transport
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest, TASK_STATE
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause,
-                                   ParamSpec,
-                                   SENSOR_DATA, declare_parameters, run_node, sec_to_stamp,
-                                   stamp_to_sec)
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED,
+                                   load_robot_profile, OncePerCause, ParamSpec, SENSOR_DATA,
+                                   declare_parameters, run_node, sec_to_stamp, stamp_to_sec)
 
 #: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
 PROFILE_REPLACES = ('joint_names', 'arms', 'joint_state_topics')
@@ -122,7 +120,7 @@ class ObservationNode(Node):
         super().__init__('observation', **kwargs)
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
-        self.profile = load_observation_profile(p)
+        self.profile = load_robot_profile(p, parameter_specs(), PROFILE_REPLACES)
         if self.profile:
             profile = self.profile
             p.update(joint_names=profile.action_names, arms=profile.arms,
@@ -295,21 +293,6 @@ class ObservationNode(Node):
         self.diag.set('max_input_age', float(obs.max_input_age))
         self.diag.set('input_age', float(now - obs.oldest))
         self.diag.set('waiting_for', '-')
-
-
-def load_observation_profile(p) -> Optional[command_mapping.RobotProfile]:
-    """Return the profile of ``robot_profile`` (None when empty); ConfigError names the problem."""
-    if not p['robot_profile']:
-        return None
-    defaults = {spec.name: spec.default for spec in parameter_specs()}
-    both = [n for n in PROFILE_REPLACES if list(p[n]) != list(defaults[n])]
-    if both:
-        raise ConfigError('robot_profile', f'the profile replaces {both}: set them in the profile '
-                                           f'{p["robot_profile"]}, not as parameters')
-    try:
-        return command_mapping.load_profile(p['robot_profile'])
-    except command_mapping.ProfileError as exc:
-        raise ConfigError('robot_profile', str(exc)) from exc
 
 
 def main(args=None):
