@@ -27,7 +27,7 @@ from aloe_ros.station.conversions import resize
 
 
 def test_pinhole_matches_what_mujoco_renders():
-    """Each sim camera's calibration projects the task block's corners onto its rendered outline."""
+    """Each sim camera's calibration projects the task block's corners onto its outline."""
     h, w = 240, 320
     env = BimanualEnv('handover', image_size=(h, w), seed=0)
     env.reset(0)

@@ -148,7 +148,8 @@ PARAMS = [
               read_only=True),
     ParamSpec('camera_info_topics', ['/cam_high/camera_info', '/cam_left_wrist/camera_info',
                                      '/cam_right_wrist/camera_info'],
-              'sensor_msgs/CameraInfo topics recorded as they arrive (each camera\'s calibration).',
+              'sensor_msgs/CameraInfo topics recorded as they arrive (each camera\'s '
+              'calibration).',
               kind='string_array', read_only=True, check=_check_topic),
     ParamSpec('joint_state_topics', ['/follower_left/joint_states', '/follower_right/joint_states',
                                      '/joint_states'],

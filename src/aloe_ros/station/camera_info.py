@@ -51,7 +51,7 @@ class Intrinsics:
     d: Tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
 
     def project(self, point: np.ndarray) -> np.ndarray:
-        """Return the pixel (u, v) of a point in the optical frame (z forward), without distortion."""
+        """Return the pixel (u, v) of a point in the optical frame (z forward), undistorted."""
         x, y, z = (float(v) for v in point)
         k = self.k
         return np.array([k[0] * x / z + k[1] * y / z + k[2], k[4] * y / z + k[5]])
@@ -81,7 +81,8 @@ def from_msg(msg: Any) -> Intrinsics:
     if width <= 0 or height <= 0:
         raise ValueError(f'CameraInfo size {width}x{height}')
     if int(msg.binning_x) > 1 or int(msg.binning_y) > 1:
-        raise ValueError(f'CameraInfo with binning {msg.binning_x}x{msg.binning_y} (not supported)')
+        raise ValueError(f'CameraInfo with binning {msg.binning_x}x{msg.binning_y} '
+                         '(not supported)')
     roi = msg.roi
     if int(roi.width) or int(roi.height) or int(roi.x_offset) or int(roi.y_offset):
         if (int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)) != \
@@ -98,7 +99,7 @@ def from_msg(msg: Any) -> Intrinsics:
 
 
 def scaled(info: Intrinsics, width: int, height: int) -> Intrinsics:
-    """Return ``info`` for the camera's images resized (whole, stretched) to ``width`` x ``height``."""
+    """Return ``info`` for the camera's images resized (stretched) to ``width`` x ``height``."""
     if width == info.width and height == info.height:
         return info
     sx, sy = width / info.width, height / info.height

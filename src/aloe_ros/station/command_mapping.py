@@ -35,7 +35,7 @@ the action vector (default: per arm 6 joints in rad, then the gripper normalised
              robot_range: [0.01844, 0.058], lower: 0.01844, upper: 0.058, max_velocity: 0.1}
     joint_states:                          # where the observation reads each arm
       - {topic: /follower_left/joint_states, arm: left, urdf_prefix: left_}
-    leaders:                               # optional: teleop leader arms, same keys as joint_states
+    leaders:                               # optional: teleop leader arms, as joint_states
       - {topic: /leader_left/joint_states, arm: left, joints: [...]}
     cameras:                               # optional: image topic per camera
       cam_high: /cam_high/camera/color/image_rect_raw
