@@ -151,3 +151,61 @@ def test_stamp_conversions():
     t = common.sec_to_stamp(12.5)
     assert (t.sec, t.nanosec) == (12, 500000000)
     assert common.stamp_to_sec(t) == 12.5
+
+
+# --------------------------------------------------------------------------- robot profile
+
+
+def _profile_params(specs, **values):
+    p = {spec.name: spec.default for spec in specs}
+    p.update(values)
+    return p
+
+
+def test_load_robot_profile_serves_every_node_and_refuses_replaced_parameters(tmp_path):
+    from pathlib import Path
+
+    from aloe_ros.nodes import chunk_executor, observation
+    profile = str(Path(__file__).parents[2] / 'config' / 'robots' / 'aloha.yaml')
+    for module in (chunk_executor, observation):
+        specs = module.parameter_specs()
+        assert common.load_robot_profile(_profile_params(specs), specs,
+                                         module.PROFILE_REPLACES) is None
+        loaded = common.load_robot_profile(_profile_params(specs, robot_profile=profile), specs,
+                                           module.PROFILE_REPLACES)
+        assert loaded.name and len(loaded.action_names) == 14
+        # Every replaced parameter, moved off its default, is refused by name.
+        for name in module.PROFILE_REPLACES:
+            default = next(s.default for s in specs if s.name == name)
+            moved = ([f'{v}x' if isinstance(v, str) else v + 0.5 for v in default]
+                     if isinstance(default, list) else 'forward')
+            p = _profile_params(specs, robot_profile=profile, **{name: moved})
+            with pytest.raises(common.ConfigError, match=rf"replaces \['{name}'\]"):
+                common.load_robot_profile(p, specs, module.PROFILE_REPLACES)
+    # The executor's limits written back at their defaults, up to float rounding, are not "set".
+    specs = chunk_executor.parameter_specs()
+    default = next(s.default for s in specs if s.name == 'lower_limits')
+    lower = [v * 3.0 / 3.0 + 1e-15 for v in default]
+    p = _profile_params(specs, robot_profile=profile, lower_limits=lower)
+    assert common.load_robot_profile(p, specs, chunk_executor.PROFILE_REPLACES) is not None
+    # A mistake in the file names the key, as a ConfigError on robot_profile.
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(Path(profile).read_text().replace('type: joint_trajectory',
+                                                     'type: velocity', 1))
+    specs = observation.parameter_specs()
+    with pytest.raises(common.ConfigError) as err:
+        common.load_robot_profile(_profile_params(specs, robot_profile=str(bad)), specs,
+                                  observation.PROFILE_REPLACES)
+    assert err.value.parameter == 'robot_profile'
+    assert ".type: unknown controller type 'velocity'" in err.value.problem
+
+
+def test_differs_from_default():
+    assert not common.differs_from_default([3.14, -1.0], [3.14, -1.0])
+    assert not common.differs_from_default([0.1 + 0.2], [0.3])
+    assert common.differs_from_default([0.3001], [0.3])
+    assert common.differs_from_default([1.0], [1.0, 1.0])
+    assert common.differs_from_default(['left'], ['right'])
+    assert not common.differs_from_default('trajectory', 'trajectory')
+    assert common.differs_from_default('forward', 'trajectory')
+    assert not common.differs_from_default(0.0, 1e-15)

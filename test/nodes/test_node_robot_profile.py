@@ -21,15 +21,15 @@ forward_command arm and a forward_command gripper with an inverted range on the 
 
 import importlib.util
 
-from aloe_msgs.msg import ActionChunk, ExecutedStep, Observation
+from aloe_msgs.msg import ActionChunk, ExecutedStep, InterventionState, Observation
 import numpy as np
 import pytest
-from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64MultiArray
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 import yaml
 
-from aloe_ros.nodes.common import COMMANDS, SENSOR_DATA, reliable
+from aloe_ros.nodes.common import COMMANDS, LATCHED, latched, SENSOR_DATA, reliable
 from aloe_ros.station.command_mapping import DEFAULT_ACTION_NAMES
 from aloe_ros.station.conversions import numpy_to_image
 
@@ -254,3 +254,121 @@ def test_station_joint_states_and_observation_read_the_robot(ros, start_node, tm
     # Left: 0.05 m of finger travel is action 0.75; right: 1.0 rad is action 0.25 (inverted).
     np.testing.assert_allclose(obs.gripper, [0.75, 0.25], atol=1e-9)
     assert merger.alive() and observation.alive()
+
+
+def test_observation_passes_each_cameras_calibration_on_for_the_policy_image(ros, start_node,
+                                                                             tmp_path):
+    """CameraInfo next to the profile's image topic -> the calibration of the resized image."""
+    path = _write(tmp_path, split_profile())
+    observation = start_node('aloe_ros.nodes.observation', {
+        'robot_profile': path, 'camera_names': ['cam_high'], 'image_height': 6,
+        'image_width': 8, 'slop': 0.05, 'staleness_limit': 0.5})
+    node = ros.node
+    scaled = ros.collect(CameraInfo, '/aloe/observation/cam_high/camera_info', latched(1))
+    out = ros.collect(Observation, '/aloe/observation', SENSOR_DATA)
+    cam = node.create_publisher(Image, '/t18/cam_high/camera/color/image_rect_raw', SENSOR_DATA)
+    info_pub = node.create_publisher(CameraInfo, '/t18/cam_high/camera/color/camera_info',
+                                     SENSOR_DATA)
+    left = node.create_publisher(JointState, '/t18/follower_left/joint_states', SENSOR_DATA)
+    right = node.create_publisher(JointState, '/t18/follower_right/joint_states', SENSOR_DATA)
+    # A 40x30 camera; the policy sees it at 8x6 (a fifth).
+    info = CameraInfo(width=40, height=30, distortion_model='plumb_bob', d=[0.1, 0, 0, 0, 0],
+                      k=[50.0, 0, 19.5, 0, 50.0, 14.5, 0, 0, 1],
+                      r=[1.0, 0, 0, 0, 1, 0, 0, 0, 1],
+                      p=[50.0, 0, 19.5, 0, 0, 50.0, 14.5, 0, 0, 0, 1, 0])
+    info.header.frame_id = 'cam_high_optical_frame'
+
+    def feed(calibration=info):
+        stamp = node.get_clock().now().to_msg()
+        img = numpy_to_image(np.zeros((30, 40, 3), np.uint8), 'rgb8')
+        img.header.stamp = stamp
+        img.header.frame_id = 'cam_high_optical_frame'
+        cam.publish(img)
+        calibration.header.stamp = stamp
+        info_pub.publish(calibration)
+        msg = JointState(name=ARM + ['left_finger'], position=[0.0] * 6 + [0.04])
+        msg.header.stamp = stamp
+        left.publish(msg)
+        msg = JointState(name=ARM + ['gripper'], position=[0.0] * 7)
+        msg.header.stamp = stamp
+        right.publish(msg)
+
+    assert ros.spin_until(lambda: scaled and out, timeout=60, every=feed, period=0.03), \
+        observation.output()
+    got = scaled[-1]
+    assert (got.width, got.height) == (8, 6)
+    assert got.header.frame_id == 'cam_high_optical_frame' == out[-1].images[0].header.frame_id
+    # fx' = fx / 5, cx' = (cx + 0.5) / 5 - 0.5: the same rays through the resized pixels.
+    assert list(got.k) == pytest.approx([10.0, 0, 3.5, 0, 10.0, 2.5, 0, 0, 1])
+    assert list(got.p) == pytest.approx([10.0, 0, 3.5, 0, 0, 10.0, 2.5, 0, 0, 0, 1, 0])
+    assert list(got.d) == pytest.approx([0.1, 0, 0, 0, 0])
+    # The same calibration again is not sent again; one for another image size is refused.
+    ros.spin_for(0.5)
+    count = len(scaled)
+    wrong = CameraInfo(width=640, height=480, k=[600.0, 0, 320, 0, 600, 240, 0, 0, 1],
+                       p=[600.0, 0, 320, 0, 0, 600, 240, 0, 0, 0, 1, 0])
+    assert ros.spin_until(lambda: 'CameraInfo for 640x480 images, the camera sends 40x30'
+                          in observation.output(), timeout=60,
+                          every=lambda: feed(wrong)), observation.output()
+    assert len(scaled) == count and observation.alive()
+
+
+def test_teleop_reads_leaders_and_followers_through_the_profile(ros, start_node, tmp_path):
+    """Leader and follower arms in robot units and names -> teleop commands in action units."""
+    data = split_profile()
+    # Leaders: the arm joints as on the followers; the left leader's finger travels 0.01..0.03 m.
+    data['leaders'] = [
+        {'topic': '/t18/leader_left/joint_states', 'arm': 'left',
+         'joints': [{'action': f'left_{j}', 'joint': j} for j in ARM]
+         + [{'action': 'left_gripper', 'joint': 'left_finger', 'action_range': [0.0, 1.0],
+             'robot_range': [0.01, 0.03]}]},
+        {'topic': '/t18/leader_right/joint_states', 'arm': 'right',
+         'joints': [{'action': f'right_{j}', 'joint': j} for j in ARM]
+         + [{'action': 'right_gripper', 'joint': 'gripper', 'action_range': [0.0, 1.0],
+             'robot_range': [R_CLOSED, R_OPEN]}]},
+    ]
+    proc = start_node('aloe_ros.nodes.teleop', {
+        'robot_profile': _write(tmp_path, data), 'align_tolerance': 0.05, 'blend_ticks': 1})
+    node = ros.node
+    states = ros.collect(InterventionState, '/aloe/intervention', LATCHED)
+    commands = ros.collect(JointState, '/aloe/teleop_command', COMMANDS)
+    keys = node.create_publisher(String, '/teleop/keyboard', COMMANDS)
+    pubs = {name: node.create_publisher(JointState, f'/t18/{name}/joint_states', SENSOR_DATA)
+            for name in ('follower_left', 'follower_right', 'leader_left', 'leader_right')}
+    # Both followers and leaders half open: 0.04 m, 0.02 m and 0.5 rad (both right grippers).
+    pose = {'leader_finger': 0.02, 'leader_right': 0.5}
+
+    def feed():
+        pubs['follower_left'].publish(JointState(name=ARM + ['left_finger', 'right_finger'],
+                                                 position=[0.2] * 6 + [0.04, -0.04]))
+        pubs['follower_right'].publish(JointState(name=['gripper'] + ARM,
+                                                  position=[0.5] + [0.2] * 6))
+        pubs['leader_left'].publish(JointState(name=ARM + ['left_finger'],
+                                               position=[0.2] * 6 + [pose['leader_finger']]))
+        pubs['leader_right'].publish(JointState(name=ARM + ['gripper'],
+                                                position=[0.2] * 6 + [pose['leader_right']]))
+
+    assert ros.spin_until(lambda: states, timeout=300, every=feed), proc.output()
+    assert ros.wait_matched(keys, *pubs.values())
+    # Read in action units, leader and follower agree (deviation 0): takeover aligns at once.
+    ros.spin_until(lambda: False, timeout=1.0, every=feed)
+    keys.publish(String(data='t'))
+    assert ros.spin_until(lambda: commands and states[-1].active and not states[-1].aligning,
+                          timeout=60, every=feed), proc.output()
+    assert commands[-1].name == NAMES
+    np.testing.assert_allclose(commands[-1].position, [0.2] * 6 + [0.5] + [0.2] * 6 + [0.5],
+                               atol=1e-9)
+    # Leader grippers fully open: 0.03 m on the left, -0.5 rad on the right are action 1.0.
+    pose.update(leader_finger=0.03, leader_right=R_OPEN)
+    assert ros.spin_until(lambda: np.allclose([commands[-1].position[6],
+                                               commands[-1].position[13]], [1.0, 1.0]),
+                          timeout=60, every=feed), commands[-1].position
+    assert proc.alive()
+
+
+def test_teleop_refuses_follower_topics_with_a_profile(start_node, tmp_path):
+    proc = start_node('aloe_ros.nodes.teleop', {
+        'robot_profile': _write(tmp_path, split_profile()),
+        'follower_topics': ['/a/joint_states', '/b/joint_states']})
+    assert proc.proc.wait(timeout=60) != 0
+    assert "the profile replaces ['follower_topics']" in proc.output(), proc.output()

@@ -29,7 +29,7 @@ from aloe_msgs.msg import TaskState  # noqa: E402
 from builtin_interfaces.msg import Duration  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from sensor_msgs.msg import Image, JointState  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
@@ -57,7 +57,11 @@ class _Probe:
         self.diag = {}
         self.left = None
         self.images = 0
+        self.image_stamps = {}
+        self.infos = []
         self.task_state = None
+        self.node.create_subscription(CameraInfo, '/cam_high/camera_info', self.infos.append,
+                                      SENSOR_DATA)
         self.node.create_subscription(TaskState, '/sim/task_state',
                                       lambda m: setattr(self, 'task_state', m), SENSOR_DATA)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
@@ -78,6 +82,7 @@ class _Probe:
     def _on_image(self, msg):
         assert msg.encoding == 'rgb8' and msg.height == 24 and msg.width == 32
         self.images += 1
+        self.image_stamps[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = msg.header.frame_id
 
     def spin(self, seconds, until=None):
         end = time.monotonic() + seconds
@@ -112,6 +117,19 @@ def test_node_publishes_moves_and_rejects_bad_commands():
         assert probe.spin(300.0, lambda: probe.left is not None
                           and probe.diag), 'node never published'
         assert probe.spin(60.0, lambda: probe.images > 0)
+        # Each frame comes with its calibration: same stamp and optical frame, the pinhole model
+        # MuJoCo renders (60 deg vertical field of view of cam_high, 24 px high).
+        assert probe.spin(60.0, lambda: any(
+            (i.header.stamp.sec, i.header.stamp.nanosec) in probe.image_stamps
+            for i in probe.infos))
+        info = next(i for i in probe.infos
+                    if (i.header.stamp.sec, i.header.stamp.nanosec) in probe.image_stamps)
+        assert info.header.frame_id == 'cam_high_optical_frame' == probe.image_stamps[
+            (info.header.stamp.sec, info.header.stamp.nanosec)]
+        assert (info.width, info.height, info.distortion_model) == (32, 24, 'plumb_bob')
+        f = 12.0 / math.tan(math.radians(30.0))
+        assert list(info.k) == pytest.approx([f, 0, 15.5, 0, f, 11.5, 0, 0, 1])
+        assert list(info.p) == pytest.approx([f, 0, 15.5, 0, 0, f, 11.5, 0, 0, 0, 1, 0])
         # The object state a tracker would give, stamped with the joint states' sim time.
         assert probe.spin(60.0, lambda: probe.task_state is not None)
         assert list(probe.task_state.names[:3]) == ['block_x', 'block_y', 'block_z']

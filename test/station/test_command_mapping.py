@@ -178,6 +178,14 @@ def test_validation_names_the_key():
     assert error_key(data)[0] == 'cameras.cam_high'
 
     data = split_profile()
+    data['cameras'] = {'cam_high': {'info': '/cam_high/camera_info'}}
+    assert error_key(data)[0] == 'cameras.cam_high.image'
+
+    data = split_profile()
+    data['cameras'] = {'cam_high': {'image': '/a/image_raw', 'calibration': '/a/info'}}
+    assert error_key(data)[0] == 'cameras.cam_high.calibration'
+
+    data = split_profile()
     data['joint_state'] = data.pop('joint_states')
     assert error_key(data)[0] == 'joint_state'
 
@@ -226,6 +234,8 @@ def test_aloha_profiles():
     arm, gripper = profile.groups[:2]
     assert arm.joint_names == list(ARM) and gripper.joint_names == ['left_finger']
     assert profile.cameras['cam_high'] == '/cam_high/camera/color/image_rect_raw'
+    # realsense2_camera publishes the calibration next to the image.
+    assert profile.camera_info['cam_high'] == '/cam_high/camera/color/camera_info'
     closed = {g.name: v for g, v in profile.commands(np.zeros(14))}
     assert closed['left_gripper'][0] == pytest.approx(0.01844)
     lower, upper, _ = profile.action_limits()
@@ -297,3 +307,50 @@ def test_shipped_profiles_are_yaml_data():
             cm.load_profile(os.path.join(ROBOTS, name))
         else:
             assert 'ros__parameters' in data['chunk_executor'], name
+
+
+def test_camera_info_topics():
+    """CameraInfo next to the image (image_transport's convention) unless the profile says."""
+    assert cm.camera_info_topic('/cam_high/image_raw') == '/cam_high/camera_info'
+    assert cm.camera_info_topic('/cam/camera/color/image_rect_raw') == \
+        '/cam/camera/color/camera_info'
+    data = split_profile()
+    data['cameras'] = {'cam_high': '/top/color/image_raw',
+                       'cam_left_wrist': {'image': '/lw/image_rect', 'info': '/lw/calib'},
+                       'cam_right_wrist': {'image': '/rw/image_rect'}}
+    profile = cm.profile_from_dict(data)
+    assert profile.cameras == {'cam_high': '/top/color/image_raw',
+                               'cam_left_wrist': '/lw/image_rect',
+                               'cam_right_wrist': '/rw/image_rect'}
+    assert profile.camera_info == {'cam_high': '/top/color/camera_info',
+                                   'cam_left_wrist': '/lw/calib',
+                                   'cam_right_wrist': '/rw/camera_info'}
+    sim = cm.load_profile(os.path.join(ROBOTS, 'aloe_sim_station.yaml'))
+    assert sim.camera_info == {c: f'/{c}/camera_info' for c in robot.CAMERAS}
+
+
+def test_leaders_read_through_their_own_map():
+    """The teleop node's view: ALOHA's smaller leader gripper reads as the same 0..1 opening."""
+    profile = cm.load_profile(os.path.join(ROBOTS, 'aloha.yaml'))
+    names = list(ARM) + ['gripper', 'left_finger', 'right_finger']
+    # Leader finger half open (0.01244 .. 0.02417 m), follower finger half open (0.01844 .. 0.058).
+    leader = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, -1.0, (0.01244 + 0.02417) / 2, -0.02]
+    out, pos = profile.leader_to_action('left', names, leader)
+    assert out == [f'left_{j}' for j in ARM] + ['left_gripper']
+    np.testing.assert_allclose(pos, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.5])
+    follower = leader[:7] + [(0.01844 + 0.058) / 2, -0.03]
+    _, fpos, _ = profile.state_to_action(profile.source_for_arm('left'), names, follower, [])
+    np.testing.assert_allclose(fpos, pos)
+    with pytest.raises(ValueError, match=r"missing joints \['left_finger'\] \(profile leaders"):
+        profile.leader_to_action('left', names[:7], leader[:7])
+    # Without leaders a leader arm reads like its follower.
+    data = split_profile()
+    plain = cm.profile_from_dict(data)
+    _, pos = plain.leader_to_action('right', list(ARM) + ['left_finger'], [0.0] * 6 + [OPEN])
+    assert pos[-1] == pytest.approx(1.0)
+    # The leaders section is validated like joint_states, naming its own key.
+    data['leaders'] = [{'topic': '/l/joint_states', 'arm': 'left'}]
+    key, message = error_key(data)
+    assert key == 'leaders' and 'right_waist' in message
+    data['leaders'] = [{'topic': '/l', 'arm': 'left', 'joints': [{'action': 'left_waist'}]}]
+    assert error_key(data)[0] == 'leaders[0].joints[0].joint'

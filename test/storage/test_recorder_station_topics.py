@@ -25,7 +25,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image, JointState  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState  # noqa: E402
 
 from aloe_ros.learning.episode import OUTCOME_SUCCESS  # noqa: E402
 from aloe_ros.storage.bag import read_bag_metadata  # noqa: E402
@@ -113,6 +113,64 @@ def test_station_topics_recorded_with_jpeg_transcoding(tmp_path):
         assert pixels.shape == frame.shape and np.abs(pixels.astype(int) - frame).mean() < 4
         assert _diag(driver, 'transcode_errors') >= 3
         assert eid in bag
+    finally:
+        driver.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        print(proc.stdout.read())
+
+
+def test_robot_profile_topics_recorded_with_camera_calibration(tmp_path):
+    """With the ALOHA profile: RealSense image and CameraInfo topics, the arms' joint states."""
+    root = str(tmp_path)
+    profile = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'config',
+                           'robots', 'aloha.yaml')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'aloe_ros.nodes.recorder', '--ros-args', '-p',
+         f'storage_root:={root}', '-p', f'robot_profile:={profile}'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    driver = Driver(proc, root)
+    try:
+        n = driver.node
+        cam = n.create_publisher(Image, '/cam_high/camera/color/image_rect_raw', SENSOR)
+        info_pub = n.create_publisher(CameraInfo, '/cam_high/camera/color/camera_info', SENSOR)
+        arm = n.create_publisher(JointState, '/follower_left/joint_states', SENSOR)
+        info = CameraInfo(width=4, height=2, distortion_model='plumb_bob',
+                          k=[3.0, 0, 1.5, 0, 3.0, 0.5, 0, 0, 1])
+        info.header.frame_id = 'cam_high_color_optical_frame'
+        res = driver.start()
+        assert res.success, res.message
+
+        def enough():
+            cam.publish(Image(height=2, width=4, encoding='rgb8', step=12, data=bytes(24)))
+            info_pub.publish(info)
+            arm.publish(JointState(name=['waist'], position=[0.1]))
+            driver.spin(0.05)
+            return all(_diag(driver, k) >= 3 for k in (
+                'msgs_cam_high_camera_color_image_rect_raw',
+                'msgs_cam_high_camera_color_camera_info', 'msgs_follower_left_joint_states'))
+        assert driver.wait_for(enough, 120.0)
+        res = driver.end(OUTCOME_SUCCESS)
+        assert res.success, res.message
+        assert driver.wait_for(lambda: driver.summaries, 60.0)
+        bag = driver.summaries[-1].uri[len('file://'):]
+        meta = read_bag_metadata(bag)
+        topics = {t['topic_metadata']['name']: t for t in meta['topics_with_message_count']}
+        assert topics['/cam_high/camera/color/camera_info']['topic_metadata']['type'] == \
+            'sensor_msgs/msg/CameraInfo'
+        assert topics['/cam_high/camera/color/camera_info']['message_count'] >= 3
+        assert topics['/cam_high/camera/color/image_rect_raw']['message_count'] >= 3
+        # The profile's other cameras and /joint_states are registered; the defaults are not.
+        assert '/cam_right_wrist/camera/color/camera_info' in topics and '/joint_states' in topics
+        assert '/cam_high/image_raw' not in topics and '/cam_high/camera_info' not in topics
+        mcap = os.path.join(bag, meta['relative_file_paths'][0])
+        recorded = next(iter_messages(mcap, ['/cam_high/camera/color/camera_info']))[2]
+        assert recorded.header.frame_id == 'cam_high_color_optical_frame'
+        assert list(recorded.k) == [3.0, 0, 1.5, 0, 3.0, 0.5, 0, 0, 1]
     finally:
         driver.close()
         if proc.poll() is None:

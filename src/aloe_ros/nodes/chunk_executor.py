@@ -82,9 +82,9 @@ from aloe_ros.station import command_mapping as cm
 from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
-                                   FatalNodeError, guard_clock, LATCHED, OncePerCause, ParamSpec,
-                                   SENSOR_DATA, declare_parameters, reliable, run_node,
-                                   stamp_to_sec)
+                                   FatalNodeError, guard_clock, LATCHED, load_robot_profile,
+                                   OncePerCause, ParamSpec, SENSOR_DATA, declare_parameters,
+                                   reliable, run_node, stamp_to_sec)
 
 #: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
 CHUNK_OVERHEAD_BYTES = 64 * 1024
@@ -192,7 +192,7 @@ class ChunkExecutorNode(Node):
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
         self.dt = 1.0 / p['rate']
-        self.profile = load_robot_profile(p)
+        self.profile = load_executor_profile(p)
         self.joint_names = list(self.profile.action_names)
         limits = ec.JointLimits(*self.profile.action_limits())
         self.core = ec.ExecutorCore(ec.ExecutorConfig(
@@ -542,34 +542,20 @@ class ChunkExecutorNode(Node):
             sender(values, time_from_start)
 
 
-def load_robot_profile(p) -> cm.RobotProfile:
+def load_executor_profile(p) -> cm.RobotProfile:
     """Return the profile of ``robot_profile``, or the one the per-joint parameters describe.
 
-    A profile replaces the per-joint parameters; setting both is refused, naming them, so no
-    one believes the executor enforces limits it does not read.
+    A profile replaces the per-joint parameters (PROFILE_REPLACES); setting both is refused.
     """
-    if not p['robot_profile']:
-        try:
-            return cm.legacy_profile(p['joint_names'], p['arms'], p['controllers'],
-                                     p['command_interface'], p['lower_limits'],
-                                     p['upper_limits'], p['max_velocities'])
-        except cm.ProfileError as exc:
-            raise ConfigError('arms', exc.problem) from exc
-    defaults = {spec.name: spec.default for spec in parameter_specs()}
-    both = [name for name in PROFILE_REPLACES if _differs(p[name], defaults[name])]
-    if both:
-        raise ConfigError('robot_profile', f'the profile replaces {both}: set them in the profile '
-                                           f'{p["robot_profile"]}, not as parameters')
+    profile = load_robot_profile(p, parameter_specs(), PROFILE_REPLACES)
+    if profile is not None:
+        return profile
     try:
-        return cm.load_profile(p['robot_profile'])
+        return cm.legacy_profile(p['joint_names'], p['arms'], p['controllers'],
+                                 p['command_interface'], p['lower_limits'], p['upper_limits'],
+                                 p['max_velocities'])
     except cm.ProfileError as exc:
-        raise ConfigError('robot_profile', str(exc)) from exc
-
-
-def _differs(value, default) -> bool:
-    if isinstance(default, (list, tuple)):
-        return list(value) != list(default)
-    return value != default
+        raise ConfigError('arms', exc.problem) from exc
 
 
 def message_types(profile: cm.RobotProfile, group: cm.CommandGroup):

@@ -17,6 +17,8 @@
 - QoS profiles named by intent (``SENSOR_DATA``, ``COMMANDS``, ``LATCHED``, ``EVENTS``).
 - ``ParamSpec`` / ``declare_parameters``: parameters declared with descriptors (description,
   range, read-only) and validated; an invalid value raises ``ConfigError`` naming the parameter.
+- ``load_robot_profile``: a node's ``robot_profile`` parameter, refused together with the
+  parameters the profile replaces.
 - ``DiagnosticsPublisher``: counters, rates and values -> ``/diagnostics`` at 1 Hz.
 - ``OncePerCause``: every failure is logged once (what was wrong, what was done) until it clears,
   and at most a few times per window when input alternates between bad and good.
@@ -42,6 +44,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+
+from aloe_ros.station import command_mapping
 
 # --------------------------------------------------------------------------- QoS by intent
 
@@ -257,6 +261,45 @@ def declare_parameters(node: Node, specs: Iterable[ParamSpec],
 
     node.add_on_set_parameters_callback(_on_set)
     return values
+
+
+def load_robot_profile(p: Dict[str, Any], specs: Iterable[ParamSpec],
+                       replaces: Sequence[str]) -> Optional[command_mapping.RobotProfile]:
+    """Return the robot profile of ``p['robot_profile']`` (None when empty), validated.
+
+    A profile replaces the node's parameters named in ``replaces``: one of them set away from
+    its default (``specs``) together with a profile is refused, naming them, so no one believes
+    the node reads a value it ignores. Every mistake in the profile is a ConfigError on
+    ``robot_profile`` that names the key in the file.
+    """
+    path = p['robot_profile']
+    if not path:
+        return None
+    defaults = {spec.name: spec.default for spec in specs}
+    both = [name for name in replaces if differs_from_default(p[name], defaults[name])]
+    if both:
+        raise ConfigError('robot_profile', f'the profile replaces {both}: set them in the profile '
+                                           f'{path}, not as parameters')
+    try:
+        return command_mapping.load_profile(path)
+    except command_mapping.ProfileError as exc:
+        raise ConfigError('robot_profile', str(exc)) from exc
+
+
+def differs_from_default(value: Any, default: Any) -> bool:
+    """Return True when a parameter's ``value`` is not its ``default``.
+
+    Arrays are compared entry by entry; numbers within float rounding (a limit written as
+    ``3.14`` in one file and computed in another is the same limit); anything else exactly.
+    """
+    if isinstance(default, (list, tuple)):
+        value = list(value)
+        return len(value) != len(default) or any(
+            differs_from_default(v, d) for v, d in zip(value, default))
+    if isinstance(default, (int, float)) and not isinstance(default, bool) \
+            and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return not math.isclose(value, default, rel_tol=1e-9, abs_tol=1e-12)
+    return value != default
 
 
 # --------------------------------------------------------------------------- log once per cause

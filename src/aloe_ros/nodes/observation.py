@@ -33,23 +33,31 @@ With ``robot_profile`` (``aloe_ros.station.command_mapping``) the profile gives 
 arms and per-arm joint-state topics, and each JointState is converted from the robot's joint
 names and units into action names and units (its inverse map) before it is validated; a camera
 the profile names a topic for (``cameras``) is read from that topic.
+
+Camera calibration: per camera the node reads ``sensor_msgs/CameraInfo`` from the profile's
+``info`` topic, by default ``camera_info`` next to the image topic (``/<camera>/camera_info``),
+keeps the latest, and publishes it for the policy image it makes of that camera (resized to
+``image_width`` x ``image_height``, ``aloe_ros.station.camera_info.scaled``) on
+``/aloe/observation/<camera>/camera_info`` (latched, sent again only when the calibration
+changes). A camera without CameraInfo is fine (the observation does not wait for one); a
+calibration that cannot describe the images (another size than the camera's frames, binning, a
+region of interest, no focal length) is reported once and not passed on.
 """
 
 import os
 import sys
-from typing import Optional
 
 from aloe_msgs.msg import EpisodeEvent, Observation, TaskState
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CompressedImage, Image, JointState
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 
-from aloe_ros.station import command_mapping, conversions, transport
+from aloe_ros.station import camera_info, command_mapping, conversions, transport
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest, TASK_STATE
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED, OncePerCause,
-                                   ParamSpec,
-                                   SENSOR_DATA, declare_parameters, run_node, sec_to_stamp,
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED,
+                                   load_robot_profile, OncePerCause, ParamSpec, SENSOR_DATA,
+                                   declare_parameters, latched, run_node, sec_to_stamp,
                                    stamp_to_sec)
 
 #: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
@@ -122,7 +130,7 @@ class ObservationNode(Node):
         super().__init__('observation', **kwargs)
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
-        self.profile = load_observation_profile(p)
+        self.profile = load_robot_profile(p, parameter_specs(), PROFILE_REPLACES)
         if self.profile:
             profile = self.profile
             p.update(joint_names=profile.action_names, arms=profile.arms,
@@ -138,16 +146,28 @@ class ObservationNode(Node):
             raise ConfigError('arms', str(exc)) from exc
         self.task_instruction = p['task_instruction']
         self.diag = DiagnosticsPublisher(self)
-        self.diag.declare('published', 'stale_published', 'rejected', 'unaligned_ticks')
+        self.diag.declare('published', 'stale_published', 'rejected', 'unaligned_ticks',
+                          'camera_info_rejected')
+        self.diag.set('camera_info', '-')
         self.once = OncePerCause(self.get_logger())
         self._last_rejection = {}
         self.pub = self.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
         # Images arrive serialized: one above max_image_bytes is refused on its byte count, unread.
         self._max_image_msg_bytes = p['max_image_bytes'] + IMAGE_OVERHEAD_BYTES
+        # camera -> (native width, height) of its latest frame, (calibration, frame id) kept
+        self._image_size = {}
+        self.calibration = {}
+        self._info_pubs = {}
         for camera in p['camera_names']:
             topic = p['image_topic'].replace('{camera}', camera)
+            info_topic = command_mapping.camera_info_topic(topic)
             if self.profile and camera in self.profile.cameras:
                 topic = self.profile.cameras[camera]
+                info_topic = self.profile.camera_info[camera]
+            self.create_subscription(CameraInfo, info_topic,
+                                     lambda m, c=camera: self._on_camera_info(c, m), SENSOR_DATA)
+            self._info_pubs[camera] = self.create_publisher(
+                CameraInfo, f'/aloe/observation/{camera}/camera_info', latched(1))
             if p['compressed']:
                 self.create_subscription(
                     CompressedImage, topic + '/compressed',
@@ -219,7 +239,33 @@ class ObservationNode(Node):
             return
         handle(camera, deserialize_message(data, cls))
 
+    def _on_camera_info(self, camera: str, msg: CameraInfo) -> None:
+        """Keep a camera's calibration; publish it for the policy image when it changed."""
+        cause = f'{camera}:camera_info'
+        try:
+            info = camera_info.from_msg(msg)
+            size = self._image_size.get(camera)
+            if size is not None and size != (info.width, info.height):
+                raise ValueError(f'CameraInfo for {info.width}x{info.height} images, the camera '
+                                 f'sends {size[0]}x{size[1]}')
+        except ValueError as exc:
+            self.diag.count('camera_info_rejected')
+            self.once.report(cause, f'{camera}: {exc}: its calibration is not passed on')
+            return
+        self.once.clear(cause, f'{camera}: CameraInfo valid again')
+        kept = (info, msg.header.frame_id)
+        if self.calibration.get(camera) == kept:
+            return
+        self.calibration[camera] = kept
+        out = camera_info.fill_msg(camera_info.scaled(info, self.p['image_width'],
+                                                      self.p['image_height']), CameraInfo(),
+                                   msg.header.frame_id)
+        out.header.stamp = msg.header.stamp
+        self._info_pubs[camera].publish(out)
+        self.diag.set('camera_info', ','.join(sorted(self.calibration)))
+
     def _on_image(self, camera: str, msg: Image) -> None:
+        self._image_size[camera] = (int(msg.width), int(msg.height))
         self._accept(camera,
                      lambda: self.ingest.add_image(camera, msg, stamp_to_sec(msg.header.stamp),
                                                    self._now()))
@@ -295,21 +341,6 @@ class ObservationNode(Node):
         self.diag.set('max_input_age', float(obs.max_input_age))
         self.diag.set('input_age', float(now - obs.oldest))
         self.diag.set('waiting_for', '-')
-
-
-def load_observation_profile(p) -> Optional[command_mapping.RobotProfile]:
-    """Return the profile of ``robot_profile`` (None when empty); ConfigError names the problem."""
-    if not p['robot_profile']:
-        return None
-    defaults = {spec.name: spec.default for spec in parameter_specs()}
-    both = [n for n in PROFILE_REPLACES if list(p[n]) != list(defaults[n])]
-    if both:
-        raise ConfigError('robot_profile', f'the profile replaces {both}: set them in the profile '
-                                           f'{p["robot_profile"]}, not as parameters')
-    try:
-        return command_mapping.load_profile(p['robot_profile'])
-    except command_mapping.ProfileError as exc:
-        raise ConfigError('robot_profile', str(exc)) from exc
 
 
 def main(args=None):

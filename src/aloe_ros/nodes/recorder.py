@@ -25,6 +25,7 @@ drivers publish, so the bag plays in Foxglove / RViz and trains models of any in
 - every camera at its native resolution: ``camera_topics`` (sensor_msgs/Image) kept as they
   arrive, or transcoded to JPEG / PNG on ``<topic>/compressed`` (``camera_transcode``), or not
   recorded (``skip``); ``compressed_camera_topics`` (sensor_msgs/CompressedImage) as they arrive;
+- ``camera_info_topics`` (sensor_msgs/CameraInfo, each camera's calibration) as they arrive;
 - ``joint_state_topics`` (per-arm and whole-robot sensor_msgs/JointState);
 - ``/tf`` and ``/tf_static`` (``record_tf``) when tf2_msgs is installed (every ROS 2 install has
   it; the PyPI-only development set-up does not, and the node says so once at start).
@@ -32,6 +33,10 @@ drivers publish, so the bag plays in Foxglove / RViz and trains models of any in
 Task: when a station reports its task on ``/sim/task`` (std_msgs/String, latched; the sim does),
 every episode records that task: StartEpisode with an empty task takes it, one naming another
 task is refused. Without such a report the request's task, or ``default_task``, is used.
+
+With ``robot_profile`` (``aloe_ros.station.command_mapping``) the station topics come from the
+robot profile instead: its cameras' image and CameraInfo topics, its joint-state topics and
+``/joint_states``.
 
 Outcomes: SUCCESS/FAILURE terminate, TIMEOUT/ABORTED truncate. ``max_episode_steps`` > 0 ends
 an episode as TIMEOUT when that many steps were accepted. SIGINT/SIGTERM close the open
@@ -59,13 +64,13 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
-from sensor_msgs.msg import CompressedImage, Image, JointState
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from std_msgs.msg import String
 
 from aloe_ros.learning.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TIMEOUT
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
-                                   OncePerCause, ParamSpec, declare_parameters, latched, reliable,
-                                   run_node)
+                                   load_robot_profile, OncePerCause, ParamSpec, declare_parameters,
+                                   latched, reliable, run_node)
 from aloe_ros.nodes.transfer import serve_episodes
 from aloe_ros.storage import EpisodeStore, RewardConfig, StoreLockedError, check_executed_step
 from aloe_ros.storage.convert import EVENT_ENDED, EVENT_STARTED, outcome_flags
@@ -141,10 +146,20 @@ PARAMS = [
               choices=TRANSCODE_MODES),
     ParamSpec('jpeg_quality', 90, 'JPEG quality of camera_transcode: jpeg.', min=1, max=100,
               read_only=True),
+    ParamSpec('camera_info_topics', ['/cam_high/camera_info', '/cam_left_wrist/camera_info',
+                                     '/cam_right_wrist/camera_info'],
+              'sensor_msgs/CameraInfo topics recorded as they arrive (each camera\'s '
+              'calibration).',
+              kind='string_array', read_only=True, check=_check_topic),
     ParamSpec('joint_state_topics', ['/follower_left/joint_states', '/follower_right/joint_states',
                                      '/joint_states'],
               'sensor_msgs/JointState topics recorded (per arm and the whole robot).',
               kind='string_array', read_only=True, check=_check_topic),
+    ParamSpec('robot_profile', '',
+              'Robot profile YAML (config/robots/): record its cameras\' image and CameraInfo '
+              'topics and its joint-state topics (with /joint_states); replaces camera_topics, '
+              'camera_info_topics and joint_state_topics (empty: those parameters).',
+              read_only=True),
     ParamSpec('record_tf', True, 'Record /tf and /tf_static (needs tf2_msgs).', read_only=True),
     ParamSpec('flush_period', 0.5,
               'The open episode is made durable (chunk written, fsync) this often: '
@@ -159,6 +174,8 @@ PARAMS = [
               min=1024, max=8 * 1024 * 1024, read_only=True),
 ]
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
+#: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
+PROFILE_REPLACES = ('camera_topics', 'camera_info_topics', 'joint_state_topics')
 
 
 class RecorderNode(Node):
@@ -168,6 +185,12 @@ class RecorderNode(Node):
         """Declare and validate parameters, open the store (recovering leftovers), wire topics."""
         super().__init__('aloe_recorder', **kwargs)
         self.params = declare_parameters(self, PARAMS)
+        profile = load_robot_profile(self.params, PARAMS, PROFILE_REPLACES)
+        if profile is not None:
+            self.params.update(
+                camera_topics=list(profile.cameras.values()),
+                camera_info_topics=list(profile.camera_info.values()),
+                joint_state_topics=[s.topic for s in profile.sources] + ['/joint_states'])
         self._log_once = OncePerCause(self.get_logger())
         try:
             self.store = EpisodeStore(
@@ -223,6 +246,11 @@ class RecorderNode(Node):
                                            CAMERA_QOS.depth)
             self._subs.append(self.create_subscription(
                 CompressedImage, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
+        for topic in self.params['camera_info_topics']:
+            self._station_topics[topic] = ('sensor_msgs/msg/CameraInfo', BEST_EFFORT, VOLATILE,
+                                           CAMERA_QOS.depth)
+            self._subs.append(self.create_subscription(
+                CameraInfo, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
         for topic in self.params['joint_state_topics']:
             self._station_topics[topic] = ('sensor_msgs/msg/JointState', BEST_EFFORT, VOLATILE,
                                            JOINT_STATE_QOS.depth)

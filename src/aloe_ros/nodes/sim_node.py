@@ -16,7 +16,9 @@
 
 Publishes what the real robot's drivers publish, stamped with the simulation's own time:
 ``/follower_{left,right}/joint_states`` (7 names, gripper normalised), ``/joint_states`` (all URDF
-joints, finger joints in m), ``/<cam>/image_raw`` (rgb8, at ``camera_rate_hz`` of sim time),
+joints, finger joints in m), ``/<cam>/image_raw`` (rgb8, at ``camera_rate_hz`` of sim time)
+with ``/<cam>/camera_info`` (CameraInfo of the rendering pinhole camera, same stamp and URDF
+optical frame),
 ``/clock``, ``/sim/success``, ``/sim/object_poses`` (world frame, task object order),
 ``/sim/task_state`` (aloe_msgs/TaskState: object poses and zone centres, the state a tracker would
 give; the observation node's ``task_state_topic``), and
@@ -50,7 +52,7 @@ from geometry_msgs.msg import Pose, PoseArray
 import numpy as np
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 
@@ -62,6 +64,7 @@ from aloe_ros.sim import robot
 from aloe_ros.sim.commands import CommandRejected, TrajectoryPlayer, check_positions
 from aloe_ros.sim.env import BimanualEnv
 from aloe_ros.sim.tasks import task_names
+from aloe_ros.station import camera_info
 
 PARAMS = (
     ParamSpec('task', 'handover', 'Task loaded at start (a /sim/reset may change it).',
@@ -133,6 +136,11 @@ class SimNode(Node):
         self.pub_images = {c: self.create_publisher(Image, f'/{c}/image_raw', SENSOR_DATA)
                            for c in self.p['cameras']}
         self._frame_ids = {c: robot.camera_frame_id(c) for c in self.p['cameras']}
+        self.pub_infos = {c: self.create_publisher(CameraInfo, f'/{c}/camera_info', SENSOR_DATA)
+                          for c in self.p['cameras']}
+        self._infos = {c: camera_info.fill_msg(camera_info.pinhole_from_fovy(
+            self.p['image_width'], self.p['image_height'], robot.CAMERA_FOVY_DEG[c]),
+            CameraInfo(), self._frame_ids[c]) for c in self.p['cameras']}
         self.pub_clock = self.create_publisher(Clock, '/clock', reliable(10))
         self.pub_success = self.create_publisher(Bool, '/sim/success', reliable(10))
         self.pub_poses = self.create_publisher(PoseArray, '/sim/object_poses', reliable(1))
@@ -373,6 +381,9 @@ class SimNode(Node):
             msg.header.frame_id = self._frame_ids[cam]
             msg.data = img.tobytes()
             pub.publish(msg)
+            info = self._infos[cam]
+            info.header.stamp = stamp
+            self.pub_infos[cam].publish(info)
             self.diag.count('images_published')
 
     def _update_diagnostics(self) -> None:

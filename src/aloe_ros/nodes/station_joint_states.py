@@ -29,10 +29,9 @@ import sys
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
-from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, OncePerCause, ParamSpec,
-                                   SENSOR_DATA, declare_parameters, reliable, run_node,
-                                   sec_to_stamp, stamp_to_sec)
-from aloe_ros.station import command_mapping
+from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, load_robot_profile,
+                                   OncePerCause, ParamSpec, SENSOR_DATA, declare_parameters,
+                                   reliable, run_node, sec_to_stamp, stamp_to_sec)
 from aloe_ros.station.joint_state_merge import JointStateMerger
 
 PARAMS = [
@@ -50,10 +49,10 @@ class StationJointStatesNode(Node):
         """Load the profile, subscribe to every source, create the publisher."""
         super().__init__('station_joint_states', **kwargs)
         self.p = declare_parameters(self, PARAMS)
+        profile = load_robot_profile(self.p, PARAMS, ())
         try:
-            profile = command_mapping.load_profile(self.p['robot_profile'])
             self.merger = JointStateMerger(profile)
-        except ValueError as exc:  # ProfileError included
+        except ValueError as exc:
             raise ConfigError('robot_profile', str(exc)) from exc
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('published', 'rejected')

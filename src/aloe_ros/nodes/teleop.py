@@ -25,6 +25,14 @@ Publishes: ``/aloe/intervention`` (InterventionState, latched) on every change a
 (JointState, all joints, positions) every tick while the human drives; ``/aloe/safety_event``
 once per cause; ``/diagnostics``.
 Calls: ``/aloe/end_episode`` (EndEpisode) asynchronously on the success/failure/abort buttons/keys.
+
+With ``robot_profile`` (``aloe_ros.station.command_mapping``) the arms are read as the executor
+and the observation node read them: the profile gives the joint names, arms and follower topics
+(its ``joint_states``), and each follower JointState is converted from the robot's joint names
+and units into action names and units (the inverse of the command map); leader arms are read
+through the profile's ``leaders`` (their topics and their own map, e.g. a smaller gripper), or,
+when it has none, from ``leader_topics`` through their follower's map. Alignment tolerances,
+deviation thresholds and the published commands are then in action units.
 """
 
 import math
@@ -40,9 +48,12 @@ from std_msgs.msg import String
 from aloe_ros.station import teleop_core as tc
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
-                                   OncePerCause, ParamSpec, SENSOR_DATA, declare_parameters,
-                                   run_node)
+                                   load_robot_profile, OncePerCause, ParamSpec, SENSOR_DATA,
+                                   declare_parameters, differs_from_default, run_node)
 
+#: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused);
+#: ``leader_topics`` too when the profile has ``leaders``.
+PROFILE_REPLACES = ('joint_names', 'arms', 'follower_topics')
 #: A pending EndEpisode request blocks new ones for at most this long [s] (a lost reply).
 END_EPISODE_TIMEOUT = 5.0
 _OUTCOME_NAMES = {tc.OUTCOME_SUCCESS: 'success', tc.OUTCOME_FAILURE: 'failure',
@@ -63,6 +74,12 @@ def parameter_specs():
         ParamSpec('follower_topics', ['/follower_left/joint_states',
                                       '/follower_right/joint_states'],
                   'follower arm JointState topic per arm', length_of='arms', read_only=True),
+        ParamSpec('robot_profile', '',
+                  'robot profile YAML (config/robots/): follower (joint_states) and leader '
+                  '(leaders) topics, joint names and unit conversion per arm; replaces '
+                  'joint_names, arms, follower_topics and, when the profile has leaders, '
+                  'leader_topics (empty: those parameters, arms in action units)',
+                  read_only=True),
         ParamSpec('joy_topic', '/teleop/joy', 'sensor_msgs/Joy topic (gamepad, SpaceMouse, pedal)',
                   read_only=True),
         ParamSpec('keyboard_topic', '/teleop/keyboard',
@@ -129,6 +146,9 @@ class TeleopNode(Node):
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
         self.dt = 1.0 / p['rate']
+        self.profile = load_robot_profile(p, parameter_specs(), PROFILE_REPLACES)
+        if self.profile is not None:
+            self._apply_profile(p)
         try:
             self.core = tc.TeleopCore(tc.TeleopConfig(
                 joint_names=p['joint_names'], arms=p['arms'], command_device=p['command_device'],
@@ -175,6 +195,38 @@ class TeleopNode(Node):
             + ('; no jump: takeover waits until the leader is aligned, then blends'
                if p['command_device'] == 'leader' else '; joy targets start at the follower pose'))
 
+    def _apply_profile(self, p) -> None:
+        """Take the arms, joint names and topics from the profile (see the module docstring)."""
+        profile = self.profile
+        if profile.leaders:
+            default = next(s.default for s in parameter_specs() if s.name == 'leader_topics')
+            if differs_from_default(p['leader_topics'], default):
+                raise ConfigError('robot_profile', 'the profile has leaders, so it replaces '
+                                                   "['leader_topics']: set them in the profile "
+                                                   f'{p["robot_profile"]}, not as parameters')
+            p['leader_topics'] = [next(s.topic for s in profile.leaders if s.arm == a)
+                                  for a in profile.arms]
+        elif len(p['leader_topics']) != len(profile.arms):
+            raise ConfigError('leader_topics', f'{len(p["leader_topics"])} topics for the '
+                                               f'profile\'s {len(profile.arms)} arms')
+        p.update(joint_names=profile.action_names, arms=profile.arms,
+                 follower_topics=[profile.sources[profile.source_for_arm(a)].topic
+                                  for a in profile.arms])
+
+    def _leader_fields(self, arm: str, msg: JointState):
+        """Return a leader JointState's (names, positions) in action names and units."""
+        if self.profile is None:
+            return list(msg.name), msg.position
+        return self.profile.leader_to_action(arm, list(msg.name), msg.position)
+
+    def _follower_fields(self, arm: str, msg: JointState):
+        """Return a follower JointState's (names, positions) in action names and units."""
+        if self.profile is None:
+            return list(msg.name), msg.position
+        names, position, _ = self.profile.state_to_action(self.profile.source_for_arm(arm),
+                                                          list(msg.name), msg.position, ())
+        return names, position
+
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
@@ -197,11 +249,11 @@ class TeleopNode(Node):
 
     def _on_leader(self, arm: str, msg: JointState) -> None:
         self._guard(f'leader_{arm}',
-                    lambda: self.core.on_leader(arm, list(msg.name), msg.position, self._now()))
+                    lambda: self.core.on_leader(arm, *self._leader_fields(arm, msg), self._now()))
 
     def _on_follower(self, arm: str, msg: JointState) -> None:
         self._guard(f'follower_{arm}',
-                    lambda: self.core.on_follower(arm, list(msg.name), msg.position))
+                    lambda: self.core.on_follower(arm, *self._follower_fields(arm, msg)))
 
     def _on_joy(self, msg: Joy) -> None:
         self._guard('joy',

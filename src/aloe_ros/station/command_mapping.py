@@ -35,8 +35,12 @@ the action vector (default: per arm 6 joints in rad, then the gripper normalised
              robot_range: [0.01844, 0.058], lower: 0.01844, upper: 0.058, max_velocity: 0.1}
     joint_states:                          # where the observation reads each arm
       - {topic: /follower_left/joint_states, arm: left, urdf_prefix: left_}
+    leaders:                               # optional: teleop leader arms, as joint_states
+      - {topic: /leader_left/joint_states, arm: left, joints: [...]}
     cameras:                               # optional: image topic per camera
       cam_high: /cam_high/camera/color/image_rect_raw
+      cam_left_wrist: {image: /cam_left_wrist/color/image_raw,
+                       info: /cam_left_wrist/color/camera_info}
 
 Unit conversion is affine per joint: ``action_range: [a0, a1]`` and ``robot_range: [r0, r1]``
 map ``a0 -> r0`` and ``a1 -> r1`` (``robot = offset + scale * action``); without them a joint is
@@ -47,6 +51,11 @@ swaps the bounds). A joint-state source reads, by default, the command joints of
 their robot names, inverted through the same map; ``joints`` lists other readings (a gripper
 commanded in metres and reported in radians). ``urdf_prefix`` and ``urdf_names`` rename the
 source's joints for the combined ``/joint_states`` (robot_state_publisher, RViz, ``/tf``).
+``leaders`` says how the teleop node reads leader arms (another arm model, a gripper with
+another range) in the same form; without it a leader arm is read like its follower.
+A camera's ``sensor_msgs/CameraInfo`` is read from ``info``, by default from ``camera_info``
+next to its image topic (the image_transport convention every camera driver follows:
+``.../color/image_rect_raw`` -> ``.../color/camera_info``).
 
 Every mistake found at load raises :class:`ProfileError` naming the key, e.g.
 ``command_groups[1].joints: gripper_action commands exactly one joint, got 2``.
@@ -87,11 +96,19 @@ GROUP_OPTIONS = {
     'interbotix_group': {'interbotix_name': None},
     'interbotix_single': {},
 }
-_TOP_KEYS = ('robot', 'arms', 'action_names', 'command_groups', 'joint_states', 'cameras')
+_TOP_KEYS = ('robot', 'arms', 'action_names', 'command_groups', 'joint_states', 'leaders',
+             'cameras')
 _JOINT_KEYS = ('action', 'joint', 'lower', 'upper', 'max_velocity', 'action_range',
                'robot_range')
 _READ_KEYS = ('action', 'joint', 'action_range', 'robot_range')
 _SOURCE_KEYS = ('topic', 'arm', 'urdf_prefix', 'urdf_names', 'joints')
+_CAMERA_KEYS = ('image', 'info')
+
+
+def camera_info_topic(image_topic: str) -> str:
+    """Return the CameraInfo topic of an image topic: ``camera_info`` in its namespace."""
+    namespace = image_topic.rstrip('/').rsplit('/', 1)[0]
+    return f'{namespace}/camera_info'
 
 
 class ProfileError(ValueError):
@@ -173,6 +190,8 @@ class StateSource:
     action_index: List[int]
     urdf_prefix: str = ''
     urdf_names: Dict[str, str] = field(default_factory=dict)
+    #: The profile key it comes from: joint_states (followers) or leaders.
+    section: str = 'joint_states'
 
     def urdf_name(self, joint: str) -> str:
         """Return the URDF name of one of this source's joints."""
@@ -190,6 +209,10 @@ class RobotProfile:
     sources: List[StateSource]
     cameras: Dict[str, str] = field(default_factory=dict)
     path: str = ''
+    #: CameraInfo topic per camera of ``cameras``.
+    camera_info: Dict[str, str] = field(default_factory=dict)
+    #: How the teleop node reads leader arms (empty: like their followers).
+    leaders: List[StateSource] = field(default_factory=list)
 
     def required_packages(self) -> List[str]:
         """Return the ROS message packages the command groups need, in first-use order."""
@@ -237,21 +260,21 @@ class RobotProfile:
         joint it reads that is missing, or sizes that disagree, raise ValueError. Empty
         ``velocity`` is read as zeros.
         """
-        source = self.sources[source_index]
-        if len(names) != len(position):
-            raise ValueError(f'{len(names)} names but {len(position)} positions')
-        if len(velocity) not in (0, len(names)):
-            raise ValueError(f'{len(names)} names but {len(velocity)} velocities')
-        index = {n: k for k, n in enumerate(names)}
-        missing = [j.joint for j in source.joints if j.joint not in index]
-        if missing:
-            raise ValueError(f'{source.topic}: missing joints {missing} (profile '
-                             f'joint_states for arm {source.arm!r})')
-        pos = np.array([source.joints[k].to_action(float(position[index[j.joint]]))
-                        for k, j in enumerate(source.joints)])
-        vel = np.array([float(velocity[index[j.joint]]) / j.scale if len(velocity) else 0.0
-                        for j in source.joints])
-        return [j.action for j in source.joints], pos, vel
+        return _source_to_action(self.sources[source_index], names, position, velocity)
+
+    def leader_to_action(self, arm: str, names: Sequence[str], position: Sequence[float]
+                         ) -> Tuple[List[str], np.ndarray]:
+        """Return a leader arm's JointState as (action names, positions), action units.
+
+        Read through the profile's ``leaders`` entry of ``arm``, or its follower's when the
+        profile has no ``leaders``; errors as :meth:`state_to_action`.
+        """
+        sources = self.leaders or self.sources
+        source = next((s for s in sources if s.arm == arm), None)
+        if source is None:
+            raise KeyError(arm)
+        out_names, pos, _ = _source_to_action(source, names, position, ())
+        return out_names, pos
 
     def urdf_joint_state(self, source_index: int,
                          names: Sequence[str]) -> List[str]:
@@ -279,6 +302,24 @@ class RobotProfile:
                              f'max {joint.max_velocity:.5g}/s; action '
                              f'[{lower[i]:.5g}, {upper[i]:.5g}] max {vmax[i]:.5g}/s')
         return lines
+
+
+def _source_to_action(source: StateSource, names: Sequence[str], position: Sequence[float],
+                      velocity: Sequence[float]) -> Tuple[List[str], np.ndarray, np.ndarray]:
+    """Return one JointState of ``source`` in action names and units (see state_to_action)."""
+    if len(names) != len(position):
+        raise ValueError(f'{len(names)} names but {len(position)} positions')
+    if len(velocity) not in (0, len(names)):
+        raise ValueError(f'{len(names)} names but {len(velocity)} velocities')
+    index = {n: k for k, n in enumerate(names)}
+    missing = [j.joint for j in source.joints if j.joint not in index]
+    if missing:
+        raise ValueError(f'{source.topic}: missing joints {missing} (profile '
+                         f'{source.section} for arm {source.arm!r})')
+    pos = np.array([j.to_action(float(position[index[j.joint]])) for j in source.joints])
+    vel = np.array([float(velocity[index[j.joint]]) / j.scale if len(velocity) else 0.0
+                    for j in source.joints])
+    return [j.action for j in source.joints], pos, vel
 
 
 # ---------------------------------------------------------------------------------- loading
@@ -393,8 +434,11 @@ class _Validator:
                 self.fail('arms', f"no action name starts with '{arm}_'")
         groups = self.groups(data['command_groups'], names)
         sources = self.sources(data['joint_states'], arms, names, groups)
-        cameras = self.cameras(data.get('cameras', {}))
-        return RobotProfile(name, arms, names, groups, sources, cameras, self.path)
+        leaders = (self.sources(data['leaders'], arms, names, groups, 'leaders')
+                   if 'leaders' in data else [])
+        cameras, infos = self.cameras(data.get('cameras', {}))
+        return RobotProfile(name, arms, names, groups, sources, cameras, self.path, infos,
+                            leaders)
 
     def joint(self, value, key: str, names: Sequence[str], commanded: bool) -> JointMap:
         entry = self.mapping(value, key, _JOINT_KEYS if commanded else _READ_KEYS)
@@ -484,14 +528,15 @@ class _Validator:
         return groups
 
     def sources(self, value, arms: Sequence[str], names: Sequence[str],
-                groups: Sequence[CommandGroup]) -> List[StateSource]:
+                groups: Sequence[CommandGroup], section: str = 'joint_states'
+                ) -> List[StateSource]:
         if not isinstance(value, list) or not value:
-            self.fail('joint_states', 'must be a non-empty list of JointState sources')
+            self.fail(section, 'must be a non-empty list of JointState sources')
         commanded = {j.action: j for g in groups for j in g.joints}
         sources: List[StateSource] = []
         reader: Dict[str, str] = {}
         for s, raw in enumerate(value):
-            key = f'joint_states[{s}]'
+            key = f'{section}[{s}]'
             entry = self.mapping(raw, key, _SOURCE_KEYS)
             for required in ('topic', 'arm'):
                 if required not in entry:
@@ -530,18 +575,31 @@ class _Validator:
             ordered = sorted(joints, key=lambda j: names.index(j.action))
             sources.append(StateSource(topic, arm, ordered,
                                        [names.index(j.action) for j in ordered], prefix,
-                                       dict(renames)))
+                                       dict(renames), section))
         missing = [n for n in names if n not in reader]
         if missing:
-            self.fail('joint_states', f'no source reads {missing}: every action dimension '
-                                      'needs exactly one')
+            self.fail(section, f'no source reads {missing}: every action dimension '
+                               'needs exactly one')
         return sources
 
-    def cameras(self, value) -> Dict[str, str]:
+    def cameras(self, value) -> Tuple[Dict[str, str], Dict[str, str]]:
         if not isinstance(value, dict):
             self.fail('cameras', 'must be a mapping camera name -> image topic')
-        return {self.string(c, 'cameras'): self.string(t, f'cameras.{c}')
-                for c, t in value.items()}
+        images, infos = {}, {}
+        for camera, entry in value.items():
+            camera = self.string(camera, 'cameras')
+            key = f'cameras.{camera}'
+            if isinstance(entry, dict):
+                entry = self.mapping(entry, key, _CAMERA_KEYS)
+                if 'image' not in entry:
+                    self.fail(f'{key}.image', 'missing (required)')
+                images[camera] = self.string(entry['image'], f'{key}.image')
+                infos[camera] = (self.string(entry['info'], f'{key}.info') if 'info' in entry
+                                 else camera_info_topic(images[camera]))
+            else:
+                images[camera] = self.string(entry, key)
+                infos[camera] = camera_info_topic(images[camera])
+        return images, infos
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
