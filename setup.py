@@ -38,7 +38,7 @@ CONSOLE_SCRIPTS = [
 
 
 def tree(folder):
-    """Return data_files entries that install every file under folder into share/aloe_ros/folder."""
+    """Return data_files entries installing every file under folder to share/aloe_ros/folder."""
     entries = []
     for root, _dirs, files in os.walk(folder):
         if files:

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared helpers of the sim benchmarks: config, chunked policy wrapper, data collection, statistics."""
+"""Shared helpers of the sim benchmarks: config, chunked policy wrapper, data collection, stats."""
 
 import copy
 import json
@@ -47,7 +47,7 @@ def setup_threads() -> None:
 
 def bench_config(method: str, seed: int = 0, path: Optional[str] = None,
                  **sections) -> LearnerConfig:
-    """Load ``path`` (default config/learner/bench_small.yaml) with ``method``, ``seed`` and overrides."""
+    """Load ``path`` (default config/learner/bench_small.yaml) with method, seed, overrides."""
     with open(path or BENCH_CONFIG, 'r', encoding='utf-8') as f:
         data = yaml.safe_load(f)
     data['method'] = method
@@ -68,7 +68,7 @@ def as_demo(ep: Episode) -> Episode:
 
 
 class ChunkedPolicy:
-    """``obs -> action14`` callable over a flow-matching policy: sample a chunk, execute ``execute`` steps.
+    """``obs -> action14`` over a flow-matching policy: sample a chunk, execute ``execute`` steps.
 
     The chunk is re-planned every ``execute`` ticks (``reset()`` forces a re-plan at the next
     call).
@@ -96,8 +96,8 @@ class ChunkedPolicy:
         if self._chunk is None or self._k >= self.execute:
             o = dict(obs, instruction=self.instruction)
             batch = obs_to_batch(self.policy, self.cfg, o, self._cache)
-            self._chunk = self.policy.sample(batch,
-                                             generator=self.generator)[0].numpy().astype(np.float64)
+            chunk = self.policy.sample(batch, generator=self.generator)[0]
+            self._chunk = chunk.numpy().astype(np.float64)
             self._k = 0
         a = self._chunk[self._k]
         self._k += 1
@@ -105,7 +105,7 @@ class ChunkedPolicy:
 
 
 def replay_states(env: BimanualEnv, ep: Episode, ticks: Sequence[int]) -> Dict[int, object]:
-    """Sim snapshots at the given ticks of ``ep``, re-executing its actions from its seed (deterministic)."""
+    """Sim snapshots at the given ticks of ``ep``, re-executing its actions from its seed."""
     want = set(int(t) for t in ticks)
     out = {}
     env.reset(ep.seed)

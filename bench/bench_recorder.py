@@ -185,7 +185,7 @@ def cpu_seconds(pid):
 
 
 def run_one(mode, source, window_s, tmp, log):
-    """Record one episode with ``camera_transcode: mode`` and ``source`` frames; return its figures."""
+    """Record an episode with ``camera_transcode: mode`` and ``source`` frames; return figures."""
     from aloe_msgs.msg import EpisodeSummary
     from aloe_msgs.srv import EndEpisode, StartEpisode
 

@@ -48,12 +48,12 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 101)))
 os.environ.setdefault('PYTHONUNBUFFERED', '1')
 
 import numpy as np  # noqa: E402
-from reliability_harness import (JOINTS, TINY_CONFIG, Driver, NodeProcess, make_weights,  # noqa: E402
-                                 rss_mb)
+from reliability_harness import (  # noqa: E402
+    JOINTS, TINY_CONFIG, Driver, NodeProcess, make_weights, rss_mb)
 
 
 def slope_mb_per_min(times, values, warmup_fraction=0.2):
-    """Return the least-squares slope of ``values`` [MB] over ``times`` [s] in MB/min, after warm-up."""
+    """Return the least-squares slope of ``values`` [MB] over ``times`` [s] in MB/min (warm)."""
     t = np.asarray(times, float)
     v = np.asarray(values, float)
     keep = t >= t[0] + warmup_fraction * (t[-1] - t[0]) if len(t) else []
@@ -204,8 +204,9 @@ def run(minutes, speed, episode_seconds, sample_period, out_path):
         'bench': 'soak', 'time': time.strftime('%Y-%m-%dT%H:%M:%S'), 'host': platform.node(),
         'cpus': os.cpu_count(), 'minutes': minutes, 'speed': speed, 'control_rate_hz': rate,
         'simulated_station_minutes': minutes * speed, 'episode_seconds': episode_seconds,
-        'rss_slope_mb_per_min': {k: slope_mb_per_min(times, [s['rss_mb'][k] or np.nan for s in samples])
-                                 for k in procs},
+        'rss_slope_mb_per_min': {
+            k: slope_mb_per_min(times, [s['rss_mb'][k] or np.nan for s in samples])
+            for k in procs},
         'rss_first_mb': samples[0]['rss_mb'] if samples else {},
         'rss_last_mb': samples[-1]['rss_mb'] if samples else {},
         'step_lag_p99_ms_max': max((s['step_lag_p99_ms'] or 0.0) for s in samples) if samples

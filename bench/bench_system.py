@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""System timing bench: the robot-side graph as separate OS processes over real DDS, on the wall clock.
+"""System timing bench: the robot-side graph as separate OS processes over real DDS, wall clock.
 
 Usage: ``python bench/bench_system.py [--quick] [--pin] [--out results]``; needs the workspace
 sourced
@@ -122,7 +122,7 @@ def cpu_plan(pin):
 # publisher
 
 def publisher_main(out_path, height=480, width=640, camera_hz=30.0, joint_hz=50.0):
-    """Publish 3 cameras + both arms' joint states until SIGTERM; write the counts to ``out_path``."""
+    """Publish 3 cameras + both arms' joint states until SIGTERM; write counts to ``out_path``."""
     import rclpy
     from sensor_msgs.msg import Image, JointState
 
@@ -203,7 +203,7 @@ def _publisher_process_class():
     from reliability_harness import NodeProcess
 
     class SensorPublisherProcess(NodeProcess):
-        """The sensor publisher role of this script as an OS process (``module`` is the counts path)."""
+        """This script's sensor publisher role as an OS process (``module`` is the counts path)."""
 
         def start(self):
             """Start ``python bench_system.py --publisher <counts>`` with its output in the log."""
@@ -278,7 +278,7 @@ def _num(values, key):
 # ---------------------------------------------------------------------------------------- weights
 
 def make_actors(weights_dir, count):
-    """Export ``count`` actors (versions 1..count) of ``CONFIG``; return their CheckpointInfo list."""
+    """Export ``count`` actors (versions 1..count) of ``CONFIG``; return their CheckpointInfos."""
     from aloe_ros.learning.config import load_config
     from aloe_ros.learning.episode import InMemoryEpisodeSource
     from aloe_ros.learning.trainer import AloeTrainer
@@ -287,7 +287,8 @@ def make_actors(weights_dir, count):
     steps = 30
     ep = make_episode('bench-system-0', actions=rng.normal(scale=0.1, size=(steps, 14)),
                       proprio=rng.normal(scale=0.1, size=(steps, 14)),
-                      images={'cam_high': rng.integers(0, 256, (steps, 64, 64, 3), dtype=np.uint8)},
+                      images={'cam_high': rng.integers(0, 256, (steps, 64, 64, 3),
+                                                       dtype=np.uint8)},
                       outcome=1, task='handover')
     trainer = AloeTrainer(load_config(CONFIG), InMemoryEpisodeSource([ep]))
     trainer.refresh()
@@ -298,7 +299,7 @@ def make_actors(weights_dir, count):
 # ---------------------------------------------------------------------------------------- the run
 
 def run(size, out_dir, log=print, pin=False, rt_priority=0):
-    """Run the bench at ``size`` ('quick' or 'default'), pinned with ``pin``; return the results dict."""
+    """Run the bench at ``size`` ('quick' or 'default') pinned with ``pin``; return results."""
     cpus = cpu_plan(pin)
     if cpus:
         os.sched_setaffinity(0, cpus['others'])  # before any thread: they inherit it
@@ -404,9 +405,12 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
             'learner_config': CONFIG, 'store_root': store,
             'weights_dir': os.path.join(tmp, 'learner_weights'),
             'trigger': 'action', 'resume': False})
-        procs['publisher'] = SensorPublisherProcess(counts_path, None, os.path.join(tmp, 'publisher.log'))
+        procs['publisher'] = SensorPublisherProcess(counts_path, None,
+                                                    os.path.join(tmp, 'publisher.log'))
 
-        policy_steps = lambda: sum(1 for s in steps[-50:] if s[4] == ExecutedStep.SOURCE_POLICY)  # noqa: E731
+        def policy_steps():
+            return sum(1 for s in steps[-50:] if s[4] == ExecutedStep.SOURCE_POLICY)
+
         if not driver.spin_until(lambda: policy_steps() >= 25, 300):
             raise RuntimeError('the graph never produced policy steps:\n' + '\n'.join(
                 f'--- {k}\n{p.output(1500)}' for k, p in procs.items()))
@@ -533,7 +537,8 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
     def agg(windows, src):
         return {'windows': len(windows),
                 'missed_ticks_total': int(sum(w[src]['missed_ticks'] for w in windows)),
-                'missed_ticks_per_window_max': int(max((w[src]['missed_ticks'] for w in windows), default=0)),
+                'missed_ticks_per_window_max': int(max((w[src]['missed_ticks'] for w in windows),
+                                                       default=0)),
                 'p99_ms_max': float(max((w[src]['p99_ms'] for w in windows),
                                         default=float('nan'))),
                 'max_ms': float(max((w[src]['max_ms'] for w in windows), default=float('nan')))}
@@ -681,7 +686,7 @@ def _entry(name, value, target=None, **extra):
 
 
 def latency_budget(r):
-    """Return the parts of the observation-to-command latency (p50 / p99 ms) and the largest one."""
+    """Return the parts of the observation-to-command latency (p50 / p99 ms) and the largest."""
     b = r['obs_to_command_breakdown']
     inference = r['policy_inference_ms'].get('idle', {})
     parts = {
@@ -752,7 +757,7 @@ def targets(r):
 
 
 def merge_pinned_targets(result, out_dir):
-    """Fill the ``--pin`` targets of an unpinned result from ``bench_system_pin.json`` in ``out_dir``."""
+    """Fill an unpinned result's ``--pin`` targets from ``out_dir``/bench_system_pin.json."""
     path = os.path.join(out_dir, 'bench_system_pin.json')
     if result.get('pinned') or not os.path.isfile(path):
         return

@@ -379,7 +379,7 @@ def learning_section(res, img_dir, output):
 
 
 def system_section(res):
-    """System timing on the multi-process graph (bench_system): loop, latency, ingestion, recorder."""
+    """System timing on the multi-process graph (bench_system): loop, latency, ingest, recorder."""
     lines = ['## System timing on the multi-process graph (`bench/bench_system.py`)', '',
              f'Size: **{res["size"]}** (`{json.dumps(res["sizes"])}`); wall clock, '
              f'{res["rate_hz"]:.0f} Hz '

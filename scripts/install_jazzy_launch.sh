@@ -17,7 +17,9 @@
 # project's venv, from the sources in ../shared/ros2-launch-jazzy, so the conformance tests can
 # compare `aloe launch` with it (test/launch/test_real_launch_conformance.py). CI runs this from
 # .ci/run; a machine without that folder skips it and the tests say they are skipped.
-# launch_testing/launch_pytest are not installed here: their pytest plugins need pytest < 9.
+# launch_testing/launch_pytest go into .launch-pytest/ (pip --target) with pytest 8.3.5, not into the
+# venv: their pytest plugins need pytest < 9 and would load into every pytest run of the venv.
+# test/launch/test_launch_pytest.py runs its launch test with PYTHONPATH=.launch-pytest.
 # Idempotent (stamp file). Environment: ALOE_JAZZY_LAUNCH_SRC (default ../shared/ros2-launch-jazzy),
 # ALOE_VENV (default .venv). Run after scripts/setup.sh.
 set -euo pipefail
@@ -41,7 +43,8 @@ STAMP="$VENV/.aloe-jazzy-launch.sha256"
 HASH="$( (cat requirements/jazzy-launch.txt scripts/install_jazzy_launch.sh; \
           find "$SRC" -type f -name '*.py' -o -type f -name '*.xml' -o -type f -name '*.lark' -o -type f -name '*.srv' \
           | sort | xargs sha256sum | cut -d' ' -f1) | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ] && [ -d install/composition_interfaces ]; then
+if [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ] && [ -d install/composition_interfaces ] \
+        && [ -d .launch-pytest/launch_pytest ]; then
     say "up to date"
     exit 0
 fi
@@ -55,6 +58,12 @@ say "installing launch, launch_xml, launch_yaml, launch_ros into $VENV"
     2> >(grep -v "^WARNING: Location" >&2)
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation \
     "$WORK/launch" "$WORK/launch_xml" "$WORK/launch_yaml" "$WORK/launch_ros" \
+    2> >(grep -v "^WARNING: Location" >&2)
+
+say "installing pytest 8.3.5, launch_testing, launch_pytest into .launch-pytest/"
+rm -rf .launch-pytest
+"$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation \
+    --target .launch-pytest pytest==8.3.5 "$WORK/launch_testing" "$WORK/launch_pytest" \
     2> >(grep -v "^WARNING: Location" >&2)
 
 say "building composition_interfaces (launch_ros imports it) into install/ (log: log/colcon-jazzy-launch.txt)"

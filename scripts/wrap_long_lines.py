@@ -90,7 +90,7 @@ def _candidates(line_no, tokens, limit):
 
 
 def _continuation_column(stack, line_no, lines):
-    """Column to align a continuation with: just after the innermost opener on an earlier/this line."""
+    """Column to align a continuation with: after the innermost opener on an earlier/this line."""
     opener = stack[-1]
     row, col = opener.start
     text = lines[row - 1]

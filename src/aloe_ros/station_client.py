@@ -119,7 +119,7 @@ class StationClient(Node):
             self.ended[msg.episode_id] = msg
 
     def spin_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
-        """Spin this node until ``predicate()``; raise TimeoutError naming ``what`` after timeout."""
+        """Spin this node until ``predicate()``; raise TimeoutError naming ``what`` on timeout."""
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
@@ -195,7 +195,7 @@ class StationClient(Node):
             raise RuntimeError(f'{self.mode_cli.srv_name} refused: {res.message}')
 
     def set_operator_intervenes(self, intervene: bool) -> None:
-        """Let the simulated operator take over (training) or only watch (operator-free evaluation)."""
+        """Let the simulated operator take over (training) or only watch (operator-free eval)."""
         value = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=bool(intervene))
         res = self.call(self.sim_params_cli, SetParameters.Request(
             parameters=[ParameterMsg(name='operator_intervenes', value=value)]))

@@ -84,7 +84,7 @@ def package_config_dir() -> str:
 
 
 def resolve_config_path(name: str, job_dir: str) -> str:
-    """Resolve a relative config path: next to the job file first, then in the package's config/."""
+    """Resolve a relative config path: next to the job file first, then in the package config/."""
     if os.path.isabs(name):
         return name
     beside = os.path.normpath(os.path.join(job_dir, name))
@@ -173,7 +173,8 @@ def collect_demos(job: Dict[str, Any], learner_cfg, store, bar) -> List[Dict[str
                 if terminated or truncated:
                     break
             success = env.success()
-            outcome = OUTCOME_SUCCESS if success else (OUTCOME_FAILURE if terminated else OUTCOME_TIMEOUT)
+            outcome = (OUTCOME_SUCCESS if success
+                       else OUTCOME_FAILURE if terminated else OUTCOME_TIMEOUT)
             episode = make_episode(f'demo-{seed}', np.asarray(actions, np.float32),
                                    np.asarray(proprio),
                                    sources=np.full(len(actions), SOURCE_SCRIPTED, np.uint8),
@@ -221,7 +222,7 @@ class GraphProcess:
     """The launched graph (`aloe launch`), its output going to a log file."""
 
     def __init__(self, launch_args: List[str], log_path: str):
-        """Start ``aloe launch aloe_ros sim_train.launch.yaml <launch_args>`` in its own session."""
+        """Start ``aloe launch aloe_ros sim_train.launch.yaml <launch_args>`` in a new session."""
         self.log = open(log_path, 'w', encoding='utf-8')
         cmd = [sys.executable, '-m', 'aloe_ros.launch_tools.cli', 'aloe_ros',
                'sim_train.launch.yaml',
@@ -269,7 +270,8 @@ def evaluate_operator_free(supervisor, job: Dict[str, Any], version: int,
                   unit='ep',
                   leave=False) as bar:
             for i in range(job['eval_episodes']):
-                episodes.append(supervisor.run_episode(job['task'], EVAL_SEED + i, job['episode_timeout_s']))
+                episodes.append(supervisor.run_episode(job['task'], EVAL_SEED + i,
+                                                       job['episode_timeout_s']))
                 bar.update(1)
     finally:
         supervisor.set_operator_intervenes(True)
@@ -458,7 +460,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    'robot_profile:=' + os.path.join(
                        package_config_dir(), 'robots',
                        {'trajectory': 'aloe_sim_station.yaml',
-                        'forward': 'aloe_sim_station_forward.yaml'}[job['sim']['command_interface']]),
+                        'forward': 'aloe_sim_station_forward.yaml'}[
+                           job['sim']['command_interface']]),
                    f'replan_period:={learner_cfg.data.h_exec * 0.02:.3f}']
     graph = GraphProcess(launch_args, os.path.join(out_dir, 'graph.log'))
     rows: List[Dict[str, Any]] = []
@@ -494,7 +497,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     if not graph.alive():
                         raise RuntimeError('the graph exited (see graph.log)')
                     seed = job['seed'] * 100000 + live_before + k
-                    episodes.append(supervisor.run_episode(job['task'], seed, job['episode_timeout_s']))
+                    episodes.append(supervisor.run_episode(job['task'], seed,
+                                                           job['episode_timeout_s']))
                     bar.update(1)
             row = summarise(it, version, episodes, live_before)
             live_before += len(episodes)

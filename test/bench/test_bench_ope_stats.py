@@ -12,16 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The OPE bench's statistics: bootstrap intervals, ground-truth reliability and metrics (fast, no sim)."""
+"""The OPE bench's statistics: bootstrap intervals, ground-truth reliability, metrics (no sim)."""
 
 import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0,
-                os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                             'bench'))
+sys.path.insert(0, os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'bench'))
 
 import bench_ope as B  # noqa: E402
 

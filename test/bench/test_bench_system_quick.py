@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The system timing bench runs at its ``--quick`` size over real DDS and writes complete, finite figures.
+"""The system timing bench runs at ``--quick`` size over real DDS; figures complete and finite.
 
 Only the shape of the results is checked, never the performance targets: those depend on the
 machine.
@@ -59,7 +59,8 @@ def test_bench_system_quick(tmp_path, processes_mentioning):
         for key in ('p50_ms', 'p99_ms', 'max_ms'):
             assert _finite(res['ratios_train_over_idle'][src][key]), (src, key)
     swaps = res['weight_swaps']
-    assert len(swaps['swaps']) == res['sizes']['swaps'] and all(s['swapped'] for s in swaps['swaps'])
+    assert len(swaps['swaps']) == res['sizes']['swaps']
+    assert all(s['swapped'] for s in swaps['swaps'])
     for key in ('in_swap_windows', 'idle_windows_equal_length'):
         assert swaps[key]['recv']['windows'] > 0 and swaps[key]['recv']['missed_ticks_total'] >= 0
     lat = res['obs_to_command_latency_ms']['all']
@@ -89,7 +90,8 @@ def test_bench_system_quick(tmp_path, processes_mentioning):
         assert t['met'] in ((None,) if t['needs_pin'] else (True, False)), (name, t)
     assert 0.0 <= res['targets']['camera_delivery_min_fraction_train']['value'] <= 1.0
     assert res['dds_profile'].endswith('fastdds_large_data.xml') and res['pinned'] is None
-    assert 'latency budget' in proc.stdout and 'target camera_delivery_min_fraction_train' in proc.stdout
+    assert 'latency budget' in proc.stdout
+    assert 'target camera_delivery_min_fraction_train' in proc.stdout
     assert all(res['processes_alive_at_end'].values()), res['processes_alive_at_end']
     assert processes_mentioning(res['workdir']) == []
     for name, pid in res['pids'].items():  # every node process was stopped and reaped

@@ -24,7 +24,7 @@ pytest.importorskip('rclpy', reason='needs the workspace: run ./run-tests')
 
 
 def test_every_interface_round_trips_between_two_processes():
-    """The probe and echo sides run as separate OS processes; every msg, srv and action must come back."""
+    """Probe and echo run as separate OS processes; every msg, srv and action must come back."""
     echo = subprocess.Popen([sys.executable, '-m', 'aloe_ros.nodes.smoke_graph', '--role', 'echo'],
                             env=os.environ.copy())
     try:

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The whole loop over real DDS: sim + every node as separate OS processes, a few supervised episodes.
+"""The whole loop over real DDS: sim + every node as separate OS processes, supervised episodes.
 
 Runs the main job (`aloe train-sim`) at a tiny size: scripted demos and a short BC warm start,
 then the launched graph (sim with the simulated operator, observation, policy, chunk executor,

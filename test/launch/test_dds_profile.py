@@ -62,7 +62,8 @@ def test_every_launch_file_starting_the_station_is_listed():
         text = open(os.path.join(LAUNCH_DIR, name)).read()
         if any(f'exec: {exe}' in text
                for exe in STATION_NODES) or 'bimanual_robot.launch.yaml' in text:
-            assert name in STATION_LAUNCHES, f'{name} starts station nodes: add it here and set the profile'
+            assert name in STATION_LAUNCHES, (f'{name} starts station nodes: add it here and set '
+                                              'the profile')
 
 
 @pytest.mark.parametrize('name,arguments', [(n, a) for n,
@@ -171,7 +172,8 @@ def test_launched_station_runs_on_the_shipped_profile(tmp_path):
                     except OSError:
                         continue
                     for node in ('observation', 'chunk_executor', 'policy', 'teleop', 'recorder'):
-                        if f'aloe_{node}'.encode() in cmdline or f'nodes.{node}'.encode() in cmdline:
+                        names = (f'aloe_{node}'.encode(), f'nodes.{node}'.encode())
+                        if any(name in cmdline for name in names):
                             station[node] = pid
                 if len(station) == 5 and all(_shm_segments(pid) for pid in station.values()):
                     break

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The Foxglove layout for recorded episodes names topics the recorder records and fields that exist."""
+"""The Foxglove layout for recorded episodes names recorded topics and fields that exist."""
 
 import json
 import os

@@ -82,7 +82,7 @@ def test_every_launch_file_is_covered():
 
 @pytest.mark.parametrize('name', sorted(BRANCHES))
 def test_launch_file_is_ros2_yaml_launch(name):
-    """Plain YAML with a top-level `launch:` list of one-key tag mappings (what launch_ros reads)."""
+    """Plain YAML, a top-level `launch:` list of one-key tag mappings (what launch_ros reads)."""
     with open(os.path.join(LAUNCH_DIR, name)) as f:
         data = yaml.safe_load(f)
     assert list(data) == ['launch'] and isinstance(data['launch'], list)
@@ -142,7 +142,8 @@ def test_param_files_name_declared_parameters():
             for key, value in section['ros__parameters'].items():
                 flat += [f'{key}.{k}' for k in value] if isinstance(value, dict) else [key]
             unknown = sorted(set(flat) - declared)
-            assert not unknown, f'{os.path.relpath(path, ROOT)}: {node_name} does not declare {unknown}'
+            assert not unknown, (f'{os.path.relpath(path, ROOT)}: {node_name} does not declare '
+                                 f'{unknown}')
 
 
 def test_rviz_config_shows_what_the_operator_needs():
@@ -158,7 +159,7 @@ def test_rviz_config_shows_what_the_operator_needs():
 
 
 def test_description_launch_points_at_the_shipped_urdf():
-    """robot_state_publisher gets our URDF (checked statically: `$(command)` runs only under ros2 launch)."""
+    """robot_state_publisher gets our URDF (static check: `$(command)` runs in ros2 launch)."""
     text = open(os.path.join(LAUNCH_DIR, 'description.launch.yaml')).read()
     assert '$(find-pkg-share aloe_ros)/urdf/aloe_bimanual.urdf' in text
     assert os.path.isfile(os.path.join(ROOT, 'urdf', 'aloe_bimanual.urdf'))
@@ -169,4 +170,5 @@ def test_parameter_reference_is_up_to_date():
     from aloe_ros.param_docs import render
 
     with open(os.path.join(ROOT, 'docs', 'PARAMETERS.md')) as f:
-        assert f.read() == render(), 'regenerate: python -m aloe_ros.param_docs > docs/PARAMETERS.md'
+        assert f.read() == render(), ('regenerate: python -m aloe_ros.param_docs > '
+                                      'docs/PARAMETERS.md')

@@ -181,7 +181,8 @@ def test_real_launch_and_aloe_launch_agree(name, arguments, launch_env, monkeypa
         f'{name}: aloe launch plans {len(ours)} processes, ros2 launch {len(real)}:\n'
         + '\n'.join(' '.join(p['argv'][:1]) for p in real))
     for mine, theirs, proc in zip(ours, real, plan['processes']):
-        assert mine == theirs, f'{name}: {proc["fully_qualified_name"] or proc["command"][0]} differs'
+        who = proc['fully_qualified_name'] or proc['command'][0]
+        assert mine == theirs, f'{name}: {who} differs'
 
 
 def test_required_nodes_take_the_launch_down_under_real_launch(launch_env):

@@ -52,7 +52,7 @@ def resolver(fake_prefix):
 
 @pytest.fixture
 def launch_env(fake_prefix):
-    """Return the environment for running ``python -m aloe_ros.launch_tools.cli`` as a subprocess."""
+    """Return the environment to run ``python -m aloe_ros.launch_tools.cli`` as a subprocess."""
     env = dict(os.environ)
     env['AMENT_PREFIX_PATH'] = str(fake_prefix)
     env['PYTHONPATH'] = str(ROOT / 'src') + os.pathsep + env.get('PYTHONPATH', '')

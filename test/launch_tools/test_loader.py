@@ -51,7 +51,8 @@ def test_basic_plan_defaults(resolver):
         '--params-file', '<inline parameters #4>', '--params-file', '<inline parameters #5>',
         '-r', 'chatter:=/aloe/chatter']
     # Named node with a namespace: inline parameters go to its own section, as Jazzy writes them.
-    assert talker.inline_document({'rate': 50}) == {'/arm/talker': {'ros__parameters': {'rate': 50}}}
+    assert talker.inline_document({'rate': 50}) == {
+        '/arm/talker': {'ros__parameters': {'rate': 50}}}
     assert talker.effective_parameters() == {'rate': 50, 'filter.alpha': 0.5, 'period': 0.02,
                                              'label': 'hello', 'joints': [1, 2]}
 
@@ -149,10 +150,12 @@ def test_includes_are_not_scoped(tmp_path, resolver):
         launch:
           - include: {file: "$(dirname)/inc.launch.yaml", arg: [{name: who, value: outer},
                                                                 {name: extra, value: "x"}]}
-          - node: {pkg: fake_pkg, exec: listener, name: "after_$(var leaked)_$(var extra)_$(var who)"}
+          - node: {pkg: fake_pkg, exec: listener,
+                   name: "after_$(var leaked)_$(var extra)_$(var who)"}
           - group:
             - let: {name: scoped_only, value: "1"}
-          - node: {pkg: fake_pkg, exec: listener, name: last, if: "$(equals $(var scoped_only none) none)"}
+          - node: {pkg: fake_pkg, exec: listener, name: last,
+                   if: "$(equals $(var scoped_only none) none)"}
         """)
     plan = load_launch(path, resolver=resolver, base_env={})
     assert [s.fully_qualified_name for s in plan.processes] == [
@@ -242,7 +245,8 @@ def test_cmdline_splits_literal_text_not_substitution_results(tmp_path, resolver
     path = write(tmp_path, """
         launch:
           - let: {name: spaced, value: "a b"}
-          - node: {pkg: fake_pkg, exec: talker, args: "--x $(var spaced) 'q r' pre$(var spaced)post"}
+          - node: {pkg: fake_pkg, exec: talker,
+                   args: "--x $(var spaced) 'q r' pre$(var spaced)post"}
           - executable: {cmd: "tool --flag=$(var spaced) last"}
         """)
     plan = load_launch(path, resolver=resolver)

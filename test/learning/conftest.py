@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Fixtures of the learning tests; puts this folder on sys.path for ``learning_helpers`` (importlib mode)."""
+"""Fixtures of the learning tests; puts this folder on sys.path for ``learning_helpers``."""
 
 import os
 import sys

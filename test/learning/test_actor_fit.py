@@ -62,7 +62,8 @@ def _fit(flow_target: str, steps: int = 1500) -> float:
 
 def test_sampled_chunks_reproduce_a_tiny_dataset_at_temperature_one():
     rms = _fit('sample')
-    assert rms < FIT_RMS, f'temperature-1 samples are {rms:.3f} RMS from the data (bound {FIT_RMS})'
+    assert rms < FIT_RMS, (f'temperature-1 samples are {rms:.3f} RMS from the data '
+                           f'(bound {FIT_RMS})')
 
 
 def test_normaliser_floor_keeps_near_constant_inputs_bounded():

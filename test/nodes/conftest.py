@@ -96,7 +96,7 @@ class RosHarness:
             self.executor.spin_once(timeout_sec=0.01)
 
     def spin_until(self, predicate, timeout=10.0, every=None, period=0.02):
-        """Spin until ``predicate()`` is true; call ``every()`` each ``period`` s. Return the result."""
+        """Spin until ``predicate()`` is true, calling ``every()`` each ``period`` s; return it."""
         end = time.monotonic() + timeout
         next_call = 0.0
         while time.monotonic() < end:
@@ -109,7 +109,7 @@ class RosHarness:
         return bool(predicate())
 
     def wait_matched(self, *publishers, timeout=60.0):
-        """Spin until every publisher has a subscriber (one-shot messages are not lost to discovery)."""
+        """Spin until every publisher has a subscriber (so one-shot messages are not lost)."""
         return self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in publishers),
                                timeout)
 

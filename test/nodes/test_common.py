@@ -40,7 +40,8 @@ def make_node(ros):
 
 
 def test_qos_profiles_by_intent():
-    assert common.SENSOR_DATA.reliability == ReliabilityPolicy.BEST_EFFORT and common.SENSOR_DATA.depth == 2
+    assert common.SENSOR_DATA.reliability == ReliabilityPolicy.BEST_EFFORT
+    assert common.SENSOR_DATA.depth == 2
     assert common.COMMANDS.reliability == ReliabilityPolicy.RELIABLE
     assert common.LATCHED.durability == DurabilityPolicy.TRANSIENT_LOCAL
     assert common.latched(1).depth == 1 and common.reliable(200).depth == 200
@@ -55,7 +56,8 @@ def test_declare_parameters_descriptors_and_overrides(make_node):
     values = common.declare_parameters(node, specs)
     assert values == {'rate': 50.0, 'names': ['x', 'y'], 'gains': [1.0, 2.0], 'mode': 'a'}
     desc = node.describe_parameter('rate')
-    assert desc.read_only and desc.description == 'loop rate' and desc.type == ParameterType.PARAMETER_DOUBLE
+    assert desc.read_only and desc.description == 'loop rate'
+    assert desc.type == ParameterType.PARAMETER_DOUBLE
     assert desc.floating_point_range[0].to_value == 100.0
     # live changes are validated with the same rules
     assert not node.set_parameters([Parameter('mode', value='c')])[0].successful

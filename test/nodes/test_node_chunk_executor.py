@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The chunk executor as a real process over DDS: plays chunks, holds, limits, rejects bad input."""
+"""The chunk executor as a real process over DDS: plays chunks, holds, limits, rejects bad data."""
 
 import math
 
@@ -91,7 +91,8 @@ def test_executor_process(ros, start_node):
                           timeout=60, every=feed), [s.action[2] for s in policy_steps()[-5:]]
     policy = policy_steps()
     assert policy[-1].chunk_id == 1 and policy[-1].policy_version == 7
-    assert policy[-1].index_in_chunk > policy[0].index_in_chunk, ([s.source for s in steps], proc.output())
+    assert policy[-1].index_in_chunk > policy[0].index_in_chunk, (
+        [s.source for s in steps], proc.output())
     assert all(np.all(np.array(s.action) <= UPPER + 1e-9)
                and np.all(np.array(s.action) >= LOWER - 1e-9)
                for s in steps)

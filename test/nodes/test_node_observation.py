@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The observation node as a real process over DDS: aligned output, bad input rejected, staleness."""
+"""The observation node as a real process over DDS: aligned output, bad input refused, stale."""
 
 from aloe_msgs.msg import EpisodeEvent, Observation
 from diagnostic_msgs.msg import DiagnosticArray

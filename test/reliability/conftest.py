@@ -37,7 +37,7 @@ def driver():
 
 @pytest.fixture
 def start_node(tmp_path):
-    """Yield ``start_node(module, params) -> NodeProcess``; every process is stopped at teardown."""
+    """Yield ``start_node(module, params) -> NodeProcess``; each process is stopped at teardown."""
     started = []
 
     def factory(module, params=None, name=None):

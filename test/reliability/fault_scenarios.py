@@ -77,7 +77,7 @@ class RecorderKillTrials:
                 return
 
     def record_complete(self):
-        """Record one complete episode; return its id (asserts every published step was written)."""
+        """Record a complete episode; return its id (asserts every published step was written)."""
         res = self._call(self.start_cli, StartEpisode.Request(task='handover'))
         assert res is not None and res.success, (res, self.proc.output())
         n = self.rng.randint(5, 40)
@@ -92,7 +92,7 @@ class RecorderKillTrials:
         return res.episode_id
 
     def trial(self):
-        """Complete one episode, kill -9 mid-way through the next, restart, verify; return a dict."""
+        """Complete an episode, kill -9 midway through the next, restart, verify; return a dict."""
         from aloe_ros.storage import EpisodeStore
         t0 = time.monotonic()
         self.record_complete()
@@ -116,7 +116,7 @@ class RecorderKillTrials:
         return result
 
     def verify(self):
-        """Return a list of problems: changed or missing complete episodes, inconsistent catalog."""
+        """Return the problems: changed or missing complete episodes, an inconsistent catalog."""
         from aloe_ros.storage import EpisodeStore
         problems = []
         # The restarted recorder recovers the store when it opens it; wait until it did (its

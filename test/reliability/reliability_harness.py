@@ -263,7 +263,7 @@ def synthetic_episode(episode_id, steps=30, seed=0):
 
 
 def make_weights(out_dir, config_path=TINY_CONFIG, versions=1):
-    """Export ``versions`` actors of ``config_path`` into ``out_dir``; return the last CheckpointInfo."""
+    """Export ``versions`` actors of ``config_path`` to ``out_dir``; return the last's info."""
     from aloe_ros.learning.config import load_config
     from aloe_ros.learning.episode import InMemoryEpisodeSource
     from aloe_ros.learning.trainer import AloeTrainer

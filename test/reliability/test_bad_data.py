@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Bad data that reached the disk must not stop learning: recorder -> store -> learner, real processes."""
+"""Bad data on disk must not stop learning: recorder -> store -> learner, real processes."""
 
 from aloe_msgs.msg import ExecutedStep, LearnerStatus, Observation
 from aloe_msgs.srv import EndEpisode, StartEpisode

@@ -72,8 +72,8 @@ def fuzz(driver, targets, examples=FUZZ_EXAMPLES, between=None, spin=0.004):
 
 
 def _finite_observation(obs):
-    return len(obs.position) == 12 and len(obs.gripper) == 2 and np.all(np.isfinite(obs.position)) \
-        and np.all(np.isfinite(obs.gripper))
+    return (len(obs.position) == 12 and len(obs.gripper) == 2
+            and np.all(np.isfinite(obs.position)) and np.all(np.isfinite(obs.gripper)))
 
 
 def test_fuzz_chunk_executor(driver, start_node):

@@ -42,7 +42,8 @@ class ChunkFeed:
         """Create the publishers; ``clock_pub`` also gets the driver's time as /clock."""
         self.driver = driver
         self.obs_pub = driver.node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
-        self.chunk_pub = driver.node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
+        self.chunk_pub = driver.node.create_publisher(ActionChunk, '/aloe/action_chunk',
+                                                      reliable(5))
         self.clock_pub = clock_pub
         self.next_chunk = 0.0
         self.chunk_id = 0
@@ -294,8 +295,9 @@ def test_alternating_bad_and_good_observations_bounded_reports(driver, start_nod
     # observation rejected, stale observation hold, its clearing shares that budget, chunk
     causes = 4
     assert len(flood) <= causes * 3 * 3, [e.message for e in flood]
-    assert driver.spin_until(lambda: diag_counter(diags, 'chunk_executor', 'reports_suppressed') > 50, 30,
-                             feed), [e.message for e in flood]
+    assert driver.spin_until(
+        lambda: diag_counter(diags, 'chunk_executor', 'reports_suppressed') > 50, 30,
+        feed), [e.message for e in flood]
     assert any('suppressed' in e.message for e in events), [e.message for e in flood]
     assert executor.alive() and monitor.violations == []
     assert np.all(np.isfinite([s.action for s in monitor.steps]))
@@ -394,7 +396,8 @@ def test_oversized_chunks_refused_unread_and_memory_bounded_by_the_dds_queue(dri
     assert executor.alive() and monitor.violations == []
 
 
-def test_sim_reset_refused_during_an_episode_and_episodes_record_the_sims_task(driver, start_node, tmp_path):
+def test_sim_reset_refused_during_an_episode_and_episodes_record_the_sims_task(driver, start_node,
+                                                                               tmp_path):
     from aloe_msgs.srv import ResetScene
     from aloe_ros.sim.tasks import task_names
     other = next(t for t in task_names() if t != 'handover')
@@ -431,7 +434,8 @@ def test_sim_reset_refused_during_an_episode_and_episodes_record_the_sims_task(d
     assert wrong is not None and not wrong.success and other in wrong.message, wrong
     # Once the episode has ended the reset goes through again.
     # (the sim hears EVENT_ENDED asynchronously: retry for a while)
-    assert driver.spin_until(lambda: (driver.call(reset_cli, ResetScene.Request(seed=5, task='handover'), 30)
+    request = ResetScene.Request(seed=5, task='handover')
+    assert driver.spin_until(lambda: (driver.call(reset_cli, request, 30)
                                       or ResetScene.Response()).success, 120,
                              period=0.5), sim.output()
     assert sim.alive() and recorder.alive()

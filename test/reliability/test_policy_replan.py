@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The policy node as a real process re-plans on observation arrival, not on a free-running timer."""
+"""The policy node as a real process re-plans on observation arrival, not on a free timer."""
 
 import time
 

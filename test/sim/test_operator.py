@@ -92,7 +92,7 @@ def test_object_off_the_table_ends_as_failure():
 
 
 def test_watch_only_operator_never_takes_over_and_labels_the_end():
-    """``intervene=False`` (operator-free evaluation): a stalling policy runs into the timeout alone."""
+    """``intervene=False`` (operator-free evaluation): a stalling policy runs into the timeout."""
     env, expert, op = _setup(OperatorConfig(intervene=False, max_steps=120))
     home = np.asarray(robot.home_action())
     ep = run_episode(env, lambda obs: home, op, seed=2)

@@ -104,7 +104,8 @@ class _Probe:
 def _trajectory(names, positions, t=0.5):
     msg = JointTrajectory(joint_names=list(names))
     msg.points = [JointTrajectoryPoint(positions=[float(v) for v in positions],
-                                       time_from_start=Duration(sec=int(t), nanosec=int((t % 1) * 1e9)))]
+                                       time_from_start=Duration(sec=int(t),
+                                                                nanosec=int((t % 1) * 1e9)))]
     return msg
 
 
@@ -152,7 +153,8 @@ def test_node_publishes_moves_and_rejects_bad_commands():
             probe.traj.publish(msg)
         assert probe.spin(60.0,
                           lambda: int(probe.diag.get('rejected_commands', 0)) >= 4), probe.diag
-        assert int(probe.diag['rejected_unknown_joint']) == 1 and int(probe.diag['rejected_non_finite']) == 1
+        assert int(probe.diag['rejected_unknown_joint']) == 1
+        assert int(probe.diag['rejected_non_finite']) == 1
         probe.spin(0.5)
         assert abs(probe.left.position[0] - 0.3) < 0.01, 'arm left its last safe target'
         assert proc.poll() is None, 'node died on bad input'

@@ -33,7 +33,8 @@ ROT_TOL = 1e-5   # rotation matrix entries
 
 def test_committed_urdf_is_generated_from_robot_facts():
     with open(URDF) as f:
-        assert f.read() == generate_urdf(), 'run: python -m aloe_ros.sim.urdf urdf/aloe_bimanual.urdf'
+        assert f.read() == generate_urdf(), ('run: python -m aloe_ros.sim.urdf '
+                                             'urdf/aloe_bimanual.urdf')
 
 
 def test_urdf_joints_and_limits_match_the_sim():

@@ -26,7 +26,7 @@ DT = 0.02
 
 
 class SimClock:
-    """A clock the loop sleeps on: waiting jumps to the deadline plus the next scripted wake-up delay."""
+    """A clock the loop sleeps on: a wait jumps to the deadline plus the next scripted delay."""
 
     def __init__(self, delays=(), tick_costs=(), stop_after=None):
         self.t = 100.0

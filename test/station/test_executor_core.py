@@ -174,7 +174,7 @@ def test_chunk_validation_reorders_and_rejects():
 
 
 class _Untouchable:
-    """A message field of ``n`` values whose data must not be read (the O(1) size checks come first)."""
+    """A field of ``n`` values whose data must not be read (the O(1) size checks come first)."""
 
     def __init__(self, n):
         self.n = n
@@ -235,7 +235,7 @@ def test_estop_latches_until_run_and_drops_chunk():
 
 
 def test_run_resumes_from_the_measured_pose_after_the_robot_moved_while_holding():
-    """A scene reset (sim teleport, arms homed by hand) while holding: no drive back to the old target."""
+    """A scene reset (sim teleport, arms homed by hand) while holding: no drive back to it."""
     core = make_core(blend_steps=3, observation_timeout=10)
     core.on_observation(0.0, np.full(D, 0.5))
     core.set_mode(ec.MODE_HOLD, 'episode ended')

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Teleop core: takeover/handback, alignment, no jump, device silence, buttons and keys (ROS-free)."""
+"""Teleop core: takeover/handback, alignment, no jump, device silence, buttons, keys (no ROS)."""
 
 import numpy as np
 import pytest

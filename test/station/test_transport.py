@@ -85,7 +85,8 @@ def test_unreadable_or_unusable_profile_falls_back_to_builtin_and_says_why(tmp_p
     bad = tmp_path / 'bad.xml'
     bad.write_text('<dds><profiles>')
     info = transport.transport_info({'FASTRTPS_DEFAULT_PROFILES_FILE': str(bad)}, '.')
-    assert info.segment_bytes == transport.FASTDDS_DEFAULT_SEGMENT and 'cannot read' in info.problem
+    assert info.segment_bytes == transport.FASTDDS_DEFAULT_SEGMENT
+    assert 'cannot read' in info.problem
     no_default = profile(tmp_path, default='false')
     info = transport.transport_info({'FASTRTPS_DEFAULT_PROFILES_FILE': no_default}, '.')
     assert 'is_default_profile' in info.problem

@@ -14,23 +14,33 @@
 
 """Episodes as rosbag2 bag directories: metadata.yaml, crash repair, migration of old stores."""
 
+import json
 import os
 import shutil
 
 from mcap.reader import make_reader
+from mcap.writer import Writer
 import pytest
 import yaml
 
 from aloe_ros.storage import EpisodeStore
 from aloe_ros.storage.bag import (BagMetadataError, bag_storage_file, read_bag_metadata,
                                   write_bag_metadata)
-from aloe_ros.storage.episode_file import sha256_file
+from aloe_ros.storage.episode_file import encode, sha256_file
 from aloe_ros.storage.migrate import main as migrate_main
+from aloe_ros.storage.schema import find_msg_file, message_definition
 
 # The keys rosbag2 Jazzy's yaml.hpp writes for a BagMetadata, in its order.
 ROSBAG2_KEYS = ['version', 'storage_identifier', 'duration', 'starting_time', 'message_count',
                 'topics_with_message_count', 'compression_format', 'compression_mode',
                 'relative_file_paths', 'files', 'custom_data', 'ros_distro']
+
+
+def _generated_hash(type_name):
+    """Return the hash rosidl wrote into the installed ``share/<pkg>/msg/<Type>.json``."""
+    json_path = find_msg_file(type_name)[:-len('.msg')] + '.json'
+    with open(json_path) as f:
+        return json.load(f)['type_hashes'][0]['hash_string']
 
 
 def _counts_from_file(path):
@@ -72,7 +82,15 @@ def test_recorded_episode_is_a_rosbag2_bag_directory(tmp_path, episode_factory):
     assert qos['deadline'] == {'sec': 9223372036, 'nsec': 854775807}
     obs = topics['/aloe/observation']['topic_metadata']['offered_qos_profiles'][0]
     assert obs['reliability'] == 'best_effort'
-    assert info['custom_data']['aloe.outcome'] == '1' and info['custom_data']['aloe.num_steps'] == '11'
+    # RIHS01 type hashes, as rosidl generated them for the installed aloe_msgs.
+    with open(os.path.join(bag, 'ep-1_0.mcap'), 'rb') as f:
+        summary = make_reader(f).get_summary()
+    for channel in summary.channels.values():
+        meta = topics[channel.topic]['topic_metadata']
+        assert meta['type_description_hash'] == _generated_hash(meta['type'])
+        assert channel.metadata['topic_type_hash'] == meta['type_description_hash']
+    assert info['custom_data']['aloe.outcome'] == '1'
+    assert info['custom_data']['aloe.num_steps'] == '11'
     # The learner reads the bag directory itself as well as through the catalog.
     assert len(store.read_file(bag)) == 11 and len(store.load_episode('ep-1')) == 11
     store.close()
@@ -86,8 +104,11 @@ def test_recorded_episode_is_a_rosbag2_bag_directory(tmp_path, episode_factory):
     (lambda i: i.update(relative_file_paths=['../x.mcap']), 'relative_file_paths'),
     (lambda i: i['topics_with_message_count'][0]['topic_metadata']['offered_qos_profiles'][0]
      .update(reliability=1), 'reliability: expected str'),
+    (lambda i: i['topics_with_message_count'][0]['topic_metadata']
+     .update(type_description_hash='sha256:00'), 'type_description_hash'),
 ])
-def test_malformed_metadata_yaml_is_rejected_naming_the_field(tmp_path, episode_factory, edit, message):
+def test_malformed_metadata_yaml_is_rejected_naming_the_field(tmp_path, episode_factory, edit,
+                                                              message):
     store = EpisodeStore(str(tmp_path), mode='w')
     store.add_episode(episode_factory('e', steps=4))
     bag = os.path.dirname(store.path_of('e'))
@@ -144,7 +165,8 @@ def test_partial_bag_is_quarantined_and_its_directory_removed(tmp_path):
     assert [os.path.basename(p) for p in again.quarantined] == ['cut.mcap.partial']
     assert not os.path.exists(bag)
     row = again.catalog.get('cut')
-    assert row.status == 'quarantined' and row.path == os.path.join('quarantine', 'cut.mcap.partial')
+    assert row.status == 'quarantined'
+    assert row.path == os.path.join('quarantine', 'cut.mcap.partial')
     again.close()
 
 
@@ -218,3 +240,56 @@ def test_migrate_refuses_a_missing_store_and_a_held_lock(tmp_path, capsys):
     assert migrate_main(['--root', str(tmp_path)]) == 1
     assert 'stop the recorder' in capsys.readouterr().err
     holder.close()
+
+
+def test_migrate_adds_type_hashes_to_bags_written_without_them(tmp_path, episode_factory, capsys):
+    """Bags written before type hashes: metadata.yaml rewritten from the recorded schemas."""
+    root = str(tmp_path)
+    store = EpisodeStore(root, mode='w')
+    store.add_episode(episode_factory('h0', steps=5))
+    bag = os.path.dirname(store.path_of('h0'))
+    mcap = store.path_of('h0')
+    store.close()
+    digest = sha256_file(mcap)
+    path = os.path.join(bag, 'metadata.yaml')
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    hashes = {}
+    for t in doc['rosbag2_bagfile_information']['topics_with_message_count']:
+        hashes[t['topic_metadata']['name']] = t['topic_metadata']['type_description_hash']
+        t['topic_metadata']['type_description_hash'] = ''
+    with open(path, 'w') as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+
+    assert migrate_main(['--root', root]) == 0
+    assert '1 metadata.yaml files rewritten with type hashes' in capsys.readouterr().out
+    info = read_bag_metadata(bag)
+    assert {t['topic_metadata']['name']: t['topic_metadata']['type_description_hash']
+            for t in info['topics_with_message_count']} == hashes
+    assert all(h.startswith('RIHS01_') for h in hashes.values())
+    assert sha256_file(mcap) == digest
+    assert migrate_main(['--root', root]) == 0
+    assert 'rewritten' not in capsys.readouterr().out
+
+
+def test_type_hash_of_a_channel_without_one_comes_from_its_schema(tmp_path):
+    """MCAPs written before channels carried ``topic_type_hash`` (or by other tools)."""
+    path = str(tmp_path / 'x_0.mcap')
+    with open(path, 'wb') as f:
+        writer = Writer(f)
+        writer.start(profile='ros2', library='test')
+        schema = writer.register_schema('std_msgs/msg/Header', 'ros2msg',
+                                        message_definition('std_msgs/msg/Header').encode())
+        other = writer.register_schema('x/msg/Opaque', 'jsonschema', b'{}')
+        header = writer.register_channel('/h', 'cdr', schema)
+        opaque = writer.register_channel('/o', 'json', other)
+        writer.add_message(header, log_time=1, publish_time=1,
+                           data=encode('std_msgs/msg/Header', {'stamp': {'sec': 1, 'nanosec': 2},
+                                                               'frame_id': 'f'}))
+        writer.add_message(opaque, log_time=2, publish_time=2, data=b'{}')
+        writer.finish()
+    write_bag_metadata(str(tmp_path), 'x_0.mcap')
+    info = read_bag_metadata(str(tmp_path))
+    hashes = {t['topic_metadata']['name']: t['topic_metadata']['type_description_hash']
+              for t in info['topics_with_message_count']}
+    assert hashes == {'/h': _generated_hash('std_msgs/msg/Header'), '/o': ''}

@@ -33,7 +33,7 @@ import pytest
 from aloe_ros.learning.episode import (OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT,
                                        SOURCE_HUMAN, SOURCE_POLICY)
 from aloe_ros.storage import EpisodeStore, make_episode
-from aloe_ros.storage.convert import JOINT_NAMES_14
+from aloe_ros.storage.convert import EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14
 from aloe_ros.storage.export import main as export_main
 from aloe_ros.storage.lerobot import (LeRobotFormatError, decode_video, export_lerobot,
                                       import_lerobot, import_main)
@@ -159,8 +159,8 @@ def test_export_writes_the_v3_layout(exported):
 def test_videos_decode_to_every_frame(exported):
     out, eps, _report = exported
     for cam in ('cam_high', 'cam_left_wrist'):
-        frames = decode_video(os.path.join(out,
-                                           f'videos/observation.images.{cam}/chunk-000/file-000.mp4'))
+        frames = decode_video(os.path.join(
+            out, f'videos/observation.images.{cam}/chunk-000/file-000.mp4'))
         expected = np.concatenate([e.images[cam] for e in eps])
         assert frames.shape == expected.shape
         err = np.abs(frames.astype(int) - expected.astype(int))
@@ -256,3 +256,124 @@ def test_import_rejects_other_versions(exported, tmp_path):
         import_lerobot(str(tmp_path), store, progress=False)
     assert store.records() == []
     store.close()
+
+
+NATIVE_H, NATIVE_W = 48, 64
+
+
+def native_frame(k, offset=0):
+    """A smooth full-size frame whose brightness names camera frame ``k``."""
+    y, x = np.mgrid[0:NATIVE_H, 0:NATIVE_W]
+    frame = np.empty((NATIVE_H, NATIVE_W, 3), np.uint8)
+    for c in range(3):
+        frame[:, :, c] = np.clip(20 + x + y // 2 + 12 * k + 30 * c + offset, 0, 255)
+    return frame
+
+
+def record_with_native_cameras(root, steps=20, dropped=(), compressed_cam='cam_left_wrist'):
+    """Record an episode as the recorder does: 50 Hz steps, 25 Hz cameras on their own topics.
+
+    The observation of step t holds camera frame t // 2 downscaled to 16x24 and stamped with
+    that frame's stamp; ``cam_high`` is a raw Image topic, ``compressed_cam`` a PNG
+    CompressedImage one. Frames in ``dropped`` were used by an observation but never reached
+    the recorder (the export then takes the frame before).
+    """
+    import cv2
+
+    from aloe_ros.storage.camera_frames import COMPRESSED_TYPE, IMAGE_TYPE, transcode
+    from aloe_ros.storage.convert import header, image_message, split_proprio
+    from aloe_ros.storage.episode_file import encode
+    store = EpisodeStore(root, mode='w')
+    start, dt = 1_000_000_000, 20_000_000
+    rec = store.begin_episode('handover', 'hand the cube over', 0, 'nat0', start * 1e-9)
+    topics = {'cam_high': ('/cam_high/image_raw', IMAGE_TYPE)}
+    if compressed_cam:
+        topics[compressed_cam] = (f'/{compressed_cam}/image_raw/compressed', COMPRESSED_TYPE)
+    for cam, (topic, kind) in topics.items():
+        rec.add_topic(topic, kind, 2, 2, 5)
+    event = {'header': header(start), 'episode_id': 'nat0', 'event': EVENT_STARTED, 'outcome': 0,
+             'terminated': False, 'truncated': False, 'task': 'handover',
+             'task_instruction': 'hand the cube over', 'policy_version': 1, 'seed': 0}
+    rec.write('/aloe/episode_event', event, start)
+    rng = np.random.default_rng(0)
+    cams = ['cam_high', 'cam_left_wrist']
+    for t in range(steps):
+        t_ns = start + t * dt
+        k = t // 2
+        frame_ns = start + k * 2 * dt
+        if t % 2 == 0 and k not in dropped:
+            for cam, (topic, kind) in topics.items():
+                msg = image_message(native_frame(k, 5 * cams.index(cam)), frame_ns,
+                                    f'{cam}_optical_frame')
+                data = encode(IMAGE_TYPE, msg)
+                rec.write(topic, transcode(data, 'png') if kind == COMPRESSED_TYPE else data,
+                          frame_ns)
+        small = {c: cv2.resize(native_frame(k, 5 * cams.index(c)), (W, H)) for c in cams}
+        pos, grip = split_proprio(rng.normal(size=14))
+        obs = {'header': header(t_ns, 'world'), 'camera_names': cams,
+               'images': [image_message(small[c], frame_ns, f'{c}_optical_frame') for c in cams],
+               'joint_names': [], 'position': pos.tolist(), 'velocity': [],
+               'gripper': grip.tolist(), 'task_instruction': 'hand the cube over',
+               'max_input_age': 0.0, 'stale': False}
+        rec.write('/aloe/observation', obs, t_ns)
+        step = {'header': header(t_ns), 'episode_id': 'nat0', 'step_index': t, 'source': 0,
+                'policy_version': 1, 'chunk_id': 0, 'index_in_chunk': t, 'intervention': False,
+                'joint_names': list(JOINT_NAMES_14), 'action': rng.normal(size=14).tolist(),
+                'observed_position': rng.normal(size=14).tolist()}
+        rec.write('/aloe/executed_step', step, t_ns)
+    end = start + steps * dt
+    rec.write('/aloe/episode_event', dict(event, header=header(end), event=EVENT_ENDED,
+                                          outcome=OUTCOME_SUCCESS, terminated=True), end)
+    rec.close(OUTCOME_SUCCESS, 'test')
+    return store
+
+
+@pytest.mark.parametrize('dropped', [(), (3,)])
+def test_export_takes_the_native_camera_frames_when_recorded(tmp_path, dropped):
+    """Each step's video frame is the full-size camera frame its observation was made from."""
+    store = record_with_native_cameras(str(tmp_path / 'store'), dropped=dropped)
+    out = str(tmp_path / 'ds')
+    report = export_lerobot(store, out, progress=False)
+    store.close()
+    assert report.image_sources == {
+        'observation.images.cam_high': '/cam_high/image_raw',
+        'observation.images.cam_left_wrist': '/cam_left_wrist/image_raw/compressed'}
+    with open(os.path.join(out, 'meta', 'info.json')) as f:
+        info = json.load(f)
+    for c, cam in enumerate(('cam_high', 'cam_left_wrist')):
+        key = f'observation.images.{cam}'
+        assert info['features'][key]['shape'] == [NATIVE_H, NATIVE_W, 3]
+        assert info['features'][key]['info']['video.height'] == NATIVE_H
+        frames = decode_video(os.path.join(out, f'videos/{key}/chunk-000/file-000.mp4'))
+        assert frames.shape == (20, NATIVE_H, NATIVE_W, 3)
+        source = [t // 2 if t // 2 not in dropped else t // 2 - 1 for t in range(20)]
+        expected = np.stack([native_frame(k, 5 * c) for k in source])
+        err = np.abs(frames.astype(int) - expected.astype(int))
+        assert err.mean() < 3, (cam, err.mean())
+        # Frames differ by 12 grey levels per camera frame: the right one is nearest.
+        for t in range(20):
+            dist = [np.abs(frames[t].astype(int) - native_frame(k, 5 * c).astype(int)).mean()
+                    for k in range(10)]
+            assert int(np.argmin(dist)) == source[t], (cam, t, dist)
+    with open(os.path.join(out, 'meta', 'stats.json')) as f:
+        stats = json.load(f)
+    assert np.array(stats['observation.images.cam_high']['mean']).shape == (3, 1, 1)
+
+
+def test_export_images_model_and_native_modes(tmp_path, capsys):
+    store = record_with_native_cameras(str(tmp_path / 'store'), compressed_cam='')
+    model = export_lerobot(store, str(tmp_path / 'm'), progress=False, images='model')
+    assert model.image_sizes == {'observation.images.cam_high': (W, H),
+                                 'observation.images.cam_left_wrist': (W, H)}
+    auto = export_lerobot(store, str(tmp_path / 'a'), progress=False)
+    assert auto.image_sources == {'observation.images.cam_high': '/cam_high/image_raw',
+                                  'observation.images.cam_left_wrist': 'observation'}
+    assert auto.image_sizes['observation.images.cam_high'] == (NATIVE_W, NATIVE_H)
+    with pytest.raises(ValueError, match=r"no native topic for cameras \['cam_left_wrist'\]"):
+        export_lerobot(store, str(tmp_path / 'n'), progress=False, images='native')
+    assert not os.path.exists(str(tmp_path / 'n'))
+    store.close()
+    assert export_main(['--root', str(tmp_path / 'store'), '--out', str(tmp_path / 'c'),
+                        '--format', 'lerobot', '--images', 'model']) == 0
+    out = capsys.readouterr().out
+    assert f'observation.images.cam_high: {W}x{H} from observation' in out

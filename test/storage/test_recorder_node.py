@@ -34,8 +34,9 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-from aloe_ros.learning.episode import (OUTCOME_ABORTED, OUTCOME_FAILURE, OUTCOME_SUCCESS,  # noqa: E402
-                                       OUTCOME_TIMEOUT, SOURCE_HUMAN, SOURCE_POLICY)
+from aloe_ros.learning.episode import (  # noqa: E402
+    OUTCOME_ABORTED, OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_TIMEOUT, SOURCE_HUMAN,
+    SOURCE_POLICY)
 from aloe_ros.storage import EpisodeStore  # noqa: E402
 from aloe_ros.storage.convert import proprio_from  # noqa: E402
 from aloe_ros.storage.episode_file import read_partial  # noqa: E402

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The recorder keeps the station's topics: raw or transcoded cameras, compressed cameras, joint states."""
+"""The recorder keeps the station's topics: raw, transcoded or compressed cameras, joint states."""
 
 import os
 import random

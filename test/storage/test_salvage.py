@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Flushed episode files survive a killed writer; salvage makes them truncated episodes (no ROS)."""
+"""Flushed episode files survive a killed writer; salvage makes them truncated episodes."""
 
 import os
 import re
@@ -34,7 +34,7 @@ def _step(episode_id, k):
 
 
 def _record_then_die(root, flushed, unflushed):
-    """Write ``flushed`` steps and flush, then ``unflushed`` more; copy the partial as a kill leaves it."""
+    """Write ``flushed`` steps, flush, write ``unflushed`` more; copy the partial a kill leaves."""
     store = EpisodeStore(root, mode='w')
     rec = store.begin_episode('handover', 'hand it over', 7)
     rec.write(EVENT_TOPIC, {'episode_id': rec.episode_id, 'event': 0, 'task': 'handover'}, 1)

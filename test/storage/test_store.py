@@ -53,7 +53,8 @@ def test_round_trip_python_episode(tmp_path, episode_factory):
     assert rec.num_human_steps == 5 and rec.num_policy_steps == 10 and rec.num_interventions == 1
     assert rec.policy_versions == [1, 2] and rec.episode_return == pytest.approx(1.0)
     assert rec.path.startswith('episodes/') and rec.path.endswith('ep-a/ep-a_0.mcap')
-    assert rec.uri.endswith('/ep-a') and os.path.isfile(rec.uri[len('file://'):] + '/metadata.yaml')
+    assert rec.uri.endswith('/ep-a')
+    assert os.path.isfile(rec.uri[len('file://'):] + '/metadata.yaml')
     assert os.path.getsize(store.path_of('ep-a')) == rec.size_bytes
     back = store.load_episode('ep-a')
     assert_same(ep, back)
@@ -166,7 +167,8 @@ def test_catalog_queries(tmp_path, episode_factory):
     assert [r.episode_id for r in cat.query(since=1500.0, limit=1)] == ['b']
     assert cat.query(task='other') == []
     stats = cat.stats()
-    assert stats['episodes'] == 3 and stats['by_outcome'] == {OUTCOME_SUCCESS: 2, OUTCOME_FAILURE: 1}
+    assert stats['episodes'] == 3
+    assert stats['by_outcome'] == {OUTCOME_SUCCESS: 2, OUTCOME_FAILURE: 1}
     assert stats['steps'] == 36 and stats['human_steps'] == 8
     assert cat.integrity_ok()
 
@@ -239,8 +241,8 @@ def test_proprio_layout_and_image_decoding():
         'height': 2, 'width': 2, 'encoding': 'bgr8', 'step': 8,
         'data': bytes([1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0])}))
     arr = image_to_array(img)
-    assert arr.shape == (2, 2, 3) and arr[0,
-                                          0].tolist() == [3, 2, 1] and arr[1, 1].tolist() == [12, 11, 10]
+    assert arr.shape == (2, 2, 3)
+    assert arr[0, 0].tolist() == [3, 2, 1] and arr[1, 1].tolist() == [12, 11, 10]
 
 
 def test_schema_text_is_rosbag2_concatenation():

@@ -78,7 +78,7 @@ def split_target(tokens):
 
 
 def find_launch_file(resolver, package, name):
-    """Find launch file name in the package's share dir (``launch/`` first, then anywhere below)."""
+    """Find launch file name in the package's share dir (``launch/`` first, then anywhere)."""
     share = resolver.share_dir(package)
     direct = os.path.join(share, 'launch', name)
     if os.path.isfile(direct):

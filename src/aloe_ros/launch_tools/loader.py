@@ -365,7 +365,8 @@ def _bool_attr(body, key, tag, ctx, default):
 
 def _do_push_ns(body, ctx):
     pushed = ctx.text(body, 'namespace', 'push-ros-namespace')
-    ctx.configs[NAMESPACE_CONFIG] = _absolute(_prefix_ns(ctx.configs.get(NAMESPACE_CONFIG), pushed))
+    ctx.configs[NAMESPACE_CONFIG] = _absolute(_prefix_ns(ctx.configs.get(NAMESPACE_CONFIG),
+                                                         pushed))
 
 
 def _prefix_ns(base, ns):

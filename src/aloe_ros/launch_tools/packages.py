@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Find packages and executables the way ``ros2 run`` / ``$(find-pkg-share)`` do, without ament_index.
+"""Find packages and executables as ``ros2 run`` / ``$(find-pkg-share)`` do, without ament_index.
 
 A package ``pkg`` is installed in prefix ``P`` (one entry of AMENT_PREFIX_PATH, first wins) when
 ``P/share/ament_index/resource_index/packages/pkg`` exists; its share dir is ``P/share/pkg`` and
@@ -37,7 +37,7 @@ class PackageResolver:
     """Resolve package share dirs, prefixes and executables."""
 
     def __init__(self, ament_prefix_path=None, source_trees=None):
-        """Use the given AMENT_PREFIX_PATH (default: the environment's) and explicit source trees."""
+        """Use the given AMENT_PREFIX_PATH (default: the environment's) and source trees."""
         if ament_prefix_path is None:
             ament_prefix_path = os.environ.get('AMENT_PREFIX_PATH', '')
         self.prefixes = [p for p in ament_prefix_path.split(os.pathsep) if p]
@@ -121,7 +121,7 @@ class PackageResolver:
         return {'PYTHONPATH': src + (os.pathsep + old if old else '')}
 
     def console_scripts(self, package):
-        """Return {name: (module, function)} from the CONSOLE_SCRIPTS list or entry_points of setup.py."""
+        """Return {name: (module, function)} from setup.py's CONSOLE_SCRIPTS or entry_points."""
         if package not in self._scripts:
             setup_py = os.path.join(self.source_trees[package], 'setup.py')
             self._scripts[package] = _read_console_scripts(setup_py)

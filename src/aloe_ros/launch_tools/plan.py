@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The resolved launch plan: what processes to start, with which parameters, remaps and environment."""
+"""The resolved launch plan: the processes to start, with their parameters, remaps, environment."""
 
 from dataclasses import dataclass, field
 import os

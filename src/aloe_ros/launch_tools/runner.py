@@ -81,8 +81,8 @@ class LaunchRunner:
         self._params_dir = None
         for spec in plan.processes:
             if spec.kind == 'node':
-                argv = spec.command(resolver.executable(spec.package, spec.executable, spec.source),
-                                    self._write_inline_parameters(spec))
+                exe = resolver.executable(spec.package, spec.executable, spec.source)
+                argv = spec.command(exe, self._write_inline_parameters(spec))
                 extra_env = resolver.source_env(spec.package)
             else:
                 argv = spec.command()
@@ -256,7 +256,7 @@ class LaunchRunner:
                     child.reader.join(timeout=1.0)
 
     def _kill_group_leftovers(self, pgid):
-        """SIGKILL processes still in a child's group after its leader exited (stray grandchildren)."""
+        """SIGKILL what is left in a child's group after its leader exited (grandchildren)."""
         for pid in _group_members(pgid):
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -330,7 +330,8 @@ def _anon(args, need, context):
     need(1, 1)
     key = 'anon' + args[0]
     if key not in context.configs:
-        raw = f'{args[0]}_{socket.gethostname()}_{os.getpid()}_{int.from_bytes(os.urandom(7), "big")}'
+        salt = int.from_bytes(os.urandom(7), 'big')
+        raw = f'{args[0]}_{socket.gethostname()}_{os.getpid()}_{salt}'
         context.configs[key] = raw.replace('.', '_').replace('-', '_').replace(':', '_')
     return context.configs[key]
 
@@ -401,7 +402,7 @@ def condition(value, path, what):
 
 
 def typed_bool(text, path, what):
-    """Coerce substitution text to bool with YAML rules ('1'/'0' too), as Jazzy's typed substitution."""
+    """Coerce substitution text to bool by YAML rules ('1'/'0' too), as Jazzy's typed ones do."""
     mapped = {'1': 'true', '0': 'false'}.get(text, text)
     try:
         value = yaml.safe_load(mapped) if mapped else None

@@ -137,8 +137,9 @@ class _LenientResolver:
 
     def prefix(self, package, path=None):
         """Return the real prefix or a placeholder."""
-        return self._real.prefix(package,
-                                 path) if self._real.has_package(package) else f'<{package}-prefix>'
+        if self._real.has_package(package):
+            return self._real.prefix(package, path)
+        return f'<{package}-prefix>'
 
     def share_dir(self, package, path=None):
         """Return the real share dir or a placeholder."""

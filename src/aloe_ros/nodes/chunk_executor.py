@@ -436,7 +436,8 @@ class ChunkExecutorNode(Node):
             self._apply_episode_event(msg)
 
     def _apply_episode_event(self, msg: EpisodeEvent) -> None:
-        if msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id and msg.episode_id != self.episode_id:
+        if (msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id
+                and msg.episode_id != self.episode_id):
             if self.episode_id and not self.episode_ended:
                 self.diag.count('episode_events_rejected')
                 self.once.report(f'episode_event:{msg.episode_id}',

@@ -70,14 +70,14 @@ DIAGNOSTICS = COMMANDS
 
 
 def reliable(depth: int) -> QoSProfile:
-    """Return a reliable, volatile profile with the given depth (e.g. executed steps, depth 200)."""
+    """Return a reliable, volatile profile of the given depth (e.g. executed steps, depth 200)."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
 
 
 def latched(depth: int = 1) -> QoSProfile:
-    """Return a reliable, transient-local profile with the given depth (e.g. policy updates, depth 1)."""
+    """Return a reliable, transient-local profile of the given depth (e.g. policy updates: 1)."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -174,7 +174,7 @@ class ParamSpec:
         return desc
 
     def validate(self, value: Any, values: Optional[Dict[str, Any]] = None) -> Any:
-        """Return ``value`` normalised (lists, floats) or raise ConfigError saying what is wrong."""
+        """Return ``value`` normalised (lists, floats) or raise ConfigError saying why."""
         kind = self.resolved_kind()
         if value is None:
             if kind.endswith('_array'):
@@ -306,7 +306,7 @@ def differs_from_default(value: Any, default: Any) -> bool:
 
 
 class OncePerCause:
-    """Report each failure cause once until it clears, and never more than ``burst`` per ``window``.
+    """Report each failure cause once until it clears, never more than ``burst`` per ``window``.
 
     ``report(cause, message)`` logs (and calls ``on_event``) only when ``cause`` was not already
     active; ``clear(cause, message)`` logs the recovery once. Input that alternates between bad and
@@ -368,7 +368,7 @@ class OncePerCause:
             return True
 
     def emit(self, key: str, level: str, message: str) -> bool:
-        """Send ``message`` unless ``key`` is over its budget (then hold it); return True if sent."""
+        """Send ``message`` unless ``key`` is over budget (then hold it); return True if sent."""
         with self._lock:
             now = self._clock()
             self.flush(now)
@@ -401,7 +401,8 @@ class OncePerCause:
             # The held report was itself one of the suppressed ones; the latest one is sent now.
             others = held[2] - 1 if held[1] == message and held[0] == level else held[2]
             if others > 0:
-                message = f'{message} ({others} more reports of this suppressed in {self._window:g} s)'
+                message = (f'{message} ({others} more reports of this suppressed in '
+                           f'{self._window:g} s)')
         self._sent.setdefault(key, []).append(now)
         self._log(level, message)
         if self._on_event is not None:
@@ -506,7 +507,7 @@ class DiagnosticsPublisher:
 
 
 def diagnostic_values(msg: DiagnosticArray, name_contains: str) -> Dict[str, str]:
-    """Return the key/values of the first status in ``msg`` whose name contains ``name_contains``."""
+    """Return the key/values of the first status in ``msg`` whose name has ``name_contains``."""
     for status in msg.status:
         if name_contains in status.name:
             return {kv.key: kv.value for kv in status.values}
@@ -584,7 +585,7 @@ class ClockGuard:
         return self.REJECT, reason
 
     def recovered(self, wall: float) -> bool:
-        """Return True once (and clear ``faulty``) when the clock was sane for ``recover_after`` s."""
+        """Return True once (clearing ``faulty``) when the clock was sane ``recover_after`` s."""
         if self.faulty and wall - self._last_bad_wall >= self.recover_after:
             self.faulty = False
             return True
@@ -688,7 +689,8 @@ def _spin(node: Node, threads: int) -> int:
     """Spin ``node`` until shutdown; survive callback exceptions (see ``run_node``)."""
     import traceback
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
-    executor = MultiThreadedExecutor(num_threads=threads) if threads > 0 else SingleThreadedExecutor()
+    executor = (MultiThreadedExecutor(num_threads=threads) if threads > 0
+                else SingleThreadedExecutor())
     executor.add_node(node)
     errors = OncePerCause(node.get_logger(), window=10.0, burst=5)
     node.callback_errors = 0

@@ -124,7 +124,7 @@ PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARA
 
 
 def metrics_to_msgs(metrics: Dict[str, float]):
-    """Return a list of aloe_msgs/Metric from a dict (non-finite values kept: they are diagnostic)."""
+    """Return a list of aloe_msgs/Metric from a dict (non-finite values kept: they diagnose)."""
     return [Metric(name=str(k), value=float(v)) for k, v in sorted(metrics.items())]
 
 
@@ -253,7 +253,7 @@ class LearnerNode(Node):
     # ------------------------------------------------------------------ training
 
     def _announce_existing(self) -> None:
-        """Re-announce the newest exported actor after a restart (the policy may have restarted too)."""
+        """Re-announce the newest exported actor after a restart (the policy may restart too)."""
         from aloe_ros.learning.checkpoint import actor_filename, sha256_file
         path = os.path.join(self.cfg['weights_dir'], actor_filename(self.trainer.version))
         if os.path.exists(path):
@@ -342,8 +342,8 @@ class LearnerNode(Node):
         actor = goal.actor_steps or self.cfg['actor_steps']
 
         def feedback(phase, step, total, metrics):
-            handle.publish_feedback(TrainIteration.Feedback(phase=phase, step=step, total_steps=total,
-                                                            metrics=metrics_to_msgs(metrics)))
+            handle.publish_feedback(TrainIteration.Feedback(
+                phase=phase, step=step, total_steps=total, metrics=metrics_to_msgs(metrics)))
         result = TrainIteration.Result()
         with self._iteration_lock:
             try:
@@ -418,7 +418,8 @@ class LearnerNode(Node):
                                 "joint limits "
                                 'were clipped into them (as the executor would) before evaluation')
         response.q_heads = [float(v) for v in out['q_heads']]
-        response.q, response.v, response.advantage = float(out['q']), float(out['v']), float(out['adv'])
+        response.q, response.v = float(out['q']), float(out['v'])
+        response.advantage = float(out['adv'])
         return response
 
     def _on_observation(self, msg: Observation) -> None:

@@ -111,7 +111,7 @@ PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARA
 
 
 def uri_to_path(uri: str) -> str:
-    """Return the local path of a ``file://`` uri or plain absolute path; raise ValueError otherwise."""
+    """Return the local path of a ``file://`` uri or an absolute path; ValueError otherwise."""
     if uri.startswith('file://'):
         parsed = urlparse(uri)
         if parsed.netloc not in ('', 'localhost'):
@@ -126,7 +126,7 @@ def uri_to_path(uri: str) -> str:
 
 
 def check_inside(path: str, allowed_dir: str) -> str:
-    """Return the real path of ``path`` if it lies inside ``allowed_dir``; raise PermissionError otherwise."""
+    """Return the real path of ``path`` if inside ``allowed_dir``; PermissionError otherwise."""
     real = os.path.realpath(path)
     root = os.path.realpath(allowed_dir)
     if os.path.commonpath([real, root]) != root or real == root:
@@ -341,7 +341,7 @@ class PolicyNode(Node):
                                'chunk')
 
     def _on_load_service(self, request: LoadPolicy.Request, response: LoadPolicy.Response):
-        """Verify and load synchronously in the service thread; the swap happens at the next chunk."""
+        """Verify and load synchronously in the service thread; the swap is at the next chunk."""
         try:
             if request.version <= self._newest_known_version():
                 raise ValueError(f'version {request.version} is not newer than '
@@ -393,7 +393,7 @@ class PolicyNode(Node):
         self._intervening = bool(msg.active)
 
     def _on_watchdog(self) -> None:
-        """Swap in pending weights while no chunk is planned; report a due re-plan with no observation."""
+        """Swap in pending weights while no chunk is planned; report a due re-plan with no obs."""
         with self._plan_lock:
             self._swap_pending()
             now = self._now()

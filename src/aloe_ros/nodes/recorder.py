@@ -221,7 +221,8 @@ class RecorderNode(Node):
                                  outcome=OUTCOME_ABORTED, terminated=False, truncated=True)
             ended.header.stamp = self.get_clock().now().to_msg()
             self._event_pub.publish(ended)
-        self._summary_pub = self.create_publisher(EpisodeSummary, '/aloe/episode_summary', COMMANDS)
+        self._summary_pub = self.create_publisher(EpisodeSummary, '/aloe/episode_summary',
+                                                  COMMANDS)
         self._subs = []
         for topic, (cls, qos) in RECORDED.items():
             self._subs.append(self.create_subscription(
@@ -234,7 +235,8 @@ class RecorderNode(Node):
             for topic in self.params['camera_topics']:
                 if mode == 'keep':
                     callback = self._recorder_for(topic)
-                    self._station_topics[topic] = (IMAGE_TYPE, BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
+                    self._station_topics[topic] = (IMAGE_TYPE, BEST_EFFORT, VOLATILE,
+                                                   CAMERA_QOS.depth)
                 else:
                     callback = self._transcoder_for(topic, mode)
                     self._station_topics[compressed_topic(topic)] = (
@@ -321,7 +323,8 @@ class RecorderNode(Node):
         except Exception as exc:
             self.store.abandon_recording()
             res.success = False
-            res.message = f'cannot write episode {rec.episode_id}: {exc}; abandoned (quarantined on restart)'
+            res.message = (f'cannot write episode {rec.episode_id}: {exc}; abandoned (quarantined '
+                           'on restart)')
             self.diag.count('write_errors')
             self.get_logger().error(f'StartEpisode failed: {res.message}')
             return res
@@ -340,7 +343,8 @@ class RecorderNode(Node):
             return res
         if req.outcome not in OUTCOME_NAMES or req.outcome == 0:
             res.success = False
-            res.message = f'unknown outcome {req.outcome} (1 success, 2 failure, 3 aborted, 4 timeout)'
+            res.message = (f'unknown outcome {req.outcome} (1 success, 2 failure, 3 aborted, '
+                           '4 timeout)')
             self._reject(f'EndEpisode refused: {res.message}; episode stays open')
             return res
         record = self.end_episode(int(req.outcome), req.reason)
@@ -485,7 +489,7 @@ class RecorderNode(Node):
         self.diag.set('tf_recorded', True)
 
     def _static_tf_recorder(self, record):
-        """Keep every /tf_static message: latched transforms arrive once, every episode needs them."""
+        """Keep every /tf_static message: latched transforms come once; each episode needs them."""
         def callback(data: bytes) -> None:
             self._tf_static.append(bytes(data))
             record(data)

@@ -130,8 +130,9 @@ class SimNode(Node):
         self._t_offset = 0.0
         self._last_accepted: Dict[str, np.ndarray] = {}   # last accepted target per arm
         self._load(self.p['task'], self._take_seed(-1))
-        self.pub_side = {s: self.create_publisher(JointState, f'/follower_{s}/joint_states', SENSOR_DATA)
-                         for s in robot.SIDES}
+        self.pub_side = {
+            s: self.create_publisher(JointState, f'/follower_{s}/joint_states', SENSOR_DATA)
+            for s in robot.SIDES}
         self.pub_joints = self.create_publisher(JointState, '/joint_states', reliable(10))
         self.pub_images = {c: self.create_publisher(Image, f'/{c}/image_raw', SENSOR_DATA)
                            for c in self.p['cameras']}
@@ -254,9 +255,10 @@ class SimNode(Node):
             self.log_once.clear(cause, f'{side} arm: commands accepted again')
 
     def _synced(self, side: str, first: np.ndarray, last: np.ndarray) -> bool:
-        """After a reset: ignore the arm's pre-reset target, repeated, until a new command arrives."""
+        """After a reset: ignore the arm's pre-reset target, repeated, until a new one comes."""
         stale = self._stale_after_reset.get(side)
-        if stale is not None and float(np.max(np.abs(np.asarray(first, dtype=np.float64) - stale))) < 1e-6:
+        if stale is not None and float(np.max(np.abs(
+                np.asarray(first, dtype=np.float64) - stale))) < 1e-6:
             self.diag.count('ignored_after_reset')
             self.log_once.report(f'{side}:after_reset',
                                  f'{side} arm: ignoring its pre-reset target, '
@@ -284,8 +286,9 @@ class SimNode(Node):
         points = [(p.time_from_start.sec + p.time_from_start.nanosec * 1e-9, list(p.positions))
                   for p in msg.points]
         try:
-            player = TrajectoryPlayer.from_points(side, self.env.data.time, self.target[7 * i:7 * i + 7],
-                                                  list(msg.joint_names), points, self.p['limit_tolerance'])
+            player = TrajectoryPlayer.from_points(
+                side, self.env.data.time, self.target[7 * i:7 * i + 7], list(msg.joint_names),
+                points, self.p['limit_tolerance'])
         except CommandRejected as exc:
             self._reject(side, exc)
             return
@@ -326,7 +329,8 @@ class SimNode(Node):
             self.diag.count('control_steps')
             self._publish_state()
         rate = self.p['camera_rate_hz']
-        if n > 0 and rate > 0.0 and self.pub_images and env.data.time + 1e-9 >= self._next_image_time:
+        due = env.data.time + 1e-9 >= self._next_image_time
+        if n > 0 and rate > 0.0 and self.pub_images and due:
             self._next_image_time = max(self._next_image_time + 1.0 / rate, env.data.time)
             self._publish_images()
 

@@ -51,7 +51,7 @@ class SimOperatorBridge:
 
     def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None,
                  lead_tolerance: float = 0.5):
-        """Attach to ``node`` (the sim node); ``buttons`` = Joy indices (takeover, success, failure).
+        """Attach to ``node`` (the sim node); ``buttons``: Joy takeover, success, failure indices.
 
         ``lead_tolerance`` [rad]: how far the operator's leader arms may run ahead of the follower.
         A command needs a few ticks to go leader -> teleop -> executor -> robot. An expert that
@@ -74,8 +74,9 @@ class SimOperatorBridge:
         # operator hands back less eagerly than the in-process default and, after two takeovers,
         # finishes the episode itself (its success label is what gives the critic a reward).
         self.cfg = cfg or OperatorConfig(max_steps=2 ** 31, max_takeovers=2, min_takeover_steps=40)
-        self.leader_pubs = {s: node.create_publisher(JointState, f'/teleop/leader_{s}/joint_states',
-                                                     SENSOR_DATA) for s in robot.SIDES}
+        self.leader_pubs = {
+            s: node.create_publisher(JointState, f'/teleop/leader_{s}/joint_states', SENSOR_DATA)
+            for s in robot.SIDES}
         self.joy_pub = node.create_publisher(Joy, '/teleop/joy', reliable(10))
         node.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_event, latched(10))
         # Like a human looking at the intervention indicator: press takeover only when the teleop
@@ -146,7 +147,8 @@ class SimOperatorBridge:
         if want_control and not self.in_control:
             self.takeovers += 1
             self.node.get_logger().info(f'sim operator takes over: {decision.reason}')
-        elif self.in_control and not want_control and decision is not None and decision.end is None:
+        elif (self.in_control and not want_control and decision is not None
+              and decision.end is None):
             self.node.get_logger().info(f'sim operator hands back: {decision.reason}')
         self.in_control = want_control
         # Leader arms: at the follower's pose unless driving (no jump at takeover), always

@@ -170,7 +170,8 @@ class ProbeNode(Node):
         self._pubs = {}
         for name in MSG_TYPES:
             cls = _msg_cls(name)
-            self._pubs[name] = self.create_publisher(cls, f'/aloe_smoke/msg/{name}', RELIABLE_LATCHED)
+            self._pubs[name] = self.create_publisher(cls, f'/aloe_smoke/msg/{name}',
+                                                     RELIABLE_LATCHED)
             self._keep.append(self.create_subscription(
                 cls, f'/aloe_smoke/echo/{name}', lambda m, n=name, c=cls: self._on_echo(n, c, m),
                 RELIABLE_LATCHED))
@@ -212,7 +213,8 @@ def run_probe(timeout: float) -> int:
             continue
         future = client.call_async(sample_message(cls.Request, 3))
         _spin_until(executor, future.done, timeout)
-        if not future.done() or not messages_equal(future.result(), sample_message(cls.Response, 5)):
+        expected = sample_message(cls.Response, 5)
+        if not future.done() or not messages_equal(future.result(), expected):
             failures.append(f'srv {name}: wrong or no response')
     for name in ACTION_TYPES:
         cls = _action_cls(name)
@@ -221,8 +223,8 @@ def run_probe(timeout: float) -> int:
         if not client.wait_for_server(timeout_sec=timeout):
             failures.append(f'action {name}: no server')
             continue
-        goal_future = client.send_goal_async(sample_message(cls.Goal, 7),
-                                             feedback_callback=lambda f: feedback.append(f.feedback))
+        goal_future = client.send_goal_async(
+            sample_message(cls.Goal, 7), feedback_callback=lambda f: feedback.append(f.feedback))
         _spin_until(executor, goal_future.done, timeout)
         result_future = goal_future.result().get_result_async()
         _spin_until(executor, result_future.done, timeout)

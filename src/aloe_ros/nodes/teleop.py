@@ -170,7 +170,8 @@ class TeleopNode(Node):
         self._end_in_flight = False
         self._end_sent = -math.inf
         self.once = OncePerCause(self.get_logger())
-        self.intervention_pub = self.create_publisher(InterventionState, '/aloe/intervention', LATCHED)
+        self.intervention_pub = self.create_publisher(InterventionState, '/aloe/intervention',
+                                                      LATCHED)
         self.command_pub = self.create_publisher(JointState, '/aloe/teleop_command', COMMANDS)
         self.safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
         for arm, topic in zip(p['arms'], p['leader_topics']):
@@ -291,7 +292,8 @@ class TeleopNode(Node):
                                       'not recorded')
             return
         self.diag.count('end_episode_calls')
-        future = self.end_client.call_async(EndEpisode.Request(outcome=outcome, reason=f'operator: {name}'))
+        future = self.end_client.call_async(
+            EndEpisode.Request(outcome=outcome, reason=f'operator: {name}'))
         self._end_in_flight, self._end_sent = True, time.monotonic()
         future.add_done_callback(lambda f, n=name: self._on_end_done(f, n))
         self.get_logger().info(f'operator ended the episode: {name}')

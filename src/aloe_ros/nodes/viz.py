@@ -112,7 +112,8 @@ class VizNode(Node):
 
     def _publish(self) -> None:
         out = MarkerArray()
-        value = self._value if self._value is not None and self._value.chunk_id == self._chunk_id else None
+        current = self._value is not None and self._value.chunk_id == self._chunk_id
+        value = self._value if current else None
         color = advantage_color(value.advantage if value else None, self.cfg['advantage_scale'])
         if self._paths is not None:
             for i, (side, path) in enumerate(self._paths.items()):

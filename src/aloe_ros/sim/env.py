@@ -113,7 +113,7 @@ class BimanualEnv:
     # --- lifecycle -------------------------------------------------------------------------
 
     def reset(self, seed: Optional[int] = None) -> dict:
-        """Put the arms home and the objects at poses drawn from ``seed``; return the observation."""
+        """Put the arms home and the objects at poses drawn from ``seed``; return the obs."""
         if seed is not None:
             self.seed = int(seed)
         rng = np.random.default_rng(self.seed)
@@ -137,7 +137,7 @@ class BimanualEnv:
         return self.observe()
 
     def step(self, action) -> Tuple[dict, float, bool, bool, dict]:
-        """Apply ``action`` (14,) for one control period; return (obs, reward, terminated, truncated, info).
+        """Apply ``action`` (14,) for a control period; return obs, reward, done flags, info.
 
         Raises ValueError on a wrong length or NaN/Inf; out-of-limit values are clipped.
         """
@@ -294,7 +294,7 @@ class BimanualEnv:
         return False
 
     def object_in_zone(self, obj: str) -> bool:
-        """Return True when ``obj`` rests in its zone: centre inside the disc, on the table, untouched."""
+        """Return True when ``obj`` rests in its zone: centre in the disc, on the table, free."""
         spec = next(o for o in self.task.objects if o.name == obj)
         p = self.object_pos(obj)
         inside = np.linalg.norm(p[:2]

@@ -49,7 +49,7 @@ JOINT_STEP = 0.06
 
 @dataclass
 class ArmIntent:
-    """What one arm should do this step: tool goal (None: go home), closing axis, gripper, speed."""
+    """What one arm does this step: tool goal (None: go home), closing axis, gripper, speed."""
 
     pos: Optional[np.ndarray]
     axis: Optional[np.ndarray]
@@ -97,7 +97,7 @@ class ScriptedExpert:
         return np.clip(action, self.env.action_low, self.env.action_high)
 
     def plan_chunk(self, horizon: int) -> np.ndarray:
-        """Return the expert's next ``horizon`` actions (H, 14) by rolling the sim ahead and restoring it."""
+        """Return the expert's next ``horizon`` actions (H, 14): roll the sim ahead, restore it."""
         saved = self.env.get_state()
         cams = self.env.cameras
         self.env.cameras = ()
@@ -112,7 +112,7 @@ class ScriptedExpert:
         return out
 
     def phase(self) -> Tuple[int, float]:
-        """Return (phase index, distance to the phase's sub-goal in m); higher phase = further along."""
+        """Return (phase index, distance to its sub-goal in m); a higher phase is further along."""
         return self._phase_handover() if self.env.task.name == 'handover' else self._phase_sort()
 
     def progress(self) -> float:
@@ -123,7 +123,7 @@ class ScriptedExpert:
     # --- geometry helpers ------------------------------------------------------------------
 
     def _tool_rot(self, side: str, axis: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """Tool pointing down, fingers closing across ``axis``, turned the way the arm naturally faces."""
+        """Tool pointing down, fingers closing across ``axis``, turned the way the arm faces."""
         bx, by, _, _ = robot.ARM_BASES[side]
         psi = math.atan2(at[1] - by, at[0] - bx)
         natural_y = np.array([-math.sin(psi), math.cos(psi), 0.0])

@@ -50,12 +50,13 @@ class ArmIK:
         self._jacr = np.zeros((3, m.nv))
 
     def forward(self, qpos: np.ndarray, side: str, q_arm: Sequence[float]):
-        """Return the tool (position, rotation matrix) for arm joints ``q_arm`` in config ``qpos``."""
+        """Return the tool (position, rotation matrix) for arm joints ``q_arm`` in ``qpos``."""
         d = self.data
         d.qpos[:] = qpos
         d.qpos[self._qadr[side]] = q_arm
         mujoco.mj_kinematics(self.model, d)
-        return d.site_xpos[self._site[side]].copy(), d.site_xmat[self._site[side]].reshape(3, 3).copy()
+        site = self._site[side]
+        return d.site_xpos[site].copy(), d.site_xmat[site].reshape(3, 3).copy()
 
     def solve(self, qpos: np.ndarray, side: str, target_pos: np.ndarray, target_rot: np.ndarray,
               iters: int = 20, tol: float = 1e-4) -> np.ndarray:

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Simulated operator: supervises a policy like a human would, takes over, hands back, labels the end.
+"""Simulated operator: supervises a policy as a human would, takes over, hands back, ends episodes.
 
 Call :meth:`SimulatedOperator.observe` once per control tick, after the env stepped, with the
 action
@@ -109,7 +109,7 @@ class SimulatedOperator:
                 for o in self.env.task.objects}
 
     def observe(self, obs: dict, executed_action) -> OperatorDecision:
-        """Judge the tick that just ran (``executed_action`` led to ``obs``); return the decision."""
+        """Judge the tick just run (``executed_action`` led to ``obs``); return the decision."""
         cfg = self.cfg
         self.ticks += 1
         executed = np.asarray(executed_action, dtype=np.float64)

@@ -34,7 +34,7 @@ CAMERAS = ('cam_high', 'cam_left_wrist', 'cam_right_wrist')
 
 
 def camera_frame_id(camera: str) -> str:
-    """Return the URDF optical frame (z forward, x right, y down) a camera's images are stamped with."""
+    """Return the URDF optical frame (z forward, x right, y down) stamped on a camera's images."""
     return f'{camera}_optical_frame'
 
 

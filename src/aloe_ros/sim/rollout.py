@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run one supervised episode in the sim and return it as an :class:`aloe_ros.learning.episode.Episode`.
+"""Run one supervised episode in the sim and return it as an ``Episode`` (learning.episode).
 
 The policy is any callable ``policy(obs) -> action14`` (chunking is the caller's business); when it
 has a ``reset()`` method, it is called at every hand-back, so a chunked policy re-plans from the
@@ -37,11 +37,12 @@ from aloe_ros.sim.operator import SimulatedOperator
 def run_episode(env: BimanualEnv, policy: Callable[[dict], np.ndarray],
                 operator: SimulatedOperator,
                 seed: int, policy_version: int = 1, episode_id: Optional[str] = None) -> Episode:
-    """Reset ``env`` to ``seed`` and run the policy under ``operator`` until the operator ends it."""
+    """Reset ``env`` to ``seed``, run the policy under ``operator`` until the operator ends it."""
     obs = env.reset(seed)
     operator.reset()
     images = {c: [] for c in env.cameras}
-    proprio, states, actions, sources, versions, interv, rewards, reasons = [], [], [], [], [], [], [], []
+    proprio, states, actions, sources = [], [], [], []
+    versions, interv, rewards, reasons = [], [], [], []
     command = None
     outcome = OUTCOME_TIMEOUT
     was_human = False

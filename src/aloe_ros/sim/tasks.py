@@ -83,7 +83,8 @@ class HandoverTask(Task):
     """Left arm picks the block, hands it to the right arm, which places it in the zone."""
 
     name = 'handover'
-    instruction = 'hand the red block from the left arm to the right arm and put it on the green disc'
+    instruction = ('hand the red block from the left arm to the right arm and put it on the '
+                   'green disc')
     objects = (ObjectSpec('block', (0.05, 0.015, 0.015), '0.85 0.2 0.2 1', 'zone'),)
     zones = (ZoneSpec('zone', 0.04, '0.2 0.8 0.2 0.5'),)
 

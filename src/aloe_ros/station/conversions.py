@@ -181,7 +181,7 @@ def fill_image(msg: Any, arr: np.ndarray, encoding: str) -> Any:
 
 def numpy_to_image(arr: np.ndarray, encoding: str,
                    msg_factory: Optional[Callable[[], Any]] = None) -> Any:
-    """Return a new Image message (``msg_factory()``, default sensor_msgs/Image) holding ``arr``."""
+    """Return a new Image (``msg_factory()``, default sensor_msgs/Image) holding ``arr``."""
     if msg_factory is None:
         from sensor_msgs.msg import Image  # imported lazily: this module needs no ROS
         msg_factory = Image

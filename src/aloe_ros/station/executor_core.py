@@ -68,7 +68,8 @@ MODE_NAMES = {MODE_RUN: 'RUN', MODE_HOLD: 'HOLD', MODE_ESTOP: 'ESTOP'}
 
 # aloe_msgs/SafetyEvent values (kept here so this module needs no ROS)
 LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2
-KIND_HOLD, KIND_LIMIT_CLAMP, KIND_REJECTED_INPUT, KIND_ESTOP, KIND_STALE_INPUT, KIND_RESUMED = range(6)
+(KIND_HOLD, KIND_LIMIT_CLAMP, KIND_REJECTED_INPUT, KIND_ESTOP, KIND_STALE_INPUT,
+ KIND_RESUMED) = range(6)
 
 
 @dataclass
@@ -110,7 +111,7 @@ class JointLimits:
 
     def apply(self, previous: np.ndarray, target: np.ndarray,
               dt: float) -> Tuple[np.ndarray, np.ndarray]:
-        """Return (command, clamped mask): ``target`` velocity-limited from ``previous``, then clipped."""
+        """Return (command, clamped mask): ``target`` rate-limited from ``previous``, clipped."""
         max_step = self.max_velocity * dt
         stepped = np.clip(target, previous - max_step, previous + max_step)
         command = np.clip(stepped, self.lower, self.upper)
@@ -326,7 +327,7 @@ class ExecutorCore:
         return None if self._last_command is None else self._last_command.copy()
 
     def _joint_vector(self, values, what: str) -> np.ndarray:
-        """One value per joint, all finite, as floats; ValueError / FloatingPointError naming ``what``."""
+        """One finite float per joint; ValueError / FloatingPointError naming ``what``."""
         vec = np.asarray(values, dtype=float)
         if vec.shape != (len(self.joint_names),):
             raise ValueError(f'{what} has {vec.shape[0]} values, expected {len(self.joint_names)}')
@@ -335,7 +336,7 @@ class ExecutorCore:
         return vec
 
     def on_observation(self, now: float, position: np.ndarray, stale: bool = False) -> None:
-        """Record an observation (action order) received at ``now``; raises ValueError if invalid."""
+        """Record an observation (action order) received at ``now``; ValueError if invalid."""
         self._observed = self._joint_vector(position, 'observation')
         self._obs_time = now
         self._obs_stale = bool(stale)
@@ -359,7 +360,7 @@ class ExecutorCore:
         return True
 
     def on_bad_chunk(self, reason: str, nan: bool) -> None:
-        """Record a rejected chunk; a NaN chunk also drops the running one so the executor holds."""
+        """Record a rejected chunk; a NaN chunk also drops the running one (the executor holds)."""
         if not self._bad_chunk_reported:  # once per cause: until a valid chunk arrives again
             self._bad_chunk_reported = True
             self._pending.append(SafetyNote(LEVEL_WARN, KIND_REJECTED_INPUT,
@@ -372,7 +373,7 @@ class ExecutorCore:
             self._blend_from_chunk = None
 
     def on_teleop(self, now: float, target: np.ndarray) -> None:
-        """Record a teleop target (action order); raises ValueError/FloatingPointError if invalid."""
+        """Record a teleop target (action order); ValueError/FloatingPointError if invalid."""
         self._teleop = self._joint_vector(target, 'teleop command')
         self._teleop_time = now
 
@@ -386,7 +387,7 @@ class ExecutorCore:
         self.aligning = bool(aligning)
 
     def set_clock_fault(self, reason: str) -> None:
-        """Hold while the node's clock is untrusted (``reason`` non-empty); ``''`` when sane again."""
+        """Hold while the node's clock is untrusted (``reason`` set); ``''`` when sane again."""
         self._clock_fault = reason
 
     def set_mode(self, mode: int, reason: str = '', now: Optional[float] = None) -> str:
@@ -446,7 +447,8 @@ class ExecutorCore:
             self._last_command = np.clip(self._observed, self.config.limits.lower,
                                          self.config.limits.upper)
         result = self._decide(now)
-        command, clamped = self.config.limits.apply(self._last_command, result.command, self.config.dt)
+        command, clamped = self.config.limits.apply(self._last_command, result.command,
+                                                    self.config.dt)
         result.command = command
         result.clamped_joints = [n for n, c in zip(self.joint_names, clamped) if c]
         self._last_command = command
@@ -501,7 +503,7 @@ class ExecutorCore:
                           chunk_id=chunk.chunk_id, index_in_chunk=index)
 
     def _advance(self, chunk: Chunk, now: float) -> int:
-        """Return the chunk step for this tick: one past the last played, or later if time says so."""
+        """Return this tick's chunk step: one past the last played, or later if time says so."""
         index = 0 if chunk.start_index is None else chunk.start_index + 1
         if self.config.skip_past_steps:
             index = max(index, int(round((now - chunk.stamp) / chunk.dt)))
@@ -509,7 +511,7 @@ class ExecutorCore:
         return index
 
     def _begin_blend(self, from_running_chunk: bool = True) -> None:
-        """Blend the next policy targets in from whatever runs now (a chunk, or the last command)."""
+        """Blend the next policy targets in from what runs now (a chunk, or the last command)."""
         self._blend_tick = 0
         running = self._chunk
         if from_running_chunk and running is not None and running.start_index is not None \
@@ -518,7 +520,8 @@ class ExecutorCore:
             self._blend_from_target = None
         else:
             self._blend_from_chunk = None
-            self._blend_from_target = None if self._last_command is None else self._last_command.copy()
+            self._blend_from_target = (None if self._last_command is None
+                                       else self._last_command.copy())
 
     def _previous_plan(self, now: float) -> np.ndarray:
         old = self._blend_from_chunk
@@ -603,7 +606,7 @@ class DeadlineSchedule:
         self.deadline = float(start)
 
     def advance(self, now: float) -> int:
-        """Move to the next deadline after the tick just run at ``now``; return deadlines skipped."""
+        """Move to the next deadline after the tick run at ``now``; return deadlines skipped."""
         if now < self.deadline - self.period:
             self.deadline = now + self.period
             return 0
@@ -658,7 +661,7 @@ def apply_realtime(settings: RealtimeSettings, os_api=None) -> List[str]:
 
 
 class ControlLoop:
-    """The fixed-rate loop body, independent of threads and clocks (tests drive it with a fake clock).
+    """The fixed-rate loop body, free of threads and clocks (tests drive it with a fake clock).
 
     ``now()`` reads the loop's clock; ``wait_until(t)`` blocks until that clock reaches ``t`` and
     returns False when the loop must stop; ``tick(t)`` runs one control tick. ``run()`` ticks at

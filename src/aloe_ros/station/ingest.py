@@ -163,7 +163,7 @@ class ObservationIngest:
 
     def add_compressed_image(self, camera: str, data: bytes, frame_id: str, stamp: float,
                              now: float) -> Sample:
-        """Validate and decode a CompressedImage payload (jpeg/png); raise InputRejected if refused."""
+        """Validate and decode a CompressedImage payload (jpeg/png); InputRejected if refused."""
         if camera not in self._buffers or camera not in self.config.camera_names:
             raise InputRejected(camera, 'unknown_source', 'unknown camera: rejected')
         self._check_stamp(camera, stamp, now)
@@ -269,7 +269,7 @@ class ObservationIngest:
         return best
 
     def assemble(self, now: float) -> Optional[Assembled]:
-        """Return the freshest aligned observation at ``now`` (None before the first aligned set)."""
+        """Return the freshest aligned observation at ``now`` (None before the first aligned)."""
         if self._dirty:  # alignment only changes when an input arrived
             self._dirty = False
             aligned = self._align()

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""When the policy computes its next chunk, ROS-free: on observation arrival, once a re-plan is due.
+"""When the policy computes its next chunk (ROS-free): on an observation, once a re-plan is due.
 
 A free-running timer computes from whatever observation is newest when it fires, so the chunk's
 observation is on average half an observation period older than it needs to be, plus up to a

@@ -177,7 +177,7 @@ class TeleopCore:
         self._leader_time[arm] = now
 
     def on_follower(self, arm: str, names: Sequence[str], position: Sequence[float]) -> None:
-        """Record a follower arm's JointState; raises ValueError/FloatingPointError when invalid."""
+        """Record a follower arm's JointState; ValueError/FloatingPointError when invalid."""
         idx, values = self._arm_vector(arm, names, position, 'follower')
         self.follower[idx] = values
 
@@ -268,7 +268,7 @@ class TeleopCore:
         self._changed = True
 
     def end_episode(self, outcome: int, device: str, now: float = math.inf) -> bool:
-        """Request an episode end (an active intervention is handed back first); False if debounced."""
+        """Request an episode end (an intervention is handed back first); False if debounced."""
         if now - self._last_end < self.config.end_debounce:
             self.debounced += 1
             return False

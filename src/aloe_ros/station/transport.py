@@ -50,7 +50,7 @@ SHIPPED_PROFILE = 'config/dds/fastdds_large_data.xml'
 
 @dataclass
 class TransportInfo:
-    """The same-host transport of this process as configured: middleware, SHM segment, where from."""
+    """This process's same-host transport as configured: middleware, SHM segment, source."""
 
     middleware: str
     segment_bytes: Optional[int]  # None: not known (not Fast DDS, or unreadable profile)
@@ -91,7 +91,7 @@ def fastdds_profile_path(env: Mapping[str, str], cwd: str = '.') -> Optional[str
 
 
 def parse_fastdds_segment(path: str) -> int:
-    """Return the SHM segment size [bytes] of the default participant profile in the XML at ``path``.
+    """Return the SHM segment size [bytes] of the default participant profile in ``path``.
 
     Raises ValueError (with the reason) when the file cannot be read or names no SHM transport the
     default participant uses; the built-in transports then apply.
@@ -156,12 +156,13 @@ def describe(info: TransportInfo) -> str:
         return f'{info.middleware}: shared-memory capacity not known ({info.source})'
     if info.segment_bytes == 0:
         return f'{info.middleware}: no shared-memory transport ({info.problem})'
-    text = f'{info.middleware}: shared-memory segment {info.segment_bytes / 2**20:.1f} MiB ({info.source})'
+    text = (f'{info.middleware}: shared-memory segment {info.segment_bytes / 2**20:.1f} MiB '
+            f'({info.source})')
     return text + (f'; {info.problem}' if info.problem else '')
 
 
 def frame_warning(camera: str, frame_bytes: int, info: TransportInfo) -> Optional[str]:
-    """Return a warning when frames of ``frame_bytes`` exceed what ``info`` carries (None: they fit)."""
+    """Return a warning when ``frame_bytes`` frames exceed what ``info`` carries (None: fit)."""
     need = frame_bytes * FRAMES_PER_SEGMENT
     if info.segment_bytes is None:
         if 'cyclone' not in info.middleware or frame_bytes <= UDP_DATAGRAM:

@@ -31,7 +31,7 @@ version 9)::
             offered_qos_profiles: [ {history, depth, reliability, durability, deadline,
                                      lifespan, liveliness, liveliness_lease_duration,
                                      avoid_ros_namespace_conventions} ]   # policies as strings
-            type_description_hash: ''
+            type_description_hash: RIHS01_<sha256>
           message_count: N
       compression_format: '', compression_mode: ''
       relative_file_paths: [<id>_0.mcap]
@@ -40,6 +40,9 @@ version 9)::
       ros_distro: jazzy
 
 Everything in it is derived from the finished MCAP's summary (statistics, channels, schemas),
+the type hash from the channel's ``topic_type_hash`` or, for files written before channels
+carried one, computed from the recorded schema
+(:func:`aloe_ros.storage.schema.hash_of_definition`),
 so :func:`write_bag_metadata` can rebuild it at any time (a crash between finalizing the MCAP
 and writing the YAML is repaired on the next open). It is written to a temporary name, fsynced
 and renamed: a ``metadata.yaml`` is always whole. :func:`read_bag_metadata` parses one and
@@ -51,6 +54,8 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 from mcap.reader import make_reader
+
+from aloe_ros.storage.schema import RIHS01_PREFIX, hash_of_definition
 
 BAG_METADATA = 'metadata.yaml'
 METADATA_VERSION = 9
@@ -124,6 +129,17 @@ def _qos_profiles(channel_metadata: Dict[str, str]) -> List[Dict[str, Any]]:
     return out
 
 
+def _type_hash(channel_metadata: Dict[str, str], schema: Any) -> str:
+    """Return a channel's RIHS01 type hash: its own, else its ros2msg schema's, else ''."""
+    recorded = channel_metadata.get('topic_type_hash', '')
+    if recorded or schema is None or schema.encoding != 'ros2msg':
+        return recorded
+    try:
+        return hash_of_definition(schema.name, schema.data.decode('utf-8'))
+    except (ValueError, LookupError, UnicodeDecodeError):
+        return ''  # rosbag2 writes '' for a type it has no hash of
+
+
 def bag_metadata(mcap_path: str, custom_data: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """Return the ``metadata.yaml`` content (a dict) describing one finished MCAP file."""
     try:
@@ -148,7 +164,7 @@ def bag_metadata(mcap_path: str, custom_data: Optional[Dict[str, str]] = None) -
                 'type': schema.name if schema is not None else '',
                 'serialization_format': channel.message_encoding,
                 'offered_qos_profiles': _qos_profiles(dict(channel.metadata)),
-                'type_description_hash': '',
+                'type_description_hash': _type_hash(dict(channel.metadata), schema),
             },
             'message_count': int(stats.channel_message_counts.get(channel_id, 0)),
         })
@@ -172,7 +188,7 @@ def bag_metadata(mcap_path: str, custom_data: Optional[Dict[str, str]] = None) -
 
 def write_bag_metadata(bag_dir: str, mcap_name: str,
                        custom_data: Optional[Dict[str, str]] = None) -> str:
-    """Write ``<bag_dir>/metadata.yaml`` for ``<bag_dir>/<mcap_name>`` atomically; return its path."""
+    """Write ``<bag_dir>/metadata.yaml`` for ``<bag_dir>/<mcap_name>`` atomically; return it."""
     info = bag_metadata(os.path.join(bag_dir, mcap_name), custom_data)
     path = os.path.join(bag_dir, BAG_METADATA)
     tmp = path + '.tmp'
@@ -228,6 +244,11 @@ def read_bag_metadata(bag_dir: str) -> Dict[str, Any]:
         meta = _need(t, 'topic_metadata', dict, tw)
         for key in ('name', 'type', 'serialization_format'):
             _need(meta, key, str, tw + '.topic_metadata')
+        type_hash = meta.get('type_description_hash', '')
+        if not isinstance(type_hash, str) or type_hash and not (
+                type_hash.startswith(RIHS01_PREFIX) and len(type_hash) == len(RIHS01_PREFIX) + 64):
+            raise BagMetadataError(f'{tw}.topic_metadata.type_description_hash: expected '
+                                   f"'' or RIHS01_<64 hex digits>, got {type_hash!r}")
         if version >= 9:
             for q, profile in enumerate(_need(meta, 'offered_qos_profiles', list, tw)):
                 for key in ('history', 'reliability', 'durability', 'liveliness'):

@@ -78,7 +78,7 @@ def proprio_from(position: Sequence[float], gripper: Sequence[float]) -> np.ndar
 
 
 def observation_to_obs(msg: Any, cameras: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Decode an aloe_msgs/Observation into the policy/critic obs dict (``aloe_ros.learning.runtime``).
+    """Decode an aloe_msgs/Observation into the policy/critic obs dict (learning.runtime).
 
     Returns ``{'images': {cam: uint8 (h, w, 3)}, 'proprio': (14,), 'instruction': str}``, plus
     ``'state'`` (float32) when the message carries a task state; only the ``cameras`` named are
@@ -163,7 +163,8 @@ def check_executed_step(step: Any, action_dim: int, last_index: Optional[int],
         return f'step {step.step_index}: {len(names)} joint_names for {len(action)} actions'
     observed = list(step.observed_position)
     if observed and len(observed) != len(action):
-        return f'step {step.step_index}: {len(observed)} observed positions for {len(action)} actions'
+        return (f'step {step.step_index}: {len(observed)} observed positions for '
+                f'{len(action)} actions')
     if not all(math.isfinite(v) for v in action):
         return f'step {step.step_index}: non-finite action'
     if not all(math.isfinite(v) for v in observed):
@@ -206,6 +207,9 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
     header stamp is at or before the step's stamp (the first observation when none is); with no
     observations at all, proprio is the step's observed_position and there are no images.
     When every paired observation carries a task state, ``extra['state']`` holds it per step.
+    ``extra['image_stamp_ns']`` (T, cameras in sorted order, int64) holds the header stamp of
+    each paired image: the stamp of the camera frame it was made from, by which
+    :mod:`aloe_ros.storage.lerobot` finds that frame at native resolution in the bag.
     """
     metadata = metadata or {}
     steps = sorted(steps, key=lambda s: int(s.step_index))
@@ -226,16 +230,22 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
     images: Dict[str, List[np.ndarray]] = {}
     proprio: List[np.ndarray] = []
     states: List[Optional[np.ndarray]] = []
-    cache: Dict[int, Tuple[np.ndarray, Dict[str, np.ndarray], Optional[np.ndarray]]] = {}
+    image_stamps: List[List[int]] = []
+    cache: Dict[int, Tuple[np.ndarray, Dict[str, np.ndarray], Optional[np.ndarray],
+                           List[int]]] = {}
     for s in steps:
         if observations:
             k = max(int(np.searchsorted(obs_stamps, stamp_ns(s), side='right')) - 1, 0)
             if k not in cache:
-                obs = observation_to_obs(observations[k])
-                cache = {k: (obs['proprio'], obs['images'], obs.get('state'))}
-            p, cams, state = cache[k]
+                msg = observations[k]
+                obs = observation_to_obs(msg)
+                by_name = dict(zip(msg.camera_names, msg.images))
+                cache = {k: (obs['proprio'], obs['images'], obs.get('state'),
+                             [stamp_ns(by_name[c]) for c in sorted(obs['images'])])}
+            p, cams, state, cam_stamps = cache[k]
             proprio.append(p)
             states.append(state)
+            image_stamps.append(cam_stamps)
             if images and set(images) != set(cams):
                 raise ValueError(f'episode {episode_id}: cameras change from {sorted(images)} '
                                  f'to {sorted(cams)} at step {s.step_index}')
@@ -264,6 +274,8 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
             raise ValueError(f'episode {episode_id}: the task state changes size within the '
                              'episode')
         ep.extra['state'] = np.stack(states).astype(np.float32)
+    if images:
+        ep.extra['image_stamp_ns'] = np.array(image_stamps, dtype=np.int64).reshape(n, len(images))
     return ep
 
 

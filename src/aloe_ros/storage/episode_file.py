@@ -15,8 +15,9 @@
 """One episode = one MCAP file in rosbag2's storage format.
 
 Schemas are ``ros2msg`` (the concatenated definitions of :mod:`aloe_ros.storage.schema`),
-messages CDR, channels carry rosbag2's ``offered_qos_profiles`` metadata, the file uses the
-``ros2`` profile: ``ros2 bag info/play``, Foxglove, ``mcap info`` and ``mcap_ros2`` read it.
+messages CDR, channels carry rosbag2 Jazzy's ``offered_qos_profiles`` and ``topic_type_hash``
+(the RIHS01 type hash) metadata, the file uses the ``ros2`` profile: ``ros2 bag info/play``,
+Foxglove, ``mcap info`` and ``mcap_ros2`` read it.
 
 The writer takes either serialized CDR bytes (what a ``raw=True`` subscription hands over) or a
 python object / dict with the message's field names (encoded here; tests and sim benchmarks).
@@ -36,7 +37,7 @@ from mcap_ros2._dynamic import generate_dynamic, serialize_dynamic
 from mcap_ros2.decoder import DecoderFactory
 
 from aloe_ros.learning.checkpoint import sha256_file  # noqa: F401 (re-exported for the store)
-from aloe_ros.storage.schema import full_type_name, message_definition
+from aloe_ros.storage.schema import full_type_name, hash_of_definition, message_definition
 
 PARTIAL_SUFFIX = '.partial'
 
@@ -85,6 +86,7 @@ class _Codec:
     def __init__(self, type_name: str):
         self.type_name = full_type_name(type_name)
         self.definition = message_definition(self.type_name)
+        self.type_hash = hash_of_definition(self.type_name, self.definition)
         self.encode: Callable[[Any], bytes] = serialize_dynamic(
             self.type_name, self.definition)[self.type_name]
         self.decode: Callable[[bytes], Any] = generate_dynamic(
@@ -158,7 +160,8 @@ class EpisodeFileWriter:
                 type_name, 'ros2msg', definition.encode('utf-8'))
         channel_id = self._writer.register_channel(
             topic=topic, message_encoding='cdr', schema_id=self._schemas[type_name],
-            metadata={'offered_qos_profiles': qos_yaml(reliability, durability, depth)})
+            metadata={'offered_qos_profiles': qos_yaml(reliability, durability, depth),
+                      'topic_type_hash': codec(type_name).type_hash})
         self._channels[topic] = (channel_id, type_name)
         self._sequence[topic] = 0
 

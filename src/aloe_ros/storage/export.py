@@ -21,11 +21,13 @@ Keys of ``<out>/<episode_id>.npz`` (arrays as in :class:`aloe_ros.learning.episo
 
     proprio (T, P) float32, actions (T, D) float32, sources (T,) uint8,
     policy_versions (T,) uint32, interventions (T,) bool, rewards (T,) float32,
-    images/<camera> (T, h, w, 3) uint8, extra/<name> (step_index, chunk_id, index_in_chunk, stamp),
+    images/<camera> (T, h, w, 3) uint8, extra/<name> (step_index, chunk_id, index_in_chunk,
+    stamp, image_stamp_ns, state when recorded),
     episode_id, task, instruction (str), outcome, seed (int64), terminated, truncated (bool)
 
 Command line: ``aloe export --root <store> --out <dir> [--format npz|lerobot] [--id ID ...]
-[--task TASK] [--compress] [--fps N] [--robot-type NAME]``. Files are written to a temporary
+[--task TASK] [--compress] [--fps N] [--robot-type NAME] [--images auto|native|model]``. Files are
+written to a temporary
 name and renamed, so a directory of exports never holds half a file. :func:`load_npz` reads one
 back.
 """
@@ -96,6 +98,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='output format')
     parser.add_argument('--fps', type=int,
                         help='lerobot: frame rate (default: measured control rate)')
+    parser.add_argument('--images', choices=('auto', 'native', 'model'), default='auto',
+                        help='lerobot: frames from the native camera topics of the bags '
+                        '(auto: where recorded) or the observation images (model input size)')
     parser.add_argument('--robot-type', default='aloe_bimanual',
                         help='lerobot: info.json robot_type')
     parser.add_argument('--id', action='append', dest='ids', help='episode id (repeatable)')

@@ -33,9 +33,16 @@ Frame columns: ``observation.state`` (P,) and ``action`` (D,) float32 with joint
 timeout/abort). Episode rows also carry ``aloe.episode_id``, ``aloe.outcome`` and ``aloe.seed``
 so an import gives back the same episodes.
 
-Images are the observation images every executed step was paired with (the policy's input),
-one frame per step, so video frame k is data row k. Video: H.264 (libx264, yuv420p, a key
-frame every ``gop`` frames as LeRobot's encoder settings use for exact seeking).
+Images: one frame per step, so video frame k is data row k. When the bag holds the cameras'
+own topics (the recorder keeps every camera at its native resolution, docs/INTERFACES.md), each
+step's frame is the native frame its observation image was made from (the camera frame with
+that header stamp; the latest one before it when that frame was dropped), so a lab can train
+at any input size. A camera ``<cam>`` of the observation is found on the ``sensor_msgs/Image``
+or ``CompressedImage`` topic with ``<cam>`` as one of its names (``/<cam>/image_raw``,
+``/<cam>/image_raw/compressed``; raw preferred). Without them (``images='model'``, or bags that
+have none) the observation images are exported, at the model's input size. Video: H.264
+(libx264, yuv420p, a key frame every ``gop`` frames as LeRobot's encoder settings use for exact
+seeking).
 
 A dataset is written into ``<out>.partial`` and renamed to ``<out>`` when complete; an existing
 ``<out>`` is never overwritten.
@@ -53,7 +60,10 @@ import numpy as np
 
 from aloe_ros.learning.episode import (Episode, OUTCOME_NAMES, OUTCOME_SUCCESS, SOURCE_HUMAN,
                                        SOURCE_NAMES)
-from aloe_ros.storage.convert import JOINT_NAMES_14, make_episode
+from aloe_ros.storage.camera_frames import (COMPRESSED_TYPE, IMAGE_TYPE, decode_compressed,
+                                            image_array)
+from aloe_ros.storage.convert import JOINT_NAMES_14, make_episode, stamp_ns
+from aloe_ros.storage.episode_file import decode
 from aloe_ros.storage.store import EpisodeStore, StoreLockedError
 
 CODEBASE_VERSION = 'v3.0'
@@ -241,6 +251,98 @@ def video_info(path: str) -> Dict[str, Any]:
                 'video.channels': 3, 'has_audio': bool(container.streams.audio)}
 
 
+# ----------------------------------------------------------------------------- native frames
+
+IMAGE_MODES = ('auto', 'native', 'model')
+
+
+def native_camera_topics(mcap_path: str, cameras: Sequence[str]) -> Dict[str, Tuple[str, str]]:
+    """Return ``{camera: (topic, type)}`` of the cameras whose own topic the bag holds.
+
+    A camera matches an Image / CompressedImage topic that has the camera's name as one of its
+    names (``/cam_high/image_raw``); a raw Image topic is preferred over a compressed one.
+    """
+    from mcap.reader import make_reader
+    with open(mcap_path, 'rb') as f:
+        summary = make_reader(f).get_summary()
+    if summary is None:
+        return {}
+    found: Dict[str, Tuple[str, str]] = {}
+    for channel in sorted(summary.channels.values(), key=lambda c: c.topic):
+        schema = summary.schemas.get(channel.schema_id)
+        kind = schema.name if schema is not None else ''
+        if kind not in (IMAGE_TYPE, COMPRESSED_TYPE):
+            continue
+        names = channel.topic.strip('/').split('/')
+        for cam in cameras:
+            if cam in names and (cam not in found or found[cam][1] == COMPRESSED_TYPE
+                                 and kind == IMAGE_TYPE):
+                found[cam] = (channel.topic, kind)
+    return found
+
+
+def _rgb_frame(kind: str, data: bytes, topic: str) -> np.ndarray:
+    """Decode one native camera message into uint8 (h, w, 3) RGB."""
+    if kind == COMPRESSED_TYPE:
+        arr = decode_compressed(data)
+    else:
+        arr, _wide = image_array(decode(IMAGE_TYPE, data))
+        if arr.ndim == 3:
+            arr = arr[:, :, ::-1]   # image_array gives cv2's BGR order
+    if arr.dtype != np.uint8:
+        raise ValueError(f'{topic}: {arr.dtype} frames (depth?) cannot go into an RGB video: '
+                         'export with --images model, or record that camera as rgb8/bgr8/mono8')
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(arr)
+
+
+def native_frames(mcap_path: str, topics: Dict[str, Tuple[str, str]],
+                  stamps: Dict[str, np.ndarray]) -> Iterable[Tuple[str, np.ndarray]]:
+    """Yield ``(camera, frame)`` with exactly one native frame per step, per camera, in order.
+
+    Step t of camera c gets the latest frame of c's topic whose header stamp is at or before
+    ``stamps[c][t]`` (the stamp of the observation image of step t: the very frame it was made
+    from), or the first frame when none is. Frames are read in log-time order and kept one at
+    a time, so an episode of full-size frames never sits in memory.
+    """
+    from mcap.reader import make_reader
+    by_topic = {topic: (cam, kind) for cam, (topic, kind) in topics.items()}
+    next_step = {cam: 0 for cam in topics}
+    latest: Dict[str, Tuple[str, bytes]] = {}      # camera -> (kind, CDR) of its latest frame
+    decoded: Dict[str, np.ndarray] = {}            # camera -> that frame, once decoded
+
+    def frame(cam: str) -> np.ndarray:
+        if cam not in decoded:
+            kind, data = latest[cam]
+            decoded[cam] = _rgb_frame(kind, data, topics[cam][0])
+        return decoded[cam]
+
+    with open(mcap_path, 'rb') as f:
+        for _schema, channel, message in make_reader(f).iter_messages(
+                topics=list(by_topic), log_time_order=True):
+            cam, kind = by_topic[channel.topic]
+            targets = stamps[cam]
+            if next_step[cam] >= len(targets):
+                continue
+            frame_stamp = stamp_ns(decode(kind, message.data))
+            first = cam not in latest
+            if first:    # steps before the first frame take the first frame
+                latest[cam] = (kind, bytes(message.data))
+            while next_step[cam] < len(targets) and targets[next_step[cam]] < frame_stamp:
+                yield cam, frame(cam)
+                next_step[cam] += 1
+            if not first:
+                latest[cam] = (kind, bytes(message.data))
+                decoded.pop(cam, None)
+    for cam in topics:
+        if next_step[cam] < len(stamps[cam]) and cam not in latest:
+            raise ValueError(f'{mcap_path}: no frame on {topics[cam][0]} for camera {cam}')
+        while next_step[cam] < len(stamps[cam]):
+            yield cam, frame(cam)
+            next_step[cam] += 1
+
+
 # ----------------------------------------------------------------------------------- export
 
 def episode_fps(episode: Episode) -> Optional[float]:
@@ -264,7 +366,7 @@ def _write_parquet(table: Any, path: str) -> None:
 
 
 def _tasks_table(tasks: List[str]) -> Any:
-    """Return the tasks table as pandas writes a DataFrame indexed by ``task`` (so LeRobot reads it)."""
+    """Return the tasks table the way pandas writes a DataFrame indexed by ``task``."""
     pa = _require_pyarrow()
     pandas_meta = {
         'index_columns': ['task'],
@@ -299,19 +401,28 @@ class ExportReport:
         self.cameras: List[str] = []
         self.bytes = 0
         self.seconds = 0.0
+        self.image_sources: Dict[str, str] = {}   # video key -> native topic, or 'observation'
+        self.image_sizes: Dict[str, Tuple[int, int]] = {}   # video key -> (width, height)
 
 
 def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iterable[str]] = None,
                    fps: Optional[int] = None, robot_type: str = 'aloe_bimanual', gop: int = 2,
                    crf: int = 23, codec: Optional[str] = None,
-                   progress: bool = True) -> ExportReport:
-    """Write complete episodes of ``store`` as a LeRobotDataset v3.0 at ``out_dir``; return a report.
+                   progress: bool = True, images: str = 'auto') -> ExportReport:
+    """Write the complete episodes of ``store`` as a LeRobotDataset v3.0 at ``out_dir``.
+
+    Returns an :class:`ExportReport`. ``images``: ``auto`` exports each camera from its
+    native topic when the first episode's bag holds one, else the observation images;
+    ``native`` requires every camera's native topic; ``model`` exports the observation images
+    (the model's input size). Every later episode must have the native topics the first had.
 
     Episodes without steps are skipped (LeRobot has no empty episodes) and listed in the report.
     ``fps`` defaults to the control rate measured from the first episode's step stamps; an
     episode whose rate differs by more than 10 % is refused (a dataset has one fps).
     """
     import time
+    if images not in IMAGE_MODES:
+        raise ValueError(f'images must be one of {", ".join(IMAGE_MODES)}, not {images!r}')
     pa = _require_pyarrow()
     from tqdm import tqdm
     t0 = time.monotonic()
@@ -332,6 +443,7 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
     videos: Dict[str, _VideoWriter] = {}
     state_dim = action_dim = None
     cams: Optional[List[str]] = None
+    native_cams: List[str] = []
     index = 0
     try:
         for eid in tqdm(ids, desc='export lerobot', unit='episode', disable=not progress):
@@ -356,6 +468,21 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
             if sorted(ep.images) != cams:
                 raise ValueError(f'episode {eid}: cameras {sorted(ep.images)}, the dataset has '
                                  f'{cams}')
+            path = store.path_of(eid)
+            topics = native_camera_topics(path, cams) if images != 'model' and cams else {}
+            if not episode_rows:
+                if images == 'native' and set(topics) != set(cams):
+                    raise ValueError(f'episode {eid}: no native topic for cameras '
+                                     f'{sorted(set(cams) - set(topics))}: export with '
+                                     '--images model or auto')
+                native_cams = sorted(topics)
+                report.image_sources = {IMAGE_PREFIX + c: topics[c][0] if c in topics
+                                        else 'observation' for c in cams}
+            missing = sorted(set(native_cams) - set(topics))
+            if missing:
+                raise ValueError(f'episode {eid} has no native topic for cameras {missing}, which '
+                                 'the dataset exports at native resolution: export it separately, '
+                                 'or all with --images model')
             task = ep.instruction or ep.task
             if task not in tasks:
                 tasks.append(task)
@@ -377,23 +504,41 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
                 'next.truncated': truncated}
             for key, values in columns.items():
                 rows.setdefault(key, []).append(values)
-            video_keys = {IMAGE_PREFIX + c: ep.images[c] for c in cams}
             entry: Dict[str, Any] = {
                 'episode_index': episode_index, 'tasks': [task], 'length': n,
                 'data/chunk_index': 0, 'data/file_index': 0,
                 'dataset_from_index': index, 'dataset_to_index': index + n}
-            for key, frames in video_keys.items():
+            starts: Dict[str, int] = {}
+            image_stats: Dict[str, _RunningStats] = {}
+
+            def add_frames(key: str, frames: np.ndarray) -> None:
                 if key not in videos:
                     h, w = frames.shape[1:3]
                     videos[key] = _VideoWriter(os.path.join(tmp, VIDEO_PATH.format(
                         video_key=key, chunk_index=0, file_index=0)), w, h, fps, codec, gop, crf)
-                start = videos[key].frames
+                starts.setdefault(key, videos[key].frames)
                 videos[key].write(frames)
+                k = max(1, min(frames.shape[1:3]) // 150)   # stats on a subsampled view
+                image_stats.setdefault(key, _RunningStats(image=True)).add(frames[:, ::k, ::k])
+
+            for c in cams:
+                if c not in native_cams:
+                    add_frames(IMAGE_PREFIX + c, ep.images[c])
+            if native_cams:
+                stamps = {c: ep.extra['image_stamp_ns'][:, cams.index(c)] for c in native_cams}
+                for c, frame in native_frames(path, {c: topics[c] for c in native_cams}, stamps):
+                    add_frames(IMAGE_PREFIX + c, frame[None])
+            for c in cams:
+                key = IMAGE_PREFIX + c
+                if videos[key].frames - starts[key] != n:
+                    raise RuntimeError(f'episode {eid}: {videos[key].frames - starts[key]} frames '
+                                       f'of {key} for {n} steps')
                 entry.update({f'videos/{key}/chunk_index': 0, f'videos/{key}/file_index': 0,
-                              f'videos/{key}/from_timestamp': start / fps,
-                              f'videos/{key}/to_timestamp': (start + n) / fps})
+                              f'videos/{key}/from_timestamp': starts[key] / fps,
+                              f'videos/{key}/to_timestamp': (starts[key] + n) / fps})
             entry.update({'meta/episodes/chunk_index': 0, 'meta/episodes/file_index': 0})
-            stats = _episode_stats(columns, video_keys)
+            stats = _episode_stats(columns, {})
+            stats.update(image_stats)
             for key, s in stats.items():
                 for stat, value in s.result().items():
                     entry[f'stats/{key}/{stat}'] = value
@@ -458,6 +603,7 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
         raise
     report.episodes, report.frames, report.fps = len(episode_rows), index, int(fps)
     report.cameras = list(videos)
+    report.image_sizes = {k: (v.size[1], v.size[0]) for k, v in videos.items()}
     report.bytes = sum(os.path.getsize(os.path.join(d, f))
                        for d, _s, fs in os.walk(out_dir) for f in fs)
     report.seconds = time.monotonic() - t0
@@ -536,7 +682,8 @@ def import_lerobot(root: str, store: EpisodeStore, outcome: int = OUTCOME_SUCCES
                 raise LeRobotFormatError(f'{root}: episode {k} has {len(sel)} frames, its row '
                                          'says '
                                          f'{len(expected)}')
-        frame_order = np.argsort(np.asarray(cols['frame_index'].to_numpy(zero_copy_only=False))[sel])
+        frame_index = np.asarray(cols['frame_index'].to_numpy(zero_copy_only=False))
+        frame_order = np.argsort(frame_index[sel])
         sel = sel[frame_order]
 
         def column(name: str, dtype: Any) -> Optional[np.ndarray]:
@@ -550,7 +697,8 @@ def import_lerobot(root: str, store: EpisodeStore, outcome: int = OUTCOME_SUCCES
         source = column('source', np.uint8)
         images = {}
         for key in video_keys:
-            chunk, file = int(row[f'videos/{key}/chunk_index']), int(row[f'videos/{key}/file_index'])
+            chunk = int(row[f'videos/{key}/chunk_index'])
+            file = int(row[f'videos/{key}/file_index'])
             rel = info['video_path'].format(video_key=key, chunk_index=chunk, file_index=file)
             path = os.path.join(root, rel)
             if (key, path) not in videos:
@@ -566,7 +714,8 @@ def import_lerobot(root: str, store: EpisodeStore, outcome: int = OUTCOME_SUCCES
         if ep_outcome not in OUTCOME_NAMES:
             raise LeRobotFormatError(f'{root}: episode {k}: unknown aloe.outcome {ep_outcome}')
         task_index = int(cols['task_index'][int(sel[0])].as_py()) if 'task_index' in cols else 0
-        instruction = tasks[task_index] if task_index < len(tasks) else (row.get('tasks') or [''])[0]
+        instruction = (tasks[task_index] if task_index < len(tasks)
+                       else (row.get('tasks') or [''])[0])
         episode_id = row.get('aloe.episode_id') or f'lerobot-{dataset_name}-{k:06d}'
         if store.catalog.get(episode_id) is not None:
             continue
@@ -588,7 +737,8 @@ def import_lerobot(root: str, store: EpisodeStore, outcome: int = OUTCOME_SUCCES
 def export_main(args: argparse.Namespace, store: EpisodeStore, ids: Optional[List[str]]) -> int:
     """``aloe export --format lerobot``: called by :func:`aloe_ros.storage.export.main`."""
     try:
-        report = export_lerobot(store, args.out, ids, fps=args.fps, robot_type=args.robot_type)
+        report = export_lerobot(store, args.out, ids, fps=args.fps, robot_type=args.robot_type,
+                                images=args.images)
     except (FileExistsError, ValueError) as exc:
         print(f'aloe export: {exc}', file=sys.stderr)
         return 1
@@ -597,6 +747,9 @@ def export_main(args: argparse.Namespace, store: EpisodeStore, ids: Optional[Lis
     print(f'exported {report.episodes} episodes, {report.frames} frames at {report.fps} fps, '
           f'cameras {report.cameras or "none"}: {report.bytes / 1e6:.1f} MB in '
           f'{report.seconds:.1f} s -> {report.path}')
+    for key, source in report.image_sources.items():
+        width, height = report.image_sizes[key]
+        print(f'  {key}: {width}x{height} from {source}')
     return 0
 
 

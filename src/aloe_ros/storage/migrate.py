@@ -16,7 +16,9 @@
 
 Stores written before bag directories hold ``episodes/<YYYYMMDD>/<id>.mcap``; this renames each
 to ``episodes/<YYYYMMDD>/<id>/<id>_0.mcap`` (bytes unchanged), writes its ``metadata.yaml`` and
-updates the catalog. Interrupted, it can be run again. Run it while no recorder holds the store;
+updates the catalog. Bag directories whose ``metadata.yaml`` was written before it carried type
+hashes (``type_description_hash: ''``) get it rewritten with them. Interrupted, it can be run
+again. Run it while no recorder holds the store;
 the learner and exports read both layouts, so nothing else has to stop.
 """
 
@@ -57,6 +59,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         with tqdm(total=len(old), desc='migrate', unit='episode', disable=not old) as bar:
             moved = store.migrate_to_bags(progress=lambda _id: bar.update(1))
         print(f'{len(moved)} episodes moved into bag directories in {store.root}')
+        refreshed = store.refresh_bag_metadata()
+        if refreshed:
+            print(f'{len(refreshed)} metadata.yaml files rewritten with type hashes')
         return 0
     finally:
         store.close()

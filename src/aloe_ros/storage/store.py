@@ -53,8 +53,8 @@ from aloe_ros.learning.checkpoint import ChecksumError
 from aloe_ros.learning.episode import (Episode, OUTCOME_ABORTED, OUTCOME_NONE, SOURCE_HOLD,
                                        SOURCE_HUMAN)
 from aloe_ros.learning.episode import SOURCE_POLICY, SOURCE_SCRIPTED
-from aloe_ros.storage.bag import (BAG_METADATA, MCAP_SUFFIX, bag_file_name, bag_storage_file,
-                                  write_bag_metadata)
+from aloe_ros.storage.bag import (BAG_METADATA, BagMetadataError, MCAP_SUFFIX, bag_file_name,
+                                  bag_storage_file, read_bag_metadata, write_bag_metadata)
 from aloe_ros.storage.catalog import (Catalog, EpisodeRecord, STATUS_COMPLETE,
                                       STATUS_QUARANTINED, STATUS_RECORDING)
 from aloe_ros.storage.convert import (EVENT_ENDED, EVENT_STARTED, JOINT_NAMES_14, StepStats,
@@ -80,7 +80,7 @@ class StoreLockedError(RuntimeError):
 
 @dataclass
 class RewardConfig:
-    """Sparse terminal reward: ``success_reward`` at a successful end, ``-step_penalty`` per step."""
+    """Sparse terminal reward: ``success_reward`` at a success, ``-step_penalty`` per step."""
 
     success_reward: float = 1.0
     step_penalty: float = 0.0
@@ -419,8 +419,8 @@ class EpisodeStore:
         if not steps:
             raise ValueError(f'{path}: no executed step is readable ({part.stopped or "empty"})')
         started = float(head.get('started_at', os.path.getmtime(path)))
-        task, instruction, seed = head.get('task',
-                                           ''), head.get('instruction', ''), int(head.get('seed', -1))
+        task, instruction = head.get('task', ''), head.get('instruction', '')
+        seed = int(head.get('seed', -1))
         rel_path = _episode_rel_path(episode_id, started)
         if row is None:
             self.catalog.insert(episode_id, rel_path, started, task, instruction, seed)
@@ -519,6 +519,32 @@ class EpisodeStore:
             done.append(row.episode_id)
             if progress is not None:
                 progress(row.episode_id)
+        return done
+
+    def refresh_bag_metadata(self) -> List[str]:
+        """Rewrite the ``metadata.yaml`` of bag directories written before type hashes.
+
+        Bags recorded before the RIHS01 type hash was stored have ``type_description_hash: ''``;
+        their MCAP is left as it is and the hash computed from its recorded schemas. Returns the
+        ids whose metadata.yaml was rewritten.
+        """
+        if self.mode != 'w':
+            raise PermissionError('store opened read-only')
+        done = []
+        for row in self.catalog.query(status=STATUS_COMPLETE):
+            path = os.path.join(self.root, row.path)
+            if not in_bag_dir(path) or not os.path.exists(path):
+                continue
+            bag_dir = os.path.dirname(path)
+            try:
+                topics = read_bag_metadata(bag_dir)['topics_with_message_count']
+            except BagMetadataError:
+                topics = []
+            if topics and all(t['topic_metadata'].get('type_description_hash') for t in topics):
+                continue
+            summary = read_metadata(path).get('aloe_summary', {})
+            write_bag_metadata(bag_dir, os.path.basename(path), _custom_data(summary))
+            done.append(row.episode_id)
         return done
 
     def _repair_bag_metadata(self, path: str) -> None:
@@ -644,7 +670,7 @@ def _uri(mcap_path: str) -> str:
 
 
 def _custom_data(summary: Dict[str, Any]) -> Dict[str, str]:
-    """Return the aloe fields repeated in metadata.yaml's ``custom_data`` (for ``ros2 bag info``)."""
+    """Return the aloe fields repeated in metadata.yaml's ``custom_data`` (``ros2 bag info``)."""
     keys = ('outcome', 'terminated', 'truncated', 'num_steps', 'num_human_steps',
             'num_interventions', 'policy_versions', 'reason')
     return {f'aloe.{k}': str(summary[k]) for k in keys if k in summary}

@@ -263,7 +263,7 @@ def fetch(read: Callable[[int, int], ChunkReply], download: Download,
 
 
 def check_item_name(name: str, suffix: str = '') -> None:
-    """Raise ValueError unless ``name`` is a plain file name (no directory part) ending in suffix."""
+    """Raise ValueError unless ``name`` is a plain file name (no directory) ending in suffix."""
     ok = (0 < len(name) <= 200 and not name.startswith('.') and name.endswith(suffix)
           and all(c.isalnum() or c in '-_.' for c in name))
     if not ok:

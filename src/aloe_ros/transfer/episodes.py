@@ -63,7 +63,7 @@ class PullResult:
 
 
 def station_dir_name(station: str) -> str:
-    """Return a directory name for a station's namespace (``/station_a/aloe`` -> ``station_a_aloe``)."""
+    """Return a directory name for a namespace (``/station_a/aloe`` -> ``station_a_aloe``)."""
     name = re.sub(r'[^A-Za-z0-9_.-]+', '_', station).strip('_')
     return name or 'default'
 
