@@ -134,12 +134,14 @@ def test_two_namespaced_stations_record_apart_and_take_over_through_station_clie
 
 @pytest.mark.slow
 def test_one_learner_serves_two_namespaced_stations(driver, start_node, tmp_path):
-    """Episodes from both stations reach the learner's store with their station; v1 reaches both.
+    """Episodes from both stations reach the learner's store with their station; versions reach both.
 
     Per station: a recorder with its own store (episodes recorded before the test, so the
     station is the one the learner pulled them from) and a policy with its own weights_dir and
-    the default, relative names; one learner at the root with ``stations`` listing both.
-    Five directories, no path shared by two nodes.
+    the default, relative names; one learner at the root with ``stations`` listing both. Five
+    directories, no path shared by two nodes. station_b's recorder is off at first: the learner
+    trains v1 on station_a's episodes and offers it to both policies; when station_b's recorder
+    comes up its episodes are pulled too, and v2 reaches both policies.
     """
     from aloe_ros.storage import EpisodeStore
     station_rows = {}
@@ -150,49 +152,61 @@ def test_one_learner_serves_two_namespaced_stations(driver, start_node, tmp_path
         station_rows[ns] = {r.episode_id: r.sha256 for r in store.records()}
         store.close()
 
-    procs = []
-    for ns in STATIONS:
-        procs.append(start_node('aloe_ros.nodes.recorder', {
+    def recorder(ns):
+        return start_node('aloe_ros.nodes.recorder', {
             'storage_root': str(tmp_path / ns / 'store'), 'max_chunk_bytes': 4096},
-            name=f'{ns}_recorder', namespace=ns))
+            name=f'{ns}_recorder', namespace=ns)
+
+    procs = [recorder('station_a')]
+    for ns in STATIONS:
         procs.append(start_node('aloe_ros.nodes.policy', {
             'learner_config': TINY_CONFIG, 'weights_dir': str(tmp_path / ns / 'weights')},
             name=f'{ns}_policy', namespace=ns))
     learner = start_node('aloe_ros.nodes.learner', {
         'learner_config': TINY_CONFIG, 'store_root': str(tmp_path / 'learner' / 'store'),
         'weights_dir': str(tmp_path / 'learner' / 'weights'), 'stations': list(STATIONS),
-        'min_episodes': 4, 'episodes_per_iteration': 4, 'critic_steps': 20, 'actor_steps': 20,
-        'poll_period': 0.2, 'evaluate_running_chunks': False})
+        'min_episodes': 2, 'episodes_per_iteration': 2, 'critic_steps': 20, 'actor_steps': 20,
+        'poll_period': 0.2, 'pull_timeout': 2.0, 'evaluate_running_chunks': False})
     procs.append(learner)
     versions = {ns: driver.collect(UInt32, f'/{ns}/aloe/policy/version', latched(1),
                                    keep=lambda m: m.data) for ns in STATIONS}
     root_versions = driver.collect(UInt32, '/aloe/policy/version', latched(1),
                                    keep=lambda m: m.data)
-    assert driver.spin_until(lambda: all(v and v[-1] >= 1 for v in versions.values()),
-                             timeout=600), '\n'.join(p.output() for p in procs)
+
+    def everyone_runs(version):
+        return all(v and v[-1] >= version for v in versions.values())
+
+    def output():
+        return '\n'.join(p.output() for p in procs)
+    assert driver.spin_until(lambda: everyone_runs(1), timeout=600), output()
+    assert 'station /station_b unreachable' in learner.output(50000)
+
+    procs.append(recorder('station_b'))                  # station_b comes up late
+    assert driver.spin_until(lambda: everyone_runs(2), timeout=600), output()
     assert not root_versions                    # no policy at the root: nothing was there
 
     learner_store = EpisodeStore(str(tmp_path / 'learner' / 'store'), mode='r')
     try:
         pulled = {r.episode_id: r for r in learner_store.records()}
+        assert len(pulled) == 4
         for ns in STATIONS:
             mine = {k: r for k, r in pulled.items() if r.station == f'/{ns}'}
             assert {k: r.sha256 for k, r in mine.items()} == station_rows[ns]
             assert {r.reason for r in mine.values()} == {f'pulled from /{ns}'}
-            assert len(learner_store.records(station=f'/{ns}')) == 2
-        assert len(pulled) == 4
+            assert [r.episode_id for r in learner_store.records(station=f'/{ns}')] == sorted(
+                station_rows[ns])
         for row in pulled.values():
             assert sha256_of(os.path.join(learner_store.root, row.path)) == row.sha256
     finally:
         learner_store.close()
-    exported = os.path.join(tmp_path, 'learner', 'weights', 'policy_v000001.safetensors')
-    for ns in STATIONS:
-        fetched = os.path.join(tmp_path, ns, 'weights', 'policy_v000001.safetensors')
-        assert sha256_of(fetched) == sha256_of(exported)
+    for version in (1, 2):
+        name = f'policy_v{version:06d}.safetensors'
+        exported = sha256_of(os.path.join(tmp_path, 'learner', 'weights', name))
+        for ns in STATIONS:
+            assert sha256_of(os.path.join(tmp_path, ns, 'weights', name)) == exported
     services = {name for name, _t in driver.node.get_service_names_and_types()}
     assert {'/station_a/aloe/learner/read_weights', '/station_b/aloe/learner/read_weights',
             '/aloe/learner/read_weights'} <= services
-    out = learner.output(50000)
-    assert 'policy v1' in out and '/station_a/aloe/policy_update' in out
+    assert '/station_b/aloe/policy_update' in learner.output(50000)
     for proc in procs:
         assert proc.alive() and 'Traceback' not in proc.output(50000), proc.output()
