@@ -45,7 +45,7 @@ at the root (``learner_only.launch.yaml stations:=[...]``).
 """
 
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue
@@ -56,9 +56,10 @@ from rclpy.node import Node
 from std_msgs.msg import Bool, String, UInt32
 
 from aloe_msgs.action import TrainIteration
-from aloe_msgs.msg import EpisodeEvent, EpisodeSummary, InterventionState, LearnerStatus
+from aloe_msgs.msg import (EpisodeEvent, EpisodeSummary, InterventionState, LearnerStatus,
+                           SafetyEvent)
 from aloe_msgs.srv import EndEpisode, ResetScene, SetMode, StartEpisode
-from aloe_ros.nodes.common import latched, reliable
+from aloe_ros.nodes.common import EVENTS, latched, reliable
 
 
 class StationClient(Node):
@@ -107,6 +108,8 @@ class StationClient(Node):
         self.sim_success = False
         #: The teleop node's latest InterventionState (None until one arrives).
         self.intervention: Optional[InterventionState] = None
+        #: The station's SafetyEvents received, oldest first (the teleop node's refusals among them).
+        self.safety_events: List[SafetyEvent] = []
         self.executor_diag: Dict[str, str] = {}
         self.create_subscription(EpisodeSummary, f'{ns}/aloe/episode_summary',
                                  lambda m: self.summaries.__setitem__(m.episode_id, m),
@@ -120,6 +123,8 @@ class StationClient(Node):
         self.create_subscription(Bool, f'{ns}/sim/success', self._on_success, reliable(10))
         self.create_subscription(InterventionState, f'{ns}/aloe/intervention',
                                  lambda m: setattr(self, 'intervention', m), latched(10))
+        self.create_subscription(SafetyEvent, f'{ns}/aloe/safety_event',
+                                 self.safety_events.append, EVENTS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
                                  reliable(50))
 
@@ -251,9 +256,8 @@ class StationClient(Node):
         Presses the takeover key on the teleop node's keyboard topic once (the teleop node
         toggles), unless an intervention is already active, and waits until the teleop node
         announces it (``active``; with leader arms ``aligning`` until the leader meets the
-        follower, the executor holding meanwhile). Raises TimeoutError when it does not: the
-        teleop node is not running, or refused (no follower joint states yet: it says why on
-        ``aloe/safety_event``).
+        follower, the executor holding meanwhile). Raises RuntimeError with the teleop node's
+        reason when it refuses (no follower joint states yet), TimeoutError when nothing answers.
         """
         return self._toggle_intervention(True, timeout)
 
@@ -273,13 +277,21 @@ class StationClient(Node):
         self.spin_until(lambda: self.intervention is not None, timeout,
                         f'the teleop node\'s intervention state ({self.namespace}/aloe/'
                         'intervention)')
+        seen = len(self.safety_events)
         if self.intervening() != active:
             self.spin_until(lambda: self.count_subscribers(topic) > 0, timeout,
                             f'the teleop node to subscribe to {topic}')
             self.keyboard_pub.publish(String(data=self.takeover_key))
-        self.spin_until(lambda: self.intervening() == active, timeout,
+        teleop = f'{self.namespace}/teleop'
+
+        def refusal() -> Optional[SafetyEvent]:
+            return next((e for e in self.safety_events[seen:] if e.node == teleop
+                         and e.kind == SafetyEvent.KIND_REJECTED_INPUT), None)
+        self.spin_until(lambda: self.intervening() == active or refusal() is not None, timeout,
                         f'the teleop node to announce the {what} on {self.namespace}/aloe/'
                         'intervention')
+        if self.intervening() != active:
+            raise RuntimeError(f'{teleop} refused the {what}: {refusal().message}')
         return self.intervention
 
     # ------------------------------------------------------------------ learner

@@ -20,6 +20,7 @@ directories; nothing is shared but the domain.
 """
 
 import os
+import time
 
 from aloe_msgs.msg import InterventionState
 import pytest
@@ -53,6 +54,13 @@ def station_client():
         client.destroy_node()
     if not context_was_up:
         rclpy.shutdown()
+
+
+def _spin_for(client, seconds):
+    import rclpy
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(client, timeout_sec=0.02)
 
 
 def _services(node):
@@ -118,7 +126,15 @@ def test_two_namespaced_stations_record_apart_and_take_over_through_station_clie
     a.create_subscription(InterventionState, '/station_a/aloe/intervention',
                           lambda m: seen_a.append(m.active), latched(10))
     b.create_timer(0.05, publish_followers)
-    state = b.request_takeover(timeout=120)
+    # Until the follower pose reaches the teleop node it refuses, and says why.
+    state, refusals = None, []
+    while state is None:
+        try:
+            state = b.request_takeover(timeout=120)
+        except RuntimeError as exc:
+            refusals.append(str(exc))
+            assert 'follower pose unknown' in str(exc) and len(refusals) < 100, refusals
+            _spin_for(b, 0.5)                   # the followers' timer publishes meanwhile
     assert state.active and state.device == 'keyboard' and b.intervening()
     assert state.aligning            # leader arms: the executor holds until the leader meets it
     a.spin_until(lambda: bool(seen_a), 30, "station_a's intervention state")
