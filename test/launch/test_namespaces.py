@@ -128,3 +128,14 @@ def test_no_node_names_an_absolute_station_topic(module):
             if text and re.match(r'/[a-z]', text) and text not in GLOBAL:
                 found.append(text)
     assert not found, f'{module}: absolute names {found}'
+
+
+def test_station_names_are_read_as_namespaces():
+    from aloe_ros.nodes.transfer import recorder_of, station_namespaces
+    assert station_namespaces(['station_a', '/station_b/', '', 'station_a', '/']) == [
+        '/station_a', '/station_b', '/']
+    recorders = [recorder_of(ns) for ns in ('/station_a', '/')]
+    assert recorders == ['/station_a/aloe/recorder', '/aloe/recorder']
+    for bad in ('station a', '1st', 'a//b', 'a-b'):
+        with pytest.raises(ValueError, match='not a ROS namespace'):
+            station_namespaces([bad])
