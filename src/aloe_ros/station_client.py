@@ -29,18 +29,23 @@ services, actions and topics behind plain blocking methods::
     summary = station.wait_for_summary(episode_id, timeout=120)
     version, metrics = station.train_iteration(critic_steps=200, actor_steps=200)
     station.wait_for_policy_version(version)
+    station.request_takeover()       # the operator's leader arms drive (teleop keyboard toggle)
+    station.handback()               # the policy drives again
     station.destroy_node()
     rclpy.shutdown()
 
 Every method waits for its answer by spinning this node, so call them from one thread (a
 script's main thread); none may be called from inside a callback. A refused request raises
 RuntimeError with the station's message; an answer that does not come raises TimeoutError
-saying what was awaited. ``namespace`` prefixes every name (``/aloe/...`` and ``/sim/...``
-become ``<namespace>/aloe/...``), for a station launched under a namespace.
+saying what was awaited. ``namespace`` is the station's (``station_a`` for one launched with
+``namespace:=station_a``): every station name (``/aloe/...``, ``/sim/...``, ``/teleop/...``) becomes
+``/station_a/aloe/...``. ``learner_namespace`` is where the learner's action and status are: the
+station's namespace by default (a learner launched with the station), ``/`` for a fleet's learner
+at the root (``learner_only.launch.yaml stations:=[...]``).
 """
 
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue
@@ -48,12 +53,13 @@ from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.action import ActionClient
 from rclpy.node import Node
-from std_msgs.msg import Bool, UInt32
+from std_msgs.msg import Bool, String, UInt32
 
 from aloe_msgs.action import TrainIteration
-from aloe_msgs.msg import EpisodeEvent, EpisodeSummary, LearnerStatus
+from aloe_msgs.msg import (EpisodeEvent, EpisodeSummary, InterventionState, LearnerStatus,
+                           SafetyEvent)
 from aloe_msgs.srv import EndEpisode, ResetScene, SetMode, StartEpisode
-from aloe_ros.nodes.common import latched, reliable
+from aloe_ros.nodes.common import EVENTS, latched, reliable
 
 
 class StationClient(Node):
@@ -67,17 +73,27 @@ class StationClient(Node):
     ABORTED = EndEpisode.Request.OUTCOME_ABORTED
     TIMEOUT = EndEpisode.Request.OUTCOME_TIMEOUT
 
-    def __init__(self, node_name: str = 'station_client', namespace: str = ''):
-        """Create the clients and subscriptions (rclpy must be initialised)."""
+    def __init__(self, node_name: str = 'station_client', namespace: str = '',
+                 learner_namespace: Optional[str] = None, takeover_key: str = 't'):
+        """Create the clients and subscriptions (rclpy must be initialised).
+
+        ``namespace``: the station's (``''`` or ``/``: the root); ``learner_namespace``: the
+        learner's (None: the station's); ``takeover_key``: a key of the teleop node's
+        ``keys.takeover`` (what :meth:`request_takeover` and :meth:`handback` press).
+        """
         super().__init__(node_name)
-        ns = namespace.rstrip('/')
+        ns = _absolute(namespace)
         self.namespace = ns
+        self.learner_namespace = ns if learner_namespace is None else _absolute(learner_namespace)
+        learner_ns = self.learner_namespace
+        self.takeover_key = takeover_key
         self.reset_cli = self.create_client(ResetScene, f'{ns}/sim/reset')
         self.start_cli = self.create_client(StartEpisode, f'{ns}/aloe/start_episode')
         self.end_cli = self.create_client(EndEpisode, f'{ns}/aloe/end_episode')
         self.mode_cli = self.create_client(SetMode, f'{ns}/aloe/executor/set_mode')
         self.sim_params_cli = self.create_client(SetParameters, f'{ns}/aloe_sim/set_parameters')
-        self.train_cli = ActionClient(self, TrainIteration, f'{ns}/aloe/train_iteration')
+        self.train_cli = ActionClient(self, TrainIteration, f'{learner_ns}/aloe/train_iteration')
+        self.keyboard_pub = self.create_publisher(String, f'{ns}/teleop/keyboard', reliable(10))
         #: Summaries of the episodes that ended while this client ran, by episode id.
         self.summaries: Dict[str, EpisodeSummary] = {}
         #: ENDED events by episode id (they arrive before the summary).
@@ -90,6 +106,10 @@ class StationClient(Node):
         self.last_episode_id: Optional[str] = None
         #: The sim's latest success flag (sim stations).
         self.sim_success = False
+        #: The teleop node's latest InterventionState (None until one arrives).
+        self.intervention: Optional[InterventionState] = None
+        #: The station's SafetyEvents received, oldest first (the teleop node's refusals among them).
+        self.safety_events: List[SafetyEvent] = []
         self.executor_diag: Dict[str, str] = {}
         self.create_subscription(EpisodeSummary, f'{ns}/aloe/episode_summary',
                                  lambda m: self.summaries.__setitem__(m.episode_id, m),
@@ -98,9 +118,13 @@ class StationClient(Node):
                                  latched(10))
         self.create_subscription(UInt32, f'{ns}/aloe/policy/version',
                                  lambda m: setattr(self, 'policy_version', m.data), latched(1))
-        self.create_subscription(LearnerStatus, f'{ns}/aloe/learner_status',
+        self.create_subscription(LearnerStatus, f'{learner_ns}/aloe/learner_status',
                                  lambda m: setattr(self, 'learner_status', m), reliable(10))
         self.create_subscription(Bool, f'{ns}/sim/success', self._on_success, reliable(10))
+        self.create_subscription(InterventionState, f'{ns}/aloe/intervention',
+                                 lambda m: setattr(self, 'intervention', m), latched(10))
+        self.create_subscription(SafetyEvent, f'{ns}/aloe/safety_event',
+                                 self.safety_events.append, EVENTS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
                                  reliable(50))
 
@@ -110,8 +134,10 @@ class StationClient(Node):
         self.sim_success = bool(msg.data)
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        # /diagnostics is shared by every station of a domain: the status is named after the
+        # node's full name, so this station's executor is told apart from the others'.
         for status in msg.status:
-            if status.name.endswith('chunk_executor'):
+            if status.name == f'{self.namespace}/chunk_executor':
                 self.executor_diag = {kv.key: kv.value for kv in status.values}
 
     def _on_event(self, msg: EpisodeEvent) -> None:
@@ -152,8 +178,8 @@ class StationClient(Node):
             if not client.wait_for_service(timeout_sec=timeout):
                 raise TimeoutError(f'{client.srv_name} did not come up within {timeout:.0f} s')
         if need_learner and not self.train_cli.wait_for_server(timeout_sec=timeout):
-            raise TimeoutError(f'learner action {self.namespace}/aloe/train_iteration did not '
-                               'come up')
+            raise TimeoutError(f'learner action {self.learner_namespace}/aloe/train_iteration '
+                               'did not come up')
         if policy_version:
             self.wait_for_policy_version(policy_version, timeout)
 
@@ -217,6 +243,56 @@ class StationClient(Node):
         self.spin_until(lambda: episode_id in self.summaries, timeout,
                         f'episode {episode_id} to end')
         return self.summaries[episode_id]
+
+    # ------------------------------------------------------------------ takeover
+
+    def intervening(self) -> bool:
+        """Return whether the operator has control now (an intervention is active or aligning)."""
+        return self.intervention is not None and bool(self.intervention.active)
+
+    def request_takeover(self, timeout: float = 10.0) -> InterventionState:
+        """Hand control to the operator; return the teleop node's InterventionState.
+
+        Presses the takeover key on the teleop node's keyboard topic once (the teleop node
+        toggles), unless an intervention is already active, and waits until the teleop node
+        announces it (``active``; with leader arms ``aligning`` until the leader meets the
+        follower, the executor holding meanwhile). Raises RuntimeError with the teleop node's
+        reason when it refuses (no follower joint states yet), TimeoutError when nothing answers.
+        """
+        return self._toggle_intervention(True, timeout)
+
+    def handback(self, timeout: float = 10.0) -> InterventionState:
+        """Hand control back to the policy; return the teleop node's InterventionState.
+
+        Presses the takeover key once if an intervention is active and waits until the teleop
+        node announces it ended (the executor blends the policy in from the last human target).
+        """
+        return self._toggle_intervention(False, timeout)
+
+    def _toggle_intervention(self, active: bool, timeout: float) -> InterventionState:
+        what = 'takeover' if active else 'handback'
+        topic = self.keyboard_pub.topic_name
+        # The latched state arrives once the teleop node is matched: wait for it, so a toggle is
+        # pressed only when the state really differs from the one asked for.
+        self.spin_until(lambda: self.intervention is not None, timeout,
+                        f'the teleop node\'s intervention state ({self.namespace}/aloe/'
+                        'intervention)')
+        seen = len(self.safety_events)
+        if self.intervening() != active:
+            self.spin_until(lambda: self.count_subscribers(topic) > 0, timeout,
+                            f'the teleop node to subscribe to {topic}')
+            self.keyboard_pub.publish(String(data=self.takeover_key))
+        teleop = f'{self.namespace}/teleop'
+
+        def refusal() -> Optional[SafetyEvent]:
+            return next((e for e in self.safety_events[seen:] if e.node == teleop
+                         and e.kind == SafetyEvent.KIND_REJECTED_INPUT), None)
+        self.spin_until(lambda: self.intervening() == active or refusal() is not None, timeout,
+                        f'the teleop node to announce the {what} on {self.namespace}/aloe/'
+                        'intervention')
+        if self.intervening() != active:
+            raise RuntimeError(f'{teleop} refused the {what}: {refusal().message}')
+        return self.intervention
 
     # ------------------------------------------------------------------ learner
 
@@ -283,3 +359,9 @@ class StationClient(Node):
                 'human_steps': int(s.num_human_steps), 'policy_steps': int(s.num_policy_steps),
                 'interventions': int(s.num_interventions), 'duration': float(s.duration),
                 'wall_s': time.monotonic() - t0, 'policy_versions': list(s.policy_versions)}
+
+
+def _absolute(namespace: str) -> str:
+    """Return a namespace as a prefix of absolute names: ``''`` for the root, else ``/name``."""
+    name = namespace.strip('/')
+    return f'/{name}' if name else ''

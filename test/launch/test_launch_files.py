@@ -89,7 +89,12 @@ def test_launch_file_is_ros2_yaml_launch(name):
     tags = {'arg', 'let', 'node', 'include', 'group', 'executable', 'set_env'}
     for entry in data['launch']:
         assert isinstance(entry, dict) and len(entry) == 1 and next(iter(entry)) in tags, entry
-    for entry in data['launch']:
+    entries = list(data['launch'])
+    for entry in entries:  # a group's children are checked like top-level entries
+        if isinstance(entry.get('group'), list):
+            entries += entry['group']
+            assert all(isinstance(e, dict) and len(e) == 1 for e in entry['group']), entry
+    for entry in entries:
         node = entry.get('node')
         if node and node['pkg'] == 'aloe_ros':
             assert node['exec'] in console_scripts(), f'{name}: unknown executable {node["exec"]}'
@@ -137,6 +142,9 @@ def test_param_files_name_declared_parameters():
             load_profile(path)
             continue
         for node_name, section in data.items():
+            # '/**/<node>': the file applies to the node under any namespace (a station's)
+            assert node_name.startswith('/**/'), f'{path}: {node_name} applies at / only'
+            node_name = node_name[len('/**/'):]
             declared = set(importlib.import_module(by_node[node_name]).PARAMETERS)
             flat = []
             for key, value in section['ros__parameters'].items():

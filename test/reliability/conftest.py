@@ -37,12 +37,15 @@ def driver():
 
 @pytest.fixture
 def start_node(tmp_path):
-    """Yield ``start_node(module, params) -> NodeProcess``; each process is stopped at teardown."""
+    """Yield ``start_node(module, params, name, namespace, remaps) -> NodeProcess``.
+
+    Every process it started is stopped at teardown.
+    """
     started = []
 
-    def factory(module, params=None, name=None):
+    def factory(module, params=None, name=None, namespace=None, remaps=None):
         log = str(tmp_path / f'{name or module.rsplit(".", 1)[-1]}.log')
-        proc = NodeProcess(module, params, log_path=log)
+        proc = NodeProcess(module, params, log_path=log, namespace=namespace, remaps=remaps)
         started.append(proc)
         return proc
 

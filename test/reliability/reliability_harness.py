@@ -49,11 +49,17 @@ def _param(value):
 
 
 class NodeProcess:
-    """One aloe node as an OS process: ``python -m <module> --ros-args -p k:=v ...``."""
+    """One aloe node as an OS process: ``python -m <module> --ros-args -p k:=v ...``.
 
-    def __init__(self, module, params=None, log_path=None):
+    ``namespace`` runs it under that namespace (``-r __ns:=/station_a``, as a launch file's
+    ``push-ros-namespace`` does); ``remaps`` adds ``-r from:=to`` rules.
+    """
+
+    def __init__(self, module, params=None, log_path=None, namespace=None, remaps=None):
         """Start the process with its output in ``log_path``."""
         self.module = module
+        self.namespace = namespace
+        self.remaps = dict(remaps or {})
         self.params = dict(params or {})
         self.log_path = log_path
         self._log = None
@@ -63,6 +69,10 @@ class NodeProcess:
     def start(self):
         """(Re)start the process with the same parameters; the log is appended to."""
         args = [sys.executable, '-m', self.module, '--ros-args']
+        if self.namespace:
+            args += ['-r', f'__ns:=/{self.namespace.strip("/")}']
+        for src, dst in self.remaps.items():
+            args += ['-r', f'{src}:={dst}']
         for key, value in self.params.items():
             args += ['-p', f'{key}:={_param(value)}']
         self._log = open(self.log_path, 'a')

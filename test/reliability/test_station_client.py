@@ -40,7 +40,8 @@ def test_station_client_drives_episodes_and_modes(station_client, start_node, tm
     recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': str(tmp_path / 'store')})
     executor = start_node('aloe_ros.nodes.chunk_executor', {})
     station = station_client
-    station.wait_until_ready(timeout=120, sim=False, need_learner=False, policy_version=0)
+    # generous: a recorder has taken 84 s to start on the loaded 2-core machine
+    station.wait_until_ready(timeout=300, sim=False, need_learner=False, policy_version=0)
 
     first = station.start_episode(task='handover', seed=7)
     with pytest.raises(RuntimeError, match='start_episode refused'):

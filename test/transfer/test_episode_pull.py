@@ -158,3 +158,61 @@ def test_import_refuses_a_file_that_is_not_the_announced_one(station, learner_st
     with pytest.raises(ValueError, match='not a readable episode'):
         from aloe_ros.learning.checkpoint import sha256_file
         learner_store.import_episode(str(junk), 'ep5', sha256_file(str(junk)))
+
+
+def test_pulled_episodes_name_their_station(station, learner_store, tmp_path):
+    """Header first (the recorder that wrote the file), else the station pulled from."""
+    named = EpisodeStore(str(tmp_path / 'station_b'), mode='w')
+    try:
+        named.add_episode(synthetic_episode('b0', steps=20, seed=7, size=(32, 40)),
+                          station='/station_b')
+        assert named.catalog.get('b0').station == '/station_b'
+        links = {'/station_a': Link(station), '/station_b': Link(named)}
+        puller = EpisodePuller(learner_store, lambda s: links[s].list(s),
+                               lambda s, item, off, n: links[s].read(s, item, off, n),
+                               chunk_bytes=8 * 1024)
+        assert len(puller.pull('/station_a')) == 3 and len(puller.pull('/station_b')) == 1
+    finally:
+        named.close()
+    rows = {r.episode_id: r for r in learner_store.records()}
+    assert {k: r.station for k, r in rows.items()} == {
+        'ep0': '/station_a', 'ep1': '/station_a', 'ep2': '/station_a', 'b0': '/station_b'}
+    assert rows['b0'].reason == 'pulled from /station_b'
+    assert [r.episode_id for r in learner_store.records(station='/station_b')] == ['b0']
+    # Recovery re-indexes a file from its header alone: the station comes back with it.
+    path = learner_store.path_of('b0')
+    learner_store.catalog.update('b0', status='recording')
+    learner_store.recover()
+    assert learner_store.catalog.get('b0').station == '/station_b'
+    assert os.path.exists(path)
+
+
+def test_a_catalog_without_the_station_column_gains_it(tmp_path):
+    import sqlite3
+    from aloe_ros.storage.catalog import Catalog
+    path = str(tmp_path / 'catalog.sqlite')
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE episodes (episode_id TEXT PRIMARY KEY, status TEXT NOT NULL, "
+               "task TEXT NOT NULL DEFAULT '', instruction TEXT NOT NULL DEFAULT '', "
+               "seed INTEGER NOT NULL DEFAULT -1, outcome INTEGER NOT NULL DEFAULT 0, "
+               "terminated INTEGER NOT NULL DEFAULT 0, truncated INTEGER NOT NULL DEFAULT 0, "
+               "num_steps INTEGER NOT NULL DEFAULT 0, num_policy_steps INTEGER NOT NULL "
+               "DEFAULT 0, num_human_steps INTEGER NOT NULL DEFAULT 0, num_scripted_steps "
+               "INTEGER NOT NULL DEFAULT 0, num_hold_steps INTEGER NOT NULL DEFAULT 0, "
+               "num_interventions INTEGER NOT NULL DEFAULT 0, policy_versions TEXT NOT NULL "
+               "DEFAULT '[]', max_policy_version INTEGER NOT NULL DEFAULT 0, episode_return "
+               "REAL NOT NULL DEFAULT 0, duration REAL NOT NULL DEFAULT 0, started_at REAL NOT "
+               "NULL, ended_at REAL, path TEXT NOT NULL, uri TEXT NOT NULL DEFAULT '', "
+               "size_bytes INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '', "
+               "reason TEXT NOT NULL DEFAULT '')")
+    db.execute("INSERT INTO episodes (episode_id, status, started_at, path) "
+               "VALUES ('old', 'complete', 1.0, 'episodes/x')")
+    db.commit()
+    db.close()
+    catalog = Catalog(path)
+    try:
+        assert catalog.get('old').station == ''
+        catalog.update('old', station='/station_a')
+        assert catalog.query(station='/station_a')[0].episode_id == 'old'
+    finally:
+        catalog.close()

@@ -157,13 +157,21 @@ def _flatten(params, prefix=''):
 
 
 def _node_key_matches(key, fqn):
-    """Match a parameter-file node key as rcl does: ``/**`` any tokens, ``*`` one token."""
+    """Match a parameter-file node key as rcl does: ``/**`` zero or more tokens, ``*`` one.
+
+    ``/**/policy`` matches ``/policy`` and ``/station_a/policy`` alike (what the shipped
+    parameter files use, so they apply to a station under any namespace).
+    """
     key = key if key.startswith('/') else '/' + key
     if key == fqn:
         return True
     pattern = ''
-    for token in re.split(r'(\*\*|\*)', key):
-        pattern += {'**': '.*', '*': '[^/]*'}.get(token, re.escape(token))
+    for token in key.split('/')[1:]:
+        if token == '**':
+            pattern += '(/[^/]+)*'
+        else:
+            pattern += '/' + ''.join('[^/]*' if part == '*' else re.escape(part)
+                                     for part in re.split(r'(\*)', token))
     return re.fullmatch(pattern, fqn) is not None
 
 

@@ -19,7 +19,6 @@ Hook for nodes: each node module exposes ``PARAMETERS`` (name -> default); tests
 ``validate_launch_file``. No process is started.
 """
 
-import fnmatch
 import os
 
 import yaml
@@ -27,6 +26,7 @@ import yaml
 from aloe_ros.launch_tools.errors import LaunchError
 from aloe_ros.launch_tools.loader import load_launch
 from aloe_ros.launch_tools.packages import PackageResolver
+from aloe_ros.launch_tools.plan import _node_key_matches
 
 
 def validate_launch_file(path, known_executables, arguments=None, resolver=None,
@@ -108,8 +108,7 @@ def _section_matches(key, spec, fqn):
     name = spec.name or spec.executable
     if key in ('/**', '**', name, fqn, fqn.lstrip('/')):
         return True
-    pattern = key if key.startswith('/') else '/' + key
-    return ('*' in key) and fnmatch.fnmatchcase(fqn, pattern.replace('**', '*'))
+    return ('*' in key) and _node_key_matches(key, fqn)
 
 
 def _flatten(params, prefix=''):

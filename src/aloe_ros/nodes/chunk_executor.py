@@ -223,8 +223,8 @@ class ChunkExecutorNode(Node):
         self.episode_ended = False  # EVENT_ENDED seen for episode_id: the next start is followed
         self.step_index = 0
 
-        self.safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
-        self.step_pub = self.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
+        self.safety_pub = self.create_publisher(SafetyEvent, 'aloe/safety_event', EVENTS)
+        self.step_pub = self.create_publisher(ExecutedStep, 'aloe/executed_step', reliable(200))
         # Every message module the profile needs is imported before anything is created (in a
         # dry run too), so a missing package stops the node at start with its name, never at the
         # first command.
@@ -233,19 +233,19 @@ class ChunkExecutorNode(Node):
             make_sender(self, group, msg_type)
             for group, msg_type in zip(self.profile.groups, types)]
         self._dry_run_every = max(1, int(round(p['rate'])))
-        self.create_subscription(Observation, '/aloe/observation', self._on_observation,
+        self.create_subscription(Observation, 'aloe/observation', self._on_observation,
                                  SENSOR_DATA)
         # Chunks arrive serialized: an oversized one is refused on its byte count, never
         # deserialized.
         self._max_chunk_bytes = p['max_horizon'] * len(self.joint_names) * 4 + CHUNK_OVERHEAD_BYTES
-        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk_data,
+        self.create_subscription(ActionChunk, 'aloe/action_chunk', self._on_chunk_data,
                                  reliable(5),
                                  raw=True)
-        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+        self.create_subscription(InterventionState, 'aloe/intervention', self._on_intervention,
                                  LATCHED)
-        self.create_subscription(JointState, '/aloe/teleop_command', self._on_teleop, COMMANDS)
-        self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
-        self.create_service(SetMode, '/aloe/executor/set_mode', self._on_set_mode)
+        self.create_subscription(JointState, 'aloe/teleop_command', self._on_teleop, COMMANDS)
+        self.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED)
+        self.create_service(SetMode, 'aloe/executor/set_mode', self._on_set_mode)
         self._fatal = None
         self._fatal_guard = self.create_guard_condition(self._raise_fatal)
         self._stop = threading.Event()

@@ -14,20 +14,28 @@
 
 """Learner node: ALOE critic + actor over the episode store, versioned weights to the policy.
 
-Episodes: with ``pull_from`` empty the learner reads the recorder's store at ``store_root``
-(read-only; the same machine, or a shared file system). With ``pull_from`` listing recorders
-(their service namespace, e.g. ``/aloe/recorder``) it owns ``store_root`` and pulls into it every
-complete episode a recorder lists and it lacks, over ROS 2 in sha256-checked chunks, resuming a
-transfer cut by a station that went away (:mod:`aloe_ros.transfer.episodes`); a station that is
-not there is retried each ``poll_period`` and never stops the others.
+Every name is relative to the node's namespace (``aloe/policy_update`` is ``/aloe/policy_update``
+at the root, ``/station_a/aloe/policy_update`` for a learner launched inside ``station_a``).
 
-Weights: it trains in iterations and exports each iteration's actor as
+Episodes: with ``pull_from`` and ``stations`` empty the learner reads the recorder's store at
+``store_root`` (read-only; the same machine, or a shared file system). With ``stations`` listing
+station namespaces (``[/station_a, /station_b]``; ``/`` is a station at the root) and/or
+``pull_from`` listing recorders' service namespaces (``/aloe/recorder``) it owns ``store_root`` and
+pulls into it every complete episode a recorder (``<station>/aloe/recorder`` for each station)
+lists and it lacks, over ROS 2 in sha256-checked chunks, resuming a transfer cut by a station that
+went away (:mod:`aloe_ros.transfer.episodes`); a station that is not there is retried each
+``poll_period`` and never stops the others. Each pulled episode's catalog row names its station
+(``station``: the one the recorder wrote into the file, else the station, or ``pull_from``
+recorder, it was pulled from) and, in ``reason``, where it was pulled from.
+
+Weights: it trains in iterations on the one store and exports each iteration's actor as
 ``policy_vNNNNNN.safetensors`` in ``weights_dir`` (atomic write + sha256), announces it on
-``/aloe/policy_update`` (reliable, transient-local: a policy node that starts later still gets the
-newest version) and serves the file on ``weights_service`` (``aloe_msgs/srv/ReadChunk``), from
-which a policy node on another machine fetches it into its own ``weights_dir``; the policy
-verifies the sha256 and config hash before loading, so a damaged or half-copied file is refused,
-never run.
+``aloe/policy_update`` and on every station's ``<station>/aloe/policy_update`` (reliable,
+transient-local: a policy node that starts later still gets the newest version) and serves the
+file on ``weights_service`` and on every station's ``<station>/aloe/learner/read_weights``
+(``aloe_msgs/srv/ReadChunk``), from which a station's policy node, with its default relative
+``weights_service``, fetches it into its own ``weights_dir``; the policy verifies the sha256 and
+config hash before loading, so a damaged or half-copied file is refused, never run.
 
 An iteration starts when ``episodes_per_iteration`` new episodes are in the store
 (``trigger: episodes``) or when a ``TrainIteration`` goal arrives (either trigger). The full
@@ -35,7 +43,7 @@ learner state (nets, target critic, optimizers, RNGs, version) is saved after ev
 on start the node resumes from it, so a restarted learner continues where it stopped.
 Training runs on a worker thread in short slices, so services and status stay responsive.
 
-``/aloe/evaluate_chunk`` (and the scoring of running chunks) answers only for input the robot
+``aloe/evaluate_chunk`` (and the scoring of running chunks) answers only for input the robot
 could execute: the chunk's sizes are checked first, in O(1) (horizon and action_dim equal to the
 model's, the data length equal to their product; observation data at most
 ``max_observation_bytes``), then its values: finite and within the joint limits
@@ -60,7 +68,8 @@ from aloe_msgs.msg import ActionChunk, ChunkValue, LearnerStatus, Metric, Observ
 from aloe_msgs.srv import EvaluateChunk
 from aloe_ros.nodes.chunk_executor import _ARM_LOWER, _ARM_UPPER
 from aloe_ros.nodes.common import run_node
-from aloe_ros.nodes.transfer import RemoteStation, serve_file_chunks
+from aloe_ros.nodes.transfer import (RemoteStation, WEIGHTS_SERVICE, recorder_of,
+                                     serve_file_chunks, station_namespaces)
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, ParamSpec, SENSOR_DATA,
                                    declare_parameters, latched, reliable)
 from aloe_ros.station.executor_core import check_limits, sized_chunk
@@ -68,6 +77,8 @@ from aloe_ros.storage.convert import observation_to_obs
 from aloe_ros.transfer.chunks import directory_server
 
 SLICE = 10  # gradient steps per slice; the lock is released between slices
+#: The policy's announcement topic inside a station's namespace.
+UPDATE_TOPIC = 'aloe/policy_update'
 
 PARAMS = [
     ParamSpec('learner_config', '', 'Learner YAML (method, model, critic, actor, data)',
@@ -91,7 +102,7 @@ PARAMS = [
     ParamSpec('status_period', 1.0, 'Seconds between LearnerStatus messages', min=0.05, max=60.0),
     ParamSpec('evaluate_running_chunks', True,
               'Publish the critic\'s Q, V, A of each new chunk on '
-              '/aloe/chunk_value (RViz)'),
+              'aloe/chunk_value (RViz)'),
     ParamSpec('torch_threads', 1, 'CPU threads for training', min=1, max=256, read_only=True),
     ParamSpec('lower_limits', _ARM_LOWER * 2,
               'Lower joint limit per action dimension: chunks further out '
@@ -105,7 +116,7 @@ PARAMS = [
     ParamSpec('max_observation_bytes', 64 * 1024 * 1024,
               'Largest observation (image data) evaluated',
               min=1, max=2 ** 40, read_only=True),
-    ParamSpec('weights_service', '/aloe/learner/read_weights',
+    ParamSpec('weights_service', 'aloe/learner/read_weights',
               'ReadChunk service serving the exported actors to policy nodes', read_only=True,
               allow_empty=False),
     ParamSpec('max_chunk_bytes', 4 * 1024 * 1024,
@@ -113,8 +124,15 @@ PARAMS = [
               min=1024, max=8 * 1024 * 1024, read_only=True),
     ParamSpec('pull_from', [],
               'Recorders to pull episodes from over ROS 2 (service namespaces, e.g. '
-              '/aloe/recorder) into store_root, which the learner then owns; empty: read the '
-              'recorder\'s store_root directly (empty entries are ignored)',
+              '/aloe/recorder) into store_root, which the learner then owns; with stations '
+              'empty too: read the recorder\'s store_root directly (empty entries are ignored)',
+              kind='string_array', read_only=True),
+    ParamSpec('stations', [],
+              'Station namespaces this learner serves (e.g. [/station_a, /station_b]; / is a '
+              'station at the root): it pulls each one\'s episodes from '
+              '<station>/aloe/recorder into store_root (as pull_from) and offers every new '
+              'version to each one on <station>/aloe/policy_update and '
+              '<station>/aloe/learner/read_weights (empty entries are ignored)',
               kind='string_array', read_only=True),
     ParamSpec('pull_timeout', 10.0,
               'Seconds to wait for a recorder\'s service and for each chunk', min=0.1,
@@ -136,6 +154,16 @@ class LearnerNode(Node):
         super().__init__('learner')
         self.cfg = declare_parameters(self, PARAMS)
         self.cfg['pull_from'] = [prefix for prefix in self.cfg['pull_from'] if prefix]
+        try:
+            self.stations = station_namespaces(self.cfg['stations'])
+        except ValueError as exc:
+            raise ConfigError('stations', str(exc)) from exc
+        # source -> its recorder's service namespace: each station by its name (episodes pulled
+        # from it name it as their station), then each pull_from recorder by its namespace
+        self._sources = {ns: recorder_of(ns) for ns in self.stations}
+        for prefix in self.cfg['pull_from']:
+            if prefix not in self._sources.values():
+                self._sources[prefix] = prefix
         import torch
         from aloe_ros.learning.config import load_config
         from aloe_ros.learning.trainer import AloeTrainer, STATE_FILE
@@ -156,10 +184,10 @@ class LearnerNode(Node):
         self._upper = np.asarray(self.cfg['upper_limits'], dtype=float)
         try:
             self.store = EpisodeStore(self.cfg['store_root'],
-                                      mode='w' if self.cfg['pull_from'] else 'r')
+                                      mode='w' if self._sources else 'r')
         except StoreLockedError as exc:
-            raise ConfigError('store_root', f'{exc}: with pull_from set the learner owns its '
-                              'store; give it its own directory') from exc
+            raise ConfigError('store_root', f'{exc}: with pull_from or stations set the learner '
+                              'owns its store; give it its own directory') from exc
         self.trainer = AloeTrainer(self.learner_cfg, self.store)
         state = os.path.join(self.cfg['weights_dir'], STATE_FILE)
         if self.cfg['resume'] and os.path.exists(state):
@@ -186,33 +214,49 @@ class LearnerNode(Node):
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('iterations', 'exports', 'evaluations', 'evaluation_errors',
                           'train_errors', 'episodes_pulled', 'bytes_pulled')
-        self._update_pub = self.create_publisher(PolicyUpdate, '/aloe/policy_update', latched(1))
-        self._status_pub = self.create_publisher(LearnerStatus, '/aloe/learner_status',
+        # One latched PolicyUpdate publisher per distinct topic: its own, then each station's.
+        self._update_pubs = {}
+        for topic in [UPDATE_TOPIC] + [f'{ns.rstrip("/")}/{UPDATE_TOPIC}' for ns in self.stations]:
+            resolved = self.resolve_topic_name(topic)
+            if resolved not in self._update_pubs:
+                self._update_pubs[resolved] = self.create_publisher(PolicyUpdate, topic,
+                                                                    latched(1))
+        self._status_pub = self.create_publisher(LearnerStatus, 'aloe/learner_status',
                                                  reliable(10))
-        self._value_pub = self.create_publisher(ChunkValue, '/aloe/chunk_value', reliable(10))
+        self._value_pub = self.create_publisher(ChunkValue, 'aloe/chunk_value', reliable(10))
         group = ReentrantCallbackGroup()
-        self.create_service(EvaluateChunk, '/aloe/evaluate_chunk', self._on_evaluate,
+        self.create_service(EvaluateChunk, 'aloe/evaluate_chunk', self._on_evaluate,
                             callback_group=group)
-        self.create_subscription(Observation, '/aloe/observation', self._on_observation,
+        self.create_subscription(Observation, 'aloe/observation', self._on_observation,
                                  SENSOR_DATA,
                                  callback_group=MutuallyExclusiveCallbackGroup())
         if self.cfg['evaluate_running_chunks']:
-            self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk,
+            self.create_subscription(ActionChunk, 'aloe/action_chunk', self._on_chunk,
                                      reliable(5),
                                      callback_group=MutuallyExclusiveCallbackGroup())
-        self._action = ActionServer(self, TrainIteration, '/aloe/train_iteration',
+        self._action = ActionServer(self, TrainIteration, 'aloe/train_iteration',
                                     self._execute_goal,
                                     goal_callback=lambda _g: GoalResponse.ACCEPT,
                                     callback_group=group)
         self.create_timer(self.cfg['status_period'], self._publish_status)
         if self.trainer.version > 0:
             self._announce_existing()
-        serve_file_chunks(self, self.cfg['weights_service'],
-                          directory_server(self.cfg['weights_dir'], '.safetensors',
-                                           self.cfg['max_chunk_bytes'], prefix='policy_v'),
-                          callback_group=group)
+        weights = directory_server(self.cfg['weights_dir'], '.safetensors',
+                                   self.cfg['max_chunk_bytes'], prefix='policy_v')
+        self.weights_services = []
+        for name in [self.cfg['weights_service']] + [f'{ns.rstrip("/")}/{WEIGHTS_SERVICE}'
+                                                     for ns in self.stations]:
+            resolved = self.resolve_service_name(name)
+            if resolved not in self.weights_services:
+                serve_file_chunks(self, name, weights, callback_group=group)
+                self.weights_services.append(resolved)
+        if self.stations:
+            self.get_logger().info(
+                f'serving {len(self.stations)} stations {self.stations}: episodes pulled from '
+                f'{sorted(self._sources.values())}, versions announced on '
+                f'{sorted(self._update_pubs)}, weights served on {self.weights_services}')
         self._puller = None
-        if self.cfg['pull_from']:
+        if self._sources:
             self._puller_thread = threading.Thread(target=self._pull_loop, name='learner-puller',
                                                    daemon=True)
             self._puller = self._make_puller()
@@ -224,22 +268,22 @@ class LearnerNode(Node):
 
     def _make_puller(self):
         from aloe_ros.transfer.episodes import EpisodePuller
-        stations = {prefix: RemoteStation(self, prefix, self.cfg['pull_timeout'])
-                    for prefix in self.cfg['pull_from']}
+        stations = {source: RemoteStation(self, prefix, self.cfg['pull_timeout'])
+                    for source, prefix in self._sources.items()}
         return EpisodePuller(
-            self.store, lambda prefix: stations[prefix].list_episodes(),
-            lambda prefix, item, offset, n: stations[prefix].files.read(item, offset, n),
+            self.store, lambda source: stations[source].list_episodes(),
+            lambda source, item, offset, n: stations[source].files.read(item, offset, n),
             chunk_bytes=self.cfg['max_chunk_bytes'], log=self.get_logger().info)
 
     def _pull_loop(self) -> None:
         """Puller thread: every poll_period, pull what each station has and the store lacks."""
         while not self._stop.is_set():
-            for prefix in self.cfg['pull_from']:
+            for source in self._sources:
                 try:
-                    pulled = self._puller.pull(prefix, stop=self._stop.is_set)
+                    pulled = self._puller.pull(source, stop=self._stop.is_set)
                 # a store error (disk full) is reported and retried, never ends the pulls
                 except Exception as exc:
-                    self.get_logger().error(f'pulling from {prefix} failed: '
+                    self.get_logger().error(f'pulling from {source} failed: '
                                             f'{type(exc).__name__}: {exc}; retrying after the '
                                             'next poll')
                     continue
@@ -265,9 +309,10 @@ class LearnerNode(Node):
                            sha256=sha256, config_hash=self.learner_cfg.config_hash(),
                            metrics=metrics_to_msgs(metrics))
         msg.header.stamp = self.get_clock().now().to_msg()
-        self._update_pub.publish(msg)
+        for pub in self._update_pubs.values():
+            pub.publish(msg)
         self.get_logger().info(f'published policy v{version} ({os.path.basename(path)}, '
-                               f'sha256 {sha256[:12]})')
+                               f'sha256 {sha256[:12]}) on {sorted(self._update_pubs)}')
 
     def _loop(self) -> None:
         """Worker: poll the store, run an iteration when triggered."""

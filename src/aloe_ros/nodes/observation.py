@@ -78,7 +78,7 @@ def parameter_specs():
         ParamSpec('camera_names', ['cam_high', 'cam_left_wrist', 'cam_right_wrist'],
                   'cameras, in the order of Observation.images', read_only=True,
                   allow_empty=False),
-        ParamSpec('image_topic', '/{camera}/image_raw',
+        ParamSpec('image_topic', '{camera}/image_raw',
                   'image topic per camera; {camera} is replaced',
                   read_only=True, check=lambda v: None if '{camera}' in v
                   else 'must contain {camera}'),
@@ -89,8 +89,8 @@ def parameter_specs():
                   'each named <arm>_<joint>', read_only=True, allow_empty=False),
         ParamSpec('arms', ['left', 'right'], 'arm prefixes, in the order of joint_state_topics',
                   read_only=True, allow_empty=False),
-        ParamSpec('joint_state_topics', ['/follower_left/joint_states',
-                                         '/follower_right/joint_states'],
+        ParamSpec('joint_state_topics', ['follower_left/joint_states',
+                                         'follower_right/joint_states'],
                   'JointState topic per arm', length_of='arms', read_only=True),
         ParamSpec('task_state_topic', '',
                   'aloe_msgs/TaskState topic (object state from a tracker or the simulator) '
@@ -151,7 +151,7 @@ class ObservationNode(Node):
         self.diag.set('camera_info', '-')
         self.once = OncePerCause(self.get_logger())
         self._last_rejection = {}
-        self.pub = self.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
+        self.pub = self.create_publisher(Observation, 'aloe/observation', SENSOR_DATA)
         # Images arrive serialized: one above max_image_bytes is refused on its byte count, unread.
         self._max_image_msg_bytes = p['max_image_bytes'] + IMAGE_OVERHEAD_BYTES
         # camera -> (native width, height) of its latest frame, (calibration, frame id) kept
@@ -167,7 +167,7 @@ class ObservationNode(Node):
             self.create_subscription(CameraInfo, info_topic,
                                      lambda m, c=camera: self._on_camera_info(c, m), SENSOR_DATA)
             self._info_pubs[camera] = self.create_publisher(
-                CameraInfo, f'/aloe/observation/{camera}/camera_info', latched(1))
+                CameraInfo, f'aloe/observation/{camera}/camera_info', latched(1))
             if p['compressed']:
                 self.create_subscription(
                     CompressedImage, topic + '/compressed',
@@ -182,7 +182,7 @@ class ObservationNode(Node):
         if p['task_state_topic']:
             self.create_subscription(TaskState, p['task_state_topic'], self._on_task_state,
                                      SENSOR_DATA)
-        self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
+        self.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED)
         self.timer = self.create_timer(1.0 / p['rate'], self._publish)
         # Checked against the first frame's size: frames the transport cannot carry are dropped
         # silently by DDS, so the only place to say so is here, once.

@@ -98,7 +98,7 @@ PARAMS = [
               'ros: fetch announced weights from the learner over ROS 2 into weights_dir '
               'unless already there; shared: load the announced path (a shared file system)',
               choices=['ros', 'shared'], read_only=True),
-    ParamSpec('weights_service', '/aloe/learner/read_weights',
+    ParamSpec('weights_service', 'aloe/learner/read_weights',
               'The learner\'s ReadChunk service (weights_transfer: ros)', read_only=True,
               allow_empty=False),
     ParamSpec('weights_chunk_bytes', 1024 * 1024, 'Bytes asked per chunk when fetching weights',
@@ -205,23 +205,23 @@ class PolicyNode(Node):
                           'skipped_stale',
                           'updates_received', 'updates_rejected', 'swaps', 'inference_errors',
                           'weights_fetched', 'weight_chunks_refused')
-        self._safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
+        self._safety_pub = self.create_publisher(SafetyEvent, 'aloe/safety_event', EVENTS)
         self.once = OncePerCause(self.get_logger(), self._on_safety)
-        self._chunk_pub = self.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
-        self._version_pub = self.create_publisher(UInt32, '/aloe/policy/version', latched(1))
+        self._chunk_pub = self.create_publisher(ActionChunk, 'aloe/action_chunk', reliable(5))
+        self._version_pub = self.create_publisher(UInt32, 'aloe/policy/version', latched(1))
 
         io_group = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Observation, '/aloe/observation', self._on_observation,
+        self.create_subscription(Observation, 'aloe/observation', self._on_observation,
                                  SENSOR_DATA,
                                  callback_group=io_group)
-        self.create_subscription(PolicyUpdate, '/aloe/policy_update', self._on_update, latched(1),
+        self.create_subscription(PolicyUpdate, 'aloe/policy_update', self._on_update, latched(1),
                                  callback_group=io_group)
         self._intervening = False
-        self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED,
+        self.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED,
                                  callback_group=io_group)
-        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+        self.create_subscription(InterventionState, 'aloe/intervention', self._on_intervention,
                                  LATCHED, callback_group=io_group)
-        self.create_service(LoadPolicy, '/aloe/policy/load', self._on_load_service,
+        self.create_service(LoadPolicy, 'aloe/policy/load', self._on_load_service,
                             callback_group=MutuallyExclusiveCallbackGroup())
         # Chunks are computed in the observation callback; this timer only swaps weights while no
         # observations arrive and reports when a due re-plan finds none.

@@ -93,7 +93,9 @@ JOINT_STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
 TF_QOS = reliable(100)
 TF_STATIC_QOS = latched(100)
 
-# topic -> (message class, subscription QoS); recorded raw while an episode is open.
+# topic -> (message class, subscription QoS); recorded raw while an episode is open. The keys
+# are the names inside the episode file; the node subscribes to them relative to its namespace
+# (``recorded_name``), so a station under ``/station_a`` records the same names as one at ``/``.
 RECORDED = {
     '/aloe/observation': (Observation, OBSERVATION_QOS),
     '/aloe/executed_step': (ExecutedStep, reliable(200)),
@@ -101,6 +103,20 @@ RECORDED = {
     '/aloe/action_chunk': (ActionChunk, reliable(5)),
     '/aloe/safety_event': (SafetyEvent, EVENTS),
 }
+
+
+def recorded_name(topic: str) -> str:
+    """Return the name a subscribed topic is recorded under: relative names as if at ``/``.
+
+    ``cam_high/image_raw`` (the station's own, resolved under the recorder's namespace) is
+    recorded as ``/cam_high/image_raw`` whatever the namespace; an absolute name stays as given.
+    """
+    return topic if topic.startswith('/') else '/' + topic
+
+
+def subscribed_name(name: str) -> str:
+    """Return the relative name the recorder subscribes to for a recorded ``/aloe/...`` name."""
+    return name.lstrip('/')
 
 
 def _check_topic(names: List[str]) -> Optional[str]:
@@ -132,9 +148,10 @@ PARAMS = [
               min=-1e6, max=1e6, read_only=True),
     ParamSpec('step_penalty', 0.0, 'Reward subtracted at every step.', min=0.0, max=1e6,
               read_only=True),
-    ParamSpec('camera_topics', ['/cam_high/image_raw', '/cam_left_wrist/image_raw',
-                                '/cam_right_wrist/image_raw'],
-              'sensor_msgs/Image topics recorded at native resolution (see camera_transcode).',
+    ParamSpec('camera_topics', ['cam_high/image_raw', 'cam_left_wrist/image_raw',
+                                'cam_right_wrist/image_raw'],
+              'sensor_msgs/Image topics recorded at native resolution (see camera_transcode); '
+              'relative names resolve in the recorder\'s namespace and are recorded as if at /.',
               kind='string_array', read_only=True, check=_check_topic),
     ParamSpec('compressed_camera_topics', [],
               'sensor_msgs/CompressedImage topics recorded as they arrive.',
@@ -146,13 +163,13 @@ PARAMS = [
               choices=TRANSCODE_MODES),
     ParamSpec('jpeg_quality', 90, 'JPEG quality of camera_transcode: jpeg.', min=1, max=100,
               read_only=True),
-    ParamSpec('camera_info_topics', ['/cam_high/camera_info', '/cam_left_wrist/camera_info',
-                                     '/cam_right_wrist/camera_info'],
+    ParamSpec('camera_info_topics', ['cam_high/camera_info', 'cam_left_wrist/camera_info',
+                                     'cam_right_wrist/camera_info'],
               'sensor_msgs/CameraInfo topics recorded as they arrive (each camera\'s '
               'calibration).',
               kind='string_array', read_only=True, check=_check_topic),
-    ParamSpec('joint_state_topics', ['/follower_left/joint_states', '/follower_right/joint_states',
-                                     '/joint_states'],
+    ParamSpec('joint_state_topics', ['follower_left/joint_states', 'follower_right/joint_states',
+                                     'joint_states'],
               'sensor_msgs/JointState topics recorded (per arm and the whole robot).',
               kind='string_array', read_only=True, check=_check_topic),
     ParamSpec('robot_profile', '',
@@ -167,9 +184,14 @@ PARAMS = [
               read_only=True),
     ParamSpec('diagnostics_period', 1.0, 'Period of /diagnostics reports [s].', min=0.1, max=60.0,
               read_only=True),
-    ParamSpec('serve_episodes', '/aloe/recorder',
+    ParamSpec('serve_episodes', 'aloe/recorder',
               'Namespace of the list_episodes / read_episode services through which a learner '
-              'pulls complete episodes over ROS 2 (empty: not served).', read_only=True),
+              'pulls complete episodes over ROS 2 (relative: under the node\'s namespace; '
+              'empty: not served).', read_only=True),
+    ParamSpec('station', '',
+              'Station name written into every episode (its source, kept when a learner pulls '
+              'it); empty: the node\'s namespace (/station_a, or / for a station at the root)',
+              read_only=True),
     ParamSpec('max_chunk_bytes', 4 * 1024 * 1024, 'Largest episode chunk served [bytes].',
               min=1024, max=8 * 1024 * 1024, read_only=True),
 ]
@@ -190,7 +212,7 @@ class RecorderNode(Node):
             self.params.update(
                 camera_topics=list(profile.cameras.values()),
                 camera_info_topics=list(profile.camera_info.values()),
-                joint_state_topics=[s.topic for s in profile.sources] + ['/joint_states'])
+                joint_state_topics=[s.topic for s in profile.sources] + ['joint_states'])
         self._log_once = OncePerCause(self.get_logger())
         try:
             self.store = EpisodeStore(
@@ -210,7 +232,9 @@ class RecorderNode(Node):
         self._last_policy_version = 0
         self._rejected_seen = 0
         self._closed_ids = set()  # episodes this process ended (see ignored_unlabelled_steps)
-        self._event_pub = self.create_publisher(EpisodeEvent, EVENT_TOPIC, latched(10))
+        self.station = self.params['station'] or self.get_namespace()
+        self._event_pub = self.create_publisher(EpisodeEvent, subscribed_name(EVENT_TOPIC),
+                                                latched(10))
         # A killed recorder never announced the end of the episode it had open: announce it now
         # (ABORTED, truncated), or followers that ignore a new EVENT_STARTED while an episode is
         # open (the executor: a forged start must not split an episode) would miss the next one.
@@ -221,18 +245,19 @@ class RecorderNode(Node):
                                  outcome=OUTCOME_ABORTED, terminated=False, truncated=True)
             ended.header.stamp = self.get_clock().now().to_msg()
             self._event_pub.publish(ended)
-        self._summary_pub = self.create_publisher(EpisodeSummary, '/aloe/episode_summary',
+        self._summary_pub = self.create_publisher(EpisodeSummary, 'aloe/episode_summary',
                                                   COMMANDS)
         self._subs = []
         for topic, (cls, qos) in RECORDED.items():
             self._subs.append(self.create_subscription(
-                cls, topic, self._recorder_for(topic), qos, raw=True))
+                cls, subscribed_name(topic), self._recorder_for(topic), qos, raw=True))
         # topic -> (type, reliability, durability, depth) of the station topics recorded as well.
         self._station_topics = {}
         self._tf_static: List[bytes] = []
         mode = self.params['camera_transcode']
         if mode != 'skip':
-            for topic in self.params['camera_topics']:
+            for name in self.params['camera_topics']:
+                topic = recorded_name(name)
                 if mode == 'keep':
                     callback = self._recorder_for(topic)
                     self._station_topics[topic] = (IMAGE_TYPE, BEST_EFFORT, VOLATILE,
@@ -241,36 +266,40 @@ class RecorderNode(Node):
                     callback = self._transcoder_for(topic, mode)
                     self._station_topics[compressed_topic(topic)] = (
                         COMPRESSED_TYPE, BEST_EFFORT, VOLATILE, CAMERA_QOS.depth)
-                self._subs.append(self.create_subscription(Image, topic, callback, CAMERA_QOS,
+                self._subs.append(self.create_subscription(Image, name, callback, CAMERA_QOS,
                                                            raw=True))
-        for topic in self.params['compressed_camera_topics']:
+        for name in self.params['compressed_camera_topics']:
+            topic = recorded_name(name)
             self._station_topics[topic] = (COMPRESSED_TYPE, BEST_EFFORT, VOLATILE,
                                            CAMERA_QOS.depth)
             self._subs.append(self.create_subscription(
-                CompressedImage, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
-        for topic in self.params['camera_info_topics']:
+                CompressedImage, name, self._recorder_for(topic), CAMERA_QOS, raw=True))
+        for name in self.params['camera_info_topics']:
+            topic = recorded_name(name)
             self._station_topics[topic] = ('sensor_msgs/msg/CameraInfo', BEST_EFFORT, VOLATILE,
                                            CAMERA_QOS.depth)
             self._subs.append(self.create_subscription(
-                CameraInfo, topic, self._recorder_for(topic), CAMERA_QOS, raw=True))
-        for topic in self.params['joint_state_topics']:
+                CameraInfo, name, self._recorder_for(topic), CAMERA_QOS, raw=True))
+        for name in self.params['joint_state_topics']:
+            topic = recorded_name(name)
             self._station_topics[topic] = ('sensor_msgs/msg/JointState', BEST_EFFORT, VOLATILE,
                                            JOINT_STATE_QOS.depth)
             self._subs.append(self.create_subscription(
-                JointState, topic, self._recorder_for(topic), JOINT_STATE_QOS, raw=True))
+                JointState, name, self._recorder_for(topic), JOINT_STATE_QOS, raw=True))
         if self.params['record_tf']:
             self._subscribe_tf()
         self._station_task = ''
-        self.create_subscription(String, '/sim/task', self._on_station_task, latched(1))
-        self.create_service(StartEpisode, '/aloe/start_episode', self._on_start)
-        self.create_service(EndEpisode, '/aloe/end_episode', self._on_end)
+        self.create_subscription(String, 'sim/task', self._on_station_task, latched(1))
+        self.create_service(StartEpisode, 'aloe/start_episode', self._on_start)
+        self.create_service(EndEpisode, 'aloe/end_episode', self._on_end)
         if self.params['serve_episodes']:
             serve_episodes(self, self.store, self.params['serve_episodes'],
                            self.params['max_chunk_bytes'])
         self.create_timer(self.params['diagnostics_period'], self._update_diagnostics)
         self._flushed_bytes = 0
         self.create_timer(self.params['flush_period'], self._flush)
-        self.get_logger().info(f'recording episodes into {self.store.root} '
+        self.get_logger().info(f'station {self.station}: recording episodes into '
+                               f'{self.store.root} '
                                f'({len(self.store.episode_ids())} complete episodes in the '
                                'catalog)')
 
@@ -306,7 +335,8 @@ class RecorderNode(Node):
         task = self._station_task or req.task or self.params['default_task']
         instruction = req.task_instruction or self.params['default_instruction']
         try:
-            rec = self.store.begin_episode(task, instruction, int(req.seed))
+            rec = self.store.begin_episode(task, instruction, int(req.seed),
+                                           station=self.station)
         except Exception as exc:  # disk full, permissions: refuse, keep running
             res.success = False
             res.message = f'cannot open an episode file: {exc}'

@@ -131,34 +131,34 @@ class SimNode(Node):
         self._last_accepted: Dict[str, np.ndarray] = {}   # last accepted target per arm
         self._load(self.p['task'], self._take_seed(-1))
         self.pub_side = {
-            s: self.create_publisher(JointState, f'/follower_{s}/joint_states', SENSOR_DATA)
+            s: self.create_publisher(JointState, f'follower_{s}/joint_states', SENSOR_DATA)
             for s in robot.SIDES}
-        self.pub_joints = self.create_publisher(JointState, '/joint_states', reliable(10))
-        self.pub_images = {c: self.create_publisher(Image, f'/{c}/image_raw', SENSOR_DATA)
+        self.pub_joints = self.create_publisher(JointState, 'joint_states', reliable(10))
+        self.pub_images = {c: self.create_publisher(Image, f'{c}/image_raw', SENSOR_DATA)
                            for c in self.p['cameras']}
         self._frame_ids = {c: robot.camera_frame_id(c) for c in self.p['cameras']}
-        self.pub_infos = {c: self.create_publisher(CameraInfo, f'/{c}/camera_info', SENSOR_DATA)
+        self.pub_infos = {c: self.create_publisher(CameraInfo, f'{c}/camera_info', SENSOR_DATA)
                           for c in self.p['cameras']}
         self._infos = {c: camera_info.fill_msg(camera_info.pinhole_from_fovy(
             self.p['image_width'], self.p['image_height'], robot.CAMERA_FOVY_DEG[c]),
             CameraInfo(), self._frame_ids[c]) for c in self.p['cameras']}
-        self.pub_clock = self.create_publisher(Clock, '/clock', reliable(10))
-        self.pub_success = self.create_publisher(Bool, '/sim/success', reliable(10))
-        self.pub_poses = self.create_publisher(PoseArray, '/sim/object_poses', reliable(1))
-        self.pub_task_state = self.create_publisher(TaskState, '/sim/task_state', SENSOR_DATA)
+        self.pub_clock = self.create_publisher(Clock, 'clock', reliable(10))
+        self.pub_success = self.create_publisher(Bool, 'sim/success', reliable(10))
+        self.pub_poses = self.create_publisher(PoseArray, 'sim/object_poses', reliable(1))
+        self.pub_task_state = self.create_publisher(TaskState, 'sim/task_state', SENSOR_DATA)
         for side in robot.SIDES:
             if self.p['command_interface'] == 'trajectory':
                 self.create_subscription(JointTrajectory,
-                                         f'/{side}_arm_controller/joint_trajectory',
+                                         f'{side}_arm_controller/joint_trajectory',
                                          lambda m, s=side: self._on_trajectory(s, m), COMMANDS)
             else:
-                self.create_subscription(Float64MultiArray, f'/{side}_arm_controller/commands',
+                self.create_subscription(Float64MultiArray, f'{side}_arm_controller/commands',
                                          lambda m, s=side: self._on_forward(s, m), COMMANDS)
-        self.pub_task = self.create_publisher(String, '/sim/task', latched(1))
+        self.pub_task = self.create_publisher(String, 'sim/task', latched(1))
         self.pub_task.publish(String(data=self.env.task.name))
         self._open_episode = ''
-        self.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_episode, LATCHED)
-        self.create_service(ResetScene, '/sim/reset', self._on_reset)
+        self.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED)
+        self.create_service(ResetScene, 'sim/reset', self._on_reset)
         self.operator = None
         if self.p['operator']:
             from aloe_ros.nodes.sim_operator import SimOperatorBridge

@@ -74,14 +74,13 @@ class SimOperatorBridge:
         # operator hands back less eagerly than the in-process default and, after two takeovers,
         # finishes the episode itself (its success label is what gives the critic a reward).
         self.cfg = cfg or OperatorConfig(max_steps=2 ** 31, max_takeovers=2, min_takeover_steps=40)
-        self.leader_pubs = {
-            s: node.create_publisher(JointState, f'/teleop/leader_{s}/joint_states', SENSOR_DATA)
-            for s in robot.SIDES}
-        self.joy_pub = node.create_publisher(Joy, '/teleop/joy', reliable(10))
-        node.create_subscription(EpisodeEvent, '/aloe/episode_event', self._on_event, latched(10))
+        self.leader_pubs = {s: node.create_publisher(JointState, f'teleop/leader_{s}/joint_states',
+                                                     SENSOR_DATA) for s in robot.SIDES}
+        self.joy_pub = node.create_publisher(Joy, 'teleop/joy', reliable(10))
+        node.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_event, latched(10))
         # Like a human looking at the intervention indicator: press takeover only when the teleop
         # node's state differs from what the operator wants (a toggle never gets out of step).
-        node.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+        node.create_subscription(InterventionState, 'aloe/intervention', self._on_intervention,
                                  latched(10))
         self.teleop_active = False
         self.teleop_aligning = False

@@ -57,7 +57,7 @@ class StationJointStatesNode(Node):
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('published', 'rejected')
         self.once = OncePerCause(self.get_logger())
-        self.pub = self.create_publisher(JointState, '/joint_states', reliable(10))
+        self.pub = self.create_publisher(JointState, 'joint_states', reliable(10))
         for k, source in enumerate(profile.sources):
             self.create_subscription(JointState, source.topic,
                                      lambda m, k=k: self._on_joints(k, m), SENSOR_DATA)

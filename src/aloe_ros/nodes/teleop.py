@@ -68,11 +68,11 @@ def parameter_specs():
                   'joints of both arms, named <arm>_<joint>',
                   read_only=True, allow_empty=False),
         ParamSpec('arms', ['left', 'right'], 'arm prefixes', read_only=True, allow_empty=False),
-        ParamSpec('leader_topics', ['/teleop/leader_left/joint_states',
-                                    '/teleop/leader_right/joint_states'],
+        ParamSpec('leader_topics', ['teleop/leader_left/joint_states',
+                                    'teleop/leader_right/joint_states'],
                   'leader arm JointState topic per arm', length_of='arms', read_only=True),
-        ParamSpec('follower_topics', ['/follower_left/joint_states',
-                                      '/follower_right/joint_states'],
+        ParamSpec('follower_topics', ['follower_left/joint_states',
+                                      'follower_right/joint_states'],
                   'follower arm JointState topic per arm', length_of='arms', read_only=True),
         ParamSpec('robot_profile', '',
                   'robot profile YAML (config/robots/): follower (joint_states) and leader '
@@ -80,9 +80,9 @@ def parameter_specs():
                   'joint_names, arms, follower_topics and, when the profile has leaders, '
                   'leader_topics (empty: those parameters, arms in action units)',
                   read_only=True),
-        ParamSpec('joy_topic', '/teleop/joy', 'sensor_msgs/Joy topic (gamepad, SpaceMouse, pedal)',
+        ParamSpec('joy_topic', 'teleop/joy', 'sensor_msgs/Joy topic (gamepad, SpaceMouse, pedal)',
                   read_only=True),
-        ParamSpec('keyboard_topic', '/teleop/keyboard',
+        ParamSpec('keyboard_topic', 'teleop/keyboard',
                   'std_msgs/String topic, one key per message',
                   read_only=True),
         ParamSpec('command_device', 'leader', 'leader: follow the leader arms; joy: Joy axes move '
@@ -125,7 +125,7 @@ def parameter_specs():
         ParamSpec('keys.abort', ['a', 'q'], 'keys that abort the episode', kind='string_array'),
         ParamSpec('feedback_period', 0.1, 'InterventionState period while aligning [s]', min=0.01,
                   max=10.0),
-        ParamSpec('end_episode_service', '/aloe/end_episode', 'EndEpisode service',
+        ParamSpec('end_episode_service', 'aloe/end_episode', 'EndEpisode service',
                   read_only=True),
         ParamSpec('end_debounce', 1.0,
                   'at most one end-episode request per this many seconds; more '
@@ -170,10 +170,10 @@ class TeleopNode(Node):
         self._end_in_flight = False
         self._end_sent = -math.inf
         self.once = OncePerCause(self.get_logger())
-        self.intervention_pub = self.create_publisher(InterventionState, '/aloe/intervention',
+        self.intervention_pub = self.create_publisher(InterventionState, 'aloe/intervention',
                                                       LATCHED)
-        self.command_pub = self.create_publisher(JointState, '/aloe/teleop_command', COMMANDS)
-        self.safety_pub = self.create_publisher(SafetyEvent, '/aloe/safety_event', EVENTS)
+        self.command_pub = self.create_publisher(JointState, 'aloe/teleop_command', COMMANDS)
+        self.safety_pub = self.create_publisher(SafetyEvent, 'aloe/safety_event', EVENTS)
         for arm, topic in zip(p['arms'], p['leader_topics']):
             self.create_subscription(JointState, topic, lambda m, a=arm: self._on_leader(a, m),
                                      SENSOR_DATA)

@@ -25,8 +25,9 @@ the whole item's, so neither a damaged chunk nor a half-assembled file is ever u
 """
 
 import array
+import re
 import threading
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -36,13 +37,39 @@ from aloe_msgs.srv import ListEpisodes, ReadChunk
 from aloe_ros.transfer.chunks import ChunkReply, FileServer
 from aloe_ros.transfer.episodes import RemoteEpisode, episode_server
 
-#: Default service names (absolute, like every aloe name today).
-WEIGHTS_SERVICE = '/aloe/learner/read_weights'
-RECORDER_SERVICES = '/aloe/recorder'
+#: Default service names, relative: they resolve in the serving node's namespace
+#: (``/aloe/recorder/...`` at the root, ``/station_a/aloe/recorder/...`` in ``station_a``).
+WEIGHTS_SERVICE = 'aloe/learner/read_weights'
+RECORDER_SERVICES = 'aloe/recorder'
 LIST_EPISODES = 'list_episodes'
 READ_EPISODE = 'read_episode'
 #: Entries per ListEpisodes page: keeps one answer small whatever the store's size.
 PAGE_SIZE = 200
+
+
+def station_namespaces(names: Iterable[str]) -> List[str]:
+    """Return station namespaces as absolute names, each once, in order (``''`` entries dropped).
+
+    ``station_a`` and ``/station_a/`` are ``/station_a``; ``/`` is a station at the root.
+    Raises ValueError for a name ROS would refuse (spaces, a token starting with a digit...).
+    """
+    out: List[str] = []
+    for name in names:
+        if not name:
+            continue
+        ns = '/' + name.strip('/')
+        tokens = [t for t in ns.split('/') if t]
+        if '//' in ns or any(not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', t) for t in tokens):
+            raise ValueError(f'{name!r} is not a ROS namespace (tokens of letters, digits and '
+                             "'_', not starting with a digit)")
+        if ns not in out:
+            out.append(ns)
+    return out
+
+
+def recorder_of(station: str) -> str:
+    """Return the recorder's episode-service namespace of a station (``/station_a/aloe/recorder``)."""
+    return f'{station.rstrip("/")}/{RECORDER_SERVICES}'
 
 
 def fill_response(reply: ChunkReply, response: ReadChunk.Response) -> ReadChunk.Response:

@@ -68,10 +68,10 @@ class VizNode(Node):
             raise ConfigError('urdf', f'cannot load {self.cfg["urdf"]}: {exc}') from exc
         self.diag = DiagnosticsPublisher(self)
         self.diag.declare('chunks', 'rejected_chunks')
-        self.pub = self.create_publisher(MarkerArray, '/aloe/viz/markers', reliable(5))
-        self.create_subscription(ActionChunk, '/aloe/action_chunk', self._on_chunk, reliable(5))
-        self.create_subscription(ChunkValue, '/aloe/chunk_value', self._on_value, reliable(10))
-        self.create_subscription(InterventionState, '/aloe/intervention', self._on_intervention,
+        self.pub = self.create_publisher(MarkerArray, 'aloe/viz/markers', reliable(5))
+        self.create_subscription(ActionChunk, 'aloe/action_chunk', self._on_chunk, reliable(5))
+        self.create_subscription(ChunkValue, 'aloe/chunk_value', self._on_value, reliable(10))
+        self.create_subscription(InterventionState, 'aloe/intervention', self._on_intervention,
                                  latched(10))
         self._paths = None
         self._chunk_id = 0

@@ -24,23 +24,23 @@ the action vector (default: per arm 6 joints in rad, then the gripper normalised
     command_groups:                        # any number per arm; every action name exactly once
       - name: left_arm
         type: joint_trajectory             # see GROUP_TYPES
-        topic: /left_arm_controller/joint_trajectory
+        topic: left_arm_controller/joint_trajectory   # relative: in the station's namespace
         joints:
           - {action: left_waist, joint: waist, lower: -3.14, upper: 3.14, max_velocity: 3.14}
       - name: left_gripper
         type: gripper_action
-        topic: /left_gripper_controller/gripper_cmd
+        topic: left_gripper_controller/gripper_cmd
         joints:
           - {action: left_gripper, joint: left_finger, action_range: [0.0, 1.0],
              robot_range: [0.01844, 0.058], lower: 0.01844, upper: 0.058, max_velocity: 0.1}
     joint_states:                          # where the observation reads each arm
-      - {topic: /follower_left/joint_states, arm: left, urdf_prefix: left_}
+      - {topic: follower_left/joint_states, arm: left, urdf_prefix: left_}
     leaders:                               # optional: teleop leader arms, as joint_states
-      - {topic: /leader_left/joint_states, arm: left, joints: [...]}
+      - {topic: leader_left/joint_states, arm: left, joints: [...]}
     cameras:                               # optional: image topic per camera
-      cam_high: /cam_high/camera/color/image_rect_raw
-      cam_left_wrist: {image: /cam_left_wrist/color/image_raw,
-                       info: /cam_left_wrist/color/camera_info}
+      cam_high: cam_high/camera/color/image_rect_raw
+      cam_left_wrist: {image: cam_left_wrist/color/image_raw,
+                       info: cam_left_wrist/color/camera_info}
 
 Unit conversion is affine per joint: ``action_range: [a0, a1]`` and ``robot_range: [r0, r1]``
 map ``a0 -> r0`` and ``a1 -> r1`` (``robot = offset + scale * action``); without them a joint is
@@ -56,6 +56,11 @@ another range) in the same form; without it a leader arm is read like its follow
 A camera's ``sensor_msgs/CameraInfo`` is read from ``info``, by default from ``camera_info``
 next to its image topic (the image_transport convention every camera driver follows:
 ``.../color/image_rect_raw`` -> ``.../color/camera_info``).
+
+Topics are ROS names as the nodes subscribe or publish them: a relative name (the shipped
+profiles') resolves in the station's namespace, so the same profile drives a station at ``/``
+(``/follower_left/joint_states``) and one launched with ``namespace:=station_a``
+(``/station_a/follower_left/joint_states``); an absolute name is used as written.
 
 Every mistake found at load raises :class:`ProfileError` naming the key, e.g.
 ``command_groups[1].joints: gripper_action commands exactly one joint, got 2``.
@@ -349,11 +354,12 @@ def legacy_profile(action_names: Sequence[str], arms: Sequence[str], controllers
     """Return the profile the executor's per-joint parameters describe (one group per arm).
 
     ``interface`` is ``trajectory`` or ``forward``; each arm's joints go, under their action
-    names and in action units, to ``/<controller>/joint_trajectory`` or ``/<controller>/commands``.
+    names and in action units, to ``<controller>/joint_trajectory`` or ``<controller>/commands``
+    (relative: in the node's namespace).
     """
     kind = {'trajectory': 'joint_trajectory', 'forward': 'forward_command'}[interface]
     suffix = {'trajectory': 'joint_trajectory', 'forward': 'commands'}[interface]
-    topics = list(joint_state_topics or [f'/follower_{a}/joint_states' for a in arms])
+    topics = list(joint_state_topics or [f'follower_{a}/joint_states' for a in arms])
     groups, sources = [], []
     for arm, controller, topic in zip(arms, controllers, topics):
         index = [i for i, n in enumerate(action_names) if n.startswith(arm + '_')]
@@ -363,7 +369,7 @@ def legacy_profile(action_names: Sequence[str], arms: Sequence[str], controllers
                            upper=float(upper[i]), max_velocity=float(max_velocity[i]))
                   for i in index]
         options = {'time_from_start': time_from_start} if kind == 'joint_trajectory' else {}
-        groups.append(CommandGroup(f'{arm}_arm', kind, f'/{controller}/{suffix}', joints, index,
+        groups.append(CommandGroup(f'{arm}_arm', kind, f'{controller}/{suffix}', joints, index,
                                    options))
         sources.append(StateSource(topic, arm, joints, index))
     return RobotProfile('parameters', list(arms), list(action_names), groups, sources)

@@ -57,17 +57,21 @@ CREATE TABLE IF NOT EXISTS episodes (
     uri TEXT NOT NULL DEFAULT '',
     size_bytes INTEGER NOT NULL DEFAULT 0,
     sha256 TEXT NOT NULL DEFAULT '',
-    reason TEXT NOT NULL DEFAULT ''
+    reason TEXT NOT NULL DEFAULT '',
+    station TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS episodes_status_started ON episodes (status, started_at);
 CREATE INDEX IF NOT EXISTS episodes_task ON episodes (task);
 """
 
+#: Columns added after the first schema: (name, definition), added to an older catalog on open.
+_ADDED_COLUMNS = (('station', "TEXT NOT NULL DEFAULT ''"),)
+
 _UPDATABLE = {
     'status', 'task', 'instruction', 'seed', 'outcome', 'terminated', 'truncated', 'num_steps',
     'num_policy_steps', 'num_human_steps', 'num_scripted_steps', 'num_hold_steps',
     'num_interventions', 'policy_versions', 'episode_return', 'duration', 'ended_at', 'path',
-    'uri', 'size_bytes', 'sha256', 'reason'}
+    'uri', 'size_bytes', 'sha256', 'reason', 'station'}
 
 
 @dataclass
@@ -99,6 +103,9 @@ class EpisodeRecord:
     size_bytes: int
     sha256: str
     reason: str = ''
+    #: The station the episode was recorded at (its recorder's namespace, e.g. ``/station_a``);
+    #: '' when the file does not say (recorded before stations were named).
+    station: str = ''
 
 
 class Catalog:
@@ -116,6 +123,10 @@ class Catalog:
             for stmt in _SCHEMA.strip().split(';'):
                 if stmt.strip():
                     self._db.execute(stmt)
+            have = {r[1] for r in self._db.execute('PRAGMA table_info(episodes)').fetchall()}
+            for name, definition in _ADDED_COLUMNS:
+                if name not in have:
+                    self._db.execute(f'ALTER TABLE episodes ADD COLUMN {name} {definition}')
 
     def _tx(self):
         return _Transaction(self._db, self._lock)
@@ -126,14 +137,16 @@ class Catalog:
             self._db.close()
 
     def insert(self, episode_id: str, path: str, started_at: float, task: str = '',
-               instruction: str = '', seed: int = -1, status: str = STATUS_RECORDING) -> None:
+               instruction: str = '', seed: int = -1, status: str = STATUS_RECORDING,
+               station: str = '') -> None:
         """Add a new row (``recording`` by default)."""
         with self._tx():
             self._db.execute(
                 'INSERT INTO episodes (episode_id, status, task, instruction, seed, started_at, '
-                'path)'
-                ' VALUES (?, ?, ?, ?, ?, ?, ?)',
-                (episode_id, status, task, instruction, int(seed), float(started_at), path))
+                'path, station)'
+                ' VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                (episode_id, status, task, instruction, int(seed), float(started_at), path,
+                 station))
 
     def update(self, episode_id: str, **fields: Any) -> None:
         """Change columns of one row in one transaction."""
@@ -164,9 +177,12 @@ class Catalog:
     def query(self, status: Optional[str] = STATUS_COMPLETE, task: Optional[str] = None,
               outcome: Optional[int] = None, min_policy_version: Optional[int] = None,
               with_interventions: Optional[bool] = None, since: Optional[float] = None,
-              limit: Optional[int] = None) -> List[EpisodeRecord]:
+              limit: Optional[int] = None, station: Optional[str] = None) -> List[EpisodeRecord]:
         """Return rows matching all given filters, oldest first (``status=None``: any status)."""
         where, args = [], []
+        if station is not None:
+            where.append('station = ?')
+            args.append(station)
         if status is not None:
             where.append('status = ?')
             args.append(status)

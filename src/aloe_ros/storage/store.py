@@ -264,9 +264,13 @@ class EpisodeStore:
         return self._recording
 
     def begin_episode(self, task: str = '', instruction: str = '', seed: int = -1,
-                      episode_id: Optional[str] = None, now: Optional[float] = None
-                      ) -> EpisodeRecording:
-        """Open a new episode file and its ``recording`` catalog row."""
+                      episode_id: Optional[str] = None, now: Optional[float] = None,
+                      station: str = '') -> EpisodeRecording:
+        """Open a new episode file and its ``recording`` catalog row.
+
+        ``station`` (the recorder's namespace) is written into the file's header and the row,
+        so the episode names its source wherever it is copied or pulled to.
+        """
         if self.mode != 'w':
             raise PermissionError('store opened read-only')
         if self._recording is not None:
@@ -278,8 +282,10 @@ class EpisodeStore:
         rel_path = _episode_rel_path(episode_id, now)
         meta = {'episode_id': episode_id, 'task': task, 'instruction': instruction,
                 'seed': str(seed), 'started_at': f'{now:.6f}'}
+        if station:
+            meta['station'] = station
         # Row first: a crash after it leaves a `recording` row that recovery resolves.
-        self.catalog.insert(episode_id, rel_path, now, task, instruction, seed)
+        self.catalog.insert(episode_id, rel_path, now, task, instruction, seed, station=station)
         try:
             writer = EpisodeFileWriter(os.path.join(self.root, rel_path), meta, self.compression)
         except BaseException:
@@ -291,13 +297,14 @@ class EpisodeStore:
 
     def add_episode(self, episode: Episode, dt: float = 0.02, start_ns: Optional[int] = None,
                     joint_names: Sequence[str] = (),
-                    task_state_names: Sequence[str] = ()) -> EpisodeRecord:
+                    task_state_names: Sequence[str] = (), station: str = '') -> EpisodeRecord:
         """Write a python-built Episode (sim benchmarks) as an MCAP episode; return its row.
 
         One Observation and one ExecutedStep per tick, stamped ``start_ns + t * dt``, framed by
         the STARTED / ENDED episode events, exactly what the recorder writes on a robot. An
         ``extra['state']`` goes into each Observation's task state, named ``task_state_names``
-        (``state_0``, ``state_1``, ... when not given).
+        (``state_0``, ``state_1``, ... when not given); ``station`` is written as a recorder
+        would (see :meth:`begin_episode`).
         """
         episode.validate()
         state = episode.extra.get('state')
@@ -309,7 +316,7 @@ class EpisodeStore:
                                  'state values')
         start_ns = time.time_ns() if start_ns is None else int(start_ns)
         rec = self.begin_episode(episode.task, episode.instruction, episode.seed,
-                                 episode.episode_id, start_ns * 1e-9)
+                                 episode.episode_id, start_ns * 1e-9, station=station)
         names = list(joint_names) or (JOINT_NAMES_14 if episode.actions.shape[1] == 14 else [])
         event = {'header': header(start_ns), 'episode_id': episode.episode_id,
                  'event': EVENT_STARTED, 'outcome': OUTCOME_NONE, 'terminated': False,
@@ -355,7 +362,9 @@ class EpisodeStore:
 
         The file must hash to ``sha256`` (ChecksumError otherwise; the file is left where it
         is) and name ``episode_id`` in its metadata. It is renamed into the bag layout, its
-        ``metadata.yaml`` written and its catalog row added with ``reason`` naming ``source``.
+        ``metadata.yaml`` written and its catalog row added with ``reason`` naming ``source``
+        and ``station`` the one the file's header names (the recorder that wrote it), or
+        ``source`` when the header names none.
         A kill between the rename and the row is repaired by :meth:`recover` (it indexes a
         complete MCAP missing from the catalog). Returns the new row.
         """
@@ -381,7 +390,7 @@ class EpisodeStore:
         fsync_dir(os.path.dirname(final))
         fsync_dir(os.path.dirname(path))
         self._index_file(final, episode_id, reason=f'pulled from {source}' if source else
-                         'imported')
+                         'imported', station=head.get('station') or source)
         row = self.catalog.get(episode_id)
         if row is None or row.status != STATUS_COMPLETE:
             raise ValueError(f'episode {episode_id} could not be indexed: quarantined')
@@ -423,7 +432,8 @@ class EpisodeStore:
         seed = int(head.get('seed', -1))
         rel_path = _episode_rel_path(episode_id, started)
         if row is None:
-            self.catalog.insert(episode_id, rel_path, started, task, instruction, seed)
+            self.catalog.insert(episode_id, rel_path, started, task, instruction, seed,
+                                station=head.get('station', ''))
         else:
             self.catalog.update(episode_id, status=STATUS_RECORDING, path=rel_path)
         meta = dict(head, salvaged_from=os.path.relpath(path, self.root))
@@ -584,7 +594,8 @@ class EpisodeStore:
                     path, target)
         return target
 
-    def _index_file(self, path: str, episode_id: str, reason: str = '') -> None:
+    def _index_file(self, path: str, episode_id: str, reason: str = '',
+                    station: str = '') -> None:
         """Complete or add the catalog row of a finalized MCAP from its metadata."""
         try:
             meta = read_metadata(path)
@@ -606,6 +617,9 @@ class EpisodeStore:
                                 head.get('task', ''), head.get('instruction', ''),
                                 int(head.get('seed', -1)))
         fields: Dict[str, Any] = {}
+        station = station or head.get('station', '')
+        if station:
+            fields['station'] = station
         for key in ('outcome', 'num_steps', 'num_policy_steps', 'num_human_steps',
                     'num_scripted_steps', 'num_hold_steps', 'num_interventions'):
             if key in summ:
