@@ -38,7 +38,8 @@ Every method waits for its answer by spinning this node, so call them from one t
 script's main thread); none may be called from inside a callback. A refused request raises
 RuntimeError with the station's message; an answer that does not come raises TimeoutError
 saying what was awaited. ``namespace`` is the station's (``station_a`` for one launched with
-``namespace:=station_a``): every station name (``/aloe/...``, ``/sim/...``, ``/teleop/...``) becomes
+``namespace:=station_a``): every station name (``/aloe/...``, ``/sim/...``, ``/teleop/...``)
+becomes
 ``/station_a/aloe/...``. ``learner_namespace`` is where the learner's action and status are: the
 station's namespace by default (a learner launched with the station), ``/`` for a fleet's learner
 at the root (``learner_only.launch.yaml stations:=[...]``).
@@ -108,7 +109,8 @@ class StationClient(Node):
         self.sim_success = False
         #: The teleop node's latest InterventionState (None until one arrives).
         self.intervention: Optional[InterventionState] = None
-        #: The station's SafetyEvents received, oldest first (the teleop node's refusals among them).
+        # : The station's SafetyEvents received, oldest first (the teleop node's refusals among
+        # them).
         self.safety_events: List[SafetyEvent] = []
         self.executor_diag: Dict[str, str] = {}
         self.create_subscription(EpisodeSummary, f'{ns}/aloe/episode_summary',
