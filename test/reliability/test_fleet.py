@@ -150,7 +150,7 @@ def test_two_namespaced_stations_record_apart_and_take_over_through_station_clie
 
 @pytest.mark.slow
 def test_one_learner_serves_two_namespaced_stations(driver, start_node, tmp_path):
-    """Episodes from both stations reach the learner's store with their station; versions reach both.
+    """Both stations' episodes reach the learner's store with their station; versions reach both.
 
     Per station: a recorder with its own store (episodes recorded before the test, so the
     station is the one the learner pulled them from) and a policy with its own weights_dir and

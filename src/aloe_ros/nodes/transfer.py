@@ -68,7 +68,7 @@ def station_namespaces(names: Iterable[str]) -> List[str]:
 
 
 def recorder_of(station: str) -> str:
-    """Return the recorder's episode-service namespace of a station (``/station_a/aloe/recorder``)."""
+    """Return a station's recorder episode-service namespace (``/station_a/aloe/recorder``)."""
     return f'{station.rstrip("/")}/{RECORDER_SERVICES}'
 
 
