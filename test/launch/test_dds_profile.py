@@ -84,8 +84,10 @@ def test_station_processes_get_the_shipped_profile(name, arguments):
 def test_profile_is_set_before_any_process_in_the_file(name):
     """Text order as real ros2 launch runs it: set_env comes before the first node or include."""
     lines = open(os.path.join(LAUNCH_DIR, name)).read().splitlines()
+    # Processes may sit inside a group (the station's namespace); set_env stays at the top level,
+    # where it applies to every process after it.
     first_process = min(i for i, line in enumerate(lines)
-                        if line.startswith(('- node:', '- include:', '- executable:')))
+                        if line.lstrip().startswith(('- node:', '- include:', '- executable:')))
     for var in VARIABLES:
         at = [i for i, line in enumerate(lines) if line.startswith('- set_env:') and var in line]
         assert at and at[0] < first_process, (name, var)

@@ -20,7 +20,7 @@ import os
 import pytest
 
 pytest.importorskip('rclpy')
-from aloe_ros.nodes.recorder import PARAMS as RECORDER_PARAMS  # noqa: E402
+from aloe_ros.nodes.recorder import PARAMS as RECORDER_PARAMS, recorded_name  # noqa: E402
 from aloe_ros.storage.episode_file import TOPIC_TYPES  # noqa: E402
 from aloe_ros.storage.schema import message_definition  # noqa: E402
 
@@ -37,8 +37,10 @@ def test_foxglove_layout_names_recorded_topics_and_real_fields():
 
     assert sorted(leaves(layout['layout'])) == sorted(panels)
     defaults = {p.name: p.default for p in RECORDER_PARAMS}
-    recorded = {t: 'sensor_msgs/msg/Image' for t in defaults['camera_topics']}
-    recorded.update({t: 'sensor_msgs/msg/JointState' for t in defaults['joint_state_topics']})
+    # The recorder subscribes to relative names and records them as at the root (recorded_name).
+    recorded = {recorded_name(t): 'sensor_msgs/msg/Image' for t in defaults['camera_topics']}
+    recorded.update({recorded_name(t): 'sensor_msgs/msg/JointState'
+                     for t in defaults['joint_state_topics']})
     recorded.update({t: v[0] for t, v in TOPIC_TYPES.items()})
     paths = []
     for config in layout['configById'].values():

@@ -41,8 +41,10 @@ def test_param_file_names_declared_parameters_with_valid_values(path):
     with open(path) as f:
         doc = yaml.safe_load(f)
     assert doc, path
-    for node_name, section in doc.items():
-        module = MODULES[node_name]
+    for key, section in doc.items():
+        # Keyed /**/<node> so the file reaches the node in any namespace (a plain key does not).
+        assert key.startswith('/**/'), (path, key)
+        module = MODULES[key[len('/**/'):]]
         specs = {s.name: s for s in module.parameter_specs()}
         values = dict(_flatten(section['ros__parameters']))
         assert set(values) <= set(module.PARAMETERS), set(values) - set(module.PARAMETERS)

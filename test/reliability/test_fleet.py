@@ -195,7 +195,10 @@ def test_one_learner_serves_two_namespaced_stations(driver, start_node, tmp_path
     def output():
         return '\n'.join(p.output() for p in procs)
     assert driver.spin_until(lambda: everyone_runs(1), timeout=600), output()
-    assert 'station /station_b unreachable' in learner.output(50000)
+    # The learner's log reaches the harness through a pipe: wait for the line rather than
+    # reading once (under load the reader lags behind the version topics).
+    assert driver.spin_until(lambda: 'station /station_b unreachable' in learner.output(50000),
+                             timeout=300), learner.output(50000)
 
     procs.append(recorder('station_b'))                  # station_b comes up late
     assert driver.spin_until(lambda: everyone_runs(2), timeout=600), output()
