@@ -85,7 +85,7 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def arm_config(arm: str, seed: int, overrides: dict, path=None):
-    """The learner config of one arm: ``path`` (bench_small.yaml) + the arm's switches + overrides."""
+    """The learner config of one arm: ``path`` (bench_small.yaml) + arm switches + overrides."""
     method, extra = ARMS[arm]
     return C.bench_config(method, seed=seed, path=path, **_merge(extra, overrides))
 
@@ -240,7 +240,8 @@ def summarize(curves, target: float, targets=(0.8, 0.9)):
                 'operator_steps_mean_curve': first_reaching(ops.mean(0), mean, tg),
                 'episodes_per_seed': {str(s): first_reaching(c['episodes'], c['success'], tg)
                                       for s, c in by_seed.items()},
-                'operator_steps_per_seed': {str(s): first_reaching(c['operator_steps'], c['success'], tg)
+                'operator_steps_per_seed': {str(s): first_reaching(c['operator_steps'],
+                                                                   c['success'], tg)
                                             for s, c in by_seed.items()}}
         out[method] = {'episodes': eps, 'success_mean': mean.tolist(), 'success_se': se.tolist(),
                        'success_min': succ.min(0).tolist(), 'success_max': succ.max(0).tolist(),
@@ -257,13 +258,14 @@ def summarize(curves, target: float, targets=(0.8, 0.9)):
                        'seeds_ending_below_start': [str(s) for s, c in by_seed.items()
                                                     if c['success'][-1] < c['success'][0]],
                        'seconds_mean': float(np.mean([c['seconds'] for c in by_seed.values()])),
-                       'phases_mean_s': {k: float(np.mean([c['phases'][k] for c in by_seed.values()]))
+                       'phases_mean_s': {k: float(np.mean([c['phases'][k]
+                                                           for c in by_seed.values()]))
                                          for k in ('collect_s', 'train_s', 'eval_s')}}
     return out
 
 
 def paired(curves, a: str, b: str):
-    """Paired difference a - b per seed: mean over the post-start points of success_a - success_b."""
+    """Paired difference a - b per seed: mean over post-start points of success_a - success_b."""
     seeds = sorted(set(curves[a]) & set(curves[b]))
     d = [float(np.mean(np.array(curves[a][s]['success'][1:])
                        - np.array(curves[b][s]['success'][1:])))
@@ -415,11 +417,13 @@ def main(argv=None) -> int:
           'iterations x '
           f'{sizes["episodes"]} episodes, eval {sizes["eval_episodes"]} operator-free episodes '
           'per point)')
-    print(f'{"arm":<16}{"start":>7}{"final":>7}{"+-se":>6}{"best":>6}{"eps->0.8":>9}{"eps->0.9":>9}'
+    print(f'{"arm":<16}{"start":>7}{"final":>7}{"+-se":>6}{"best":>6}'
+          f'{"eps->0.8":>9}{"eps->0.9":>9}'
           f'{"ops->0.8":>9}{"ops total":>10}{"below start":>12}')
     for m, r in summary.items():
         se = r['success_se'][-1]
-        print(f'{m:<16}{r["start_mean"]:7.2f}{r["final_success_mean"]:7.2f}{se:6.2f}{r["best_mean"]:6.2f}'
+        print(f'{m:<16}{r["start_mean"]:7.2f}{r["final_success_mean"]:7.2f}{se:6.2f}'
+              f'{r["best_mean"]:6.2f}'
               f'{str(r["reach"]["0.80"]["episodes_mean_curve"]):>9}'
               f'{str(r["reach"]["0.90"]["episodes_mean_curve"]):>9}'
               f'{str(r["reach"]["0.80"]["operator_steps_mean_curve"]):>9}'

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Off-policy evaluation accuracy: how well each critic values the *current* policy from mixture data.
+"""Off-policy evaluation accuracy: how well each critic values the *current* policy from mixtures.
 
 Setup (sim handover task, ``config/learner/bench_small.yaml``: no cameras, the 9-value privileged
 state as extra input, H = 20, 2 Q-heads, min aggregation):
@@ -106,12 +106,11 @@ METRIC_KEYS = ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman
 
 
 def reward_overrides():
-    """Data overrides that keep the critics' reward the sparse success reward the ground truth measures.
+    """Data overrides that keep the critics' reward the sparse success reward of the ground truth.
 
     Reward shaping that only exists in operator data (a takeover penalty) or that pi's rollouts
-    would
-    also pay (a step penalty) is switched off, whatever bench_small.yaml sets; keys this version of
-    the learner does not know are left out.
+    would also pay (a step penalty) is switched off, whatever bench_small.yaml sets; keys this
+    version of the learner does not know are left out.
     """
     known = {f.name for f in dataclasses.fields(DataConfig)}
     return {k: 0.0 for k in ('step_penalty', 'intervention_penalty') if k in known}
@@ -161,13 +160,15 @@ class BatchedRollouts:
     def _chunks(self, obs_list) -> np.ndarray:
         n = len(obs_list)
         batch = {'images': {}, 'task': self.task.expand(n, *self.task.shape[1:]),
-                 'proprio': torch.from_numpy(np.stack([o['proprio'] for o in obs_list]).astype(np.float32))}
+                 'proprio': torch.from_numpy(
+                     np.stack([o['proprio'] for o in obs_list]).astype(np.float32))}
         if self.extra_state:
-            batch['state'] = torch.from_numpy(np.stack([o['state'] for o in obs_list]).astype(np.float32))
+            batch['state'] = torch.from_numpy(
+                np.stack([o['state'] for o in obs_list]).astype(np.float32))
         return self.policy.sample(batch, generator=self.generator).numpy().astype(np.float64)
 
     def returns(self, states, steps: int, gamma: float) -> np.ndarray:
-        """One discounted return (sparse reward r at tick k counts gamma^k r) of pi from each state."""
+        """One discounted return (sparse reward r at tick k counts gamma^k r) of pi per state."""
         out = np.zeros(len(states))
         n_envs = len(self.envs)
         for lo in range(0, len(states), n_envs):
@@ -225,7 +226,10 @@ def collect_mixture(env, expert, operator, policy_bc_weak, cfg, sizes, seed: int
 
 
 def critic_trainer(method: str, pi, episodes, seed: int) -> AloeTrainer:
-    """Trainer whose actor is a frozen copy of pi (its normalisation kept); critic normalised on the data."""
+    """Trainer whose actor is a frozen copy of pi; the critic is normalised on the data.
+
+    The actor keeps pi's normalisation.
+    """
     cfg = C.bench_config(method, seed=seed, critic={'value_samples': VALUE_SAMPLES},
                          data=reward_overrides())
     tr = AloeTrainer(cfg, InMemoryEpisodeSource(episodes), policy=copy.deepcopy(pi))
@@ -252,8 +256,8 @@ def value_at(tr: AloeTrainer, g: np.ndarray) -> np.ndarray:
 def estimates(tr: AloeTrainer, keys, episodes, horizon: int, gamma: float):
     """(V, Q) estimates of one method at chunk starts keys = [(episode index, t)]."""
     cols = tr.replay._cols
-    lookup = {(int(e), int(t)): r for r, (e,
-                                          t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
+    lookup = {(int(e), int(t)): r
+              for r, (e, t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
     rows = np.array([lookup[k] for k in keys])
     g = cols['g'].data[rows]
     v = value_at(tr, g)
@@ -266,7 +270,7 @@ def estimates(tr: AloeTrainer, keys, episodes, horizon: int, gamma: float):
 
 
 def ground_truth(runner: BatchedRollouts, env, keys, episodes, sizes, horizon: int, gamma: float):
-    """Monte-Carlo returns for V^pi(s_t) and Q^pi(s_t, a_{t:t+H}) at each key: (v_ret, q_ret), (K, R) each.
+    """Monte-Carlo returns for V^pi(s_t) and Q^pi(s_t, a_{t:t+H}) per key: (v_ret, q_ret), (K, R).
 
     Q's rollouts start after the dataset chunk, executed from the restored s_t; the chunk's own
     discounted reward is added and a chunk that terminates the episode needs no rollout.
@@ -342,7 +346,7 @@ def with_cis(est, v_gt, q_gt, draws):
 
 
 def gt_quality(v_ret, q_ret):
-    """Measure the ground truth's own noise: RMS standard error of the means, split-half reliability of A."""
+    """Measure the ground truth's own noise: RMS SE of the means, split-half reliability of A."""
     n = v_ret.shape[1]
     se_v = np.sqrt(np.mean(v_ret.var(1, ddof=1) / n)) if n > 1 else float('nan')
     se_q = np.sqrt(np.mean(q_ret.var(1, ddof=1) / n)) if n > 1 else float('nan')
@@ -446,8 +450,8 @@ def main(argv=None) -> int:
                       f'{point["bias_v"]:+.3f}, Spearman A {point["spearman_adv"]:+.3f}',
                       flush=True)
         timer.mark(f'{method}: {sizes["critic_steps"]} critic steps, loss {m["critic_loss"]:.4f}')
-    lookup = {(int(e), int(t)): r for r, (e,
-                                          t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
+    lookup = {(int(e), int(t)): r
+              for r, (e, t) in enumerate(zip(cols['ep'].view(), cols['t'].view()))}
     mc_mix = np.array([float(cols['mc_return'].data[lookup[k]]) for k in keys])
 
     per_state = {'episode': [episodes[e].episode_id for e, _ in keys], 't': [t for _, t in keys],
@@ -481,7 +485,8 @@ def main(argv=None) -> int:
     print(f'ground-truth noise: RMS SE of V {quality["rms_se_v"]:.3f}, of Q '
           f'{quality["rms_se_q"]:.3f}; '
           f'split-half reliability of A {quality["reliability_adv"]:.2f}')
-    print(f'{"estimator":<18}{"rmse V [95% CI]":>22}{"bias V":>9}{"rmse Q [95% CI]":>22}{"bias Q":>9}'
+    print(f'{"estimator":<18}{"rmse V [95% CI]":>22}{"bias V":>9}'
+          f'{"rmse Q [95% CI]":>22}{"bias Q":>9}'
           f'{"rho(A) [95% CI]":>22}{"rho(V) [95% CI]":>22}')
     for name, r in results.items():
         ci = r['ci']
@@ -499,7 +504,8 @@ def main(argv=None) -> int:
         'size': size, 'sizes': sizes, 'seed': args.seed, 'config': cfg.to_dict(),
         'noise_levels': list(NOISE_LEVELS), 'states': len(keys), 'value_samples': VALUE_SAMPLES,
         'mixture': {'episodes': len(episodes), 'steps': int(sum(len(e) for e in episodes)),
-                    'human_step_frac': float(np.mean(np.concatenate([e.interventions for e in episodes]))),
+                    'human_step_frac': float(np.mean(np.concatenate(
+                        [e.interventions for e in episodes]))),
                     'success_frac': float(np.mean([e.outcome == 1 for e in episodes]))},
         'pi_success_rate': succ,
         'pi': {'success_rate': succ, 'ci': succ_ci, 'episodes': len(wins),

@@ -133,11 +133,6 @@ def test_flake8():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# Files still over 99 columns (issue 13), left for the change in progress there; the strict xfail
-# below turns red once they are wrapped: then drop this list and that test.
-UNWRAPPED = ['src/aloe_ros/learning', 'bench/bench_learning.py', 'bench/bench_ope.py']
-
-
 def _ament_flake8(paths):
     code = ('import sys; from ament_flake8.main import main_with_errors; '
             'rc, errors = main_with_errors(argv=sys.argv[1:]); sys.exit(rc)')
@@ -155,18 +150,8 @@ def test_ament_flake8_with_ros_defaults():
             paths += [os.path.relpath(os.path.join(root, n), ROOT) for n in files
                       if n.endswith('.py')]
     paths.append('setup.py')
-    paths = [p for p in paths if not any(p == u or p.startswith(u + '/') for u in UNWRAPPED)]
     assert len(paths) > 100
     result = _ament_flake8(paths)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-
-
-@pytest.mark.xfail(strict=True, reason='issue 13: these files still have lines over 99 columns '
-                   '(python3 scripts/wrap_long_lines.py lists them)')
-def test_ament_flake8_with_ros_defaults_unwrapped_files():
-    """The files of UNWRAPPED under the same check."""
-    pytest.importorskip('ament_flake8')
-    result = _ament_flake8(UNWRAPPED)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 

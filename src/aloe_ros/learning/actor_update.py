@@ -53,7 +53,7 @@ def effective_sample_size(w: torch.Tensor) -> float:
 
 
 def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
-    """Return ``(A - mean) / std`` over the batch (stop-gradient); zeros when the batch has no spread."""
+    """Return ``(A - mean) / std`` over the batch (stop-gradient); zeros if it has no spread."""
     a = adv.detach().float()
     if a.numel() < 2:
         return torch.zeros_like(a)
@@ -63,11 +63,11 @@ def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
 
 def ess_weights(adv: torch.Tensor, beta: float, w_max: float, target_ess: float = 0.0,
                 max_doublings: int = 30) -> Tuple[torch.Tensor, float]:
-    """Weights ``min(exp(A / beta'), w_max)`` with the smallest ``beta' >= beta`` whose ESS >= ``target_ess``.
+    """Weights ``min(exp(A / beta'), w_max)``, least ``beta' >= beta`` with ESS >= ``target_ess``.
 
     ESS grows monotonically with beta' (uniform weights as beta' -> inf), so beta' is found by
-    doubling
-    and then bisection on log beta'. ``target_ess = 0`` keeps beta. Returns (weights, beta').
+    doubling and then bisection on log beta'. ``target_ess = 0`` keeps beta. Returns
+    (weights, beta').
     """
     a = adv.detach().float()
     w = _weights(a, beta, w_max)

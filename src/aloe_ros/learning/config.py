@@ -50,7 +50,8 @@ class ConfigError(ValueError):
 class ModelConfig:
     """Network shapes; hashed into ``config_hash``."""
 
-    cameras: List[str] = field(default_factory=lambda: ['cam_high', 'cam_left_wrist', 'cam_right_wrist'])
+    cameras: List[str] = field(
+        default_factory=lambda: ['cam_high', 'cam_left_wrist', 'cam_right_wrist'])
     image_size: List[int] = field(default_factory=lambda: [64, 64])
     proprio_dim: int = 14
     action_dim: int = 14
@@ -90,7 +91,7 @@ class CriticConfig:
 
 @dataclass
 class ActorConfig:
-    """Advantage-weighted flow matching: ``w = min(exp(A / beta), w_max)`` (see ``actor_update``)."""
+    """Advantage-weighted flow matching: ``w = min(exp(A / beta), w_max)`` (``actor_update``)."""
 
     lr: float = 3e-4
     beta: float = 1.0
@@ -139,7 +140,7 @@ class LearnerConfig:
         return dataclasses.asdict(self)
 
     def config_hash(self) -> str:
-        """Return sha256 of the canonical JSON of the model section (what decides weight shapes)."""
+        """Return sha256 of the canonical JSON of the model section (it decides weight shapes)."""
         return model_config_hash(self.model)
 
 

@@ -92,7 +92,7 @@ class Normalizer(nn.Module):
         self.register_buffer('std', torch.ones(dim))
 
     def set(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Copy statistics in; a std below ``std_floor`` is raised to it (near-constant dimensions)."""
+        """Copy statistics in; a std below ``std_floor`` is raised to it (near-constant dims)."""
         self.mean.copy_(mean.float())
         self.std.copy_(std.float().clamp_min(self.std_floor))
 
@@ -250,12 +250,11 @@ class FlowMatchingPolicy(nn.Module):
 
     def sample(self, obs: Obs, generator: Optional[torch.Generator] = None,
                num_samples: int = 1) -> torch.Tensor:
-        """Euler-integrate the flow from noise: returns chunks (num_samples * B, H, D) in robot units.
+        """Euler-integrate the flow from noise: chunks (num_samples * B, H, D) in robot units.
 
         ``x_{i+1} = x_i + dt * v_theta(x_i, i dt, s)``, ``dt = 1 / flow_steps``. With num_samples
-        N > 1
-        the observation is encoded once and rows are sample-major (row j * B + b = sample j of obs
-        b).
+        N > 1 the observation is encoded once and rows are sample-major (row j * B + b = sample j
+        of obs b).
         """
         feat = self.encoder(obs)
         if num_samples > 1:
@@ -270,7 +269,7 @@ class FlowMatchingPolicy(nn.Module):
 
 
 class EnsembleLinear(nn.Module):
-    """K independent linear layers evaluated in one batched matmul: (K, B, n_in) -> (K, B, n_out)."""
+    """K independent linear layers in one batched matmul: (K, B, n_in) -> (K, B, n_out)."""
 
     def __init__(self, k: int, n_in: int, n_out: int):
         super().__init__()

@@ -145,7 +145,8 @@ class ReplayBuffer:
     def _instruction_id(self, text: str) -> int:
         if text not in self.instructions:
             row = self._encode([text])
-            self._task_table = row if self._task_table is None else torch.cat([self._task_table, row])
+            self._task_table = (row if self._task_table is None
+                                else torch.cat([self._task_table, row]))
             self.instructions.append(text)
         return self.instructions.index(text)
 
@@ -315,7 +316,7 @@ class ReplayBuffer:
                          s in list(zip(ep, t))[:limit])
 
     def stats(self) -> Dict[str, tuple]:
-        """Mean/std of proprio, extra state and actions over all stored steps (for normalisation)."""
+        """Mean/std of proprio, extra state and actions over all stored steps (normalisation)."""
         out = {}
         for name, col in (('proprio', self._proprio), ('state', self._state),
                           ('action', self._actions)):

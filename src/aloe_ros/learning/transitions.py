@@ -80,7 +80,7 @@ class ChunkTransitions:
 
 
 def takeover_ticks(episode: Episode) -> np.ndarray:
-    """Ticks whose step was the policy's and whose next step is a human's (an operator took over)."""
+    """Ticks whose step was the policy's and whose next step is a human's (operator took over)."""
     human = episode.sources == SOURCE_HUMAN
     return np.flatnonzero(~human[:-1] & human[1:])
 
@@ -104,7 +104,7 @@ def build_transitions(episode: Episode, horizon: int, critic_horizon: int, strid
                       gamma: float,
                       step_penalty: float = 0.0,
                       intervention_penalty: float = 0.0) -> ChunkTransitions:
-    """Cut one episode into chunk transitions (see the module docstring for end-of-episode rules)."""
+    """Cut one episode into chunk transitions (module docstring: end-of-episode rules)."""
     if not 1 <= critic_horizon <= horizon:
         raise ValueError(f'critic_horizon {critic_horizon} must be in [1, horizon={horizon}]')
     if stride < 1:
@@ -150,7 +150,7 @@ def build_transitions(episode: Episode, horizon: int, critic_horizon: int, strid
 
 
 def chunk_actions(episode: Episode, t: int, horizon: int):
-    """Return (a_{t:t+H} padded with the last executed action, mask) as float32 (H, D), bool (H,)."""
+    """Return (a_{t:t+H} padded with the last executed action, mask): float32 (H, D), bool (H,)."""
     T = len(episode)
     idx = np.minimum(np.arange(t, t + horizon), T - 1)
     return episode.actions[idx].astype(np.float32), np.arange(t, t + horizon) < T
