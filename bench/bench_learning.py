@@ -134,8 +134,13 @@ def bc_start(seed: int, sizes, path=None, overrides=None):
 
 
 def evaluate(env, expert, runner, n: int):
-    """Operator-free success rate and mean final task progress over fixed seeds."""
-    succ, prog = [], []
+    """Operator-free evaluation over fixed seeds: (success rate, mean final task progress, ends).
+
+    ``ends``: the fraction of episodes that ended in success, with an object off the table
+    (``fell``), or at the time limit (``timeout``), and the mean final phase of the scripted
+    expert's phase index among the episodes that did not succeed (where the policy got stuck).
+    """
+    succ, prog, fell, stuck = [], [], [], []
     for i in range(n):
         obs = env.reset(EVAL_SEED + i)
         runner.reset()
@@ -146,7 +151,13 @@ def evaluate(env, expert, runner, n: int):
                 break
         succ.append(env.success())
         prog.append(expert.progress())
-    return float(np.mean(succ)), float(np.mean(prog))
+        fell.append(not succ[-1] and env.failure())
+        if not succ[-1]:
+            stuck.append(expert.phase()[0])
+    ends = {'success': float(np.mean(succ)), 'fell': float(np.mean(fell)),
+            'timeout': float(1.0 - np.mean(succ) - np.mean(fell)),
+            'failed_final_phase_mean': float(np.mean(stuck)) if stuck else None}
+    return float(np.mean(succ)), float(np.mean(prog)), ends
 
 
 def run_method(job):
@@ -164,9 +175,10 @@ def run_method(job):
     runner = C.ChunkedPolicy(tr.acting_policy, cfg, cfg.data.h_exec, seed=seed,
                              instruction=env.task.instruction)
     t0 = time.monotonic()
-    s, p = evaluate(env, expert, runner, sizes['eval_episodes'])
+    s, p, ends = evaluate(env, expert, runner, sizes['eval_episodes'])
     phases = {'collect_s': 0.0, 'train_s': 0.0, 'eval_s': time.monotonic() - t0}
-    curve = {'episodes': [0], 'success': [s], 'progress': [p], 'operator_success': [None],
+    curve = {'episodes': [0], 'success': [s], 'progress': [p], 'ends': [ends],
+             'operator_success': [None],
              'human_frac': [None], 'operator_steps': [0], 'ess': [None], 'beta': [None]}
     n_eps = n_human = 0
     for it in range(sizes['iterations']):
@@ -188,22 +200,22 @@ def run_method(job):
         tr.policy.eval()
         tr.acting_policy.eval()
         t3 = time.monotonic()
-        s, p = evaluate(env, expert, runner, sizes['eval_episodes'])
+        s, p, ends = evaluate(env, expert, runner, sizes['eval_episodes'])
         phases['collect_s'] += t2 - t1
         phases['train_s'] += t3 - t2
         phases['eval_s'] += time.monotonic() - t3
         curve['episodes'].append(n_eps)
         curve['success'].append(s)
         curve['progress'].append(p)
+        curve['ends'].append(ends)
         curve['operator_success'].append(float(np.mean(outcomes)))
         curve['human_frac'].append(float(np.mean(human)))
         curve['operator_steps'].append(n_human)
         curve['ess'].append(metrics.get('ess'))
         curve['beta'].append(metrics.get('beta'))
-        print(f'  {method:<9} seed {seed} iter {it + 1}: {n_eps} episodes, success {s:.2f}, '
-              f'progress {p:.2f}, human steps {np.mean(human):.2f} ({time.monotonic() - t0:.0f} '
-              's)',
-              flush=True)
+        print(f'  {method:<9} seed {seed} iter {it + 1}: {n_eps} episodes, success {s:.2f} '
+              f'(fell {ends["fell"]:.2f}, timeout {ends["timeout"]:.2f}), progress {p:.2f}, '
+              f'human steps {np.mean(human):.2f} ({time.monotonic() - t0:.0f} s)', flush=True)
     curve['seconds'] = time.monotonic() - t0
     curve['phases'] = {k: round(v, 1) for k, v in phases.items()}
     return method, seed, curve

@@ -73,3 +73,21 @@ def test_sampler_step_count_is_configurable(steps):
     pol.sample({'images': {}, 'proprio': torch.zeros(1, 3),
                 'task': torch.zeros(1, dtype=torch.long)})
     assert len(calls) == steps
+
+
+def test_critic_layer_norm_normalises_each_head_with_its_own_gain():
+    from aloe_ros.learning.models import EnsembleLayerNorm
+    cfg = tiny_config(**{'critic.layer_norm': True})
+    q = QEnsemble(cfg.model, cfg.critic_horizon, layer_norm=cfg.critic.layer_norm)
+    norms = [m for m in q.heads if isinstance(m, EnsembleLayerNorm)]
+    assert len(norms) == cfg.model.critic_layers
+    ln = norms[0]
+    x = torch.randn(cfg.model.num_q_heads, 5, cfg.model.critic_hidden) * 7.0 + 3.0
+    y = ln(x)
+    assert torch.allclose(y.mean(-1), torch.zeros(y.shape[:2]), atol=1e-5)
+    with torch.no_grad():
+        ln.weight[1].mul_(2.0)                       # head 1's gain only
+    y2 = ln(x)
+    assert torch.allclose(y2[0], y[0]) and torch.allclose(y2[1], 2.0 * y[1], atol=1e-5)
+    plain = QEnsemble(cfg.model, cfg.critic_horizon)
+    assert not any(isinstance(m, EnsembleLayerNorm) for m in plain.heads)

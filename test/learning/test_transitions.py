@@ -134,3 +134,38 @@ def test_intervention_penalty_lands_on_the_last_policy_step_before_each_takeover
     assert np.array_equal(episode_rewards(ep, 0.0), ep.rewards.astype(np.float64))
     tr = build_transitions(ep, 4, 4, 1, 0.9, intervention_penalty=0.5)
     assert abs(tr.ret[0] - (-0.5 * 0.9 ** 2)) < 1e-6   # chunk 0-3 sees the takeover at tick 2
+
+
+def test_rejected_steps_are_the_policy_steps_just_before_each_takeover():
+    from aloe_ros.learning.transitions import rejected_steps
+    # policy 0-2, human 3-5, policy 6-7, human 8-9, policy 10-11
+    ep = make_episode('e', steps=12, human=(3, 6))
+    ep.sources[8:10] = SOURCE_HUMAN
+    assert np.flatnonzero(rejected_steps(ep, 2)).tolist() == [1, 2, 6, 7]
+    # the window never reaches back across a human segment
+    assert np.flatnonzero(rejected_steps(ep, 10)).tolist() == [0, 1, 2, 6, 7]
+    assert not rejected_steps(ep, 0).any()
+
+
+def test_replay_does_not_imitate_rejected_steps_but_keeps_them_for_the_critic():
+    cfg = tiny_config()
+    cfg.data.reject_before_takeover = 2
+    ep = make_episode('e', steps=12, cfg=cfg, human=(5, 8))     # takeover tick 4: 3, 4 rejected
+    enc = lambda xs: torch.zeros(len(xs), dtype=torch.long)    # noqa: E731
+    rb = ReplayBuffer(cfg, InMemoryEpisodeSource([ep]), enc)
+    rb.refresh()
+    rows = np.arange(len(rb))
+    b = rb.batch(rows)
+    t = rb._cols['t'].view()[rows]
+    H = cfg.model.horizon
+    for i, t0 in enumerate(t):
+        ticks = t0 + np.arange(H)
+        want = (ticks < 12) & ~np.isin(ticks, [3, 4])
+        assert b.act_mask[i].bool().numpy().tolist() == want.tolist()
+    # the critic's window is unchanged: the rejected steps still teach it what they led to
+    cfg0 = tiny_config()
+    rb0 = ReplayBuffer(cfg0, InMemoryEpisodeSource([make_episode('e', steps=12, cfg=cfg0,
+                                                                 human=(5, 8))]), enc)
+    rb0.refresh()
+    assert torch.equal(rb0.batch(rows).crit_mask, b.crit_mask)
+    assert torch.equal(rb0.batch(rows).human_step, b.human_step)

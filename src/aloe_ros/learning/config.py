@@ -87,6 +87,8 @@ class CriticConfig:
     lr: float = 3e-4
     value_samples: int = 2
     grad_clip: float = 10.0
+    # Layer normalisation after every hidden layer of each Q head (per-head gain and bias).
+    layer_norm: bool = False
 
 
 @dataclass
@@ -112,6 +114,9 @@ class DataConfig:
     chunk_stride: int = 1
     step_penalty: float = 0.0
     intervention_penalty: float = 0.0
+    # The actor does not imitate the policy's own steps in the last N ticks before each takeover
+    # (the actions the operator rejected); the critic still learns from them. 0 = imitate all.
+    reject_before_takeover: int = 0
     batch_size: int = 256
     balance_sources: bool = False
     source_weights: Dict[str, float] = field(default_factory=dict)
@@ -266,6 +271,7 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
            f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')
     _check(d.chunk_stride >= 1, 'data.chunk_stride', f'must be >= 1, got {d.chunk_stride}')
     _check(d.intervention_penalty >= 0, 'data.intervention_penalty', 'must be >= 0')
+    _check(d.reject_before_takeover >= 0, 'data.reject_before_takeover', 'must be >= 0')
     _check(d.batch_size >= 1, 'data.batch_size', 'must be >= 1')
     _check(d.on_nonfinite in NONFINITE_POLICIES, 'data.on_nonfinite',
            f'{d.on_nonfinite!r} is not one of {NONFINITE_POLICIES}')

@@ -34,6 +34,7 @@ from typing import Dict, Optional, Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .config import ModelConfig
 from .task_embedding import TaskEncoder
@@ -282,6 +283,20 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+class EnsembleLayerNorm(nn.Module):
+    """Layer normalisation over features with a separate gain and bias per head: (K, B, n)."""
+
+    def __init__(self, k: int, n: int):
+        super().__init__()
+        self.n = n
+        self.weight = nn.Parameter(torch.ones(k, 1, n))
+        self.bias = nn.Parameter(torch.zeros(k, 1, n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise each head's features, then apply that head's gain and bias."""
+        return F.layer_norm(x, (self.n,)) * self.weight + self.bias
+
+
 class QEnsemble(nn.Module):
     """K Q-heads over (observation, action chunk of ``critic_horizon`` steps).
 
@@ -290,7 +305,8 @@ class QEnsemble(nn.Module):
     chunk, step mask]. With ``use_action=False`` it is a state-value ensemble V_i(s) (RECAP).
     """
 
-    def __init__(self, cfg: ModelConfig, critic_horizon: int, use_action: bool = True):
+    def __init__(self, cfg: ModelConfig, critic_horizon: int, use_action: bool = True,
+                 layer_norm: bool = False):
         super().__init__()
         self.num_heads = cfg.num_q_heads
         self.critic_horizon = critic_horizon
@@ -301,7 +317,10 @@ class QEnsemble(nn.Module):
         n_in = cfg.obs_dim + (critic_horizon * (cfg.action_dim + 1) if use_action else 0)
         layers = []
         for _ in range(cfg.critic_layers):
-            layers += [EnsembleLinear(self.num_heads, n_in, cfg.critic_hidden), nn.GELU()]
+            layers.append(EnsembleLinear(self.num_heads, n_in, cfg.critic_hidden))
+            if layer_norm:
+                layers.append(EnsembleLayerNorm(self.num_heads, cfg.critic_hidden))
+            layers.append(nn.GELU())
             n_in = cfg.critic_hidden
         layers.append(EnsembleLinear(self.num_heads, n_in, 1))
         self.heads = nn.Sequential(*layers)

@@ -33,7 +33,8 @@ import torch
 
 from .config import LearnerConfig
 from .episode import Episode, EpisodeSource
-from .transitions import CHUNK_SOURCE_NAMES, ChunkTransitions, build_transitions
+from .transitions import (CHUNK_SOURCE_NAMES, ChunkTransitions, build_transitions,
+                          rejected_steps)
 
 LOG = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class ReplayBuffer:
         self._state = _Column((m.extra_state_dim,), np.float32)
         self._actions = _Column((m.action_dim,), np.float32)
         self._step_source = _Column((), np.uint8)
+        self._step_rejected = _Column((), np.bool_)
         self._step_instr = _Column((), np.int64)
         self._cols: Dict[str, _Column] = {}
         for name, dtype in (('g', np.int64), ('ep', np.int64), ('t', np.int64),
@@ -203,6 +205,7 @@ class ReplayBuffer:
         for cam in self.cameras:
             self._images[cam].append(ep.images[cam])
         self._step_source.append(ep.sources.astype(np.uint8))
+        self._step_rejected.append(rejected_steps(ep, d.reject_before_takeover))
         self._step_instr.append(np.full(T, instr, dtype=np.int64))
         cols = self._cols
         cols['g'].append(g0 + tr.t)
@@ -278,6 +281,9 @@ class ReplayBuffer:
         act_idx = np.minimum(c['g'][:, None] + k[None, :], c['g_last'][:, None])
         act_mask = k[None, :] < c['n_act'][:, None]
         human = (self._step_source.data[act_idx] == 1) & act_mask
+        # Steps the operator rejected by taking over (data.reject_before_takeover) are not
+        # imitated.
+        act_mask &= ~self._step_rejected.data[act_idx]
         # A window cut by termination shows the critic a full mask: termination is an outcome, not
         # an
         # input (a mask would leak it). A window shortened at a truncation masks the unused steps.
@@ -327,6 +333,7 @@ class ReplayBuffer:
 
     def nbytes(self) -> int:
         """Bytes held by stored steps and transitions."""
-        cols = [self._proprio, self._state, self._actions, self._step_source, self._step_instr]
+        cols = [self._proprio, self._state, self._actions, self._step_source, self._step_rejected,
+                self._step_instr]
         cols += list(self._images.values()) + list(self._cols.values())
         return sum(c.nbytes for c in cols)

@@ -76,10 +76,11 @@ class AloeTrainer:
         self.critic: Optional[QEnsemble] = None
         self.critic_target: Optional[QEnsemble] = None
         if cfg.method in ('aloe', 'td1'):
-            self.critic = QEnsemble(cfg.model, cfg.critic_horizon).to(self.device)
-        elif cfg.method == 'recap':
             self.critic = QEnsemble(cfg.model, cfg.critic_horizon,
-                                    use_action=False).to(self.device)
+                                    layer_norm=cfg.critic.layer_norm).to(self.device)
+        elif cfg.method == 'recap':
+            self.critic = QEnsemble(cfg.model, cfg.critic_horizon, use_action=False,
+                                    layer_norm=cfg.critic.layer_norm).to(self.device)
         if self.critic is not None and cfg.method != 'recap':
             self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.actor.lr)

@@ -85,6 +85,26 @@ def takeover_ticks(episode: Episode) -> np.ndarray:
     return np.flatnonzero(~human[:-1] & human[1:])
 
 
+def rejected_steps(episode: Episode, window: int) -> np.ndarray:
+    """Return a bool mask (T,) of the policy steps the operator rejected by taking over.
+
+    A step is rejected when the policy executed it at most ``window`` - 1 ticks before a takeover
+    tick (the takeover tick included) and no human step lies between them: the actions that led
+    the operator to step in. ``window`` = 0 rejects nothing.
+    """
+    T = len(episode)
+    out = np.zeros(T, dtype=bool)
+    if window <= 0 or T < 2:
+        return out
+    human = episode.sources == SOURCE_HUMAN
+    for k in takeover_ticks(episode):
+        t = int(k)
+        while t >= 0 and t > k - window and not human[t]:
+            out[t] = True
+            t -= 1
+    return out
+
+
 def episode_rewards(episode: Episode, step_penalty: float,
                     intervention_penalty: float = 0.0) -> np.ndarray:
     """Return float64 rewards: recorded, minus the step penalty, minus the takeover penalty.
