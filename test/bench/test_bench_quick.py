@@ -99,6 +99,32 @@ def test_bench_ope_quick(tmp_path):
     text = md.read_text()
     assert 'Spearman(A, aloe) >= 0.5' in text and 'RMSE_V(recap) / RMSE_V(aloe) >= 2' in text
     assert f'{pi["episodes"]} episodes on fixed seeds' in text and 'bootstrap intervals' in text
+    # A critic alone, scored against the ground truth of the run above (no rollouts): the same
+    # states, and with the same settings the same estimates.
+    again = _run('bench_ope.py', tmp_path / 'reuse', '--methods', 'aloe', '--ground-truth',
+                 str(tmp_path / 'bench_ope.json'))
+    assert 'reused from' in again and 'target Spearman(A, aloe)' in again
+    assert 'target rmse_V(recap)' not in again     # the ratio needs recap, which did not train
+    with open(tmp_path / 'reuse' / 'bench_ope.json', encoding='utf-8') as f:
+        res2 = json.load(f)
+    assert set(res2['methods']) == {'aloe', 'mixture_mc_return'}
+    assert res2['per_state']['v_gt'] == ps['v_gt'] and res2['per_state']['t'] == ps['t']
+    assert res2['per_state']['aloe'] == ps['aloe']
+    assert res2['ground_truth_from'] == str(tmp_path / 'bench_ope.json')
+    assert list(res2['targets']) == ['spearman_adv_aloe'] and res2['target_met'] is False
+
+
+def test_bench_ope_rejects_a_bad_override_or_ground_truth_before_training(tmp_path):
+    cmd = [sys.executable, os.path.join(ROOT, 'bench', 'bench_ope.py'), '--quick', '--out',
+           str(tmp_path)]
+    bad = subprocess.run(cmd + ['--override', 'critic.no_such_key=1'], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and 'no_such_key' in bad.stderr
+    (tmp_path / 'other.json').write_text(json.dumps({'bench': 'learning'}))
+    bad = subprocess.run(cmd + ['--ground-truth', str(tmp_path / 'other.json')], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and 'not a bench_ope result' in bad.stderr
+    assert not (tmp_path / 'bench_ope.json').exists()
 
 
 @pytest.mark.slow
