@@ -61,8 +61,12 @@ estimator's Spearman(A) would reach against this noisy ground truth.
 Targets (DESIGN.md section 5; printed MET / NOT met and stored under ``targets``):
 RMSE_V(recap) / RMSE_V(aloe) >= 2 and Spearman(A, aloe) >= 0.5.
 
-Usage: ``python bench/bench_ope.py [--quick] [--seed N] [--out DIR] [--any-pi] [--set KEY=INT]``;
-writes results/bench_ope.json.
+Usage: ``python bench/bench_ope.py [--quick] [--seed N] [--out DIR] [--any-pi] [--set KEY=INT]
+[--methods aloe,recap,td1] [--override SECTION.KEY=VALUE] [--ground-truth JSON]``; writes
+results/bench_ope.json. To try a critic variant, score it against the committed ground truth
+(same seed and sizes; the states are checked to be the same) without re-running the rollouts, e.g.
+``python bench/bench_ope.py --methods aloe --override critic.layer_norm=true --ground-truth
+docs/results/bench_ope.json --out /tmp/ope_ln`` (about 8 minutes on one core).
 """
 
 import argparse
