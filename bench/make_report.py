@@ -368,6 +368,23 @@ def learning_section(res, img_dir, output):
         lines += [f'This is a **{res["size"]}**-size run, not the default size '
                   '(`bench_learning.py` with no '
                   'options).', '']
+    ends = {m: [c['ends'][-1] for c in res.get('curves', {}).get(m, {}).values()
+                if c.get('ends')] for m in res['methods']}
+    ends = {m: e for m, e in ends.items() if e}
+    if ends:    # results written before the ends were recorded have none
+        parts = []
+
+        def mean(xs):
+            return sum(xs) / len(xs)
+        for m, e in ends.items():
+            phase = [x['failed_final_phase_mean'] for x in e
+                     if x['failed_final_phase_mean'] is not None]
+            parts.append(f'{m}: object off the table {mean([x["fell"] for x in e]):.2f}, '
+                         f'time limit {mean([x["timeout"] for x in e]):.2f}'
+                         + (f' (the expert\'s phase where they stopped, mean {mean(phase):.1f}'
+                            ' of 5)' if phase else ''))
+        lines += ['How the final evaluation episodes that did not succeed ended (fraction of all '
+                  'episodes, mean over seeds): ' + '; '.join(parts) + '.', '']
     phases = {m: s.get('phases_mean_s') for m, s in res['methods'].items()
               if s.get('phases_mean_s')}
     if phases:
