@@ -91,3 +91,29 @@ def test_critic_layer_norm_normalises_each_head_with_its_own_gain():
     assert torch.allclose(y2[0], y[0]) and torch.allclose(y2[1], 2.0 * y[1], atol=1e-5)
     plain = QEnsemble(cfg.model, cfg.critic_horizon)
     assert not any(isinstance(m, EnsembleLayerNorm) for m in plain.heads)
+
+
+def test_td_target_averages_target_samples_chunks_of_pi():
+    from types import SimpleNamespace
+
+    from aloe_ros.learning.critic import critic_loss, td_target
+    cfg = tiny_config(**{'critic.target_samples': 3, 'critic.aggregation': 'mean'})
+    m = cfg.model
+    torch.manual_seed(0)
+    target = QEnsemble(m, cfg.critic_horizon)
+    b, h = 4, cfg.critic_horizon
+    obs = {'images': {c: torch.randint(0, 255, (b, *m.image_size, 3), dtype=torch.uint8)
+                      for c in m.cameras},
+           'proprio': torch.randn(b, m.proprio_dim), 'task': torch.zeros(b, dtype=torch.long)}
+    chunks = [torch.randn(b, m.horizon, m.action_dim) for _ in range(3)]
+
+    def sample_next(o, n):          # sample-major rows: j * B + i is sample j of obs i
+        assert n == 3
+        return torch.cat(chunks, 0)
+    batch = SimpleNamespace(obs=obs, next_obs=obs, actions=chunks[0],
+                            crit_mask=torch.ones(b, h), ret=torch.rand(b),
+                            boot=torch.full((b,), 0.9))
+    _, _, y = critic_loss(target, target, batch, sample_next, cfg.critic)
+    with torch.no_grad():
+        q = torch.stack([aggregate(target(obs, c), cfg.critic) for c in chunks]).mean(0)
+    assert torch.allclose(y, td_target(batch.ret, batch.boot, q), atol=1e-6)

@@ -89,6 +89,8 @@ class CriticConfig:
     grad_clip: float = 10.0
     # Layer normalisation after every hidden layer of each Q head (per-head gain and bias).
     layer_norm: bool = False
+    # Chunks a' ~ pi averaged in the TD target (1 = one sample per transition).
+    target_samples: int = 1
 
 
 @dataclass
@@ -271,6 +273,7 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
            f'must be in [1, model.horizon={m.horizon}], got {d.h_exec}')
     _check(d.chunk_stride >= 1, 'data.chunk_stride', f'must be >= 1, got {d.chunk_stride}')
     _check(d.intervention_penalty >= 0, 'data.intervention_penalty', 'must be >= 0')
+    _check(c.target_samples >= 1, 'critic.target_samples', 'must be >= 1')
     _check(d.reject_before_takeover >= 0, 'data.reject_before_takeover', 'must be >= 0')
     _check(d.batch_size >= 1, 'data.batch_size', 'must be >= 1')
     _check(d.on_nonfinite in NONFINITE_POLICIES, 'data.on_nonfinite',

@@ -81,8 +81,15 @@ def critic_loss(critic: QEnsemble, target: QEnsemble, batch, sample_next: Sample
     ``s_{t+n}`` with ``a' ~ pi_theta(. | s_{t+n})``. Returns (loss, q_heads (K, B), y (B,)).
     """
     with torch.no_grad():
-        a_next = sample_next(batch.next_obs, 1)
-        q_next = aggregate(target(batch.next_obs, a_next), cfg, generator)
+        n = max(1, int(cfg.target_samples))
+        if n == 1:
+            a_next = sample_next(batch.next_obs, 1)
+            q_next = aggregate(target(batch.next_obs, a_next), cfg, generator)
+        else:   # expected TD target: mean over n chunks a' ~ pi (sample-major rows)
+            feat = target.encoder(batch.next_obs)
+            a_next = sample_next(batch.next_obs, n)
+            q_next = aggregate(target(None, a_next, feat=feat.repeat(n, 1)), cfg,
+                               generator).view(n, -1).mean(0)
         y = td_target(batch.ret, batch.boot, q_next)
     q = critic(batch.obs, batch.actions, batch.crit_mask)
     loss = (q - y[None, :]).pow(2).mean()
