@@ -116,3 +116,55 @@ def worker(rank, world_size, port, out_dir):
         results[name] = {'state': snapshot(tr), 'metrics': metrics}
     torch.save(results, os.path.join(out_dir, f'rank{rank}.pt'))
     dist.destroy_process_group()
+
+
+PROTOCOL_CASE = {'method': 'aloe', 'actor.ema': 0.5}
+
+
+def noise_free_trainer(cfg, source, parallel=None):
+    """``make_trainer`` for LeadTrainer/Follower: AloeTrainer with the noise-free policy."""
+    torch.manual_seed(cfg.seed)
+    return AloeTrainer(cfg, source, policy=NoiseFreeFlowPolicy(cfg.model), parallel=parallel)
+
+
+def protocol_episodes(cfg):
+    """Four fixed episodes: rank 0 sees e0, e1, then e2; e3 is in the store but never pulled."""
+    return [make_episode(f'e{i}', steps=9, cfg=cfg, seed=i) for i in range(4)]
+
+
+def protocol_worker(rank, world_size, port, out_dir):
+    """Rank 0 drives a LeadTrainer through refresh/train/resume; the others are Followers."""
+    from aloe_ros.learning.distributed import Follower, LeadTrainer
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    dp = DataParallel.from_env(timeout_s=900.0)
+    cfg = tiny_config(**PROTOCOL_CASE)
+    episodes = protocol_episodes(cfg)
+    out = {}
+    if rank == 0:
+        source = InMemoryEpisodeSource(episodes[:2])
+        lead = LeadTrainer(cfg, source, dp, store_root='in-memory',
+                           make_trainer=noise_free_trainer)
+        lead.refresh()
+        lead.train(CRITIC_STEPS, ACTOR_STEPS)
+        ckpt = os.path.join(out_dir, 'iteration1')
+        os.makedirs(ckpt)
+        lead.save_state(ckpt)
+        source.add(episodes[2])
+        lead.refresh()
+        lead.train(CRITIC_STEPS, ACTOR_STEPS)
+        out['iteration2'] = snapshot(lead.trainer)
+        lead.load_state(ckpt)  # back to iteration 1 on every rank, then iteration 2 again
+        lead.train(CRITIC_STEPS, ACTOR_STEPS)
+        out['final'] = snapshot(lead.trainer)
+        out['episodes'] = list(lead.replay.episode_ids)
+        lead.stop()
+    else:
+        follower = Follower(dp, open_source=lambda root: InMemoryEpisodeSource(episodes),
+                            make_trainer=noise_free_trainer)
+        out['commands'] = follower.run()
+        out['final'] = snapshot(follower.trainer)
+        out['episodes'] = list(follower.trainer.replay.episode_ids)
+    torch.save(out, os.path.join(out_dir, f'rank{rank}.pt'))
+    dist.destroy_process_group()

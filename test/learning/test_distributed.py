@@ -50,11 +50,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope='module')
-def two_ranks(tmp_path_factory):
-    """Run every case on 2 gloo processes once; return [rank0 results, rank1 results]."""
-    out = tmp_path_factory.mktemp('ddp')
-    ctx = mp.spawn(ddp_helpers.worker, args=(2, _free_port(), str(out)), nprocs=2, join=False)
+def _spawn_two(fn, out):
+    """Run ``fn(rank, 2, port, out)`` on 2 processes; return what each saved."""
+    ctx = mp.spawn(fn, args=(2, _free_port(), str(out)), nprocs=2, join=False)
     try:
         # join(timeout) returns False while a worker runs and raises if one failed.
         finished = False
@@ -68,6 +66,12 @@ def two_ranks(tmp_path_factory):
             if p.is_alive():
                 p.terminate()
     return [torch.load(os.path.join(out, f'rank{r}.pt')) for r in range(2)]
+
+
+@pytest.fixture(scope='module')
+def two_ranks(tmp_path_factory):
+    """Run every case on 2 gloo processes once; return [rank0 results, rank1 results]."""
+    return _spawn_two(ddp_helpers.worker, tmp_path_factory.mktemp('ddp'))
 
 
 def _max_diff(a, b):
@@ -130,3 +134,31 @@ def test_environment_without_torchrun(monkeypatch):
         monkeypatch.delenv(k, raising=False)
     with pytest.raises(RuntimeError, match='RANK, MASTER_ADDR, MASTER_PORT unset'):
         DataParallel.from_env()
+
+
+def test_lead_and_follower_train_the_same_episodes_and_resume(tmp_path):
+    """Rank 0 (LeadTrainer) drives rank 1 (Follower) through refresh, train, resume, stop.
+
+    Rank 1's store also holds e3, which rank 0 never pulled: it must not train on it. Iteration 2
+    after a resume from the iteration-1 checkpoint (rank 0's file, broadcast to rank 1) must
+    repeat iteration 2 exactly, and equal the single-process run within the tolerance above.
+    """
+    lead, follower = _spawn_two(ddp_helpers.protocol_worker, tmp_path)
+    assert lead['episodes'] == follower['episodes'] == ['e0', 'e1', 'e2']
+    # init, refresh, train, refresh, train, sync, train, stop
+    assert follower['commands'] == 8
+    for key in lead['final']:
+        assert torch.equal(lead['final'][key], follower['final'][key]), key
+        assert torch.equal(lead['final'][key], lead['iteration2'][key]), key
+    cfg = ddp_helpers.tiny_config(**ddp_helpers.PROTOCOL_CASE)
+    episodes = ddp_helpers.protocol_episodes(cfg)
+    source = ddp_helpers.InMemoryEpisodeSource(episodes[:2])
+    single = ddp_helpers.noise_free_trainer(cfg, source)
+    single.refresh()
+    single.train(CRITIC_STEPS, ACTOR_STEPS)
+    source.add(episodes[2])
+    single.refresh()
+    single.train(CRITIC_STEPS, ACTOR_STEPS)
+    ref = snapshot(single)
+    for key in ref:
+        torch.testing.assert_close(lead['final'][key], ref[key], atol=ATOL, rtol=RTOL)

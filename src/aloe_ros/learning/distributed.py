@@ -40,14 +40,33 @@ How one update is split (the global batch stays ``data.batch_size``, divisible b
   policy's noise it is the same estimator with different noise draws, like any DDP run.
 
 Metrics returned by ``train`` are computed on each rank's own shard (rank 0's are reported).
-Only rank 0 does ROS I/O and writes checkpoints; ``Follower`` runs the other ranks (see its doc).
+
+Rank 0 and the others (``LeadTrainer`` / ``Follower``): only rank 0 does ROS I/O (episode pulls,
+weight pushes, status) and writes checkpoints; it drives the other ranks with commands broadcast
+over the process group (``broadcast_object_list`` from rank 0, which the followers block on):
+
+- ``init`` (learner config as a dict, store path): followers build the same trainer, reading
+  the episode store at rank 0's ``store_root`` (read-only; the same host, or a shared mount).
+- ``refresh`` (episode ids rank 0 just added, in its order): followers ingest exactly those,
+  from their read-only view of the store that lists only announced episodes
+  (``AnnouncedSource``), so every replay holds the same rows in the same order even while new
+  episodes land in the store.
+- ``train`` (critic steps, actor steps): every rank runs ``AloeTrainer.train`` together.
+- ``sync``: after rank 0 resumed from a checkpoint, its nets, optimizers, sampling RNG and
+  counters are broadcast (a follower's noise generator is reseeded from its rank and counters).
+- ``stop``: followers leave the group and exit.
+
+A failure on one rank only (a crash, a lost host) leaves the others blocked in a collective:
+``torchrun`` then stops the whole group, as it does for any failed worker.
 """
 
 import datetime
 import hashlib
+import logging
 import os
+import threading
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -58,6 +77,19 @@ RANK_SEED_STRIDE = 1000003
 # Collectives wait this long (seconds) by default: followers block between training iterations
 # while rank 0 waits for episodes, which can take hours on a real station.
 DEFAULT_TIMEOUT_S = 7 * 24 * 3600.0
+# Environment override of the backend (gloo | nccl); default nccl when CUDA is available.
+BACKEND_ENV = 'ALOE_DIST_BACKEND'
+
+LOG = logging.getLogger(__name__)
+
+
+def default_backend() -> str:
+    """Backend every rank agrees on before any config is exchanged: env override, else hardware."""
+    backend = os.environ.get(BACKEND_ENV, '') or ('nccl' if torch.cuda.is_available()
+                                                  else 'gloo')
+    if backend not in ('gloo', 'nccl'):
+        raise ValueError(f'{BACKEND_ENV}={backend!r}: use gloo or nccl')
+    return backend
 
 
 def env_world_size() -> int:
@@ -80,12 +112,13 @@ class DataParallel:
     world_size: int
 
     @classmethod
-    def from_env(cls, device: str = 'cpu',
+    def from_env(cls, device: Optional[str] = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> Optional['DataParallel']:
         """Join the group ``torchrun`` describes in the environment; None when WORLD_SIZE <= 1.
 
         The backend is NCCL for a CUDA ``device`` (each rank then uses ``cuda:LOCAL_RANK``) and
-        gloo otherwise. An already initialised default group is reused.
+        gloo otherwise; without ``device``, ``default_backend()`` decides. An already
+        initialised default group is reused.
         """
         world = env_world_size()
         if world <= 1:
@@ -94,7 +127,8 @@ class DataParallel:
         if missing and not dist.is_initialized():
             raise RuntimeError(f'WORLD_SIZE={world} but {", ".join(missing)} unset: launch with '
                                'torchrun (or set RANK, MASTER_ADDR, MASTER_PORT)')
-        cuda = torch.device(device).type == 'cuda'
+        cuda = (torch.device(device).type == 'cuda' if device is not None
+                else default_backend() == 'nccl')
         if cuda:
             torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
         if not dist.is_initialized():
@@ -211,3 +245,177 @@ class _ShardRng:
     def __getattr__(self, name):
         raise AttributeError(f'sharded replay sampling only supports rng.choice (the replay '
                              f'asked for rng.{name}); extend _ShardRng to shard it')
+
+
+def check_device(parallel: DataParallel, device: str) -> None:
+    """Refuse a learner ``device`` the process group's backend cannot reduce tensors on."""
+    backend = dist.get_backend()
+    if (backend == 'nccl') != (torch.device(device).type == 'cuda'):
+        raise ValueError(f'learner device {device!r} does not fit the {backend} process group '
+                         f'(NCCL needs device cuda, gloo device cpu; set {BACKEND_ENV} or the '
+                         'config\'s device)')
+
+
+class AnnouncedSource:
+    """A follower's view of an episode source: only the episodes rank 0 announced, in order."""
+
+    def __init__(self, source):
+        self._source = source
+        self._ids: List[str] = []
+
+    def announce(self, episode_ids: Sequence[str]) -> None:
+        """Make these episodes (rank 0 just added them to its replay) visible, in this order."""
+        self._ids.extend(episode_ids)
+
+    def episode_ids(self) -> Sequence[str]:
+        """Announced episode ids, in rank 0's order."""
+        return list(self._ids)
+
+    def load_episode(self, episode_id: str):
+        """Load an announced episode from the underlying source."""
+        return self._source.load_episode(episode_id)
+
+
+def _broadcast(obj: Any = None) -> Any:
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _trainer_state(trainer) -> Dict[str, Any]:
+    cpu = {name: {k: v.detach().cpu() for k, v in net.state_dict().items()}
+           for name, net in trainer._nets().items()}
+    opts = {name: opt.state_dict() for name, opt in trainer._opts().items()}
+    for st in opts.values():
+        for per in st['state'].values():
+            for k, v in per.items():
+                if torch.is_tensor(v):
+                    per[k] = v.detach().cpu()
+    return {'nets': cpu, 'opts': opts, 'numpy_rng': trainer.rng.bit_generator.state,
+            'counters': {k: getattr(trainer, k) for k in (
+                'version', 'critic_updates', 'actor_updates', 'skipped_updates', 'normalized')}}
+
+
+def _load_trainer_state(trainer, state: Dict[str, Any], rank: int) -> None:
+    for name, net in trainer._nets().items():
+        net.load_state_dict(state['nets'][name])
+    for name, opt in trainer._opts().items():
+        opt.load_state_dict(state['opts'][name])
+    trainer.rng.bit_generator.state = state['numpy_rng']
+    for k, v in state['counters'].items():
+        setattr(trainer, k, v)
+    steps = trainer.critic_updates + trainer.actor_updates
+    trainer.generator.manual_seed(trainer.cfg.seed + rank * RANK_SEED_STRIDE + steps)
+
+
+class LeadTrainer:
+    """Rank 0's trainer: ``refresh``, ``train`` and ``load_state`` run on every rank.
+
+    Everything else (``evaluate``, ``export``, ``save_state``, ``replay``, counters) is rank 0's
+    own trainer, unchanged. Calls are serialised by a lock (the collectives must pair up).
+    """
+
+    def __init__(self, cfg, source, parallel: DataParallel, store_root: str = '',
+                 make_trainer: Optional[Callable] = None):
+        """Tell the followers the config and store, then build the trainer with them."""
+        if not parallel.is_lead:
+            raise ValueError(f'LeadTrainer runs on rank 0, this is rank {parallel.rank}')
+        from .trainer import AloeTrainer
+        self.parallel = parallel
+        self._lock = threading.Lock()
+        check_device(parallel, cfg.device)
+        _broadcast(('init', cfg.to_dict(), store_root))
+        self.trainer = (make_trainer or AloeTrainer)(cfg, source, parallel=parallel)
+
+    def __getattr__(self, name):
+        if name == 'trainer':  # not built yet
+            raise AttributeError(name)
+        return getattr(self.trainer, name)
+
+    def refresh(self) -> int:
+        """Refresh rank 0's replay and have the followers ingest the same new episodes."""
+        with self._lock:
+            before = len(self.trainer.replay.episode_ids)
+            added = self.trainer.refresh()
+            new = list(self.trainer.replay.episode_ids[before:])
+            if new:
+                _broadcast(('refresh', new))
+            return added
+
+    def train(self, critic_steps: int, actor_steps: int, progress=None) -> Dict[str, float]:
+        """One ``AloeTrainer.train`` on every rank; returns rank 0's metrics."""
+        with self._lock:
+            _broadcast(('train', int(critic_steps), int(actor_steps)))
+            return self.trainer.train(critic_steps, actor_steps, progress)
+
+    def load_state(self, out_dir: str, expected_sha256: Optional[str] = None) -> None:
+        """Resume rank 0 from its checkpoint, then give every follower the same state."""
+        with self._lock:
+            self.trainer.load_state(out_dir, expected_sha256)
+            _broadcast(('sync',))
+            _broadcast(_trainer_state(self.trainer))
+
+    def stop(self) -> None:
+        """Release the followers (they exit); idempotent."""
+        with self._lock:
+            if self.parallel is not None:
+                _broadcast(('stop',))
+                self.parallel = None
+
+
+class Follower:
+    """A rank > 0: builds the trainer rank 0 describes and runs its commands until ``stop``."""
+
+    def __init__(self, parallel: DataParallel,
+                 open_source: Optional[Callable[[str], Any]] = None,
+                 make_trainer: Optional[Callable] = None):
+        """``open_source(store_root)`` opens the episode store read-only (default EpisodeStore)."""
+        if parallel.is_lead:
+            raise ValueError('rank 0 leads; Follower runs on ranks > 0')
+        self.parallel = parallel
+        self._open_source = open_source
+        self._make_trainer = make_trainer
+        self.trainer = None
+        self.source: Optional[AnnouncedSource] = None
+        self.commands = 0
+
+    def _build(self, cfg_dict: Dict[str, Any], store_root: str) -> None:
+        from .config import config_from_dict
+        from .trainer import AloeTrainer
+        cfg = config_from_dict(cfg_dict)
+        check_device(self.parallel, cfg.device)
+        if self._open_source is not None:
+            base = self._open_source(store_root)
+        else:
+            from aloe_ros.storage.store import EpisodeStore
+            base = EpisodeStore(store_root, mode='r')
+        self.source = AnnouncedSource(base)
+        self.trainer = (self._make_trainer or AloeTrainer)(cfg, self.source,
+                                                           parallel=self.parallel)
+
+    def run(self) -> int:
+        """Serve rank 0's commands until ``stop``; return the number of commands served."""
+        while True:
+            cmd = _broadcast()
+            self.commands += 1
+            kind = cmd[0]
+            if kind == 'stop':
+                return self.commands
+            if kind == 'init':
+                self._build(cmd[1], cmd[2])
+            elif kind == 'sync':
+                _load_trainer_state(self.trainer, _broadcast(), self.parallel.rank)
+            elif kind == 'refresh':
+                self.source.announce(cmd[1])
+                self.trainer.refresh()
+            elif kind == 'train':
+                try:
+                    self.trainer.train(cmd[1], cmd[2])
+                except (RuntimeError, FloatingPointError) as exc:
+                    # raised on every rank alike (replay check, non-finite with 'error'): rank 0
+                    # reports it; stay in step for its next command
+                    LOG.warning('rank %d: training failed like on rank 0: %s',
+                                self.parallel.rank, exc)
+            else:
+                raise RuntimeError(f'rank {self.parallel.rank}: unknown command {kind!r} from '
+                                   'rank 0')
