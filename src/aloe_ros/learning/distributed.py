@@ -64,6 +64,7 @@ import datetime
 import hashlib
 import logging
 import os
+import signal
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
@@ -138,6 +139,11 @@ class DataParallel:
             raise RuntimeError(f'process group has {dist.get_world_size()} ranks, '
                                f'WORLD_SIZE says {world}')
         return cls(dist.get_rank(), world)
+
+    @property
+    def backend(self) -> str:
+        """The process group's backend (gloo or nccl)."""
+        return str(dist.get_backend())
 
     @property
     def is_lead(self) -> bool:
@@ -316,15 +322,15 @@ class LeadTrainer:
     """
 
     def __init__(self, cfg, source, parallel: DataParallel, store_root: str = '',
-                 make_trainer: Optional[Callable] = None):
-        """Tell the followers the config and store, then build the trainer with them."""
+                 make_trainer: Optional[Callable] = None, torch_threads: int = 0):
+        """Tell the followers the config, store and CPU threads, then build the trainer."""
         if not parallel.is_lead:
             raise ValueError(f'LeadTrainer runs on rank 0, this is rank {parallel.rank}')
         from .trainer import AloeTrainer
         self.parallel = parallel
         self._lock = threading.Lock()
         check_device(parallel, cfg.device)
-        _broadcast(('init', cfg.to_dict(), store_root))
+        _broadcast(('init', cfg.to_dict(), store_root, {'torch_threads': int(torch_threads)}))
         self.trainer = (make_trainer or AloeTrainer)(cfg, source, parallel=parallel)
 
     def __getattr__(self, name):
@@ -402,6 +408,8 @@ class Follower:
             if kind == 'stop':
                 return self.commands
             if kind == 'init':
+                if cmd[3].get('torch_threads', 0) > 0:
+                    torch.set_num_threads(cmd[3]['torch_threads'])
                 self._build(cmd[1], cmd[2])
             elif kind == 'sync':
                 _load_trainer_state(self.trainer, _broadcast(), self.parallel.rank)
@@ -419,3 +427,22 @@ class Follower:
             else:
                 raise RuntimeError(f'rank {self.parallel.rank}: unknown command {kind!r} from '
                                    'rank 0')
+
+
+def run_follower() -> int:
+    """Entry point of ranks > 0 under torchrun: follow rank 0 until it stops; return 0.
+
+    Ctrl-C (SIGINT, which torchrun forwards to every rank) is ignored here: rank 0 shuts its node
+    down and then sends ``stop``; SIGTERM still ends a follower at once.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, format='[rank %(process)d] %(message)s')
+    parallel = DataParallel.from_env()
+    follower = Follower(parallel)
+    served = follower.run()
+    LOG.info('rank %d of %d: %d commands from rank 0 served, %d updates; exiting',
+             parallel.rank, parallel.world_size, served,
+             follower.trainer.critic_updates + follower.trainer.actor_updates
+             if follower.trainer is not None else 0)
+    dist.destroy_process_group()
+    return 0
