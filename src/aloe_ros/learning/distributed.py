@@ -142,17 +142,17 @@ class DataParallel:
 
     @property
     def backend(self) -> str:
-        """The process group's backend (gloo or nccl)."""
+        """Return the name of the process group's communication library: gloo or nccl."""
         return str(dist.get_backend())
 
     @property
     def is_lead(self) -> bool:
-        """True on rank 0 (ROS I/O, checkpoints, metrics)."""
+        """Return whether this is rank 0 (ROS I/O, checkpoints, metrics)."""
         return self.rank == 0
 
     # -- batch sharding -----------------------------------------------------------------------
     def shard(self, n: int) -> slice:
-        """This rank's contiguous slice of a global batch of ``n`` rows."""
+        """Return this rank's contiguous slice of a global batch of ``n`` rows."""
         if n % self.world_size:
             raise ValueError(f'data.batch_size {n} is not divisible by the world size '
                              f'{self.world_size} (every rank must get an equal shard)')
@@ -191,7 +191,7 @@ class DataParallel:
             offset += n
 
     def all_finite(self, loss: torch.Tensor) -> bool:
-        """True when ``loss`` is finite on every rank (so all ranks skip or step together)."""
+        """Return whether ``loss`` is finite on every rank (all ranks skip or step together)."""
         flag = torch.isfinite(loss.detach()).to(torch.float32).reshape(1)
         dist.all_reduce(flag, op=dist.ReduceOp.MIN)
         return bool(flag.item() > 0)
@@ -204,7 +204,7 @@ class DataParallel:
         return torch.cat(parts)
 
     def local(self, x: torch.Tensor) -> torch.Tensor:
-        """This rank's slice of a gathered global-batch tensor."""
+        """Return this rank's slice of a gathered global-batch tensor."""
         return x[self.shard(x.shape[0])]
 
     def weight_share(self, w: torch.Tensor, normalize: bool) -> float:
