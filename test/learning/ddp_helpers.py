@@ -168,3 +168,32 @@ def protocol_worker(rank, world_size, port, out_dir):
         out['episodes'] = list(follower.trainer.replay.episode_ids)
     torch.save(out, os.path.join(out_dir, f'rank{rank}.pt'))
     dist.destroy_process_group()
+
+
+def mismatch_worker(rank, world_size, port, out_dir):
+    """Rank 0 has e0 and e1; rank 1's store lacks e1: training must refuse on both ranks."""
+    from aloe_ros.learning.distributed import Follower, LeadTrainer
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    dp = DataParallel.from_env(timeout_s=900.0)
+    cfg = tiny_config(**PROTOCOL_CASE)
+    episodes = protocol_episodes(cfg)
+    out = {}
+    if rank == 0:
+        lead = LeadTrainer(cfg, InMemoryEpisodeSource(episodes[:2]), dp,
+                           make_trainer=noise_free_trainer)
+        lead.refresh()
+        try:
+            lead.train(CRITIC_STEPS, ACTOR_STEPS)
+        except RuntimeError as exc:
+            out['error'] = str(exc)
+        out['updates'] = lead.critic_updates + lead.actor_updates
+        lead.stop()
+    else:
+        follower = Follower(dp, open_source=lambda root: InMemoryEpisodeSource(episodes[:1]),
+                            make_trainer=noise_free_trainer)
+        out['commands'] = follower.run()
+        out['updates'] = follower.trainer.critic_updates + follower.trainer.actor_updates
+    torch.save(out, os.path.join(out_dir, f'rank{rank}.pt'))
+    dist.destroy_process_group()

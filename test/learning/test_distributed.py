@@ -162,3 +162,11 @@ def test_lead_and_follower_train_the_same_episodes_and_resume(tmp_path):
     ref = snapshot(single)
     for key in ref:
         torch.testing.assert_close(lead['final'][key], ref[key], atol=ATOL, rtol=RTOL)
+
+
+def test_ranks_with_different_episodes_refuse_to_train(tmp_path):
+    lead, follower = _spawn_two(ddp_helpers.mismatch_worker, tmp_path)
+    assert 'data-parallel replays differ between ranks' in lead['error']
+    assert 'rank 0: ' in lead['error'] and 'rank 1: ' in lead['error'], lead['error']
+    assert lead['updates'] == follower['updates'] == 0
+    assert follower['commands'] == 4  # init, refresh, train (refused alike), stop

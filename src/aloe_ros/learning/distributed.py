@@ -416,6 +416,12 @@ class Follower:
             elif kind == 'refresh':
                 self.source.announce(cmd[1])
                 self.trainer.refresh()
+                for eid in cmd[1]:
+                    if eid in self.trainer.replay.skipped_episodes:
+                        # rank 0 read it, this rank cannot (e.g. a shared mount lagging): every
+                        # train then stops on check_replay, on every rank, naming the mismatch
+                        LOG.error('rank %d: %s', self.parallel.rank,
+                                  self.trainer.replay.skipped_episodes[eid])
             elif kind == 'train':
                 try:
                     self.trainer.train(cmd[1], cmd[2])
