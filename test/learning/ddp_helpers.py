@@ -37,7 +37,7 @@ CASES = [
     ('aloe_human_unnormalized', {'method': 'aloe', 'actor.learn_from': 'human',
                                  'actor.normalize_weights': False, 'actor.adv_norm': False},
      True),
-    ('recap', {'method': 'recap'}, True),
+    ('recap', {'method': 'recap', 'critic.layer_norm': True}, True),
     ('hg_dagger', {'method': 'hg_dagger'}, True),
     ('aloe_flow_noise', {'method': 'aloe', 'critic.aggregation': 'subset_min'}, False),
 ]
