@@ -47,6 +47,7 @@ from .checkpoint import (STATE_FORMAT, CheckpointInfo, ConfigMismatchError, atom
                          optimizer_to_tensors, read_verified, tensors_to_bytes, write_actor)
 from .config import LearnerConfig
 from .critic import aggregate, advantage, critic_loss, polyak_update
+from .distributed import DataParallel
 from .episode import EpisodeSource
 from .models import FlowMatchingPolicy, QEnsemble
 from .replay import Batch, ReplayBuffer
@@ -60,10 +61,13 @@ class AloeTrainer:
     """ALOE learner (and baselines): replay, critic, actor, checkpoints.
 
     ``policy`` may be any ``Policy`` implementation (default: ``FlowMatchingPolicy(cfg.model)``).
+    ``parallel`` (``DataParallel.from_env()`` under torchrun): train data-parallel, see
+    ``distributed``; None (default) is the single-process trainer.
     """
 
     def __init__(self, cfg: LearnerConfig, source: EpisodeSource,
-                 policy: Optional[torch.nn.Module] = None):
+                 policy: Optional[torch.nn.Module] = None,
+                 parallel: Optional[DataParallel] = None):
         self.cfg = cfg
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
@@ -94,6 +98,9 @@ class AloeTrainer:
         self.actor_updates = 0
         self.skipped_updates = 0
         self.normalized = False
+        self.parallel = parallel
+        if parallel is not None:
+            parallel.setup(self)
 
     @property
     def acting_policy(self) -> torch.nn.Module:
@@ -136,7 +143,7 @@ class AloeTrainer:
         return batch
 
     def _finite_or_skip(self, loss: torch.Tensor, batch: Batch, what: str) -> bool:
-        if torch.isfinite(loss):
+        if (torch.isfinite(loss) if self.parallel is None else self.parallel.all_finite(loss)):
             return True
         msg = f'non-finite {what} loss ({self.replay.describe_rows(batch.index)})'
         if self.cfg.data.on_nonfinite == 'error':
@@ -161,6 +168,8 @@ class AloeTrainer:
         if self._finite_or_skip(loss, batch, 'critic'):
             self.critic_opt.zero_grad(set_to_none=True)
             loss.backward()
+            if self.parallel is not None:
+                self.parallel.average_gradients(self.critic.parameters())
             torch.nn.utils.clip_grad_norm_(self.critic.parameters(), c.grad_clip)
             self.critic_opt.step()
             if self.critic_target is not None:
@@ -186,6 +195,8 @@ class AloeTrainer:
         """Backpropagate a finite actor loss, clip, step the optimiser, move the EMA, count it."""
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.parallel is not None:
+            self.parallel.average_gradients(self.policy.parameters())
         torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.actor.grad_clip)
         self.actor_opt.step()
         self.update_ema()
@@ -201,9 +212,13 @@ class AloeTrainer:
             loss = per.mean()
         else:
             adv, q, v = self.batch_advantage(batch)
-            w, beta = ess_weights(normalize_advantages(adv) if a.adv_norm else adv, a.beta,
+            # Data-parallel: weights from the global batch's advantages, this rank's slice kept.
+            adv_all = adv if self.parallel is None else self.parallel.gather(adv)
+            w, beta = ess_weights(normalize_advantages(adv_all) if a.adv_norm else adv_all, a.beta,
                                   a.w_max,
                                   a.target_ess)
+            if self.parallel is not None:
+                w = self.parallel.local(w)
             mask = batch.human_step if a.learn_from == 'human' else batch.act_mask
             if a.learn_from == 'human':
                 w = w * (mask.sum(-1) > 0).float()
@@ -214,7 +229,10 @@ class AloeTrainer:
                        weight_max=float(w.max()),
                        beta=beta)
         if self._finite_or_skip(loss, batch, 'actor'):
-            self.apply_actor_loss(loss)
+            if self.parallel is None or self.cfg.method == 'hg_dagger':
+                self.apply_actor_loss(loss)
+            else:
+                self.apply_actor_loss(loss * self.parallel.weight_share(w, a.normalize_weights))
         out['actor_loss'] = float(loss.detach())
         out['flow_loss'] = float(per.detach().mean())
         return out
@@ -229,18 +247,22 @@ class AloeTrainer:
         """
         t0 = time.monotonic()
         bs = self.cfg.data.batch_size
+        rng = self.rng
+        if self.parallel is not None:
+            self.parallel.check_replay(self.replay.episode_ids, len(self.replay))
+            rng = self.parallel.sampling_rng(self.rng)
         acc: Dict[str, list] = {}
         if self.critic is None:
             critic_steps = 0
         for i in range(critic_steps):
             for k, v in self.critic_step(
-                    self._to_device(self.replay.sample(bs, self.rng))).items():
+                    self._to_device(self.replay.sample(bs, rng))).items():
                 acc.setdefault(k, []).append(v)
             if progress is not None:
                 progress('critic', i + 1, critic_steps)
         human_only = self.cfg.method == 'hg_dagger' or self.cfg.actor.learn_from == 'human'
         for i in range(actor_steps):
-            batch = self._to_device(self.replay.sample(bs, self.rng, human_only=human_only))
+            batch = self._to_device(self.replay.sample(bs, rng, human_only=human_only))
             for k, v in self.actor_step(batch).items():
                 acc.setdefault(k, []).append(v)
             if progress is not None:

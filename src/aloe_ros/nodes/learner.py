@@ -43,6 +43,14 @@ learner state (nets, target critic, optimizers, RNGs, version) is saved after ev
 on start the node resumes from it, so a restarted learner continues where it stopped.
 Training runs on a worker thread in short slices, so services and status stay responsive.
 
+Data-parallel training: launched by ``torchrun --nproc_per_node N -m aloe_ros.nodes.learner
+--ros-args ...`` (``WORLD_SIZE`` > 1), rank 0 is this node (ROS I/O, episode pulls, weights,
+checkpoints) and drives ranks 1..N-1, which run no ROS node: they read rank 0's ``store_root``
+read-only (same host or a shared mount), ingest exactly the episodes rank 0 announces and train
+each step on their shard of the global batch (:mod:`aloe_ros.learning.distributed`). The backend
+is NCCL on a machine with CUDA, gloo otherwise (``ALOE_DIST_BACKEND`` overrides it); the learner
+config's ``device`` must fit it.
+
 ``aloe/evaluate_chunk`` (and the scoring of running chunks) answers only for input the robot
 could execute: the chunk's sizes are checked first, in O(1) (horizon and action_dim equal to the
 model's, the data length equal to their product; observation data at most
@@ -188,7 +196,20 @@ class LearnerNode(Node):
         except StoreLockedError as exc:
             raise ConfigError('store_root', f'{exc}: with pull_from or stations set the learner '
                               'owns its store; give it its own directory') from exc
-        self.trainer = AloeTrainer(self.learner_cfg, self.store)
+        from aloe_ros.learning.distributed import DataParallel, LeadTrainer
+        self.parallel = DataParallel.from_env()
+        if self.parallel is None:
+            self.trainer = AloeTrainer(self.learner_cfg, self.store)
+        else:
+            try:
+                self.trainer = LeadTrainer(self.learner_cfg, self.store, self.parallel,
+                                           self.cfg['store_root'],
+                                           torch_threads=self.cfg['torch_threads'])
+            except ValueError as exc:
+                raise ConfigError('learner_config', str(exc)) from exc
+            self.get_logger().info(
+                f'data-parallel: rank 0 of {self.parallel.world_size} '
+                f'({self.parallel.backend}), global batch {self.learner_cfg.data.batch_size}')
         state = os.path.join(self.cfg['weights_dir'], STATE_FILE)
         if self.cfg['resume'] and os.path.exists(state):
             try:
@@ -512,12 +533,17 @@ class LearnerNode(Node):
             self._worker.join(timeout=30)
         if self._puller is not None and self._puller_thread.is_alive():
             self._puller_thread.join(timeout=30)
+        if self.parallel is not None:
+            self.trainer.stop()  # the follower ranks leave the group and exit
         self.store.close()
         return super().destroy_node()
 
 
 def main(args=None) -> int:
-    """Run the learner on a multi-threaded executor."""
+    """Run the learner on a multi-threaded executor (under torchrun: ranks > 0 follow rank 0)."""
+    from aloe_ros.learning.distributed import env_world_size, run_follower
+    if env_world_size() > 1 and int(os.environ.get('RANK', '0')) > 0:
+        return run_follower()
     return run_node(LearnerNode, args, threads=4)
 
 
