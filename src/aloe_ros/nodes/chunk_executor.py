@@ -59,8 +59,15 @@ for the labelled episode does not clear the label; it only lets the next EVENT_S
 followed. A forged EVENT_ENDED (the id is public: the latched EVENT_STARTED carries it)
 therefore costs no step, and steps labelled with an episode the recorder has closed are
 dropped by the recorder. A second EVENT_ENDED for the same episode is reported once.
+A forged pair (EVENT_ENDED for the open episode, then EVENT_STARTED with another id) is
+indistinguishable here from a real end and start, so the label follows it; the recorder, the
+only node that opens episodes, records steps with a label it never issued (or any other label
+once it has seen this executor follow its episode) into its open episode, so the pair costs no
+step either. The real EVENT_ENDED of the split episode then lets the next start be followed
+(reported once).
 """
 
+import collections
 import sys
 import threading
 import time
@@ -221,6 +228,7 @@ class ChunkExecutorNode(Node):
         self.loop = ec.LoopStats(self.dt)
         self.episode_id = ''
         self.episode_ended = False  # EVENT_ENDED seen for episode_id: the next start is followed
+        self._followed = collections.deque(maxlen=16)  # ids labelled before the current one
         self.step_index = 0
 
         self.safety_pub = self.create_publisher(SafetyEvent, 'aloe/safety_event', EVENTS)
@@ -446,9 +454,25 @@ class ChunkExecutorNode(Node):
                                  'open: ignored (forged or stale); steps stay labelled '
                                  f'{self.episode_id!r}')
                 return
+            if self.episode_id:
+                self._followed.append(self.episode_id)
             self.episode_id = msg.episode_id
             self.episode_ended = False
             self.step_index = 0
+        elif (msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id in self._followed
+              and msg.episode_id != self.episode_id and not self.episode_ended):
+            # The end of an episode labelled before the current label: either a forged
+            # EVENT_ENDED + EVENT_STARTED pair split that episode (the recorder records the steps
+            # labelled since then into its open episode) and this is its real end, or an old end
+            # is replayed. Either way the next EVENT_STARTED is followed, so a forged label does
+            # not outlive the recorder's episode.
+            self.diag.count('episode_events_rejected')
+            self.once.report(f'episode_relabelled:{self.episode_id}',
+                             f'EVENT_ENDED for {msg.episode_id!r} while steps are labelled '
+                             f'{self.episode_id!r}: that label came from a forged EVENT_STARTED '
+                             '(or this end is replayed); the next EVENT_STARTED is followed')
+            self._followed.remove(msg.episode_id)
+            self.episode_ended = True
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id \
                 and msg.episode_id == self.episode_id:
             if self.episode_ended:

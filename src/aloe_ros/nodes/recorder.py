@@ -47,6 +47,12 @@ after a kill -9 its quarantined ``.partial`` holds it up to the last flush, and
 ``aloe salvage`` turns that into a truncated episode; the restarted recorder publishes
 EVENT_ENDED (ABORTED) for it. Steps still labelled with an episode this recorder closed (the
 executor keeps its label until the next EVENT_STARTED) are dropped like unlabelled ones.
+Forged control events cost no step: anyone on the domain can publish on the event topic, and
+a forged EVENT_ENDED + EVENT_STARTED pair makes the executor relabel its steps mid-episode.
+Only this node opens episodes, so while one is open a step labelled with an id this store never
+issued, or with any other id once the executor has labelled steps with the open episode's, was
+executed during it: it is recorded into the open episode (id replaced, step_index continued),
+counted in ``adopted_steps`` and reported once per episode.
 
 Complete episodes are served to learners on other machines (``<serve_episodes>/list_episodes``
 and ``<serve_episodes>/read_episode``: the catalog, then each MCAP in sha256-checked chunks; see
@@ -63,7 +69,7 @@ from aloe_msgs.srv import EndEpisode, StartEpisode
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.serialization import serialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from std_msgs.msg import String
 
@@ -232,6 +238,11 @@ class RecorderNode(Node):
         self._last_policy_version = 0
         self._rejected_seen = 0
         self._closed_ids = set()  # episodes this process ended (see ignored_unlabelled_steps)
+        # Every episode id this store ever issued: a step label outside it came from a forged
+        # EVENT_STARTED (see _adopt_step).
+        self._issued_ids = set(self.store.episode_ids())
+        self._following = False  # the executor labels steps with the open episode's id
+        self._adopted = {}  # foreign label -> step_index offset into the open episode
         self.station = self.params['station'] or self.get_namespace()
         self._event_pub = self.create_publisher(EpisodeEvent, subscribed_name(EVENT_TOPIC),
                                                 latched(10))
@@ -241,6 +252,7 @@ class RecorderNode(Node):
         for path in self.store.quarantined:
             episode_id = os.path.basename(path).split('.mcap', 1)[0]
             self._closed_ids.add(episode_id)
+            self._issued_ids.add(episode_id)
             ended = EpisodeEvent(episode_id=episode_id, event=EVENT_ENDED,
                                  outcome=OUTCOME_ABORTED, terminated=False, truncated=True)
             ended.header.stamp = self.get_clock().now().to_msg()
@@ -343,6 +355,10 @@ class RecorderNode(Node):
             self.diag.count('write_errors')
             self.get_logger().error(f'StartEpisode failed: {res.message}')
             return res
+        self._issued_ids.add(rec.episode_id)
+        self._following = False
+        self._adopted = {}
+        self._log_once.clear('forged_label')
         try:
             for topic, (type_name, rel, dur, depth) in self._station_topics.items():
                 rec.add_topic(topic, type_name, rel, dur, depth)
@@ -441,7 +457,14 @@ class RecorderNode(Node):
             decoded = None
             if topic == STEP_TOPIC:
                 decoded = decode(STEP_TYPE, data)
-                if not decoded.episode_id or decoded.episode_id in self._closed_ids:
+                label = decoded.episode_id
+                if label == rec.episode_id:
+                    self._following = True
+                elif label and (self._following or label not in self._issued_ids):
+                    # The executor followed a forged EVENT_STARTED: the step is still this
+                    # episode's (nothing else is open), so it is recorded as one of them.
+                    decoded, data = self._adopt_step(rec, data)
+                else:
                     # The executor has not seen this episode's start yet (no label, or still the
                     # label of an episode closed here: it keeps one until the next start, so a
                     # forged EVENT_ENDED cannot unlabel steps): not part of this episode.
@@ -469,6 +492,43 @@ class RecorderNode(Node):
                 self.end_episode(OUTCOME_TIMEOUT, f'max_episode_steps={limit} reached')
 
         return callback
+
+    def _adopt_step(self, rec, data: bytes):
+        """Relabel a step the executor labelled after a forged EVENT_STARTED into ``rec``.
+
+        Only this recorder opens episodes and it announced no other while ``rec`` is open, so
+        a step labelled with an id it never issued (or with any other id once the executor had
+        followed ``rec``) was executed during ``rec``: it keeps its place in the episode, with
+        the episode's id and its step_index continued from the last accepted one. Said once
+        per episode (rate-limited), counted in ``adopted_steps``.
+        """
+        step = deserialize_message(bytes(data), ExecutedStep)
+        label = step.episode_id
+        last = rec.last_step_index
+        offset = self._adopted.get(label)
+        if offset is None or (last is not None and step.step_index + offset <= last):
+            offset = (0 if last is None else last + 1) - int(step.step_index)
+            self._adopted[label] = offset
+        if self._log_once.report('forged_label',
+                                 f'executed steps labelled {label!r} while episode '
+                                 f'{rec.episode_id!r} is open: the executor followed a forged '
+                                 'EpisodeEvent; recorded into the open episode', 'warning'):
+            self.diag.set_status(DiagnosticsPublisher.WARN,
+                                 f'forged EpisodeEvent: steps labelled {label!r} adopted')
+        self.diag.count('adopted_steps')
+        step.episode_id = rec.episode_id
+        step.step_index = int(step.step_index) + offset
+        return step, serialize_message(step)
+
+    def _oversized(self, topic: str, data: bytes) -> bool:
+        """Refuse (once per topic, counted) a message above max_message_bytes; True if so."""
+        if len(data) <= self.params['max_message_bytes']:
+            return False
+        self.diag.count('oversized_refused')
+        self._log_once.report(f'oversized{topic}',
+                              f'{topic}: message of {len(data)} bytes above max_message_bytes '
+                              f'({self.params["max_message_bytes"]}): not recorded', 'warning')
+        return True
 
     def _transcoder_for(self, topic: str, mode: str):
         """Return a callback that records an Image as a JPEG/PNG CompressedImage.
