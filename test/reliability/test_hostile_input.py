@@ -412,6 +412,37 @@ def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_n
     assert learner.alive() and 'Traceback' not in learner.output(100000)
 
 
+def test_oversized_small_messages_refused_unread_before_conversion(driver, start_node):
+    """A 2 MB JointState (a real one is ~1 kB) and a 2 MB EpisodeEvent: refused on their byte
+    count (never deserialized), said once per cause, counted; good input goes on being used."""
+    from sensor_msgs.msg import JointState
+    obs_node = start_node('aloe_ros.nodes.observation', {'camera_names': ['cam_high']})
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    joints = driver.node.create_publisher(JointState, '/follower_left/joint_states',
+                                          SENSOR_DATA)
+    events = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(1))
+    huge = JointState(name=['j'] * 7, position=[0.0] * (2 * 1024 * 1024 // 8))
+    forged = EpisodeEvent(episode_id='x', event=EpisodeEvent.EVENT_STARTED,
+                          task_instruction='y' * (2 * 1024 * 1024))
+
+    def send():
+        huge.header.stamp = driver.stamp()
+        joints.publish(huge)
+
+    events.publish(forged)
+    # Generous: on a loaded machine node start-up alone can take minutes.
+    def refused():
+        out = obs_node.output(100000)
+        return 'JointState message of' in out and 'EpisodeEvent message of' in out
+    assert driver.spin_until(refused, 300, send, period=0.5), obs_node.output()
+    assert driver.spin_until(
+        lambda: diag_counter(diags, 'observation', 'rejected_oversized') >= 2, 60, send,
+        period=0.5), obs_node.output()
+    out = obs_node.output(100000)
+    assert out.count('JointState message of') == 1, out  # once per cause, not per message
+    assert 'Traceback' not in out and obs_node.alive()
+
+
 #: Depth of the executor's /aloe/action_chunk subscription (reliable(5) in chunk_executor.py).
 CHUNK_QUEUE_DEPTH = 5
 

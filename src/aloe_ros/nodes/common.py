@@ -43,6 +43,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
 from rclpy.signals import SignalHandlerOptions
 
 from aloe_ros.station import command_mapping
@@ -84,6 +85,30 @@ def latched(depth: int = 1) -> QoSProfile:
 
 
 # --------------------------------------------------------------------------- parameters
+
+
+#: Bytes accepted for a small control or state message (JointState, CameraInfo, TaskState,
+#: EpisodeEvent, InterventionState): hundreds of times a real one, far below what would cost
+#: memory to deserialize.
+SMALL_MESSAGE_BYTES = 1024 * 1024
+
+
+def subscribe_bounded(node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None],
+                      qos: QoSProfile, max_bytes: int,
+                      on_oversized: Callable[[int], None], **kwargs: Any):
+    """Subscribe to ``topic`` serialized and pass ``callback`` only messages of <= max_bytes.
+
+    A larger one is refused on its byte count before any conversion (``on_oversized(nbytes)``):
+    it is never deserialized into Python objects or numpy arrays. What stays in memory after an
+    oversized message is the DDS reader's own (its queue's sample buffers, bounded by the QoS
+    depth), not this process's Python heap.
+    """
+    def receive(data: bytes) -> None:
+        if len(data) > max_bytes:
+            on_oversized(len(data))
+            return
+        callback(deserialize_message(data, msg_type))
+    return node.create_subscription(msg_type, topic, receive, qos, raw=True, **kwargs)
 
 
 class ConfigError(ValueError):

@@ -198,6 +198,10 @@ PARAMS = [
               'Station name written into every episode (its source, kept when a learner pulls '
               'it); empty: the node\'s namespace (/station_a, or / for a station at the root)',
               read_only=True),
+    ParamSpec('max_message_bytes', 64 * 1024 * 1024,
+              'Largest message recorded [bytes]: a larger one (on any recorded topic) is '
+              'refused on its serialized size, never decoded, transcoded or written.',
+              min=1024, max=2 ** 40, read_only=True),
     ParamSpec('max_chunk_bytes', 4 * 1024 * 1024, 'Largest episode chunk served [bytes].',
               min=1024, max=8 * 1024 * 1024, read_only=True),
 ]
@@ -454,6 +458,8 @@ class RecorderNode(Node):
             if rec is None:
                 self.diag.count('ignored_outside_episode')
                 return
+            if self._oversized(topic, data):
+                return
             decoded = None
             if topic == STEP_TOPIC:
                 decoded = decode(STEP_TYPE, data)
@@ -543,6 +549,8 @@ class RecorderNode(Node):
             if self.store.recording is None:
                 self.diag.count('ignored_outside_episode')
                 return
+            if self._oversized(topic, data):
+                return
             try:
                 out = transcode(data, mode, self.params['jpeg_quality'])
             except Exception as exc:
@@ -581,6 +589,8 @@ class RecorderNode(Node):
     def _static_tf_recorder(self, record):
         """Keep every /tf_static message: latched transforms come once; each episode needs them."""
         def callback(data: bytes) -> None:
+            if self._oversized('/tf_static', data):
+                return
             self._tf_static.append(bytes(data))
             record(data)
         return callback
