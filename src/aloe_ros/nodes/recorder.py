@@ -512,7 +512,9 @@ class RecorderNode(Node):
         label = step.episode_id
         last = rec.last_step_index
         offset = self._adopted.get(label)
-        if offset is None or (last is not None and step.step_index + offset <= last):
+        index = None if offset is None else int(step.step_index) + offset
+        if index is None or not 0 <= index < 2 ** 63 or (last is not None and index <= last):
+            # First step of this label, or its indices went back: continue from the last one.
             offset = (0 if last is None else last + 1) - int(step.step_index)
             self._adopted[label] = offset
         if self._log_once.report('forged_label',
