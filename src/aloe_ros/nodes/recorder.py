@@ -40,11 +40,12 @@ robot profile instead: its cameras' image and CameraInfo topics, its joint-state
 
 Outcomes: SUCCESS/FAILURE terminate, TIMEOUT/ABORTED truncate. ``max_episode_steps`` > 0 ends
 an episode as TIMEOUT when that many steps were accepted. SIGINT/SIGTERM close the open
-episode as ABORTED. Bad input (invalid ExecutedStep, EndEpisode with nothing open,
-StartEpisode while one is open) is refused with one log line, counted in ``/diagnostics``,
-and the node keeps running. The open episode is flushed to disk every ``flush_period`` (<= 1 s):
-after a kill -9 its quarantined ``.partial`` holds it up to the last flush, and
-``aloe salvage`` turns that into a truncated episode; the restarted recorder publishes
+episode as ABORTED and announce it (EVENT_ENDED, summary) while the ROS context is still valid
+(``run_node(clean_stop=True)``), with no traceback. Bad input (invalid ExecutedStep, EndEpisode
+with nothing open, StartEpisode while one is open) is refused with one log line, counted in
+``/diagnostics``, and the node keeps running. The open episode is flushed to disk every
+``flush_period`` (<= 1 s): after a kill -9 its quarantined ``.partial`` holds it up to the last
+flush, and ``aloe salvage`` turns that into a truncated episode; the restarted recorder publishes
 EVENT_ENDED (ABORTED) for it. Steps still labelled with an episode this recorder closed (the
 executor keeps its label until the next EVENT_STARTED) are dropped like unlabelled ones.
 Forged control events cost no step: anyone on the domain can publish on the event topic, and
@@ -66,7 +67,6 @@ from typing import Any, List, Optional
 from aloe_msgs.msg import (ActionChunk, EpisodeEvent, EpisodeSummary, ExecutedStep,
                            InterventionState, Observation, SafetyEvent)
 from aloe_msgs.srv import EndEpisode, StartEpisode
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
@@ -630,7 +630,10 @@ class RecorderNode(Node):
         """Close an open episode as ABORTED (truncated), then release the store."""
         if getattr(self, 'store', None) is not None:
             if self.store.recording is not None:
-                self.end_episode(OUTCOME_ABORTED, 'recorder shut down', publish=rclpy.ok())
+                # run_node(clean_stop=True) keeps the context valid here, so followers hear
+                # the end; without it (a node destroyed after rclpy.shutdown) nothing is sent.
+                self.end_episode(OUTCOME_ABORTED, 'recorder shut down',
+                                 publish=self.context.ok())
             self.store.close()
             self.store = None
         super().destroy_node()
@@ -654,7 +657,9 @@ def _summary(record, stamp) -> EpisodeSummary:
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run the recorder until Ctrl-C / SIGTERM (exit code 2 on an invalid configuration)."""
-    sys.exit(run_node(RecorderNode, args))
+    # clean_stop: on SIGINT/SIGTERM the open episode is closed and its EVENT_ENDED published
+    # while the context is still valid (rclpy's handlers would shut it down first).
+    sys.exit(run_node(RecorderNode, args, clean_stop=True))
 
 
 if __name__ == '__main__':
