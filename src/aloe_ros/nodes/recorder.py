@@ -32,7 +32,10 @@ drivers publish, so the bag plays in Foxglove / RViz and trains models of any in
 
 Task: when a station reports its task on ``/sim/task`` (std_msgs/String, latched; the sim does),
 every episode records that task: StartEpisode with an empty task takes it, one naming another
-task is refused. Without such a report the request's task, or ``default_task``, is used.
+task is refused. Without such a report the request's task, or ``default_task``, is used. The
+instruction recorded is the request's, else the one the station reports for the task on
+``/sim/task_instruction`` (diagnostic_msgs/KeyValue, latched: task name, instruction), else
+``default_instruction``.
 
 With ``robot_profile`` (``aloe_ros.station.command_mapping``) the station topics come from the
 robot profile instead: its cameras' image and CameraInfo topics, its joint-state topics and
@@ -67,6 +70,7 @@ from typing import Any, List, Optional
 from aloe_msgs.msg import (ActionChunk, EpisodeEvent, EpisodeSummary, ExecutedStep,
                            InterventionState, Observation, SafetyEvent)
 from aloe_msgs.srv import EndEpisode, StartEpisode
+from diagnostic_msgs.msg import KeyValue
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
@@ -305,7 +309,10 @@ class RecorderNode(Node):
         if self.params['record_tf']:
             self._subscribe_tf()
         self._station_task = ''
+        self._station_instructions = {}  # task name -> instruction, as the station reports them
         self.create_subscription(String, 'sim/task', self._on_station_task, latched(1))
+        self.create_subscription(KeyValue, 'sim/task_instruction', self._on_station_instruction,
+                                 latched(1))
         self.create_service(StartEpisode, 'aloe/start_episode', self._on_start)
         self.create_service(EndEpisode, 'aloe/end_episode', self._on_end)
         if self.params['serve_episodes']:
@@ -333,6 +340,16 @@ class RecorderNode(Node):
             self.get_logger().info(f'station reports task {msg.data!r}: episodes record it')
         self._station_task = msg.data
 
+    def _on_station_instruction(self, msg: KeyValue) -> None:
+        if len(msg.key) > 256 or len(msg.value) > 4096:
+            self._reject(f'/sim/task_instruction refused: task name of {len(msg.key)} or '
+                         f'instruction of {len(msg.value)} characters (at most 256 / 4096)')
+            return
+        if self._station_instructions.get(msg.key) != msg.value:
+            self.get_logger().info(f'station reports the instruction for task {msg.key!r}: '
+                                   f'{msg.value!r}')
+        self._station_instructions[msg.key] = msg.value
+
     def _on_start(self, req: StartEpisode.Request, res: StartEpisode.Response):
         """Open a new episode and announce it with EVENT_STARTED."""
         rec = self.store.recording
@@ -349,7 +366,8 @@ class RecorderNode(Node):
             self._reject(f'StartEpisode refused: {res.message}')
             return res
         task = self._station_task or req.task or self.params['default_task']
-        instruction = req.task_instruction or self.params['default_instruction']
+        instruction = (req.task_instruction or self._station_instructions.get(task)
+                       or self.params['default_instruction'])
         try:
             rec = self.store.begin_episode(task, instruction, int(req.seed),
                                            station=self.station)
