@@ -430,10 +430,12 @@ def test_oversized_small_messages_refused_unread_before_conversion(driver, start
         joints.publish(huge)
 
     events.publish(forged)
+
     # Generous: on a loaded machine node start-up alone can take minutes.
     def refused():
         out = obs_node.output(100000)
         return 'JointState message of' in out and 'EpisodeEvent message of' in out
+
     assert driver.spin_until(refused, 300, send, period=0.5), obs_node.output()
     assert driver.spin_until(
         lambda: diag_counter(diags, 'observation', 'rejected_oversized') >= 2, 60, send,
