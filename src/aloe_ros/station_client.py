@@ -48,7 +48,7 @@ at the root (``learner_only.launch.yaml stations:=[...]``).
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 import rclpy
@@ -123,6 +123,15 @@ class StationClient(Node):
         self.create_subscription(LearnerStatus, f'{learner_ns}/aloe/learner_status',
                                  lambda m: setattr(self, 'learner_status', m), reliable(10))
         self.create_subscription(Bool, f'{ns}/sim/success', self._on_success, reliable(10))
+        #: The task the sim reports it runs ('' until it reports one) and each task's
+        #: instruction as the sim reports it (``/sim/task_instruction``).
+        self.sim_task = ''
+        self.task_instructions: Dict[str, str] = {}
+        self.create_subscription(String, f'{ns}/sim/task',
+                                 lambda m: setattr(self, 'sim_task', m.data), latched(1))
+        self.instruction_sub = self.create_subscription(
+            KeyValue, f'{ns}/sim/task_instruction',
+            lambda m: self.task_instructions.__setitem__(m.key, m.value), latched(1))
         self.create_subscription(InterventionState, f'{ns}/aloe/intervention',
                                  lambda m: setattr(self, 'intervention', m), latched(10))
         self.create_subscription(SafetyEvent, f'{ns}/aloe/safety_event',
@@ -198,16 +207,46 @@ class StationClient(Node):
         res = self.call(self.reset_cli, ResetScene.Request(seed=seed, task=task))
         if not res.success:
             raise RuntimeError(f'{self.reset_cli.srv_name} refused: {res.message}')
+        if task:  # the sim's latched report of the new task follows: take it before going on
+            try:
+                self.spin_until(lambda: self.sim_task == task, 10.0, f'/sim/task {task!r}')
+            except TimeoutError:
+                pass  # start_episode then waits for the instruction of the task it names
         return int(res.seed)
 
-    def start_episode(self, task: str = '', seed: int = -1, instruction: str = '') -> str:
-        """Open an episode at the recorder; return its id. Raises RuntimeError when refused."""
+    def start_episode(self, task: str = '', seed: int = -1, instruction: str = '',
+                      instruction_timeout: float = 10.0) -> str:
+        """Open an episode at the recorder; return its id. Raises RuntimeError when refused.
+
+        Without ``instruction`` the episode gets the task's instruction as the sim reports it
+        (``/sim/task_instruction``; a station without a sim reports none, then the recorder's
+        ``default_instruction`` applies). When a sim publishes but its report has not arrived
+        yet, this waits up to ``instruction_timeout`` s for it.
+        """
+        if not instruction:
+            instruction = self.instruction_for(task, instruction_timeout)
         res = self.call(self.start_cli, StartEpisode.Request(task=task, seed=seed,
                                                              task_instruction=instruction))
         if not res.success:
             raise RuntimeError(f'{self.start_cli.srv_name} refused: {res.message}')
         self.last_episode_id = res.episode_id
         return res.episode_id
+
+    def instruction_for(self, task: str = '', timeout: float = 10.0) -> str:
+        """Return the instruction the sim reports for ``task`` ('' : the task it runs).
+
+        '' when no sim publishes ``/sim/task_instruction`` or its report for the task does not
+        arrive within ``timeout`` s.
+        """
+        def known() -> bool:
+            return (task or self.sim_task) in self.task_instructions
+        if not known() and self.instruction_sub.get_publisher_count() > 0:
+            try:
+                self.spin_until(known, timeout, f'the sim\'s instruction for {task!r}')
+            except TimeoutError:
+                self.get_logger().warning(f'no instruction reported for task {task!r}: the '
+                                          'episode records the recorder\'s default')
+        return self.task_instructions.get(task or self.sim_task, '')
 
     def end_episode(self, outcome: int, reason: str = '') -> EndEpisode.Response:
         """Close the open episode with ``outcome`` (SUCCESS, FAILURE, ABORTED, TIMEOUT)."""

@@ -266,6 +266,73 @@ def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node,
     assert monitor.violations == []
 
 
+def test_forged_ended_started_pair_costs_no_step_of_the_real_episode(
+        driver, start_node, tmp_path):
+    """A forged EVENT_ENDED for the open episode then EVENT_STARTED with another id.
+
+    The executor cannot tell the pair from a real end and start, so it relabels its steps (and
+    restarts its step_index); the recorder, which opened no other episode, records them into
+    its open episode anyway. Counted by step_index: every step the executor published from the
+    episode's first labelled step to the real end is on disk in the real episode, the recorder
+    says so once, and the next real episode is followed from its start.
+    """
+    root = str(tmp_path / 'store')
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
+    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
+    feed = ChunkFeed(driver)
+    monitor = CommandMonitor(driver)
+    start_cli = driver.node.create_client(StartEpisode, '/aloe/start_episode')
+    end_cli = driver.node.create_client(EndEpisode, '/aloe/end_episode')
+    # Generous deadlines throughout: under a CPU hog a node's start-up alone has taken 75 s.
+    start = driver.call(start_cli, StartEpisode.Request(task='handover'), 600)
+    assert start is not None and start.success, recorder.output()
+    eid = start.episode_id
+
+    def labelled(episode_id):
+        return [s for s in monitor.steps if s.episode_id == episode_id]
+
+    assert driver.spin_until(lambda: len(labelled(eid)) > 20, 600, feed), executor.output()
+    forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
+    assert driver.spin_until(lambda: forger.get_subscription_count() > 0, 60, feed)
+    ended = EpisodeEvent(episode_id=eid, event=EpisodeEvent.EVENT_ENDED,
+                         outcome=OUTCOME_SUCCESS, terminated=True, task='handover')
+    ended.header.stamp = driver.stamp()
+    forger.publish(ended)
+    started = EpisodeEvent(episode_id='forged-episode', event=EpisodeEvent.EVENT_STARTED,
+                           task='handover')
+    started.header.stamp = driver.stamp()
+    forger.publish(started)
+    # The executor follows the pair (it is indistinguishable from a real end and start) ...
+    assert driver.spin_until(lambda: len(labelled('forged-episode')) > 100, 300, feed), \
+        executor.output()
+    real = [s.step_index for s in labelled(eid)]
+    forged = [s.step_index for s in labelled('forged-episode')]
+    assert forged[0] == 0, forged[:5]
+    # ... and the real episode keeps every step: all the executor published under its id and
+    # under the forged one (by step_index, so a step this monitor missed under load counts).
+    executed = (real[-1] + 1) + (forged[-1] + 1)
+    assert wait_recorded(driver, root, eid, executed, 120, feed), \
+        (recorded_steps(root, eid), executed, recorder.output())
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success, recorder.output()
+    assert end.num_steps >= executed, (end.num_steps, executed, recorder.output())
+    out = recorder.output(100000)
+    assert 'ExecutedStep rejected' not in out, out
+    assert out.count('followed a forged EpisodeEvent') == 1, out
+    # The real end reached the executor: the next real episode is followed from its start.
+    again = driver.call(start_cli, StartEpisode.Request(task='handover'), 300)
+    assert again is not None and again.success, recorder.output()
+    assert driver.spin_until(lambda: len(labelled(again.episode_id)) > 20, 300, feed), \
+        executor.output()
+    indices = [s.step_index for s in labelled(again.episode_id)]
+    assert indices[0] == 0 and indices == sorted(set(indices)), indices
+    assert 'forged EVENT_STARTED' in executor.output(100000), executor.output()
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success, end
+    assert executor.alive() and recorder.alive()
+    assert monitor.violations == []
+
+
 def test_alternating_bad_and_good_observations_bounded_reports(driver, start_node):
     executor = start_node('aloe_ros.nodes.chunk_executor',
                           {'observation_timeout': 0.5, 'report_window': 5.0, 'report_burst': 3})
@@ -343,6 +410,39 @@ def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_n
     assert not res.success and 'horizon 1000000' in res.message, res.message
     assert evaluate([0.1] * (horizon * 14)).success
     assert learner.alive() and 'Traceback' not in learner.output(100000)
+
+
+def test_oversized_small_messages_refused_unread_before_conversion(driver, start_node):
+    """A 2 MB JointState (a real one is ~1 kB) and a 2 MB EpisodeEvent: refused on their byte
+    count (never deserialized), said once per cause, counted; good input goes on being used."""
+    from sensor_msgs.msg import JointState
+    obs_node = start_node('aloe_ros.nodes.observation', {'camera_names': ['cam_high']})
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    joints = driver.node.create_publisher(JointState, '/follower_left/joint_states',
+                                          SENSOR_DATA)
+    events = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(1))
+    huge = JointState(name=['j'] * 7, position=[0.0] * (2 * 1024 * 1024 // 8))
+    forged = EpisodeEvent(episode_id='x', event=EpisodeEvent.EVENT_STARTED,
+                          task_instruction='y' * (2 * 1024 * 1024))
+
+    def send():
+        huge.header.stamp = driver.stamp()
+        joints.publish(huge)
+
+    events.publish(forged)
+
+    # Generous: on a loaded machine node start-up alone can take minutes.
+    def refused():
+        out = obs_node.output(100000)
+        return 'JointState message of' in out and 'EpisodeEvent message of' in out
+
+    assert driver.spin_until(refused, 300, send, period=0.5), obs_node.output()
+    assert driver.spin_until(
+        lambda: diag_counter(diags, 'observation', 'rejected_oversized') >= 2, 60, send,
+        period=0.5), obs_node.output()
+    out = obs_node.output(100000)
+    assert out.count('JointState message of') == 1, out  # once per cause, not per message
+    assert 'Traceback' not in out and obs_node.alive()
 
 
 #: Depth of the executor's /aloe/action_chunk subscription (reliable(5) in chunk_executor.py).

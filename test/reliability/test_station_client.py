@@ -64,3 +64,47 @@ def test_station_client_drives_episodes_and_modes(station_client, start_node, tm
     with pytest.raises(TimeoutError, match='train_iteration'):
         station.wait_until_ready(timeout=1, sim=False, need_learner=True, policy_version=0)
     assert recorder.alive() and executor.alive()
+
+
+def test_episodes_record_the_instruction_the_sim_reports(station_client, start_node, tmp_path):
+    """The sim reports each task's instruction; episodes started through the graph record it.
+
+    StationClient sends it in StartEpisode; a bare StartEpisode with no instruction gets it from
+    the recorder (which hears the same report); an explicit instruction is kept as given.
+    """
+    from aloe_msgs.srv import StartEpisode
+    from aloe_ros.sim.tasks import make_task
+    from aloe_ros.storage import EpisodeStore
+    root = str(tmp_path / 'store')
+    sim = start_node('aloe_ros.nodes.sim_node', {'camera_rate_hz': 0.0, 'image_height': 8,
+                                                 'image_width': 8, 'task': 'handover'})
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root,
+                                                      'default_instruction': 'stale default'})
+    station = station_client
+    for client in (station.reset_cli, station.start_cli, station.end_cli):
+        assert client.wait_for_service(timeout_sec=300), client.srv_name
+    sort = make_task('sort').instruction
+    assert sort and sort != make_task('handover').instruction
+    # Generous deadlines: on a loaded machine node start-up alone can take minutes.
+    station.reset_scene(task='sort', seed=3)
+    first = station.start_episode(task='sort', instruction_timeout=300)
+    station.end_episode(station.SUCCESS)
+    assert station.wait_for_summary(first, timeout=120).task == 'sort'
+    assert station.ended[first].task_instruction == sort
+    # A StartEpisode without an instruction (another client): the recorder fills it in.
+    assert station.instruction_for('sort') == sort  # the report reached this client ...
+    station.spin_until(lambda: 'instruction for task \'sort\'' in recorder.output(), 300,
+                       'the recorder to hear the instruction')
+    res = station.call(station.start_cli, StartEpisode.Request(), 120)
+    assert res.success, res.message
+    station.end_episode(station.FAILURE)
+    station.wait_for_summary(res.episode_id, timeout=120)
+    assert station.ended[res.episode_id].task_instruction == sort
+    # An explicit instruction wins.
+    third = station.start_episode(task='sort', instruction='sort them, quickly')
+    station.end_episode(station.SUCCESS)
+    station.wait_for_summary(third, timeout=120)
+    assert station.ended[third].task_instruction == 'sort them, quickly'
+    assert recorder.alive() and sim.alive()
+    recorded = {r.episode_id: r.instruction for r in EpisodeStore(root).records()}
+    assert recorded == {first: sort, res.episode_id: sort, third: 'sort them, quickly'}, recorded

@@ -286,3 +286,46 @@ def test_invalid_parameter_exits_nonzero(tmp_path):
         capture_output=True, text=True, timeout=300)  # start-up is slow on a loaded machine
     assert proc.returncode != 0
     assert 'action_dim' in proc.stdout + proc.stderr
+
+
+def test_sigint_with_an_open_episode_closes_it_without_a_traceback(tmp_path, monkeypatch):
+    """Ctrl-C (SIGINT) while an episode is open: closed as ABORTED, exit 0, no traceback.
+
+    rclpy's SIGINT handler shuts the context down before the node is destroyed, so the shutdown
+    path must neither publish nor call anything that needs the context. A recorder of its own
+    on another ROS domain, so the module's recorder (and its services) stay out of the way.
+    """
+    domain = (int(os.environ['ROS_DOMAIN_ID']) + 1) % 101 + 1
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
+    root = str(tmp_path / 'store')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'aloe_ros.nodes.recorder', '--ros-args',
+         '-p', f'storage_root:={root}', '-p', "camera_topics:=['/cam_high/image_raw']"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    d = Driver(proc, root)
+    try:
+        eid = d.start(task='handover').episode_id
+        for k in range(3):
+            d.step(eid, k, 30 + k)
+        assert d.recorded(eid, 3)
+        # Steps keep arriving (the executor publishes at 50 Hz) while the recorder stops.
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 120  # finalizing has taken more than 15 s under a CPU hog
+        k = 3
+        while proc.poll() is None and time.monotonic() < deadline:
+            d.step(eid, k, 30 + k)
+            k += 1
+            d.spin(0.02)
+        code = proc.wait(10)
+    finally:
+        d.close()
+        if proc.poll() is None:
+            proc.kill()
+    out = proc.stdout.read()
+    assert code == 0, out
+    assert 'Traceback' not in out and 'RCLError' not in out, out
+    assert 'context is invalid' not in out, out  # nothing sent after rclpy's shutdown
+    assert f'episode {eid} ended: aborted (truncated)' in out, out
+    rec = EpisodeStore(root).catalog.get(eid)
+    assert rec.status == 'complete' and rec.outcome == OUTCOME_ABORTED and rec.truncated
+    assert rec.num_steps >= 3

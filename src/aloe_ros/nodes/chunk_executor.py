@@ -59,8 +59,15 @@ for the labelled episode does not clear the label; it only lets the next EVENT_S
 followed. A forged EVENT_ENDED (the id is public: the latched EVENT_STARTED carries it)
 therefore costs no step, and steps labelled with an episode the recorder has closed are
 dropped by the recorder. A second EVENT_ENDED for the same episode is reported once.
+A forged pair (EVENT_ENDED for the open episode, then EVENT_STARTED with another id) is
+indistinguishable here from a real end and start, so the label follows it; the recorder, the
+only node that opens episodes, records steps with a label it never issued (or any other label
+once it has seen this executor follow its episode) into its open episode, so the pair costs no
+step either. The real EVENT_ENDED of the split episode then lets the next start be followed
+(reported once).
 """
 
+import collections
 import sys
 import threading
 import time
@@ -83,8 +90,9 @@ from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
                                    FatalNodeError, guard_clock, LATCHED, load_robot_profile,
-                                   OncePerCause, ParamSpec, SENSOR_DATA, declare_parameters,
-                                   reliable, run_node, stamp_to_sec)
+                                   OncePerCause, ParamSpec, SENSOR_DATA, SMALL_MESSAGE_BYTES,
+                                   declare_parameters, reliable, run_node, stamp_to_sec,
+                                   subscribe_bounded)
 
 #: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
 CHUNK_OVERHEAD_BYTES = 64 * 1024
@@ -155,6 +163,9 @@ def parameter_specs():
                   min=0.001, max=1e6, read_only=True),
         ParamSpec('clock_recover_after', 0.5, 'hold until /clock has been sane this long [wall s]',
                   min=0.0, max=60.0, read_only=True),
+        ParamSpec('max_observation_bytes', 64 * 1024 * 1024,
+                  'largest serialized Observation read; larger ones are refused unread '
+                  '[bytes]', min=1024, max=2 ** 40, read_only=True),
         ParamSpec('max_horizon', ec.DEFAULT_MAX_HORIZON,
                   'longest chunk accepted [steps]; longer ones are '
                   'refused before their data is read', min=1, max=1_000_000, read_only=True),
@@ -221,6 +232,7 @@ class ChunkExecutorNode(Node):
         self.loop = ec.LoopStats(self.dt)
         self.episode_id = ''
         self.episode_ended = False  # EVENT_ENDED seen for episode_id: the next start is followed
+        self._followed = collections.deque(maxlen=16)  # ids labelled before the current one
         self.step_index = 0
 
         self.safety_pub = self.create_publisher(SafetyEvent, 'aloe/safety_event', EVENTS)
@@ -233,18 +245,23 @@ class ChunkExecutorNode(Node):
             make_sender(self, group, msg_type)
             for group, msg_type in zip(self.profile.groups, types)]
         self._dry_run_every = max(1, int(round(p['rate'])))
-        self.create_subscription(Observation, 'aloe/observation', self._on_observation,
-                                 SENSOR_DATA)
+        # Sizes are checked on the serialized bytes, before any conversion.
+        subscribe_bounded(self, Observation, 'aloe/observation', self._on_observation,
+                          SENSOR_DATA, p['max_observation_bytes'],
+                          self._oversized('observation', 'observations_rejected'))
         # Chunks arrive serialized: an oversized one is refused on its byte count, never
         # deserialized.
         self._max_chunk_bytes = p['max_horizon'] * len(self.joint_names) * 4 + CHUNK_OVERHEAD_BYTES
         self.create_subscription(ActionChunk, 'aloe/action_chunk', self._on_chunk_data,
                                  reliable(5),
                                  raw=True)
-        self.create_subscription(InterventionState, 'aloe/intervention', self._on_intervention,
-                                 LATCHED)
-        self.create_subscription(JointState, 'aloe/teleop_command', self._on_teleop, COMMANDS)
-        self.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED)
+        subscribe_bounded(self, InterventionState, 'aloe/intervention', self._on_intervention,
+                          LATCHED, SMALL_MESSAGE_BYTES, self._oversized('intervention'))
+        subscribe_bounded(self, JointState, 'aloe/teleop_command', self._on_teleop, COMMANDS,
+                          SMALL_MESSAGE_BYTES, self._oversized('teleop', 'teleop_rejected'))
+        subscribe_bounded(self, EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED,
+                          SMALL_MESSAGE_BYTES,
+                          self._oversized('episode_event', 'episode_events_rejected'))
         self.create_service(SetMode, 'aloe/executor/set_mode', self._on_set_mode)
         self._fatal = None
         self._fatal_guard = self.create_guard_condition(self._raise_fatal)
@@ -431,6 +448,15 @@ class ChunkExecutorNode(Node):
             return
         self.once.clear('teleop', 'teleop commands valid again')
 
+    def _oversized(self, kind: str, counter: str = ''):
+        """Return the refusal of a ``kind`` message above its byte limit (never deserialized)."""
+        def refuse(nbytes: int) -> None:
+            if counter:
+                self.diag.count(counter)
+            self.once.report(f'oversized:{kind}', f'{kind} message of {nbytes} bytes above the '
+                             'maximum: refused unread')
+        return refuse
+
     def _on_episode(self, msg: EpisodeEvent) -> None:
         with self._lock:
             self._apply_episode_event(msg)
@@ -446,9 +472,25 @@ class ChunkExecutorNode(Node):
                                  'open: ignored (forged or stale); steps stay labelled '
                                  f'{self.episode_id!r}')
                 return
+            if self.episode_id:
+                self._followed.append(self.episode_id)
             self.episode_id = msg.episode_id
             self.episode_ended = False
             self.step_index = 0
+        elif (msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id in self._followed
+              and msg.episode_id != self.episode_id and not self.episode_ended):
+            # The end of an episode labelled before the current label: either a forged
+            # EVENT_ENDED + EVENT_STARTED pair split that episode (the recorder records the steps
+            # labelled since then into its open episode) and this is its real end, or an old end
+            # is replayed. Either way the next EVENT_STARTED is followed, so a forged label does
+            # not outlive the recorder's episode.
+            self.diag.count('episode_events_rejected')
+            self.once.report(f'episode_relabelled:{self.episode_id}',
+                             f'EVENT_ENDED for {msg.episode_id!r} while steps are labelled '
+                             f'{self.episode_id!r}: that label came from a forged EVENT_STARTED '
+                             '(or this end is replayed); the next EVENT_STARTED is followed')
+            self._followed.remove(msg.episode_id)
+            self.episode_ended = True
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id \
                 and msg.episode_id == self.episode_id:
             if self.episode_ended:

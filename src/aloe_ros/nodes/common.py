@@ -43,6 +43,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
 from rclpy.signals import SignalHandlerOptions
 
 from aloe_ros.station import command_mapping
@@ -84,6 +85,30 @@ def latched(depth: int = 1) -> QoSProfile:
 
 
 # --------------------------------------------------------------------------- parameters
+
+
+#: Bytes accepted for a small control or state message (JointState, CameraInfo, TaskState,
+#: EpisodeEvent, InterventionState): hundreds of times a real one, far below what would cost
+#: memory to deserialize.
+SMALL_MESSAGE_BYTES = 1024 * 1024
+
+
+def subscribe_bounded(node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None],
+                      qos: QoSProfile, max_bytes: int,
+                      on_oversized: Callable[[int], None], **kwargs: Any):
+    """Subscribe to ``topic`` serialized and pass ``callback`` only messages of <= max_bytes.
+
+    A larger one is refused on its byte count before any conversion (``on_oversized(nbytes)``):
+    it is never deserialized into Python objects or numpy arrays. What stays in memory after an
+    oversized message is the DDS reader's own (its queue's sample buffers, bounded by the QoS
+    depth), not this process's Python heap.
+    """
+    def receive(data: bytes) -> None:
+        if len(data) > max_bytes:
+            on_oversized(len(data))
+            return
+        callback(deserialize_message(data, msg_type))
+    return node.create_subscription(msg_type, topic, receive, qos, raw=True, **kwargs)
 
 
 class ConfigError(ValueError):
@@ -643,13 +668,57 @@ class FatalNodeError(RuntimeError):
     """Raised by a callback for a fault the node must not survive (see each node's docstring)."""
 
 
+#: Longest wait of a clean-stop spin loop before it checks for a stop signal [s].
+STOP_POLL = 0.1
+
+
+class _StopSignals:
+    """SIGINT/SIGTERM as a stop request: the spin loop ends, the context stays valid.
+
+    rclpy's own handlers shut the context down inside the signal handler, so a node's clean-up
+    (the recorder closing its open episode) could then neither publish nor log to /rosout. Here
+    the first signal only asks the loop to stop; the node is destroyed with the context intact,
+    then rclpy is shut down. A second signal while still spinning raises KeyboardInterrupt; one
+    during clean-up is reported and ignored (the clean-up finishes; SIGKILL still ends it).
+    """
+
+    def __init__(self):
+        self.requested = 0
+        self.cleaning_up = False
+        self._previous = {}
+
+    def install(self) -> None:
+        import signal
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        import signal
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _handle(self, signum, _frame) -> None:
+        if self.cleaning_up:
+            print(f'signal {signum} during clean-up: finishing it first (SIGKILL aborts it)',
+                  file=sys.stderr)
+            return
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = signum
+
+
 def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
-             threads: int = 0) -> int:
+             threads: int = 0, clean_stop: bool = False) -> int:
     """Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up; return the exit code.
 
     A ConfigError while building the node is printed (naming the parameter) and returns 2.
     ``threads > 0`` spins a MultiThreadedExecutor with that many threads (nodes whose slow
     callbacks sit in their own callback groups). Use as ``def main(): sys.exit(run_node(MyNode))``.
+    ``clean_stop``: SIGINT/SIGTERM stop the spin loop but leave the context valid while the node
+    is destroyed (``_StopSignals``), for a node whose ``destroy_node`` still publishes or logs
+    (the recorder announces the episode it closes); otherwise rclpy's handlers shut the context
+    down at once.
 
     No single message or request ends the process: ``/clock`` passes a ClockGuard (unless the
     node installed its own as ``node.clock_guard``), and an exception escaping any callback,
@@ -658,15 +727,19 @@ def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
     log saying why: ``FatalNodeError`` (raised by a node for what it must not survive) and
     ``MemoryError``.
     """
+    stop = _StopSignals() if clean_stop else None
     rclpy.init(args=args if args is not None else sys.argv,
-               signal_handler_options=SignalHandlerOptions.ALL)
+               signal_handler_options=(SignalHandlerOptions.NO if clean_stop
+                                       else SignalHandlerOptions.ALL))
+    if stop is not None:
+        stop.install()
     node = None
     code = 0
     try:
         node = node_factory()
         if getattr(node, 'clock_guard', None) is None:
             node.clock_guard = guard_clock(node)
-        code = _spin(node, threads)
+        code = _spin(node, threads, stop)
     except ConfigError as exc:
         print(f'[{getattr(node_factory, "__name__", "node")}] invalid configuration: {exc}; '
               'not starting', file=sys.stderr)
@@ -679,14 +752,24 @@ def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
         if rclpy.ok():
             raise
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        if stop is not None:
+            stop.cleaning_up = True
+        try:
+            if node is not None:
+                node.destroy_node()
+        finally:
+            rclpy.try_shutdown()
+            if stop is not None:
+                stop.restore()
     return code
 
 
-def _spin(node: Node, threads: int) -> int:
-    """Spin ``node`` until shutdown; survive callback exceptions (see ``run_node``)."""
+def _spin(node: Node, threads: int, stop: Optional[_StopSignals] = None) -> int:
+    """Spin ``node`` until shutdown; survive callback exceptions (see ``run_node``).
+
+    With ``stop`` the loop also ends once a stop signal arrived; it then waits at most
+    ``STOP_POLL`` s at a time, so a signal is seen without any callback becoming ready.
+    """
     import traceback
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
     executor = (MultiThreadedExecutor(num_threads=threads) if threads > 0
@@ -695,9 +778,9 @@ def _spin(node: Node, threads: int) -> int:
     errors = OncePerCause(node.get_logger(), window=10.0, burst=5)
     node.callback_errors = 0
     try:
-        while rclpy.ok():
+        while rclpy.ok() and not (stop is not None and stop.requested):
             try:
-                executor.spin_once()
+                executor.spin_once(timeout_sec=None if stop is None else STOP_POLL)
             except (KeyboardInterrupt, ExternalShutdownException):
                 raise
             except (FatalNodeError, MemoryError) as exc:

@@ -26,6 +26,9 @@ task_instruction replaces the parameter's).
 Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
 delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
 Bad input is rejected with one log line per source and cause, counted, and the node keeps running.
+Sizes are checked before any conversion: an image message above ``max_image_bytes`` and any
+other input above ``SMALL_MESSAGE_BYTES`` (1 MiB) is refused on its serialized byte count,
+never deserialized.
 At start it logs the DDS transport it runs on; the first camera frame too large for that transport
 (see ``aloe_ros.station.transport``) is reported with a warning, once.
 
@@ -57,8 +60,8 @@ from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
 from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest, TASK_STATE
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED,
                                    load_robot_profile, OncePerCause, ParamSpec, SENSOR_DATA,
-                                   declare_parameters, latched, run_node, sec_to_stamp,
-                                   stamp_to_sec)
+                                   SMALL_MESSAGE_BYTES, declare_parameters, latched, run_node,
+                                   sec_to_stamp, stamp_to_sec, subscribe_bounded)
 
 #: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
 PROFILE_REPLACES = ('joint_names', 'arms', 'joint_state_topics')
@@ -164,8 +167,9 @@ class ObservationNode(Node):
             if self.profile and camera in self.profile.cameras:
                 topic = self.profile.cameras[camera]
                 info_topic = self.profile.camera_info[camera]
-            self.create_subscription(CameraInfo, info_topic,
-                                     lambda m, c=camera: self._on_camera_info(c, m), SENSOR_DATA)
+            subscribe_bounded(self, CameraInfo, info_topic,
+                              lambda m, c=camera: self._on_camera_info(c, m), SENSOR_DATA,
+                              SMALL_MESSAGE_BYTES, self._oversized(camera, 'CameraInfo'))
             self._info_pubs[camera] = self.create_publisher(
                 CameraInfo, f'aloe/observation/{camera}/camera_info', latched(1))
             if p['compressed']:
@@ -177,12 +181,15 @@ class ObservationNode(Node):
                 self.create_subscription(Image, topic, lambda d, c=camera: self._on_data(
                     c, d, Image, self._on_image), SENSOR_DATA, raw=True)
         for arm, topic in zip(p['arms'], p['joint_state_topics']):
-            self.create_subscription(JointState, topic, lambda m, a=arm: self._on_joints(a, m),
-                                     SENSOR_DATA)
+            subscribe_bounded(self, JointState, topic, lambda m, a=arm: self._on_joints(a, m),
+                              SENSOR_DATA, SMALL_MESSAGE_BYTES,
+                              self._oversized(arm, 'JointState'))
         if p['task_state_topic']:
-            self.create_subscription(TaskState, p['task_state_topic'], self._on_task_state,
-                                     SENSOR_DATA)
-        self.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED)
+            subscribe_bounded(self, TaskState, p['task_state_topic'], self._on_task_state,
+                              SENSOR_DATA, SMALL_MESSAGE_BYTES,
+                              self._oversized(TASK_STATE, 'TaskState'))
+        subscribe_bounded(self, EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED,
+                          SMALL_MESSAGE_BYTES, self._oversized('episode_event', 'EpisodeEvent'))
         self.timer = self.create_timer(1.0 / p['rate'], self._publish)
         # Checked against the first frame's size: frames the transport cannot carry are dropped
         # silently by DDS, so the only place to say so is here, once.
@@ -203,6 +210,16 @@ class ObservationNode(Node):
     def _on_param(self, name, value):
         if name == 'task_instruction':
             self.task_instruction = value
+
+    def _oversized(self, source: str, kind: str):
+        """Return the refusal of a ``kind`` message above SMALL_MESSAGE_BYTES (never read)."""
+        def refuse(nbytes: int) -> None:
+            def reject():
+                raise InputRejected(source, 'oversized',
+                                    f'{kind} message of {nbytes} bytes above '
+                                    f'{SMALL_MESSAGE_BYTES}: rejected unread')
+            self._accept(source, reject)
+        return refuse
 
     def _accept(self, source: str, add) -> None:
         self.diag.count(f'received_{source}')

@@ -58,8 +58,8 @@ from aloe_ros.nodes.common import run_node
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
                                    OncePerCause,
                                    ParamSpec,
-                                   SENSOR_DATA, declare_parameters, latched, reliable,
-                                   stamp_to_sec)
+                                   SENSOR_DATA, SMALL_MESSAGE_BYTES, declare_parameters, latched,
+                                   reliable, stamp_to_sec, subscribe_bounded)
 from aloe_ros.station.replan import ReplanSchedule
 from aloe_ros.storage.convert import observation_to_obs
 
@@ -86,6 +86,9 @@ PARAMS = [
               read_only=True),
     ParamSpec('max_observation_age', 0.25, 'Observations older than this [s] produce no chunk',
               min=0.01, max=10.0),
+    ParamSpec('max_observation_bytes', 64 * 1024 * 1024,
+              'Largest serialized Observation read; larger ones are refused unread [bytes]',
+              min=1024, max=2 ** 40, read_only=True),
     ParamSpec('control_period', 0.02, 'dt between chunk steps [s] written into ActionChunk.dt',
               min=0.001, max=1.0, read_only=True),
     ParamSpec('joint_names', DEFAULT_JOINTS, 'Names of the action dimensions, in order',
@@ -211,16 +214,21 @@ class PolicyNode(Node):
         self._version_pub = self.create_publisher(UInt32, 'aloe/policy/version', latched(1))
 
         io_group = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Observation, 'aloe/observation', self._on_observation,
-                                 SENSOR_DATA,
-                                 callback_group=io_group)
-        self.create_subscription(PolicyUpdate, 'aloe/policy_update', self._on_update, latched(1),
-                                 callback_group=io_group)
+        # Sizes are checked on the serialized bytes, before any conversion.
+        subscribe_bounded(self, Observation, 'aloe/observation', self._on_observation,
+                          SENSOR_DATA, self.cfg['max_observation_bytes'],
+                          self._oversized('Observation', 'rejected_observations'),
+                          callback_group=io_group)
+        subscribe_bounded(self, PolicyUpdate, 'aloe/policy_update', self._on_update, latched(1),
+                          SMALL_MESSAGE_BYTES, self._oversized('PolicyUpdate', 'updates_rejected'),
+                          callback_group=io_group)
         self._intervening = False
-        self.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED,
-                                 callback_group=io_group)
-        self.create_subscription(InterventionState, 'aloe/intervention', self._on_intervention,
-                                 LATCHED, callback_group=io_group)
+        subscribe_bounded(self, EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED,
+                          SMALL_MESSAGE_BYTES, self._oversized('EpisodeEvent'),
+                          callback_group=io_group)
+        subscribe_bounded(self, InterventionState, 'aloe/intervention', self._on_intervention,
+                          LATCHED, SMALL_MESSAGE_BYTES, self._oversized('InterventionState'),
+                          callback_group=io_group)
         self.create_service(LoadPolicy, 'aloe/policy/load', self._on_load_service,
                             callback_group=MutuallyExclusiveCallbackGroup())
         # Chunks are computed in the observation callback; this timer only swaps weights while no
@@ -368,6 +376,15 @@ class PolicyNode(Node):
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _oversized(self, kind: str, counter: str = ''):
+        """Return the refusal of a ``kind`` message above its byte limit (never deserialized)."""
+        def refuse(nbytes: int) -> None:
+            if counter:
+                self.diag.count(counter)
+            self.once.report(f'oversized:{kind}', f'{kind} of {nbytes} bytes above the maximum: '
+                             'refused unread')
+        return refuse
 
     def _on_observation(self, msg: Observation) -> None:
         """Plan from this observation at once when a re-plan is due (event-driven re-planning)."""

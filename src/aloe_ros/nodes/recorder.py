@@ -32,7 +32,10 @@ drivers publish, so the bag plays in Foxglove / RViz and trains models of any in
 
 Task: when a station reports its task on ``/sim/task`` (std_msgs/String, latched; the sim does),
 every episode records that task: StartEpisode with an empty task takes it, one naming another
-task is refused. Without such a report the request's task, or ``default_task``, is used.
+task is refused. Without such a report the request's task, or ``default_task``, is used. The
+instruction recorded is the request's, else the one the station reports for the task on
+``/sim/task_instruction`` (diagnostic_msgs/KeyValue, latched: task name, instruction), else
+``default_instruction``.
 
 With ``robot_profile`` (``aloe_ros.station.command_mapping``) the station topics come from the
 robot profile instead: its cameras' image and CameraInfo topics, its joint-state topics and
@@ -40,13 +43,20 @@ robot profile instead: its cameras' image and CameraInfo topics, its joint-state
 
 Outcomes: SUCCESS/FAILURE terminate, TIMEOUT/ABORTED truncate. ``max_episode_steps`` > 0 ends
 an episode as TIMEOUT when that many steps were accepted. SIGINT/SIGTERM close the open
-episode as ABORTED. Bad input (invalid ExecutedStep, EndEpisode with nothing open,
-StartEpisode while one is open) is refused with one log line, counted in ``/diagnostics``,
-and the node keeps running. The open episode is flushed to disk every ``flush_period`` (<= 1 s):
-after a kill -9 its quarantined ``.partial`` holds it up to the last flush, and
-``aloe salvage`` turns that into a truncated episode; the restarted recorder publishes
+episode as ABORTED and announce it (EVENT_ENDED, summary) while the ROS context is still valid
+(``run_node(clean_stop=True)``), with no traceback. Bad input (invalid ExecutedStep, EndEpisode
+with nothing open, StartEpisode while one is open) is refused with one log line, counted in
+``/diagnostics``, and the node keeps running. The open episode is flushed to disk every
+``flush_period`` (<= 1 s): after a kill -9 its quarantined ``.partial`` holds it up to the last
+flush, and ``aloe salvage`` turns that into a truncated episode; the restarted recorder publishes
 EVENT_ENDED (ABORTED) for it. Steps still labelled with an episode this recorder closed (the
 executor keeps its label until the next EVENT_STARTED) are dropped like unlabelled ones.
+Forged control events cost no step: anyone on the domain can publish on the event topic, and
+a forged EVENT_ENDED + EVENT_STARTED pair makes the executor relabel its steps mid-episode.
+Only this node opens episodes, so while one is open a step labelled with an id this store never
+issued, or with any other id once the executor has labelled steps with the open episode's, was
+executed during it: it is recorded into the open episode (id replaced, step_index continued),
+counted in ``adopted_steps`` and reported once per episode.
 
 Complete episodes are served to learners on other machines (``<serve_episodes>/list_episodes``
 and ``<serve_episodes>/read_episode``: the catalog, then each MCAP in sha256-checked chunks; see
@@ -60,10 +70,10 @@ from typing import Any, List, Optional
 from aloe_msgs.msg import (ActionChunk, EpisodeEvent, EpisodeSummary, ExecutedStep,
                            InterventionState, Observation, SafetyEvent)
 from aloe_msgs.srv import EndEpisode, StartEpisode
-import rclpy
+from diagnostic_msgs.msg import KeyValue
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.serialization import serialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from std_msgs.msg import String
 
@@ -192,6 +202,10 @@ PARAMS = [
               'Station name written into every episode (its source, kept when a learner pulls '
               'it); empty: the node\'s namespace (/station_a, or / for a station at the root)',
               read_only=True),
+    ParamSpec('max_message_bytes', 64 * 1024 * 1024,
+              'Largest message recorded [bytes]: a larger one (on any recorded topic) is '
+              'refused on its serialized size, never decoded, transcoded or written.',
+              min=1024, max=2 ** 40, read_only=True),
     ParamSpec('max_chunk_bytes', 4 * 1024 * 1024, 'Largest episode chunk served [bytes].',
               min=1024, max=8 * 1024 * 1024, read_only=True),
 ]
@@ -232,6 +246,11 @@ class RecorderNode(Node):
         self._last_policy_version = 0
         self._rejected_seen = 0
         self._closed_ids = set()  # episodes this process ended (see ignored_unlabelled_steps)
+        # Every episode id this store ever issued: a step label outside it came from a forged
+        # EVENT_STARTED (see _adopt_step).
+        self._issued_ids = set(self.store.episode_ids())
+        self._following = False  # the executor labels steps with the open episode's id
+        self._adopted = {}  # foreign label -> step_index offset into the open episode
         self.station = self.params['station'] or self.get_namespace()
         self._event_pub = self.create_publisher(EpisodeEvent, subscribed_name(EVENT_TOPIC),
                                                 latched(10))
@@ -241,6 +260,7 @@ class RecorderNode(Node):
         for path in self.store.quarantined:
             episode_id = os.path.basename(path).split('.mcap', 1)[0]
             self._closed_ids.add(episode_id)
+            self._issued_ids.add(episode_id)
             ended = EpisodeEvent(episode_id=episode_id, event=EVENT_ENDED,
                                  outcome=OUTCOME_ABORTED, terminated=False, truncated=True)
             ended.header.stamp = self.get_clock().now().to_msg()
@@ -289,7 +309,10 @@ class RecorderNode(Node):
         if self.params['record_tf']:
             self._subscribe_tf()
         self._station_task = ''
+        self._station_instructions = {}  # task name -> instruction, as the station reports them
         self.create_subscription(String, 'sim/task', self._on_station_task, latched(1))
+        self.create_subscription(KeyValue, 'sim/task_instruction', self._on_station_instruction,
+                                 latched(1))
         self.create_service(StartEpisode, 'aloe/start_episode', self._on_start)
         self.create_service(EndEpisode, 'aloe/end_episode', self._on_end)
         if self.params['serve_episodes']:
@@ -317,6 +340,16 @@ class RecorderNode(Node):
             self.get_logger().info(f'station reports task {msg.data!r}: episodes record it')
         self._station_task = msg.data
 
+    def _on_station_instruction(self, msg: KeyValue) -> None:
+        if len(msg.key) > 256 or len(msg.value) > 4096:
+            self._reject(f'/sim/task_instruction refused: task name of {len(msg.key)} or '
+                         f'instruction of {len(msg.value)} characters (at most 256 / 4096)')
+            return
+        if self._station_instructions.get(msg.key) != msg.value:
+            self.get_logger().info(f'station reports the instruction for task {msg.key!r}: '
+                                   f'{msg.value!r}')
+        self._station_instructions[msg.key] = msg.value
+
     def _on_start(self, req: StartEpisode.Request, res: StartEpisode.Response):
         """Open a new episode and announce it with EVENT_STARTED."""
         rec = self.store.recording
@@ -333,7 +366,8 @@ class RecorderNode(Node):
             self._reject(f'StartEpisode refused: {res.message}')
             return res
         task = self._station_task or req.task or self.params['default_task']
-        instruction = req.task_instruction or self.params['default_instruction']
+        instruction = (req.task_instruction or self._station_instructions.get(task)
+                       or self.params['default_instruction'])
         try:
             rec = self.store.begin_episode(task, instruction, int(req.seed),
                                            station=self.station)
@@ -343,6 +377,10 @@ class RecorderNode(Node):
             self.diag.count('write_errors')
             self.get_logger().error(f'StartEpisode failed: {res.message}')
             return res
+        self._issued_ids.add(rec.episode_id)
+        self._following = False
+        self._adopted = {}
+        self._log_once.clear('forged_label')
         try:
             for topic, (type_name, rel, dur, depth) in self._station_topics.items():
                 rec.add_topic(topic, type_name, rel, dur, depth)
@@ -438,10 +476,19 @@ class RecorderNode(Node):
             if rec is None:
                 self.diag.count('ignored_outside_episode')
                 return
+            if self._oversized(topic, data):
+                return
             decoded = None
             if topic == STEP_TOPIC:
                 decoded = decode(STEP_TYPE, data)
-                if not decoded.episode_id or decoded.episode_id in self._closed_ids:
+                label = decoded.episode_id
+                if label == rec.episode_id:
+                    self._following = True
+                elif label and (self._following or label not in self._issued_ids):
+                    # The executor followed a forged EVENT_STARTED: the step is still this
+                    # episode's (nothing else is open), so it is recorded as one of them.
+                    decoded, data = self._adopt_step(rec, data)
+                else:
                     # The executor has not seen this episode's start yet (no label, or still the
                     # label of an episode closed here: it keeps one until the next start, so a
                     # forged EVENT_ENDED cannot unlabel steps): not part of this episode.
@@ -470,6 +517,45 @@ class RecorderNode(Node):
 
         return callback
 
+    def _adopt_step(self, rec, data: bytes):
+        """Relabel a step the executor labelled after a forged EVENT_STARTED into ``rec``.
+
+        Only this recorder opens episodes and it announced no other while ``rec`` is open, so
+        a step labelled with an id it never issued (or with any other id once the executor had
+        followed ``rec``) was executed during ``rec``: it keeps its place in the episode, with
+        the episode's id and its step_index continued from the last accepted one. Said once
+        per episode (rate-limited), counted in ``adopted_steps``.
+        """
+        step = deserialize_message(bytes(data), ExecutedStep)
+        label = step.episode_id
+        last = rec.last_step_index
+        offset = self._adopted.get(label)
+        index = None if offset is None else int(step.step_index) + offset
+        if index is None or not 0 <= index < 2 ** 63 or (last is not None and index <= last):
+            # First step of this label, or its indices went back: continue from the last one.
+            offset = (0 if last is None else last + 1) - int(step.step_index)
+            self._adopted[label] = offset
+        if self._log_once.report('forged_label',
+                                 f'executed steps labelled {label!r} while episode '
+                                 f'{rec.episode_id!r} is open: the executor followed a forged '
+                                 'EpisodeEvent; recorded into the open episode', 'warning'):
+            self.diag.set_status(DiagnosticsPublisher.WARN,
+                                 f'forged EpisodeEvent: steps labelled {label!r} adopted')
+        self.diag.count('adopted_steps')
+        step.episode_id = rec.episode_id
+        step.step_index = int(step.step_index) + offset
+        return step, serialize_message(step)
+
+    def _oversized(self, topic: str, data: bytes) -> bool:
+        """Refuse (once per topic, counted) a message above max_message_bytes; True if so."""
+        if len(data) <= self.params['max_message_bytes']:
+            return False
+        self.diag.count('oversized_refused')
+        self._log_once.report(f'oversized{topic}',
+                              f'{topic}: message of {len(data)} bytes above max_message_bytes '
+                              f'({self.params["max_message_bytes"]}): not recorded', 'warning')
+        return True
+
     def _transcoder_for(self, topic: str, mode: str):
         """Return a callback that records an Image as a JPEG/PNG CompressedImage.
 
@@ -482,6 +568,8 @@ class RecorderNode(Node):
         def callback(data: bytes) -> None:
             if self.store.recording is None:
                 self.diag.count('ignored_outside_episode')
+                return
+            if self._oversized(topic, data):
                 return
             try:
                 out = transcode(data, mode, self.params['jpeg_quality'])
@@ -521,6 +609,8 @@ class RecorderNode(Node):
     def _static_tf_recorder(self, record):
         """Keep every /tf_static message: latched transforms come once; each episode needs them."""
         def callback(data: bytes) -> None:
+            if self._oversized('/tf_static', data):
+                return
             self._tf_static.append(bytes(data))
             record(data)
         return callback
@@ -558,7 +648,10 @@ class RecorderNode(Node):
         """Close an open episode as ABORTED (truncated), then release the store."""
         if getattr(self, 'store', None) is not None:
             if self.store.recording is not None:
-                self.end_episode(OUTCOME_ABORTED, 'recorder shut down', publish=rclpy.ok())
+                # run_node(clean_stop=True) keeps the context valid here, so followers hear
+                # the end; without it (a node destroyed after rclpy.shutdown) nothing is sent.
+                self.end_episode(OUTCOME_ABORTED, 'recorder shut down',
+                                 publish=self.context.ok())
             self.store.close()
             self.store = None
         super().destroy_node()
@@ -582,7 +675,9 @@ def _summary(record, stamp) -> EpisodeSummary:
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run the recorder until Ctrl-C / SIGTERM (exit code 2 on an invalid configuration)."""
-    sys.exit(run_node(RecorderNode, args))
+    # clean_stop: on SIGINT/SIGTERM the open episode is closed and its EVENT_ENDED published
+    # while the context is still valid (rclpy's handlers would shut it down first).
+    sys.exit(run_node(RecorderNode, args, clean_stop=True))
 
 
 if __name__ == '__main__':

@@ -35,8 +35,9 @@ arrives, counted in diagnostics) and the arm keeps its last accepted target.
 Service ``/sim/reset`` (aloe_msgs/ResetScene): new seed (or the next of the sequence) and task.
 A reset while an episode is open (EVENT_STARTED without EVENT_ENDED on ``/aloe/episode_event``)
 is refused: end the episode first, so no episode spans two scenes. The loaded task is published
-on ``/sim/task`` (std_msgs/String, latched) at start and after every reset; the recorder labels
-episodes with it.
+on ``/sim/task`` (std_msgs/String, latched) at start and after every reset, and with it the
+task's language instruction on ``/sim/task_instruction`` (diagnostic_msgs/KeyValue, latched: key
+the task name, value its instruction); the recorder labels episodes with both.
 The sim advances ``real_time_factor`` times faster than the wall clock (catching up at most
 ``max_catchup_steps`` per timer tick, so an overloaded machine slows the sim down instead of
 bursting).
@@ -48,6 +49,7 @@ from typing import Dict, Optional
 
 from aloe_msgs.msg import EpisodeEvent, TaskState
 from aloe_msgs.srv import ResetScene
+from diagnostic_msgs.msg import KeyValue
 from geometry_msgs.msg import Pose, PoseArray
 import numpy as np
 from rclpy.node import Node
@@ -155,7 +157,8 @@ class SimNode(Node):
                 self.create_subscription(Float64MultiArray, f'{side}_arm_controller/commands',
                                          lambda m, s=side: self._on_forward(s, m), COMMANDS)
         self.pub_task = self.create_publisher(String, 'sim/task', latched(1))
-        self.pub_task.publish(String(data=self.env.task.name))
+        self.pub_instruction = self.create_publisher(KeyValue, 'sim/task_instruction', latched(1))
+        self._publish_task()
         self._open_episode = ''
         self.create_subscription(EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED)
         self.create_service(ResetScene, 'sim/reset', self._on_reset)
@@ -211,6 +214,13 @@ class SimNode(Node):
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id == self._open_episode:
             self._open_episode = ''
 
+    def _publish_task(self) -> None:
+        """Publish the loaded task's name and, paired with it, its language instruction."""
+        task = self.env.task
+        # Instruction first: whoever sees the new name already has its instruction.
+        self.pub_instruction.publish(KeyValue(key=task.name, value=task.instruction))
+        self.pub_task.publish(String(data=task.name))
+
     def _on_reset(self, request, response):
         if self._open_episode:
             response.success = False
@@ -234,7 +244,7 @@ class SimNode(Node):
         # next
         # episode starts; that stale target would pull the teleported arms straight back.
         self._stale_after_reset = {s: self._last_accepted.get(s) for s in robot.SIDES}
-        self.pub_task.publish(String(data=task))
+        self._publish_task()
         response.success = True
         response.seed = seed
         response.message = f'task {task}, seed {seed}'
