@@ -350,13 +350,21 @@ class CommandMonitor:
                                    'limits')
         elif self.steps:
             # a step lost on the way to this monitor (reliable history overrun under load) spans
-            # ticks
-            ticks = max(int(msg.step_index) - int(self.steps[-1].step_index), 1)
-            jump = np.abs(action - np.array(self.steps[-1].action))
+            # ticks; across a relabelled episode (the index restarts) the stamps say how many
+            prev = self.steps[-1]
+            restarted = int(msg.step_index) <= int(prev.step_index)
+            if restarted:
+                from aloe_ros.nodes.common import stamp_to_sec
+                gap = stamp_to_sec(msg.header.stamp) - stamp_to_sec(prev.header.stamp)
+                ticks = max(int(round(gap / self.dt)), 1)
+            else:
+                ticks = int(msg.step_index) - int(prev.step_index)
+            jump = np.abs(action - np.array(prev.action))
             if np.any(jump > ticks * self.vmax * self.dt + self.tol):
-                self.violations.append(f'step {msg.step_index}: jump {jump.max():.4f} above '
-                                       'v_max*dt '
-                                       f'over {ticks} tick(s)')
+                self.violations.append(
+                    f'step {msg.step_index} (after step {prev.step_index}'
+                    f'{", index restarted" if restarted else ""}): jump {jump.max():.4f} above '
+                    f'v_max*dt over {ticks} tick(s)')
         self.steps.append(msg)
         self.arrivals.append(time.time())
 
