@@ -185,3 +185,18 @@ class Timer:
         t = time.monotonic() - self.t0
         self.phases.append([what, round(t, 1)])
         self.log(f'[{t:7.1f} s] {what}')
+
+
+def parse_overrides(ap, items) -> dict:
+    """``--override SECTION.KEY=VALUE`` items (YAML values) as {section: {key: value}}.
+
+    A malformed item is an argparse error naming it.
+    """
+    overrides: dict = {}
+    for item in items:
+        key, _, value = item.partition('=')
+        section, dot, name = key.partition('.')
+        if not name or not dot:
+            ap.error(f'--override {item}: expected SECTION.KEY=VALUE')
+        overrides.setdefault(section, {})[name] = yaml.safe_load(value)
+    return overrides

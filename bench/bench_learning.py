@@ -56,7 +56,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as C  # noqa: E402
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 
 # Arms: name -> (trainer method, config overrides on top of bench_small.yaml). The first three are
 # the comparison; the others ablate one switch of the ALOE actor step each (--arms to run them).
@@ -386,13 +385,7 @@ def main(argv=None) -> int:
     for a in arms:
         if a not in ARMS:
             ap.error(f'--arms: unknown arm {a!r}; known: {", ".join(ARMS)}')
-    overrides: dict = {}
-    for item in args.override:
-        key, _, value = item.partition('=')
-        section, _, name = key.partition('.')
-        if not name or not _:
-            ap.error(f'--override {item}: expected SECTION.KEY=VALUE')
-        overrides.setdefault(section, {})[name] = yaml.safe_load(value)
+    overrides = C.parse_overrides(ap, args.override)
     learner_path = args.learner_config
     if learner_path is not None and not os.path.isfile(learner_path):
         ap.error(f'--learner-config {learner_path}: no such file')

@@ -82,7 +82,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import yaml  # noqa: E402
 
 from aloe_ros.learning.config import DataConfig  # noqa: E402
 from aloe_ros.learning.critic import aggregate, state_value  # noqa: E402
@@ -405,13 +404,7 @@ def main(argv=None) -> int:
     for m in methods:
         if m not in METHODS:
             ap.error(f'--methods: unknown estimator {m!r}; known: {", ".join(METHODS)}')
-    overrides: dict = {}
-    for item in args.override:
-        key, _, value = item.partition('=')
-        section, _, name = key.partition('.')
-        if not name or not _:
-            ap.error(f'--override {item}: expected SECTION.KEY=VALUE')
-        overrides.setdefault(section, {})[name] = yaml.safe_load(value)
+    overrides = C.parse_overrides(ap, args.override)
     if overrides:
         size = 'custom'
         try:

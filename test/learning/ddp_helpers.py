@@ -102,12 +102,17 @@ def snapshot(tr):
     return out
 
 
-def worker(rank, world_size, port, out_dir):
-    """One rank: join the gloo group through the torchrun variables, train every case, save."""
+def join(rank, world_size, port, *device):
+    """Join the gloo group as ``rank`` through the variables torchrun sets; one thread."""
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    dp = DataParallel.from_env('cpu', timeout_s=900.0)
+    return DataParallel.from_env(*device, timeout_s=900.0)
+
+
+def worker(rank, world_size, port, out_dir):
+    """One rank: join the gloo group through the torchrun variables, train every case, save."""
+    dp = join(rank, world_size, port, 'cpu')
     assert dp is not None and dp.rank == rank and dp.world_size == world_size
     results = {}
     for name, overrides, noise_free in CASES:
@@ -135,10 +140,7 @@ def protocol_episodes(cfg):
 def protocol_worker(rank, world_size, port, out_dir):
     """Rank 0 drives a LeadTrainer through refresh/train/resume; the others are Followers."""
     from aloe_ros.learning.distributed import Follower, LeadTrainer
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    dp = DataParallel.from_env(timeout_s=900.0)
+    dp = join(rank, world_size, port)
     cfg = tiny_config(**PROTOCOL_CASE)
     episodes = protocol_episodes(cfg)
     out = {}
@@ -173,10 +175,7 @@ def protocol_worker(rank, world_size, port, out_dir):
 def mismatch_worker(rank, world_size, port, out_dir):
     """Rank 0 has e0 and e1; rank 1's store lacks e1: training must refuse on both ranks."""
     from aloe_ros.learning.distributed import Follower, LeadTrainer
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    dp = DataParallel.from_env(timeout_s=900.0)
+    dp = join(rank, world_size, port)
     cfg = tiny_config(**PROTOCOL_CASE)
     episodes = protocol_episodes(cfg)
     out = {}

@@ -91,8 +91,8 @@ from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
 from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
                                    FatalNodeError, guard_clock, LATCHED, load_robot_profile,
                                    OncePerCause, ParamSpec, SENSOR_DATA, SMALL_MESSAGE_BYTES,
-                                   declare_parameters, reliable, run_node, stamp_to_sec,
-                                   subscribe_bounded)
+                                   declare_parameters, oversized_refusal, reliable, run_node,
+                                   stamp_to_sec, subscribe_bounded)
 
 #: Bytes of an ActionChunk beyond its actions (header, joint names) accepted before deserializing.
 CHUNK_OVERHEAD_BYTES = 64 * 1024
@@ -450,12 +450,7 @@ class ChunkExecutorNode(Node):
 
     def _oversized(self, kind: str, counter: str = ''):
         """Return the refusal of a ``kind`` message above its byte limit (never deserialized)."""
-        def refuse(nbytes: int) -> None:
-            if counter:
-                self.diag.count(counter)
-            self.once.report(f'oversized:{kind}', f'{kind} message of {nbytes} bytes above the '
-                             'maximum: refused unread')
-        return refuse
+        return oversized_refusal(self.diag, self.once, kind, counter)
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
         with self._lock:

@@ -111,6 +111,20 @@ def subscribe_bounded(node: Node, msg_type: Any, topic: str, callback: Callable[
     return node.create_subscription(msg_type, topic, receive, qos, raw=True, **kwargs)
 
 
+def oversized_refusal(diag: 'DiagnosticsPublisher', once: 'OncePerCause', kind: str,
+                      counter: str = '') -> Callable[[int], None]:
+    """Return ``subscribe_bounded``'s ``on_oversized`` for ``kind`` messages.
+
+    It counts ``counter`` (when given) and reports once per kind, until the cause is cleared.
+    """
+    def refuse(nbytes: int) -> None:
+        if counter:
+            diag.count(counter)
+        once.report(f'oversized:{kind}', f'{kind} message of {nbytes} bytes above the maximum: '
+                    'refused unread')
+    return refuse
+
+
 class ConfigError(ValueError):
     """An invalid node configuration; the message names the parameter and what is wrong."""
 

@@ -59,7 +59,7 @@ from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, LA
                                    OncePerCause,
                                    ParamSpec,
                                    SENSOR_DATA, SMALL_MESSAGE_BYTES, declare_parameters, latched,
-                                   reliable, stamp_to_sec, subscribe_bounded)
+                                   oversized_refusal, reliable, stamp_to_sec, subscribe_bounded)
 from aloe_ros.station.replan import ReplanSchedule
 from aloe_ros.storage.convert import observation_to_obs
 
@@ -379,12 +379,7 @@ class PolicyNode(Node):
 
     def _oversized(self, kind: str, counter: str = ''):
         """Return the refusal of a ``kind`` message above its byte limit (never deserialized)."""
-        def refuse(nbytes: int) -> None:
-            if counter:
-                self.diag.count(counter)
-            self.once.report(f'oversized:{kind}', f'{kind} of {nbytes} bytes above the maximum: '
-                             'refused unread')
-        return refuse
+        return oversized_refusal(self.diag, self.once, kind, counter)
 
     def _on_observation(self, msg: Observation) -> None:
         """Plan from this observation at once when a re-plan is due (event-driven re-planning)."""
