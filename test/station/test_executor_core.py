@@ -251,6 +251,26 @@ def test_run_resumes_from_the_measured_pose_after_the_robot_moved_while_holding(
     assert np.all(first <= 0.05 + 1e-9) and np.all(first >= 0.0), 'blends from the measured pose'
 
 
+def test_a_resync_uses_the_pose_measured_at_the_tick_it_is_made():
+    """An observation arriving between the switch to RUN and the next tick is the one resumed
+    from: the published command matches the pose reported with it (a node-level fuzz run once
+    saw a 1.26 rad jump to a pose measured before a newer observation arrived)."""
+    core = make_core(observation_timeout=10)
+    core.on_observation(0.0, np.full(D, 0.5))
+    core.set_mode(ec.MODE_HOLD, 'episode ended')
+    core.tick(0.0)
+    core.on_observation(DT, np.zeros(D))
+    core.set_mode(ec.MODE_RUN, 'episode start', now=DT)
+    core.on_observation(1.5 * DT, np.full(D, 0.2))
+    np.testing.assert_allclose(core.tick(2 * DT).command, 0.2)
+    # HOLD before that tick drops the resync: the hold target stays.
+    core.set_mode(ec.MODE_HOLD)
+    core.on_observation(3 * DT, np.full(D, 0.6))
+    core.set_mode(ec.MODE_RUN)
+    core.set_mode(ec.MODE_HOLD)
+    np.testing.assert_allclose(core.tick(4 * DT).command, 0.2)
+
+
 def test_after_a_resync_chunks_planned_before_the_move_are_refused():
     """The chunk running before a reset (and any planned from the old scene) is not played."""
     core = make_core(observation_timeout=10)
@@ -356,7 +376,7 @@ def test_never_outside_limits(events, blend):
     vmax = np.linspace(0.5, 3.0, D)
     core = ec.ExecutorCore(ec.ExecutorConfig(ec.JointLimits(lower, upper, vmax), dt=DT,
                                              blend_steps=blend))
-    now, cid, previous = 0.0, 0, None
+    now, cid, previous, resync = 0.0, 0, None, False
     for ev in events:
         if ev[0] == 'obs':
             core.on_observation(now, np.array(ev[1]), ev[2])
@@ -377,13 +397,17 @@ def test_never_outside_limits(events, blend):
         elif ev[0] == 'mode':
             if ev[1] == ec.MODE_RUN and core.mode != ec.MODE_RUN and core.observed is not None \
                     and previous is not None:
-                # RUN resumes from the measured pose
+                # RUN resumes from the measured pose (at the next tick, from the pose then)
                 synced = np.clip(core.observed, lower, upper)
                 if np.max(np.abs(synced - core.last_command)) > ec.RESYNC_THRESHOLD:
-                    previous = synced
+                    resync = True
+            elif ev[1] != ec.MODE_RUN:
+                resync = False
             core.set_mode(ev[1])
         else:
             now += DT + ev[1]
+            if resync:
+                previous, resync = np.clip(core.observed, lower, upper), False
             r = core.tick(now)
             if r is None:
                 continue

@@ -40,7 +40,10 @@ simulated clock; ``apply_realtime`` sets that thread's CPU affinity and SCHED_FI
 
 Every target passes ``JointLimits.apply``: velocity limit relative to the previous command
 (``|x_t - x_{t-1}| <= v_max * dt``) then position clip into ``[lower, upper]``. Nothing else
-writes the command, so no emitted command is outside the position limits.
+writes the command, so no emitted command is outside the position limits. The one exception to
+the velocity limit is a resync: ``RUN`` after the robot was moved while holding restarts from
+the measured pose (clipped), so the first command after it lies within ``v_max * dt`` of the
+position observed at that tick (the pose the executed step reports), not of the hold target.
 """
 
 from dataclasses import dataclass, field
@@ -313,6 +316,7 @@ class ExecutorCore:
         self._bad_chunk_reported = False
         self._clock_fault = ''
         self._chunks_not_before: Optional[float] = None
+        self._resync_pending = False
 
     # ---------------------------------------------------------------- inputs
 
@@ -403,6 +407,8 @@ class ExecutorCore:
         previous = self.mode
         self.mode = mode
         why = f' ({reason})' if reason else ''
+        if mode != MODE_RUN:
+            self._resync_pending = False   # a resync not yet made is dropped with the RUN
         if mode == MODE_ESTOP:
             self._chunk = None
             self._blend_from_chunk = None
@@ -430,7 +436,9 @@ class ExecutorCore:
                     f'resuming from the measured pose, {moved:.2f} from the hold '
                     'target (the robot was moved while holding); waiting for a chunk planned '
                     'after the move', 'mode'))
-                self._last_command = synced
+                # the jump to the measured pose is made at the next tick, from the observation
+                # current then (the command published with it then matches the reported pose)
+                self._resync_pending = True
                 self._chunk = None
                 self._blend_from_chunk = None
                 if now is not None:
@@ -446,6 +454,10 @@ class ExecutorCore:
         if self._last_command is None:
             self._last_command = np.clip(self._observed, self.config.limits.lower,
                                          self.config.limits.upper)
+        if self._resync_pending:
+            self._last_command = np.clip(self._observed, self.config.limits.lower,
+                                         self.config.limits.upper)
+            self._resync_pending = False
         result = self._decide(now)
         command, clamped = self.config.limits.apply(self._last_command, result.command,
                                                     self.config.dt)
