@@ -33,6 +33,7 @@ import yaml  # noqa: E402
 
 from aloe_ros.learning.config import LearnerConfig, config_from_dict  # noqa: E402
 from aloe_ros.learning.episode import SOURCE_HUMAN, Episode  # noqa: E402
+from aloe_ros.learning.critic import select_chunk  # noqa: E402
 from aloe_ros.learning.runtime import obs_to_batch  # noqa: E402
 from aloe_ros.sim.env import BimanualEnv  # noqa: E402
 
@@ -75,9 +76,12 @@ class ChunkedPolicy:
     """
 
     def __init__(self, policy, cfg: LearnerConfig, execute: int, seed: int = 0,
-                 instruction: str = ''):
+                 instruction: str = '', critic=None):
         self.policy = policy
         self.cfg = cfg
+        # With actor.select_best_of > 1 and a (trained) critic: execute the best of the samples
+        # by Q; without one (the BC start, before any critic update) the sample as drawn.
+        self.critic = critic
         self.execute = int(execute)
         self.generator = torch.Generator().manual_seed(seed)
         self.instruction = instruction
@@ -96,7 +100,14 @@ class ChunkedPolicy:
         if self._chunk is None or self._k >= self.execute:
             o = dict(obs, instruction=self.instruction)
             batch = obs_to_batch(self.policy, self.cfg, o, self._cache)
-            chunk = self.policy.sample(batch, generator=self.generator)[0]
+            n = self.cfg.actor.select_best_of
+            if n > 1 and self.critic is not None:
+                chunk = select_chunk(self.critic, batch,
+                                     lambda o, k: self.policy.sample(o, generator=self.generator,
+                                                                     num_samples=k),
+                                     self.cfg.critic, n, self.generator)[0]
+            else:
+                chunk = self.policy.sample(batch, generator=self.generator)[0]
             self._chunk = chunk.numpy().astype(np.float64)
             self._k = 0
         a = self._chunk[self._k]

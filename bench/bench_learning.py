@@ -196,6 +196,7 @@ def run_method(job):
         tr.refresh()
         tr.policy.train()
         metrics = tr.train(sizes['critic_steps'], sizes['actor_steps'])
+        runner.critic = tr.critic   # trained now: actor.select_best_of > 1 may use it
         tr.policy.eval()
         tr.acting_policy.eval()
         t3 = time.monotonic()

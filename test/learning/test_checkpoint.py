@@ -82,6 +82,15 @@ def test_config_hash_mismatch_is_refused(tmp_path):
         load_actor(info.path, info.sha256, expected_config_hash='0' * 64)
 
 
+def test_an_actor_that_would_choose_chunks_by_the_critic_is_refused_on_the_robot(tmp_path):
+    """actor.select_best_of > 1 needs the critic at acting time; exported actors carry none."""
+    tr, _ = _trainer()
+    tr.cfg.actor.select_best_of = 4
+    info = tr.export(str(tmp_path))
+    with pytest.raises(ValueError, match='select_best_of = 4.*carries no critic'):
+        load_actor(info.path, info.sha256)
+
+
 def test_learner_state_resume_is_exact_and_refuses_other_config(tmp_path):
     tr, src = _trainer()
     tr.train(2, 2)

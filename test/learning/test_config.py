@@ -53,6 +53,8 @@ def test_default_config_values():
     ({'method': 'ppo'}, 'method'),
     ({'actor': {'beta': 0}}, 'actor.beta'),
     ({'critic': {'subset_size': 9}}, 'critic.subset_size'),
+    ({'actor': {'select_best_of': 0}}, 'actor.select_best_of'),
+    ({'method': 'hg_dagger', 'actor': {'select_best_of': 4}}, 'actor.select_best_of'),
     ({'model': {'proprio_dim': True}}, 'model.proprio_dim'),
 ])
 def test_invalid_values_name_the_key(data, key):

@@ -117,3 +117,32 @@ def test_td_target_averages_target_samples_chunks_of_pi():
     with torch.no_grad():
         q = torch.stack([aggregate(target(obs, c), cfg.critic) for c in chunks]).mean(0)
     assert torch.allclose(y, td_target(batch.ret, batch.boot, q), atol=1e-6)
+
+
+def test_select_chunk_executes_the_sample_with_the_highest_conservative_q():
+    from aloe_ros.learning.critic import select_chunk
+    cfg = tiny_config(**{'critic.aggregation': 'min'})
+    m = cfg.model
+    torch.manual_seed(0)
+    critic = QEnsemble(m, cfg.critic_horizon)
+    obs = {'images': {c: torch.randint(0, 255, (1, *m.image_size, 3), dtype=torch.uint8)
+                      for c in m.cameras},
+           'proprio': torch.randn(1, m.proprio_dim), 'task': torch.zeros(1, dtype=torch.long)}
+    chunks = torch.randn(6, m.horizon, m.action_dim)
+    asked = []
+
+    def sample(o, n):
+        asked.append(n)
+        return chunks[:n]
+    with torch.no_grad():
+        q = torch.stack([aggregate(critic(obs, c[None]), cfg.critic)[0] for c in chunks])
+    best = select_chunk(critic, obs, sample, cfg.critic, 6)
+    assert best.shape == (1, m.horizon, m.action_dim) and asked == [6]
+    assert torch.equal(best[0], chunks[int(torch.argmax(q))])
+    assert int(torch.argmax(q)) != 0 or torch.equal(best[0], chunks[0])
+    assert torch.equal(select_chunk(critic, obs, sample, cfg.critic, 1)[0], chunks[0])
+    two = {k: (v if k != 'images' else {c: x.repeat(2, 1, 1, 1) for c, x in v.items()})
+           for k, v in obs.items()}
+    two['proprio'], two['task'] = obs['proprio'].repeat(2, 1), obs['task'].repeat(2)
+    with pytest.raises(ValueError, match='one observation'):
+        select_chunk(critic, two, sample, cfg.critic, 3)

@@ -106,6 +106,9 @@ class ActorConfig:
     normalize_weights: bool = True
     learn_from: str = 'all'
     ema: float = 0.0
+    # Acting with the critic (aloe, td1): sample this many chunks per re-plan and execute the one
+    # with the highest conservative Q (``critic.select_chunk``); 1 = execute the sample as drawn.
+    select_best_of: int = 1
 
 
 @dataclass
@@ -267,6 +270,10 @@ def validate(cfg: LearnerConfig) -> LearnerConfig:
     _check(0.0 <= a.target_ess <= 1.0, 'actor.target_ess',
            f'must be in [0, 1] (0 = off), got {a.target_ess}')
     _check(0.0 <= a.ema < 1.0, 'actor.ema', f'must be in [0, 1) (0 = off), got {a.ema}')
+    _check(a.select_best_of >= 1, 'actor.select_best_of',
+           f'must be >= 1 (1 = off), got {a.select_best_of}')
+    _check(a.select_best_of == 1 or cfg.method in ('aloe', 'td1'), 'actor.select_best_of',
+           f'needs a critic of action chunks (method aloe or td1), method is {cfg.method!r}')
     _check(a.learn_from in LEARN_FROM, 'actor.learn_from',
            f'{a.learn_from!r} is not one of {LEARN_FROM}')
     _check(1 <= d.h_exec <= m.horizon, 'data.h_exec',

@@ -118,3 +118,20 @@ def advantage(critic: QEnsemble, obs, actions: torch.Tensor, mask: torch.Tensor,
     q = aggregate(q_heads, cfg, generator)
     v = state_value(critic, obs, sample, cfg, num_samples, generator, feat=feat)
     return q - v, q_heads, q, v
+
+
+@torch.no_grad()
+def select_chunk(critic: QEnsemble, obs, sample: SampleFn, cfg: CriticConfig, n: int,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Return the best of ``n`` chunks of pi_theta by ``agg_i Q_i(s, a)``, shape (1, H, D).
+
+    One observation (batch 1); ``n`` = 1 returns the sample as drawn.
+    """
+    chunks = sample(obs, n)
+    if n == 1:
+        return chunks
+    feat = critic.encoder(obs)
+    if feat.shape[0] != 1:
+        raise ValueError(f'select_chunk takes one observation, got a batch of {feat.shape[0]}')
+    q = aggregate(critic(None, chunks, feat=feat.expand(n, -1)), cfg, generator)
+    return chunks[int(torch.argmax(q))][None]

@@ -75,6 +75,11 @@ class ActorRuntime:
     def __init__(self, policy: FlowMatchingPolicy, cfg: LearnerConfig, sha256: str,
                  config_hash: str,
                  version: int):
+        if cfg.actor.select_best_of != 1:
+            raise ValueError(
+                f'actor.select_best_of = {cfg.actor.select_best_of}: choosing among sampled '
+                'chunks needs the critic at acting time, and an exported actor carries no '
+                'critic; the policy node does not support it (set it to 1 for the robot)')
         self.policy = policy.eval()
         self.cfg = cfg
         self.sha256 = sha256
