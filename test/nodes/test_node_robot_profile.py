@@ -93,7 +93,8 @@ def _observation(node, gripper=(0.5, 0.5)):
     return msg
 
 
-def test_executor_commands_split_controllers_in_robot_units(ros, start_node, tmp_path):
+def _split_executor(ros, start_node, tmp_path):
+    """Start an executor on the split profile; collect its steps and the four controllers'."""
     proc = start_node('aloe_ros.nodes.chunk_executor', {
         'robot_profile': _write(tmp_path, split_profile()), 'observation_timeout': 0.5,
         'blend_steps': 0})
@@ -109,6 +110,12 @@ def test_executor_commands_split_controllers_in_robot_units(ros, start_node, tmp
     obs_pub = node.create_publisher(Observation, '/aloe/observation', SENSOR_DATA)
     chunk_pub = node.create_publisher(ActionChunk, '/aloe/action_chunk', reliable(5))
     feed = lambda: obs_pub.publish(_observation(node))  # noqa: E731
+    return proc, node, steps, left_arm, left_grip, right_arm, right_grip, chunk_pub, feed
+
+
+def test_executor_commands_split_controllers_in_robot_units(ros, start_node, tmp_path):
+    proc, node, steps, left_arm, left_grip, right_arm, right_grip, chunk_pub, feed = \
+        _split_executor(ros, start_node, tmp_path)
 
     # Holding at the observed pose: gripper 0.5 is 0.04 m on the left, 0.5 rad on the right.
     # The ExecutedStep of a tick may arrive after its commands: wait for both (CI under load).
@@ -152,6 +159,60 @@ def test_executor_commands_split_controllers_in_robot_units(ros, start_node, tmp
     moves = [abs(b.action[6] - a.action[6]) for a, b in zip(steps, steps[1:])
              if b.step_index == a.step_index + 1]
     assert moves and max(moves) <= 0.04 + 1e-6
+    assert proc.alive()
+
+
+def test_split_profile_executor_holds_on_faults_in_robot_units(ros, start_node, tmp_path):
+    """A NaN chunk, then silence on /aloe/observation: each controller keeps getting the last
+    safe target, in its own units (the left finger in metres, the right gripper in inverted
+    radians), and the executed steps say HOLD."""
+    proc, node, steps, left_arm, left_grip, right_arm, right_grip, chunk_pub, feed = \
+        _split_executor(ros, start_node, tmp_path)
+    target = [0.1] * 6 + [0.25] + [-0.1] * 6 + [0.75]
+    good = ActionChunk(chunk_id=1, policy_version=1, horizon=400, action_dim=14,
+                       joint_names=NAMES, dt=0.02,
+                       actions=np.tile(np.asarray(target, np.float32), 400).tolist())
+    assert ros.spin_until(lambda: len(steps) > 3, timeout=60, every=feed), proc.output()
+    assert ros.wait_matched(chunk_pub)
+    good.header.stamp = node.get_clock().now().to_msg()
+    chunk_pub.publish(good)
+    # action 0.25 on the left: 0.02 + 0.25 * 0.04 = 0.03 m; 0.75 on the right: 1.5 - 0.75 * 2
+    want_left, want_right = CLOSED + 0.25 * (OPEN - CLOSED), R_CLOSED + 0.75 * (R_OPEN - R_CLOSED)
+
+    def at_target():
+        return (left_grip and right_grip and left_arm and right_arm and steps
+                and abs(left_grip[-1].points[0].positions[0] - want_left) < 1e-6
+                and abs(right_grip[-1].data[0] - want_right) < 1e-6
+                and np.allclose(left_arm[-1].points[0].positions, [0.1] * 6, atol=1e-6)
+                and np.allclose(right_arm[-1].data, [-0.1] * 6, atol=1e-6)
+                and steps[-1].source == ExecutedStep.SOURCE_POLICY)
+    assert ros.spin_until(at_target, timeout=60, every=feed), proc.output()
+
+    def holding_at_target(n_before):
+        new = steps[n_before:]
+        return (len(new) > 5 and all(s.source == ExecutedStep.SOURCE_HOLD for s in new[-5:])
+                and abs(left_grip[-1].points[0].positions[0] - want_left) < 1e-6
+                and abs(right_grip[-1].data[0] - want_right) < 1e-6
+                and np.allclose(left_arm[-1].points[0].positions, [0.1] * 6, atol=1e-6)
+                and np.allclose(right_arm[-1].data, [-0.1] * 6, atol=1e-6))
+
+    # A NaN chunk (newer than the running one): refused, the executor holds its last target.
+    bad = ActionChunk(chunk_id=2, policy_version=1, horizon=10, action_dim=14,
+                      joint_names=NAMES, dt=0.02, actions=[float('nan')] * 140)
+    bad.header.stamp = node.get_clock().now().to_msg()
+    n = len(steps)
+    chunk_pub.publish(bad)
+    assert ros.spin_until(lambda: holding_at_target(n), timeout=60, every=feed), (
+        [s.source for s in steps[n:][-5:]], proc.output())
+    # Observations stop (stale after 0.5 s): still the same targets, in robot units.
+    good.chunk_id = 3
+    good.header.stamp = node.get_clock().now().to_msg()
+    chunk_pub.publish(good)
+    assert ros.spin_until(lambda: steps[-1].source == ExecutedStep.SOURCE_POLICY, timeout=60,
+                          every=feed), proc.output()
+    n = len(steps)
+    assert ros.spin_until(lambda: holding_at_target(n), timeout=60), (
+        [s.source for s in steps[n:][-5:]], proc.output())
     assert proc.alive()
 
 
