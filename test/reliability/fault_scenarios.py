@@ -221,6 +221,9 @@ def kill_and_salvage(driver, root, log_path, durable_steps=60, tail_steps=20, de
     proc.start()           # the restarted recorder quarantines the partial episode ...
     assert driver.spin_until(lambda: 'incomplete episode' in proc.output(),
                              deadline), proc.output()
+    # ... and says how to keep its steps
+    assert driver.spin_until(lambda: f'aloe salvage --root {root} --all' in proc.output(),
+                             deadline), proc.output()
     assert proc.stop() == 0  # ... and releases the store for the salvage
     cli = subprocess.run([sys.executable, '-m', 'aloe_ros.cli', 'salvage', '--root', root,
                           '--all'],

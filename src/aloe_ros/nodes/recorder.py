@@ -236,8 +236,11 @@ class RecorderNode(Node):
         except (StoreLockedError, OSError) as exc:
             raise ConfigError('storage_root', str(exc)) from exc
         for path in self.store.quarantined:
-            self.get_logger().warning(f'found an incomplete episode from a stopped recorder: '
-                                      f'moved to {path} (not used for training)')
+            self.get_logger().warning(
+                f'found an incomplete episode from a stopped recorder: moved to {path} (not used '
+                f'for training); its steps up to the last flush can be kept as a truncated '
+                f'episode, once this recorder has stopped: aloe salvage --root '
+                f'{self.store.root} --all')
         self.diag = DiagnosticsPublisher(self, self.params['diagnostics_period'])
         self.diag.declare('rejected', 'ignored_outside_episode', 'episodes_recorded',
                           'write_errors',
