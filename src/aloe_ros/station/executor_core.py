@@ -428,8 +428,7 @@ class ExecutorCore:
             # back to it; commanding the measured pose moves nothing, and the velocity limit
             # applies
             # from there on.
-            synced = np.clip(self._observed, self.config.limits.lower, self.config.limits.upper)
-            moved = float(np.max(np.abs(synced - self._last_command)))
+            moved = float(np.max(np.abs(self._measured_target() - self._last_command)))
             if moved > RESYNC_THRESHOLD:   # below it: tracking error, keep the hold target
                 self._pending.append(SafetyNote(
                     LEVEL_INFO, KIND_RESUMED,
@@ -451,12 +450,9 @@ class ExecutorCore:
         """Return the command for the tick at time ``now`` (None until the first observation)."""
         if self._observed is None:
             return None
-        if self._last_command is None:
-            self._last_command = np.clip(self._observed, self.config.limits.lower,
-                                         self.config.limits.upper)
-        if self._resync_pending:
-            self._last_command = np.clip(self._observed, self.config.limits.lower,
-                                         self.config.limits.upper)
+        if self._last_command is None or self._resync_pending:
+            # the first target, and a resync, start from the measured pose
+            self._last_command = self._measured_target()
             self._resync_pending = False
         result = self._decide(now)
         command, clamped = self.config.limits.apply(self._last_command, result.command,
@@ -469,6 +465,10 @@ class ExecutorCore:
         self._pending = []
         self._last_source = result.source
         return result
+
+    def _measured_target(self) -> np.ndarray:
+        """Return the last observed position clipped into the position limits."""
+        return np.clip(self._observed, self.config.limits.lower, self.config.limits.upper)
 
     def _hold(self, reason: str) -> TickResult:
         return TickResult(command=self._last_command, source=SOURCE_HOLD, hold_reason=reason,
