@@ -199,13 +199,10 @@ def test_forged_episode_event_costs_no_step_of_the_real_episode(driver, start_no
     assert executor.alive() and recorder.alive()
 
 
-def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node, tmp_path):
-    """A forged EVENT_ENDED naming the open episode: the executor keeps labelling its steps.
-
-    The forger copies the real episode's id from the latched EVENT_STARTED. Every step the
-    executor publishes while the episode is open must still be recorded; after the real end the
-    next real episode is followed as usual, and the recorder refuses nothing on the way.
-    """
+def _open_episode_with_forger(driver, start_node, tmp_path):
+    """Recorder and executor processes, an open episode with 20+ labelled steps, and a
+    publisher on /aloe/episode_event matched to them (the forger)."""
+    from types import SimpleNamespace
     root = str(tmp_path / 'store')
     recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
     executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
@@ -222,9 +219,39 @@ def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node,
         return [s for s in monitor.steps if s.episode_id == episode_id]
 
     assert driver.spin_until(lambda: len(labelled(eid)) > 20, 600, feed), executor.output()
-    first = monitor.steps.index(labelled(eid)[0])
     forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
     assert driver.spin_until(lambda: forger.get_subscription_count() > 0, 60, feed)
+    return SimpleNamespace(root=root, recorder=recorder, executor=executor, feed=feed,
+                           monitor=monitor, start_cli=start_cli, end_cli=end_cli, eid=eid,
+                           labelled=labelled, forger=forger)
+
+
+def _next_episode_followed_from_its_start(driver, st):
+    """Start the next real episode; its steps are labelled from step_index 0 on, in order.
+
+    Returns (its StartEpisode response, the step indices seen so far).
+    """
+    again = driver.call(st.start_cli, StartEpisode.Request(task='handover'), 300)
+    assert again is not None and again.success, st.recorder.output()
+    assert driver.spin_until(lambda: len(st.labelled(again.episode_id)) > 20, 300, st.feed), \
+        st.executor.output()
+    indices = [s.step_index for s in st.labelled(again.episode_id)]
+    assert indices[0] == 0 and indices == sorted(set(indices)), indices
+    return again, indices
+
+
+def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node, tmp_path):
+    """A forged EVENT_ENDED naming the open episode: the executor keeps labelling its steps.
+
+    The forger copies the real episode's id from the latched EVENT_STARTED. Every step the
+    executor publishes while the episode is open must still be recorded; after the real end the
+    next real episode is followed as usual, and the recorder refuses nothing on the way.
+    """
+    st = _open_episode_with_forger(driver, start_node, tmp_path)
+    root, recorder, executor, feed = st.root, st.recorder, st.executor, st.feed
+    monitor, end_cli, eid = st.monitor, st.end_cli, st.eid
+    labelled, forger = st.labelled, st.forger
+    first = monitor.steps.index(labelled(eid)[0])
     forged = EpisodeEvent(episode_id=eid, event=EpisodeEvent.EVENT_ENDED,
                           outcome=OUTCOME_SUCCESS, terminated=True, task='handover')
     forged.header.stamp = driver.stamp()
@@ -248,12 +275,7 @@ def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node,
     assert end is not None and end.success and end.num_steps >= published, \
         (end, published, recorder.output())
     # The lifecycle still works: the next real episode is labelled from its start on.
-    again = driver.call(start_cli, StartEpisode.Request(task='handover'), 300)
-    assert again is not None and again.success, recorder.output()
-    assert driver.spin_until(lambda: len(labelled(again.episode_id)) > 20, 300, feed), \
-        executor.output()
-    indices = [s.step_index for s in labelled(again.episode_id)]
-    assert indices[0] == 0 and indices == sorted(set(indices)), indices
+    again, indices = _next_episode_followed_from_its_start(driver, st)
     published = indices[-1] + 1
     assert wait_recorded(driver, root, again.episode_id, published, 120, feed), \
         (recorded_steps(root, again.episode_id), published, recorder.output())
@@ -276,24 +298,10 @@ def test_forged_ended_started_pair_costs_no_step_of_the_real_episode(
     episode's first labelled step to the real end is on disk in the real episode, the recorder
     says so once, and the next real episode is followed from its start.
     """
-    root = str(tmp_path / 'store')
-    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
-    executor = start_node('aloe_ros.nodes.chunk_executor', {'observation_timeout': 0.5})
-    feed = ChunkFeed(driver)
-    monitor = CommandMonitor(driver)
-    start_cli = driver.node.create_client(StartEpisode, '/aloe/start_episode')
-    end_cli = driver.node.create_client(EndEpisode, '/aloe/end_episode')
-    # Generous deadlines throughout: under a CPU hog a node's start-up alone has taken 75 s.
-    start = driver.call(start_cli, StartEpisode.Request(task='handover'), 600)
-    assert start is not None and start.success, recorder.output()
-    eid = start.episode_id
-
-    def labelled(episode_id):
-        return [s for s in monitor.steps if s.episode_id == episode_id]
-
-    assert driver.spin_until(lambda: len(labelled(eid)) > 20, 600, feed), executor.output()
-    forger = driver.node.create_publisher(EpisodeEvent, '/aloe/episode_event', latched(10))
-    assert driver.spin_until(lambda: forger.get_subscription_count() > 0, 60, feed)
+    st = _open_episode_with_forger(driver, start_node, tmp_path)
+    root, recorder, executor, feed = st.root, st.recorder, st.executor, st.feed
+    monitor, end_cli, eid = st.monitor, st.end_cli, st.eid
+    labelled, forger = st.labelled, st.forger
     ended = EpisodeEvent(episode_id=eid, event=EpisodeEvent.EVENT_ENDED,
                          outcome=OUTCOME_SUCCESS, terminated=True, task='handover')
     ended.header.stamp = driver.stamp()
@@ -320,12 +328,7 @@ def test_forged_ended_started_pair_costs_no_step_of_the_real_episode(
     assert 'ExecutedStep rejected' not in out, out
     assert out.count('followed a forged EpisodeEvent') == 1, out
     # The real end reached the executor: the next real episode is followed from its start.
-    again = driver.call(start_cli, StartEpisode.Request(task='handover'), 300)
-    assert again is not None and again.success, recorder.output()
-    assert driver.spin_until(lambda: len(labelled(again.episode_id)) > 20, 300, feed), \
-        executor.output()
-    indices = [s.step_index for s in labelled(again.episode_id)]
-    assert indices[0] == 0 and indices == sorted(set(indices)), indices
+    _next_episode_followed_from_its_start(driver, st)
     assert 'forged EVENT_STARTED' in executor.output(100000), executor.output()
     end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
     assert end is not None and end.success, end
