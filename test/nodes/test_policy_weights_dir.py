@@ -16,8 +16,10 @@
 
 import pytest
 
+from aloe_ros.cli import SUBCOMMANDS
+from aloe_ros.learning.checkpoint import actor_filename
 from aloe_ros.nodes.common import ConfigError
-from aloe_ros.nodes.policy import ensure_weights_dir
+from aloe_ros.nodes.policy import FIRST_RUN_HINT, ensure_weights_dir
 
 
 def test_missing_weights_dir_is_created_with_one_log_line(tmp_path):
@@ -26,8 +28,19 @@ def test_missing_weights_dir_is_created_with_one_log_line(tmp_path):
     ensure_weights_dir(str(target), lines.append)
     assert target.is_dir() and not any(target.iterdir())
     assert len(lines) == 1 and 'did not exist: created it' in lines[0] and str(target) in lines[0]
+    # The one line names what to run first and the arguments that take its result.
+    assert 'run `aloe train-sim` first' in lines[0]
+    assert 'initial_weights:=' in lines[0] and 'initial_sha256:=' in lines[0]
+    assert f'/weights/{actor_filename(1)}' in lines[0], 'the BC start of the main job is v1'
+    assert '\n' not in lines[0]
     ensure_weights_dir(str(target), lines.append)
     assert len(lines) == 1, 'an existing directory is used silently'
+
+
+def test_the_hint_names_a_real_aloe_command():
+    command = FIRST_RUN_HINT.split('`')[1].split()
+    assert command[0] == 'aloe' and command[1] in SUBCOMMANDS, command
+    assert SUBCOMMANDS[command[1]][2].startswith('the main job'), 'the README\'s main job'
 
 
 def test_a_file_in_the_way_is_refused(tmp_path):

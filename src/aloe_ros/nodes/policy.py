@@ -137,6 +137,12 @@ def check_inside(path: str, allowed_dir: str) -> str:
     return real
 
 
+# What a fresh machine runs first to start from a trained policy (the README's main job).
+FIRST_RUN_HINT = ('To start from a trained policy, run `aloe train-sim` first (the main job) and '
+                  'pass initial_weights:=<runs/sim_train-<time>/weights/policy_v000001.safetensors> '
+                  'initial_sha256:=<the sha256 in its .json>')
+
+
 def ensure_weights_dir(weights_dir: str, log) -> None:
     """Create a missing weights_dir (a fresh machine), saying so through log; refuse a non-dir.
 
@@ -153,7 +159,7 @@ def ensure_weights_dir(weights_dir: str, log) -> None:
         raise ConfigError('weights_dir', f'{weights_dir} does not exist and cannot be created: '
                                          f'{exc.strerror}') from exc
     log(f'weights_dir {weights_dir} did not exist: created it (empty); no chunks until the '
-        f'learner publishes its first weights or initial_weights is given')
+        f'learner publishes its first weights. {FIRST_RUN_HINT}')
 
 
 class PolicyNode(Node):
