@@ -68,6 +68,9 @@ rm -rf .launch-pytest
 
 say "building composition_interfaces (launch_ros imports it) into install/ (log: log/colcon-jazzy-launch.txt)"
 mkdir -p log
+# The sources are copied to a new temporary directory on each run: a CMake cache left by an
+# earlier run names the old one ("source directory ... does not exist"), so start afresh.
+rm -rf build/composition_interfaces
 set +e
 (
     # shellcheck disable=SC1091
