@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every shipped launch file means the same to the real ROS 2 Jazzy launch and to ``aloe launch``.
+"""
+Every shipped launch file means the same to the real ROS 2 Jazzy launch and to ``aloe launch``.
 
 For each launch file and argument set the docs show, the process plan of the real launch
 (``launch.LaunchService``, as ``ros2 launch`` runs it; processes recorded, not spawned) must
@@ -71,6 +72,25 @@ CASES = [
     ('gazebo.launch.yaml', {}),
     ('description.launch.yaml', {}),
     ('description.launch.yaml', {'use_sim_time': 'true'}),
+    # What `aloe train-sim` (the main job) passes: forward commands with their profile.
+    ('sim_train.launch.yaml',
+     {'store_root': '/tmp/run/store', 'weights_dir': '/tmp/run/weights',
+      'learner_config': os.path.join(ROOT, 'config', 'learner', 'sim_train.yaml'),
+      'initial_weights': '/tmp/run/weights/policy_v000001.safetensors',
+      'initial_sha256': 'cd' * 32, 'initial_version': '1', 'task': 'handover',
+      'max_episode_steps': '400', 'image_height': '64', 'image_width': '64',
+      'model_image_height': '64', 'model_image_width': '64', 'cameras': '[cam_high]',
+      'camera_rate_hz': '50.0', 'real_time_factor': '1.0', 'command_interface': 'forward',
+      'robot_profile': os.path.join(ROOT, 'config', 'robots', 'aloe_sim_station_forward.yaml'),
+      'replan_period': '0.200'}),
+    ('sim.launch.yaml', {'use_rsp': 'false', 'namespace': 'station_a',
+                         'store_root': '~/a/store', 'weights_dir': '~/a/weights'}),
+    ('gazebo.launch.yaml', {'robot_urdf': os.path.join(ROOT, 'urdf', 'aloe_bimanual.urdf')}),
+    ('learner_only.launch.yaml',
+     {'learner_config': os.path.join(ROOT, 'config', 'learner', 'aloe_default.yaml'),
+      'store_root': '/tmp/store'}),
+    ('bimanual_robot.launch.yaml',
+     {'robot_config': os.path.join(ROOT, 'config', 'robots', 'aloha_real.yaml')}),
 ]
 
 
@@ -197,3 +217,34 @@ def test_required_nodes_take_the_launch_down_under_real_launch(launch_env):
     share = PackageResolver(launch_env['AMENT_PREFIX_PATH']).share_dir('aloe_ros')
     real = _real_plan(os.path.join(share, 'launch', 'sim_train.launch.yaml'), {}, launch_env)
     assert len(real) == 7 and all(p['on_exit_shutdown'] for p in real)
+
+
+def _station_processes(plan):
+    """The aloe nodes and robot_state_publisher of a plan (executable path names the package)."""
+    return [p for p in plan if p['effective_parameters'] is not None
+            and (os.sep + os.path.join('lib', 'aloe_ros') + os.sep in p['argv'][0]
+                 or p['argv'][0].endswith(os.sep + 'robot_state_publisher'))]
+
+
+GAZEBO_STATION = sorted(['aloe_observation', 'aloe_policy', 'aloe_chunk_executor', 'aloe_teleop',
+                         'aloe_recorder', 'aloe_learner', 'robot_state_publisher'])
+
+
+@pytest.mark.parametrize('arguments', [a for n, a in CASES if n == 'gazebo.launch.yaml'])
+def test_gazebo_station_runs_on_sim_time(arguments, launch_env, monkeypatch, capsys):
+    """
+    Under Gazebo every station node reads /clock: use_sim_time True in effect, in both plans.
+
+    The gz spawn, bridge and controller spawner are infrastructure and get none.
+    """
+    share = PackageResolver(launch_env['AMENT_PREFIX_PATH']).share_dir('aloe_ros')
+    real = _real_plan(os.path.join(share, 'launch', 'gazebo.launch.yaml'), arguments, launch_env)
+    ours, _plan = _aloe_plan('gazebo.launch.yaml', arguments, launch_env, monkeypatch, capsys)
+    for who, plan in (('ros2 launch', real), ('aloe launch', ours)):
+        station = _station_processes(plan)
+        # The bimanual station (joint states come from Gazebo's broadcaster) and the TF publisher.
+        assert sorted(os.path.basename(p['argv'][0]) for p in station) == GAZEBO_STATION, (
+            who, [p['argv'][0] for p in plan])
+        wall = [p['argv'][0] for p in station
+                if p['effective_parameters'].get('use_sim_time') is not True]
+        assert not wall, f'{who}: on wall time under Gazebo: {wall}'
