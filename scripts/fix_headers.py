@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Give every project file the full Apache-2.0 licence header that ament_copyright recognises.
+"""
+Give every project file the full Apache-2.0 licence header that ament_copyright recognises.
 
 Idempotent: a file already in the canonical form is left byte-for-byte alone, so it can be
 re-run after merges. A file's own copyright line (year, holder) is kept; a file without one

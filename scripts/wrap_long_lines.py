@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Wrap Python lines longer than ROS's flake8 limit (99) in the project's own style.
+"""
+Wrap Python lines longer than ROS's flake8 limit (99) in the project's own style.
 
 Idempotent and conservative, so it can be re-run after merges: a line is only changed when a
 break keeps the code equivalent, and the continuation is aligned with the opening bracket

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The `aloe` command: one entry point for the project's tools.
+"""
+The `aloe` command: one entry point for the project's tools.
 
 Each subcommand lives in its own module and is imported only when used, so `aloe --help` is
 instant and a broken optional piece never hides the others.

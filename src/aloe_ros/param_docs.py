@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Generate docs/PARAMETERS.md from the nodes' own parameter declarations (one source of truth).
+"""
+Generate docs/PARAMETERS.md from the nodes' own parameter declarations (one source of truth).
 
 ``python -m aloe_ros.param_docs > docs/PARAMETERS.md``; a test fails when the file is out of date.
 """

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""StationClient: drive an aloe station from a Python script, without knowing its graph.
+"""
+StationClient: drive an aloe station from a Python script, without knowing its graph.
 
 In the style of nav2_simple_commander's ``BasicNavigator``: one object wraps the station's
 services, actions and topics behind plain blocking methods::
@@ -76,7 +77,8 @@ class StationClient(Node):
 
     def __init__(self, node_name: str = 'station_client', namespace: str = '',
                  learner_namespace: Optional[str] = None, takeover_key: str = 't'):
-        """Create the clients and subscriptions (rclpy must be initialised).
+        """
+        Create the clients and subscriptions (rclpy must be initialised).
 
         ``namespace``: the station's (``''`` or ``/``: the root); ``learner_namespace``: the
         learner's (None: the station's); ``takeover_key``: a key of the teleop node's
@@ -176,7 +178,8 @@ class StationClient(Node):
 
     def wait_until_ready(self, timeout: float = 90.0, sim: bool = True,
                          need_learner: bool = True, policy_version: int = 1) -> None:
-        """Wait until the station answers; raise TimeoutError naming what did not come up.
+        """
+        Wait until the station answers; raise TimeoutError naming what did not come up.
 
         Waits for the recorder's and executor's services (and the sim's with ``sim``), the
         learner's action (``need_learner``) and the policy running at least ``policy_version``
@@ -216,7 +219,8 @@ class StationClient(Node):
 
     def start_episode(self, task: str = '', seed: int = -1, instruction: str = '',
                       instruction_timeout: float = 10.0) -> str:
-        """Open an episode at the recorder; return its id. Raises RuntimeError when refused.
+        """
+        Open an episode at the recorder; return its id. Raises RuntimeError when refused.
 
         Without ``instruction`` the episode gets the task's instruction as the sim reports it
         (``/sim/task_instruction``; a station without a sim reports none, then the recorder's
@@ -233,7 +237,8 @@ class StationClient(Node):
         return res.episode_id
 
     def instruction_for(self, task: str = '', timeout: float = 10.0) -> str:
-        """Return the instruction the sim reports for ``task`` ('' : the task it runs).
+        """
+        Return the instruction the sim reports for ``task`` ('' : the task it runs).
 
         '' when no sim publishes ``/sim/task_instruction`` or its report for the task does not
         arrive within ``timeout`` s.
@@ -272,7 +277,8 @@ class StationClient(Node):
 
     def wait_for_summary(self, episode_id: Optional[str] = None,
                          timeout: float = 120.0) -> EpisodeSummary:
-        """Return the summary of ``episode_id`` once the recorder has written the episode.
+        """
+        Return the summary of ``episode_id`` once the recorder has written the episode.
 
         ``None``: the episode this client started last (whoever ends it: the operator's button,
         the simulated operator, a timeout or :meth:`end_episode`).
@@ -292,7 +298,8 @@ class StationClient(Node):
         return self.intervention is not None and bool(self.intervention.active)
 
     def request_takeover(self, timeout: float = 10.0) -> InterventionState:
-        """Hand control to the operator; return the teleop node's InterventionState.
+        """
+        Hand control to the operator; return the teleop node's InterventionState.
 
         Presses the takeover key on the teleop node's keyboard topic once (the teleop node
         toggles), unless an intervention is already active, and waits until the teleop node
@@ -303,7 +310,8 @@ class StationClient(Node):
         return self._toggle_intervention(True, timeout)
 
     def handback(self, timeout: float = 10.0) -> InterventionState:
-        """Hand control back to the policy; return the teleop node's InterventionState.
+        """
+        Hand control back to the policy; return the teleop node's InterventionState.
 
         Presses the takeover key once if an intervention is active and waits until the teleop
         node announces it ended (the executor blends the policy in from the last human target).
@@ -340,7 +348,8 @@ class StationClient(Node):
     def train_iteration(self, critic_steps: int = 0, actor_steps: int = 0,
                         feedback: Optional[Callable[[str, int, int], None]] = None,
                         timeout: float = 3600.0) -> Tuple[int, Dict[str, float]]:
-        """Run one learner iteration now; return (new policy version, metrics).
+        """
+        Run one learner iteration now; return (new policy version, metrics).
 
         ``0`` steps take the learner's configured numbers; ``feedback(phase, step, total)`` is
         called with the learner's progress. Raises RuntimeError when the learner refuses or fails.
@@ -377,7 +386,8 @@ class StationClient(Node):
     # ------------------------------------------------------------------ a whole episode
 
     def run_episode(self, task: str, seed: int, timeout: float) -> Dict[str, Any]:
-        """Reset the sim and run one episode under the policy (and operator) until it ends.
+        """
+        Reset the sim and run one episode under the policy (and operator) until it ends.
 
         Returns its figures: outcome, steps by source, interventions, durations, policy versions.
         """

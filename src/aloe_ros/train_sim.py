@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The main job: ALOE post-training in the MuJoCo sim, through the real ROS 2 graph.
+"""
+The main job: ALOE post-training in the MuJoCo sim, through the real ROS 2 graph.
 
 ``aloe train-sim [--config FILE] [--long] [--out DIR]`` runs, with progress bars:
 

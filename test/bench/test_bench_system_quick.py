@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The system timing bench runs at ``--quick`` size over real DDS; figures complete and finite.
+"""
+The system timing bench runs at ``--quick`` size over real DDS; figures complete and finite.
 
 Only the shape of the results is checked, never the performance targets: those depend on the
 machine.

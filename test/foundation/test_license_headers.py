@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every project file carries an Apache-2.0 header that ament_copyright recognises.
+"""
+Every project file carries an Apache-2.0 header that ament_copyright recognises.
 
 ament_copyright reads the first ``#`` comment block after any shebang/coding lines, needs a
 ``Copyright <years> <holder>`` line in it, and then the Apache-2.0 notice text in order (whitespace

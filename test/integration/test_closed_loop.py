@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The whole loop over real DDS: sim + every node as separate OS processes, supervised episodes.
+"""
+The whole loop over real DDS: sim + every node as separate OS processes, supervised episodes.
 
 Runs the main job (`aloe train-sim`) at a tiny size: scripted demos and a short BC warm start,
 then the launched graph (sim with the simulated operator, observation, policy, chunk executor,
@@ -93,7 +94,8 @@ def test_learner_pushes_new_versions_and_the_policy_runs_them(run):
 
 
 def test_the_weight_swap_does_not_stall_the_control_loop(run):
-    """The swap happens between chunks on the policy node; the executor keeps ticking through it.
+    """
+    The swap happens between chunks on the policy node; the executor keeps ticking through it.
 
     A blocking load (tens of ms of torch deserialisation on the control path) would skip several
     ticks. On a shared 2-core CI machine a single late tick can come from the machine itself, so
@@ -134,7 +136,8 @@ def test_recorded_steps_have_sources_and_intervention_flags(run):
 
 
 def test_outcomes_match_the_sim(run):
-    """A SUCCESS label is backed by the sim's own /sim/success, a FAILURE never is.
+    """
+    A SUCCESS label is backed by the sim's own /sim/success, a FAILURE never is.
 
     (A TIMEOUT may meet a success that completes in the ticks after the cut, so it is not checked.)
     """

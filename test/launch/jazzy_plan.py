@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Print, as JSON, the processes the real ROS 2 launch would start for a launch file.
+"""
+Print, as JSON, the processes the real ROS 2 launch would start for a launch file.
 
 Usage: ``python jazzy_plan.py FILE [name:=value ...]``. Runs the file through
 ``launch.LaunchService`` exactly as ``ros2 launch`` does (an IncludeLaunchDescription of the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The shipped DDS transport profile reaches every station process, and Fast DDS uses it.
+"""
+The shipped DDS transport profile reaches every station process, and Fast DDS uses it.
 
 Fast: every launch file that starts station nodes sets both profile variables (Fast DDS 2.x and 3.x
 names) to ``config/dds/fastdds_large_data.xml`` for every process it starts, on every branch.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every shipped launch file parses and references only things that exist.
+"""
+Every shipped launch file parses and references only things that exist.
 
 Checked per launch file and per argument branch: the package and executable of every node
 (ours: a console script in setup.py; others: only in the allowed list of ROS packages users
@@ -122,7 +123,8 @@ def test_a_misspelled_parameter_is_caught(tmp_path):
 
 
 def test_param_files_name_declared_parameters():
-    """Every key in config/{nodes,robots,sim}/ and config/recorder.yaml is declared by its node.
+    """
+    Every key in config/{nodes,robots,sim}/ and config/recorder.yaml is declared by its node.
 
     Robot profiles in config/robots/ are not parameter files: they must load as profiles.
     """

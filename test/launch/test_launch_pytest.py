@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A launch_pytest test of ``sim.launch.yaml`` (test/launch_pytest/sim_launch_case.py), run here.
+"""
+A launch_pytest test of ``sim.launch.yaml`` (test/launch_pytest/sim_launch_case.py), run here.
 
 launch_pytest's plugin needs pytest < 9, so the case runs in its own pytest process with the
 pytest 8.3.5, launch_testing and launch_pytest that scripts/install_jazzy_launch.sh puts in

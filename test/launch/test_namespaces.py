@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Namespaced stations: ``namespace:=station_a`` puts a station's every node under it.
+"""
+Namespaced stations: ``namespace:=station_a`` puts a station's every node under it.
 
 Static (the resolved launch plans, no process): the default keeps today's absolute names, a
 namespace moves every node, the sim's clock and /tf follow into the namespace, parameter files

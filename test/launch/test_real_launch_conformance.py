@@ -95,7 +95,7 @@ CASES = [
 
 
 def _prefix_path():
-    """This checkout's install space first, then the environment's AMENT_PREFIX_PATH."""
+    """Return this checkout's install space first, then the environment's AMENT_PREFIX_PATH."""
     own = []
     if os.path.isdir(INSTALL):
         own = [os.path.join(INSTALL, p) for p in sorted(os.listdir(INSTALL))
@@ -220,7 +220,7 @@ def test_required_nodes_take_the_launch_down_under_real_launch(launch_env):
 
 
 def _station_processes(plan):
-    """The aloe nodes and robot_state_publisher of a plan (executable path names the package)."""
+    """Select the aloe nodes and robot_state_publisher of a plan (by executable path)."""
     return [p for p in plan if p['effective_parameters'] is not None
             and (os.sep + os.path.join('lib', 'aloe_ros') + os.sep in p['argv'][0]
                  or p['argv'][0].endswith(os.sep + 'robot_state_publisher'))]

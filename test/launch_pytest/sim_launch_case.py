@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""launch_pytest: ``sim.launch.yaml`` through the real ROS 2 launch, as a lab's launch test does.
+"""
+launch_pytest: ``sim.launch.yaml`` through the real ROS 2 launch, as a lab's launch test does.
 
 Not collected by the project's pytest run (launch_pytest's plugin needs pytest < 9): run by
 test/launch/test_launch_pytest.py with the pytest and launch_pytest that

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Helpers of the data-parallel tests: a noise-free flow policy and the per-rank worker.
+"""
+Helpers of the data-parallel tests: a noise-free flow policy and the per-rank worker.
 
 They live in an importable module (not the test file) so ``torch.multiprocessing.spawn`` can
 start the workers by reference.
@@ -45,7 +46,8 @@ CRITIC_STEPS, ACTOR_STEPS = 3, 3
 
 
 class NoiseFreeFlowPolicy(FlowMatchingPolicy):
-    """The flow policy with its noise replaced by fixed functions of each sample.
+    """
+    The flow policy with its noise replaced by fixed functions of each sample.
 
     ``flow_loss`` takes ``x0 = sin(3 x1 + 1)`` and ``t = sigmoid(sum x1)`` per sample and
     ``sample`` starts from zeros, so the training step is a deterministic function of the
@@ -77,7 +79,7 @@ class NoiseFreeFlowPolicy(FlowMatchingPolicy):
 
 
 def build_trainer(overrides, noise_free, parallel=None, batch_size=8):
-    """A tiny trainer on three fixed synthetic episodes."""
+    """Build a tiny trainer on three fixed synthetic episodes."""
     cfg = tiny_config(**dict(overrides, **{'data.batch_size': batch_size}))
     src = InMemoryEpisodeSource([make_episode(f'e{i}', steps=9, cfg=cfg, seed=i)
                                  for i in range(3)])

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The flow-matching actor fits its chunks: temperature-1 samples reproduce a tiny dataset.
+"""
+The flow-matching actor fits its chunks: temperature-1 samples reproduce a tiny dataset.
 
 The velocity-target MLP kept most of the sampling noise in its chunks (issue 12: 0.053 rad
 first-10-step

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Off-policy evaluation on a small MDP with exactly known values.
+"""
+Off-policy evaluation on a small MDP with exactly known values.
 
 States: x in {0, 1, 2} times a time parity bit; actions -1 / +1; chunk length H = 2, stride 2, so
 chunks start at parity 0 and the episode can only terminate at the end of a chunk (parity 1).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Data-parallel trainer: a 2-process gloo run equals the 1-process run on a fixed seed.
+"""
+Data-parallel trainer: a 2-process gloo run equals the 1-process run on a fixed seed.
 
 Why the comparison is meaningful: both runs train on the same global batch of 8 rows per update
 (the 2-process run draws the same 8 rows from the shared-seed replay RNG and gives rows 0-3 to
@@ -137,7 +138,8 @@ def test_environment_without_torchrun(monkeypatch):
 
 
 def test_lead_and_follower_train_the_same_episodes_and_resume(tmp_path):
-    """Rank 0 (LeadTrainer) drives rank 1 (Follower) through refresh, train, resume, stop.
+    """
+    Rank 0 (LeadTrainer) drives rank 1 (Follower) through refresh, train, resume, stop.
 
     Rank 1's store also holds e3, which rank 0 never pulled: it must not train on it. Iteration 2
     after a resume from the iteration-1 checkpoint (rank 0's file, broadcast to rank 1) must

@@ -62,8 +62,12 @@ class NodeProcess:
             return f.read()
 
     def stop(self, sig=signal.SIGTERM, timeout=60.0):
-        """Send ``sig`` and return the exit code (killing it after ``timeout``: generous, a clean
-        shutdown has taken more than 15 s on a loaded machine)."""
+        """
+        Send ``sig`` and return the exit code.
+
+        The process is killed after ``timeout``, which is generous: a clean shutdown has taken
+        more than 15 s on a loaded machine.
+        """
         if self.alive():
             self.proc.send_signal(sig)
             try:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A split arm/gripper robot profile through real processes: executor, observation, /joint_states.
+"""
+A split arm/gripper robot profile through real processes: executor, observation, /joint_states.
 
 The executor commands fake controllers (this test's subscriptions) in robot units: a
 joint_trajectory arm and a joint_trajectory gripper in metres on the left, a
@@ -48,7 +49,7 @@ def _joints(side, lower=-2.0, upper=2.0):
 
 
 def split_profile(gripper_type='joint_trajectory'):
-    """The split layout, under /t18 so no other test's topics mix in."""
+    """Return the split layout, under /t18 so no other test's topics mix in."""
     left_gripper = {'name': 'left_gripper', 'type': gripper_type,
                     'topic': '/t18/left_gripper_controller/' + (
                         'joint_trajectory' if gripper_type == 'joint_trajectory'
@@ -163,9 +164,12 @@ def test_executor_commands_split_controllers_in_robot_units(ros, start_node, tmp
 
 
 def test_split_profile_executor_holds_on_faults_in_robot_units(ros, start_node, tmp_path):
-    """A NaN chunk, then silence on /aloe/observation: each controller keeps getting the last
-    safe target, in its own units (the left finger in metres, the right gripper in inverted
-    radians), and the executed steps say HOLD."""
+    """
+    A NaN chunk, then silence on /aloe/observation: each controller holds the last safe target.
+
+    Each in its own units (the left finger in metres, the right gripper in inverted radians),
+    and the executed steps say HOLD.
+    """
     proc, node, steps, left_arm, left_grip, right_arm, right_grip, chunk_pub, feed = \
         _split_executor(ros, start_node, tmp_path)
     target = [0.1] * 6 + [0.25] + [-0.1] * 6 + [0.75]
@@ -319,7 +323,7 @@ def test_station_joint_states_and_observation_read_the_robot(ros, start_node, tm
 
 def test_observation_passes_each_cameras_calibration_on_for_the_policy_image(ros, start_node,
                                                                              tmp_path):
-    """CameraInfo next to the profile's image topic -> the calibration of the resized image."""
+    """The CameraInfo next to the profile's image topic gives the resized image's calibration."""
     path = _write(tmp_path, split_profile())
     observation = start_node('aloe_ros.nodes.observation', {
         'robot_profile': path, 'camera_names': ['cam_high'], 'image_height': 6,

@@ -37,9 +37,11 @@ def driver():
 
 @pytest.fixture
 def start_node(tmp_path):
-    """Yield ``start_node(module, params, name, namespace, remaps) -> NodeProcess``.
+    """
+    Yield a function that starts a node process and returns its NodeProcess.
 
-    Every process it started is stopped at teardown.
+    Its arguments are ``(module, params, name, namespace, remaps)``. Every process it started
+    is stopped at teardown.
     """
     started = []
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Fault scenarios shared by the CI tests and ``bench/bench_faults.py``.
+"""
+Fault scenarios shared by the CI tests and ``bench/bench_faults.py``.
 
 ``RecorderKillTrials``: record complete episodes through the recorder node, kill -9 it in the
 middle of the next one, restart it, and check that every earlier episode is byte-identical
@@ -51,7 +52,8 @@ class RecorderKillTrials:
         self.results = []
 
     def _call(self, client, request, attempts=60):
-        """Call a service, retrying: a request sent before the restarted server matched is lost.
+        """
+        Call a service, retrying: a request sent before the restarted server matched is lost.
 
         60 attempts of 5 s: a (re)started recorder's start-up alone has taken 75 s under load.
         """
@@ -168,7 +170,8 @@ class RecorderKillTrials:
 
 
 def kill_and_salvage(driver, root, log_path, durable_steps=60, tail_steps=20, deadline=300.0):
-    """Record steps, wait until they are durable, kill -9 the recorder mid-episode, salvage.
+    """
+    Record steps, wait until they are durable, kill -9 the recorder mid-episode, salvage.
 
     Publishes ``durable_steps`` steps, waits (up to ``deadline``) until the recorder's ``.partial``
     on disk holds them all, publishes ``tail_steps`` more and kills the recorder right after the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Hypothesis strategies of malformed aloe and sensor messages.
+"""
+Hypothesis strategies of malformed aloe and sensor messages.
 
 Every strategy returns a *recipe* (a function of the driver) rather than a message, so stamps are
 taken at publish time: "stale", "future" and "out of order" stay what they claim to be however
@@ -111,7 +112,7 @@ def images_fields(draw, max_bytes=50000):
 
 @st.composite
 def joint_states(draw, arm=None):
-    """JointState recipes (follower arms, teleop commands): sizes, names, NaN/Inf, stamps."""
+    """Draw JointState recipes (follower arms, teleop commands): sizes, names, NaN/Inf, stamps."""
     joint_names = draw(st.one_of(names, st.just([n for n in JOINTS
                                                  if n.startswith(arm or 'left')]),
                                  st.just(['waist', 'shoulder', 'elbow', 'forearm_roll',
@@ -131,7 +132,7 @@ def joint_states(draw, arm=None):
 
 @st.composite
 def chunks(draw):
-    """ActionChunk recipes: horizon/action_dim/actions mismatches, NaN/Inf, huge values, bad dt."""
+    """Draw ActionChunk recipes: horizon/action_dim/actions mismatches, NaN/Inf, huge, bad dt."""
     horizon = draw(st.sampled_from([0, 1, 5, 50, 2 ** 32 - 1]))
     action_dim = draw(st.sampled_from([0, 7, 13, 14, 15, 2 ** 32 - 1]))
     joint_names = draw(st.one_of(names, st.just([])))
@@ -156,7 +157,7 @@ def chunks(draw):
 
 @st.composite
 def executed_steps(draw):
-    """ExecutedStep recipes for the recorder: wrong ids/indices/sizes/sources, NaN/Inf."""
+    """Draw ExecutedStep recipes for the recorder: wrong ids/indices/sizes/sources, NaN/Inf."""
     episode_id = draw(st.one_of(st.just(None), text))
     index = draw(st.one_of(st.integers(0, 5), st.just(2 ** 64 - 1), st.integers(0, 2 ** 64 - 1)))
     source = draw(st.integers(0, 255))

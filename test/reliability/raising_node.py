@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A test node under ``run_node`` whose callback raises on command (test_callback_errors.py).
+"""
+A test node under ``run_node`` whose callback raises on command (test_callback_errors.py).
 
 On ``/t14/raise`` (std_msgs/String): ``value`` raises ValueError, ``fatal`` raises
 FatalNodeError; anything else is echoed on ``/t14/echo``.

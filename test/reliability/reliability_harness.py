@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared plumbing of the reliability tests and benches: node processes, a driver node, weights.
+"""
+Shared plumbing of the reliability tests and benches: node processes, a driver node, weights.
 
 Used by ``test/reliability`` and by ``bench/bench_faults.py`` / ``bench/bench_soak.py`` (which put
 this folder on ``sys.path``), so a bench measures exactly what the CI tests check.
@@ -49,7 +50,8 @@ def _param(value):
 
 
 class NodeProcess:
-    """One aloe node as an OS process: ``python -m <module> --ros-args -p k:=v ...``.
+    """
+    One aloe node as an OS process: ``python -m <module> --ros-args -p k:=v ...``.
 
     ``namespace`` runs it under that namespace (``-r __ns:=/station_a``, as a launch file's
     ``push-ros-namespace`` does); ``remaps`` adds ``-r from:=to`` rules.
@@ -218,7 +220,8 @@ def diag_sum(diags, name_contains, prefix):
 
 
 def recorded_steps(root, episode_id):
-    """Return how many ExecutedSteps of the open episode ``episode_id`` are on disk under ``root``.
+    """
+    Return how many ExecutedSteps of the open episode ``episode_id`` are on disk under ``root``.
 
     Reads the recorder's ``.partial`` (made durable every ``flush_period``, 0.5 s by default), so
     a test can wait until the recorder has taken every step it published before it ends the
@@ -305,7 +308,8 @@ def executor_limits():
 
 
 class CommandMonitor:
-    """Checks every command the executor publishes against its position and velocity limits.
+    """
+    Checks every command the executor publishes against its position and velocity limits.
 
     Collects the per-arm JointTrajectory commands and the ExecutedStep stream; ``violations``
     lists every command outside ``[lower, upper]`` or moving more than ``v_max * dt`` (plus a

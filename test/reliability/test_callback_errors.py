@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""An ordinary exception in a callback is logged, counted and survived; FatalNodeError ends the
-node with exit code 1 and says why (``run_node``, a real process)."""
+"""
+Callback errors in a real process (``run_node``): ordinary ones survived, FatalNodeError ends.
+
+An ordinary exception in a callback is logged, counted and survived; FatalNodeError ends the
+node with exit code 1 and says why.
+"""
 
 import os
 

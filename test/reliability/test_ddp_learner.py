@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The learner node under torchrun: rank 0 is the ROS node, rank 1 trains with it (gloo, CPU).
+"""
+The learner node under torchrun: rank 0 is the ROS node, rank 1 trains with it (gloo, CPU).
 
 Rank 1 runs no ROS node: it follows rank 0's commands over the process group and reads rank 0's
 store read-only. A TrainIteration goal on rank 0's action server exports version 1; the training

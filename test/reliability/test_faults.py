@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Faults injected into the running graph: killed nodes, silent devices, stalled sensor streams.
+"""
+Faults injected into the running graph: killed nodes, silent devices, stalled sensor streams.
 
 Each test starts the real node processes over DDS and asserts on what reaches the robot (the
 executor's commands) and on what reaches the disk (episode files and the catalog).
@@ -67,7 +68,8 @@ def test_recorder_kill9_mid_episode_loses_no_complete_episode(driver, tmp_path):
 
 
 def test_recorder_kill9_the_executor_labels_the_next_episode(driver, start_node, tmp_path):
-    """After a recorder killed mid-episode restarts, the executor follows its next episode.
+    """
+    After a recorder killed mid-episode restarts, the executor follows its next episode.
 
     The killed recorder never sent EVENT_ENDED, so the executor still labels the dead episode;
     the executor ignores an EVENT_STARTED while an episode is open (a forged one must not split

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Namespaced stations side by side in one ROS domain, one learner serving them all.
+"""
+Namespaced stations side by side in one ROS domain, one learner serving them all.
 
 Real node processes on real topics: each station's nodes run under their namespace (``-r
 __ns:=/station_a``, as ``namespace:=station_a`` makes the launch files do), with their own
@@ -69,7 +70,8 @@ def _services(node):
 
 def test_two_namespaced_stations_record_apart_and_take_over_through_station_client(
         station_client, start_node, tmp_path):
-    """Two recorders and two teleop nodes with the same node names, one per namespace.
+    """
+    Two recorders and two teleop nodes with the same node names, one per namespace.
 
     Each StationClient drives its own station only: episodes land in that station's store,
     named after it; a takeover at station_b leaves station_a's policy in control.
@@ -150,7 +152,8 @@ def test_two_namespaced_stations_record_apart_and_take_over_through_station_clie
 
 @pytest.mark.slow
 def test_one_learner_serves_two_namespaced_stations(driver, start_node, tmp_path):
-    """Both stations' episodes reach the learner's store with their station; versions reach both.
+    """
+    Both stations' episodes reach the learner's store with their station; versions reach both.
 
     Per station: a recorder with its own store (episodes recorded before the test, so the
     station is the one the learner pulled them from) and a policy with its own weights_dir and

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Hypothesis fuzzing of every subscription and service of the node processes.
+"""
+Hypothesis fuzzing of every subscription and service of the node processes.
 
 Malformed messages (wrong sizes, NaN/Inf, huge values, unknown joint names, empty arrays,
 stale/future/out-of-order stamps, oversized images, bad encodings, bogus uris) go to a live
@@ -45,7 +46,8 @@ FUZZ_EXAMPLES = int(os.environ.get('ALOE_FUZZ_EXAMPLES', '300'))
 
 
 def fuzz(driver, targets, examples=FUZZ_EXAMPLES, between=None, spin=0.004):
-    """Publish ``examples`` generated messages; ``targets`` is a list of (send, recipe strategy).
+    """
+    Publish ``examples`` generated messages; ``targets`` is a list of (send, recipe strategy).
 
     ``send(message)`` publishes (or calls); ``between()`` runs after every message (e.g. a valid
     observation that keeps the node working). Returns the number of messages sent.

@@ -12,8 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Hostile input on the ROS domain, through real node processes: bad /clock, forged episode events,
-bad and good messages alternating. No single message may stop a node or cost recorded steps.
+"""
+Hostile input on the ROS domain, through real node processes.
+
+Bad /clock, forged episode events, bad and good messages alternating. No single message may
+stop a node or cost recorded steps.
 """
 
 import time
@@ -95,7 +98,8 @@ def test_bad_clock_kills_no_node_and_executor_holds_then_recovers(driver, start_
     assert driver.spin_until(lambda: policy_steps() > 20, 600, feed), executor.output()
 
     def inject(bad, everyone=False):
-        """Publish the sample ``bad()`` until the executor (``everyone``: every node) rejected it.
+        """
+        Publish the sample ``bad()`` until the executor (``everyone``: every node) rejected it.
 
         A /clock subscription keeps one sample, so each try leaves the bad one alone for 0.3 s
         (a good one right after would replace it before it is taken) and, if it was not taken,
@@ -200,8 +204,11 @@ def test_forged_episode_event_costs_no_step_of_the_real_episode(driver, start_no
 
 
 def _open_episode_with_forger(driver, start_node, tmp_path):
-    """Recorder and executor processes, an open episode with 20+ labelled steps, and a
-    publisher on /aloe/episode_event matched to them (the forger)."""
+    """
+    Start recorder and executor, open an episode with 20+ labelled steps, match a forger.
+
+    The forger is a publisher on /aloe/episode_event matched to both processes.
+    """
     from types import SimpleNamespace
     root = str(tmp_path / 'store')
     recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': root})
@@ -227,7 +234,8 @@ def _open_episode_with_forger(driver, start_node, tmp_path):
 
 
 def _next_episode_followed_from_its_start(driver, st):
-    """Start the next real episode; its steps are labelled from step_index 0 on, in order.
+    """
+    Start the next real episode; its steps are labelled from step_index 0 on, in order.
 
     Returns (its StartEpisode response, the step indices seen so far).
     """
@@ -241,7 +249,8 @@ def _next_episode_followed_from_its_start(driver, st):
 
 
 def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node, tmp_path):
-    """A forged EVENT_ENDED naming the open episode: the executor keeps labelling its steps.
+    """
+    A forged EVENT_ENDED naming the open episode: the executor keeps labelling its steps.
 
     The forger copies the real episode's id from the latched EVENT_STARTED. Every step the
     executor publishes while the episode is open must still be recorded; after the real end the
@@ -290,7 +299,8 @@ def test_forged_episode_ended_with_the_real_id_costs_no_step(driver, start_node,
 
 def test_forged_ended_started_pair_costs_no_step_of_the_real_episode(
         driver, start_node, tmp_path):
-    """A forged EVENT_ENDED for the open episode then EVENT_STARTED with another id.
+    """
+    A forged EVENT_ENDED for the open episode then EVENT_STARTED with another id.
 
     The executor cannot tell the pair from a real end and start, so it relabels its steps (and
     restarts its step_index); the recorder, which opened no other episode, records them into
@@ -416,8 +426,12 @@ def test_evaluate_chunk_refuses_what_the_robot_could_not_execute(driver, start_n
 
 
 def test_oversized_small_messages_refused_unread_before_conversion(driver, start_node):
-    """A 2 MB JointState (a real one is ~1 kB) and a 2 MB EpisodeEvent: refused on their byte
-    count (never deserialized), said once per cause, counted; good input goes on being used."""
+    """
+    A 2 MB JointState (a real one is ~1 kB) and a 2 MB EpisodeEvent are refused unread.
+
+    Refused on their byte count (never deserialized), said once per cause, counted; good input
+    goes on being used.
+    """
     from sensor_msgs.msg import JointState
     obs_node = start_node('aloe_ros.nodes.observation', {'camera_names': ['cam_high']})
     diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
@@ -453,8 +467,10 @@ CHUNK_QUEUE_DEPTH = 5
 
 
 def test_oversized_chunks_refused_unread_and_memory_bounded_by_the_dds_queue(driver, start_node):
-    """Ten 56 MB chunks: each refused unread; the executor's RSS stays within a bound set by the
-    chunk subscription's queue depth, not by the number of chunks.
+    """
+    Ten 56 MB chunks: each is refused unread, and the executor's RSS stays bounded.
+
+    The bound is set by the chunk subscription's queue depth, not by the number of chunks.
 
     Measured (issue 14 point 5/6): RSS steps up by about one chunk at a time and levels off at
     base + 4..6.5 chunks (111 MB -> 300-470 MB over 20 chunks). What stays is the DDS reader's

@@ -12,8 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A recorder killed with kill -9 mid-episode: the quarantined partial is readable up to its last
-flush, and ``aloe salvage`` turns it into a truncated episode the learner can use (real processes).
+"""
+A recorder killed with kill -9 mid-episode, and ``aloe salvage`` (real processes).
+
+The quarantined partial is readable up to its last flush, and ``aloe salvage`` turns it into a
+truncated episode the learner can use.
 """
 
 from fault_scenarios import kill_and_salvage

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.ros
 
 @pytest.fixture
 def station_client():
-    """A StationClient in rclpy's default context (as a user's script has it)."""
+    """Yield a StationClient in rclpy's default context (as a user's script has it)."""
     import rclpy
     from aloe_ros.station import StationClient
     context_was_up = rclpy.ok()
@@ -67,7 +67,8 @@ def test_station_client_drives_episodes_and_modes(station_client, start_node, tm
 
 
 def test_episodes_record_the_instruction_the_sim_reports(station_client, start_node, tmp_path):
-    """The sim reports each task's instruction; episodes started through the graph record it.
+    """
+    The sim reports each task's instruction; episodes started through the graph record it.
 
     StationClient sends it in StartEpisode; a bare StartEpisode with no instruction gets it from
     the recorder (which hears the same report); an explicit instruction is kept as given.

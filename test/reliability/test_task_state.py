@@ -84,7 +84,7 @@ def test_observation_node_aligns_task_state_and_rejects_bad_values(driver, start
 
 @pytest.fixture
 def state_model(tmp_path):
-    """A tiny model that reads 9 task-state values, with exported weights."""
+    """Build a tiny model that reads 9 task-state values, with exported weights."""
     import yaml
 
     from aloe_ros.learning.config import load_config

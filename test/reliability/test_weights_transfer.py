@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Weights and episodes over ROS 2 alone: separate directories, real node processes.
+"""
+Weights and episodes over ROS 2 alone: separate directories, real node processes.
 
 A policy node with an empty weights_dir fetches the learner's actor over ROS 2, refusing a
 damaged chunk and resuming after it; a learner with its own store pulls a recorder's episodes,

@@ -126,8 +126,12 @@ def _drive_through_delay(env, expert, seed: int, delay: int, leader_mode: bool, 
 
 
 def test_operator_leading_its_own_leader_arms_finishes_through_teleop_latency():
-    """Through the graph an operator's command reaches the robot ~3-5 ticks late; stepping from
-    its own last leader command (``act(command=..., lead_tolerance=...)``) it still finishes."""
+    """
+    An operator's command reaches the robot ~3-5 ticks late; the operator still finishes.
+
+    It does so by stepping from its own last leader command
+    (``act(command=..., lead_tolerance=...)``), as through the graph.
+    """
     env = BimanualEnv('handover', cameras=())
     expert = ScriptedExpert(env)
     for seed in (11, 12, 13):

@@ -311,7 +311,7 @@ def test_shipped_profiles_are_yaml_data():
 
 
 def test_camera_info_topics():
-    """CameraInfo next to the image (image_transport's convention) unless the profile says."""
+    """The CameraInfo topic is next to the image (image_transport's) unless the profile says."""
     assert cm.camera_info_topic('/cam_high/image_raw') == '/cam_high/camera_info'
     assert cm.camera_info_topic('/cam/camera/color/image_rect_raw') == \
         '/cam/camera/color/camera_info'

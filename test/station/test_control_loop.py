@@ -12,8 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The executor's control thread logic on a simulated clock: absolute deadlines, skipped ticks,
-timing statistics, real-time settings (ROS-free)."""
+"""
+The executor's control thread logic on a simulated clock (ROS-free).
+
+Absolute deadlines, skipped ticks, timing statistics, real-time settings.
+"""
 
 import errno
 

@@ -252,9 +252,12 @@ def test_run_resumes_from_the_measured_pose_after_the_robot_moved_while_holding(
 
 
 def test_a_resync_uses_the_pose_measured_at_the_tick_it_is_made():
-    """An observation arriving between the switch to RUN and the next tick is the one resumed
-    from: the published command matches the pose reported with it (a node-level fuzz run once
-    saw a 1.26 rad jump to a pose measured before a newer observation arrived)."""
+    """
+    An observation arriving between the switch to RUN and the next tick is the one resumed from.
+
+    The published command matches the pose reported with it (a node-level fuzz run once saw a
+    1.26 rad jump to a pose measured before a newer observation arrived).
+    """
     core = make_core(observation_timeout=10)
     core.on_observation(0.0, np.full(D, 0.5))
     core.set_mode(ec.MODE_HOLD, 'episode ended')

@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The DDS transport check of the observation node (ROS-free): what the shipped and other
-profiles carry, and when a camera's frames are reported as too large."""
+"""
+The DDS transport check of the observation node (ROS-free).
+
+What the shipped and other profiles carry, and when a camera's frames are reported as too
+large.
+"""
 
 import os
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Subprocess for the crash-safety test: records episodes back to back until killed.
+"""
+Subprocess for the crash-safety test: records episodes back to back until killed.
 
 Prints ``DONE <episode_id>`` after each episode is closed and ``OPEN <episode_id>`` when the
 next one starts, flushing each line, so the parent knows what must survive a SIGKILL.

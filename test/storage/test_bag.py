@@ -273,7 +273,7 @@ def test_migrate_adds_type_hashes_to_bags_written_without_them(tmp_path, episode
 
 
 def test_type_hash_of_a_channel_without_one_comes_from_its_schema(tmp_path):
-    """MCAPs written before channels carried ``topic_type_hash`` (or by other tools)."""
+    """Read MCAPs written before channels carried ``topic_type_hash`` (or by other tools)."""
     path = str(tmp_path / 'x_0.mcap')
     with open(path, 'wb') as f:
         writer = Writer(f)

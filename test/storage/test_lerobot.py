@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""LeRobotDataset v3.0 export / import, checked against the v3.0 layout of LeRobot's source.
+"""
+LeRobotDataset v3.0 export / import, checked against the v3.0 layout of LeRobot's source.
 
 LeRobot itself cannot be installed here (it pins another torch); these tests read the files
 back with pyarrow and PyAV and check what LeRobot's ``datasets`` code reads: the paths of
@@ -262,7 +263,7 @@ NATIVE_H, NATIVE_W = 48, 64
 
 
 def native_frame(k, offset=0):
-    """A smooth full-size frame whose brightness names camera frame ``k``."""
+    """Return a smooth full-size frame whose brightness names camera frame ``k``."""
     y, x = np.mgrid[0:NATIVE_H, 0:NATIVE_W]
     frame = np.empty((NATIVE_H, NATIVE_W, 3), np.uint8)
     for c in range(3):
@@ -271,7 +272,8 @@ def native_frame(k, offset=0):
 
 
 def record_with_native_cameras(root, steps=20, dropped=(), compressed_cam='cam_left_wrist'):
-    """Record an episode as the recorder does: 50 Hz steps, 25 Hz cameras on their own topics.
+    """
+    Record an episode as the recorder does: 50 Hz steps, 25 Hz cameras on their own topics.
 
     The observation of step t holds camera frame t // 2 downscaled to 16x24 and stamped with
     that frame's stamp; ``cam_high`` is a raw Image topic, ``compressed_cam`` a PNG

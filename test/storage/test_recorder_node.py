@@ -88,7 +88,8 @@ class Driver:
         return predicate()
 
     def recorded(self, episode_id, n, timeout=120.0, observations=0):
-        """Spin until the open episode's ``.partial`` holds ``n`` steps (and ``observations``).
+        """
+        Spin until the open episode's ``.partial`` holds ``n`` steps (and ``observations``).
 
         The recorder makes the open episode durable every flush_period (0.5 s): waiting on the
         file replaces a fixed pause before EndEpisode that a loaded machine can overrun.
@@ -289,7 +290,8 @@ def test_invalid_parameter_exits_nonzero(tmp_path):
 
 
 def test_sigint_with_an_open_episode_closes_it_without_a_traceback(tmp_path, monkeypatch):
-    """Ctrl-C (SIGINT) while an episode is open: closed as ABORTED, exit 0, no traceback.
+    """
+    Ctrl-C (SIGINT) while an episode is open: closed as ABORTED, exit 0, no traceback.
 
     rclpy's SIGINT handler shuts the context down before the node is destroyed, so the shutdown
     path must neither publish nor call anything that needs the context. A recorder of its own

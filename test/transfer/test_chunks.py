@@ -25,7 +25,7 @@ from aloe_ros.transfer.chunks import (ChunkReply, Download, FileServer, Transfer
 
 @pytest.fixture
 def served(tmp_path):
-    """A 100 000-byte file in a served directory; return (server, name, bytes)."""
+    """Serve a 100 000-byte file from a directory; return (server, name, bytes)."""
     src = tmp_path / 'src'
     src.mkdir()
     data = os.urandom(100_000)

@@ -41,7 +41,7 @@ def synthetic_episode(episode_id, steps, seed, size):
 
 @pytest.fixture
 def station(tmp_path):
-    """A station's store holding three complete episodes."""
+    """Yield a station's store holding three complete episodes."""
     store = EpisodeStore(str(tmp_path / 'station'), mode='w')
     for k in range(3):
         store.add_episode(synthetic_episode(f'ep{k}', steps=20, seed=k, size=(32, 40)))

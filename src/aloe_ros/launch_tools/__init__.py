@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ROS-free runner and static checker for ROS 2 YAML launch files (``*.launch.yaml``).
+"""
+ROS-free runner and static checker for ROS 2 YAML launch files (``*.launch.yaml``).
 
 The same files run under real ``ros2 launch`` on a robot and under ``aloe launch`` here,
 where the ROS launch tools cannot be installed. See docs/LAUNCH.md for the supported subset.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``aloe launch``: run a ROS 2 YAML launch file without the ROS launch tools.
+"""
+``aloe launch``: run a ROS 2 YAML launch file without the ROS launch tools.
 
 Usage::
 

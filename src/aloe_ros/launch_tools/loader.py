@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Read a ``*.launch.yaml`` file (and its includes) into a resolved LaunchPlan.
+"""
+Read a ``*.launch.yaml`` file (and its includes) into a resolved LaunchPlan.
 
 Grammar and semantics are ROS 2 Jazzy's YAML frontend (launch 3.4, launch_ros 0.26) for the
 tags and attributes listed in docs/LAUNCH.md. A Jazzy tag or attribute that aloe launch does
@@ -71,7 +72,8 @@ _SCALARS = (bool, int, float, str)
 
 
 class LaunchContext:
-    """Evaluation state: launch configurations, environment, files, plan being built.
+    """
+    Evaluation state: launch configurations, environment, files, plan being built.
 
     Mirrors Jazzy: launch configurations (including ``ros_namespace``) and the environment are
     one mutable state; only a scoped ``group`` pushes and pops them, includes do not.
@@ -130,7 +132,8 @@ class LaunchContext:
 
 
 def load_launch(path, arguments=None, resolver=None, base_env=None):
-    """Evaluate the launch file at path with CLI arguments {name: value}; return a LaunchPlan.
+    """
+    Evaluate the launch file at path with CLI arguments {name: value}; return a LaunchPlan.
 
     Raises LaunchError on unknown tags/attributes, unknown or missing arguments, bad
     substitutions, parameter values that are not valid YAML, and unresolvable packages.
@@ -172,7 +175,8 @@ _TEXT_ONLY = {('arg', 'name'), ('arg', 'description'), ('choice', 'value'), (Non
 
 
 def _check_substitutions(node, path, key, tag=None):
-    """Reject bad syntax and non-Jazzy substitutions anywhere in the file, as Jazzy's parser does.
+    """
+    Reject bad syntax and non-Jazzy substitutions anywhere in the file, as Jazzy's parser does.
 
     Jazzy parses the whole file before running any of it, so an error in a branch that a
     condition skips still fails the launch.
@@ -516,7 +520,8 @@ def _param_entry(entry, spec, ctx):
 
 
 def _param_value(name, value, type_name, ctx):
-    """Evaluate one inline parameter value with Jazzy's rules.
+    """
+    Evaluate one inline parameter value with Jazzy's rules.
 
     Text with substitutions is evaluated, then coerced: by YAML rules without ``type`` (a
     YAML error, a mapping or null is fatal), or to the given type. Literal text and YAML

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Find packages and executables as ``ros2 run`` / ``$(find-pkg-share)`` do, without ament_index.
+"""
+Find packages and executables as ``ros2 run`` / ``$(find-pkg-share)`` do, without ament_index.
 
 A package ``pkg`` is installed in prefix ``P`` (one entry of AMENT_PREFIX_PATH, first wins) when
 ``P/share/ament_index/resource_index/packages/pkg`` exists; its share dir is ``P/share/pkg`` and

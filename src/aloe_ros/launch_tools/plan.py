@@ -23,7 +23,8 @@ import yaml
 
 @dataclass
 class ProcessSpec:
-    """One process to start: a ROS node (``kind == 'node'``) or a plain ``executable``.
+    """
+    One process to start: a ROS node (``kind == 'node'``) or a plain ``executable``.
 
     ``param_entries`` keeps the node's ``param`` list in declaration order: ``('file', path)``
     for ``from:`` files and ``('inline', {name: value})`` for inline values, which are written
@@ -97,7 +98,8 @@ class ProcessSpec:
         return effective_parameters(self.fully_qualified_name, sources)
 
     def ros_arguments(self, inline_files=None):
-        """Return the ``--ros-args ...`` tail of the command line (empty for plain executables).
+        """
+        Return the ``--ros-args ...`` tail of the command line (empty for plain executables).
 
         inline_files maps the index of each inline entry in param_entries to the file it was
         written to; without it a placeholder names the entry (dry run).
@@ -157,7 +159,8 @@ def _flatten(params, prefix=''):
 
 
 def _node_key_matches(key, fqn):
-    """Match a parameter-file node key as rcl does: ``/**`` zero or more tokens, ``*`` one.
+    """
+    Match a parameter-file node key as rcl does: ``/**`` zero or more tokens, ``*`` one.
 
     ``/**/policy`` matches ``/policy`` and ``/station_a/policy`` alike (what the shipped
     parameter files use, so they apply to a station under any namespace).
@@ -176,7 +179,8 @@ def _node_key_matches(key, fqn):
 
 
 def effective_parameters(fqn, sources):
-    """Merge parameter sources ``('file', path)`` / ``('doc', mapping)`` for node fqn.
+    """
+    Merge parameter sources ``('file', path)`` / ``('doc', mapping)`` for node fqn.
 
     rcl reads every ``--params-file`` in order into one table keyed by node name (a later file
     overwrites a value under the same key, a key keeps its first position); rclpy then applies

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run a LaunchPlan: one OS process per node, prefixed output, signal forwarding, no orphans.
+"""
+Run a LaunchPlan: one OS process per node, prefixed output, signal forwarding, no orphans.
 
 Every child starts in its own session (process group), so a signal to the group reaches the
 node and anything it spawned. Shutdown (SIGINT/SIGTERM to us, or a required process exiting):
@@ -153,7 +154,8 @@ class LaunchRunner:
         popen.stdout.close()
 
     def run(self, install_signal_handlers=True):
-        """Start everything, supervise, shut down; return 0, or 1 when a required node failed.
+        """
+        Start everything, supervise, shut down; return 0, or 1 when a required node failed.
 
         A process with ``on_exit: shutdown`` that exits shuts the whole launch down (also when
         it has respawn set, as under ros2 launch); otherwise a process with respawn is

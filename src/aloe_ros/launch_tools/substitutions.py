@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Parse and evaluate launch substitutions such as ``$(var x)`` and ``$(eval '1 + 2')``.
+"""
+Parse and evaluate launch substitutions such as ``$(var x)`` and ``$(eval '1 + 2')``.
 
 The grammar is ROS 2 Jazzy's frontend grammar (launch/frontend/grammar.lark), written out by
 hand: text with embedded ``$(name arg arg ...)``; arguments are separated by exactly one
@@ -451,7 +452,8 @@ _MAX_POW = 64
 
 
 def safe_eval(expression, path=None):
-    """Evaluate the arithmetic/boolean/comparison subset of Python used in ``$(eval ...)``.
+    """
+    Evaluate the arithmetic/boolean/comparison subset of Python used in ``$(eval ...)``.
 
     Allowed: literals, ``and or not``, ``+ - * / // % **`` (exponent at most 64), comparisons,
     ``x if c else y``, tuples/lists, ``True False None pi e tau inf``, ``abs min max round int

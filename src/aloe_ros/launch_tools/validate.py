@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Static checks of a launch file against the executables and parameters nodes really declare.
+"""
+Static checks of a launch file against the executables and parameters nodes really declare.
 
 Hook for nodes: each node module exposes ``PARAMETERS`` (name -> default); tests build
 ``known_executables = {'chunk_executor': set(chunk_executor.PARAMETERS), ...}`` and call
@@ -32,7 +33,8 @@ from aloe_ros.launch_tools.plan import _node_key_matches
 def validate_launch_file(path, known_executables, arguments=None, resolver=None,
                          own_package='aloe_ros',
                          external_packages=()):
-    """Return a list of error strings (empty when the launch file is consistent).
+    """
+    Return a list of error strings (empty when the launch file is consistent).
 
     known_executables maps ``'exec'`` (shorthand for ``own_package/exec``) or ``'pkg/exec'`` to the
     collection of parameter names that node declares, or None to skip the parameter check.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Chunk executor node: plays action chunks at a fixed rate, arbitrates policy vs human.
+"""
+Chunk executor node: plays action chunks at a fixed rate, arbitrates policy vs human.
 
 Thin shell around ``aloe_ros.station.executor_core.ExecutorCore`` (all rules live there).
 
@@ -581,7 +582,8 @@ class ChunkExecutorNode(Node):
 
 
 def load_executor_profile(p) -> cm.RobotProfile:
-    """Return the profile of ``robot_profile``, or the one the per-joint parameters describe.
+    """
+    Return the profile of ``robot_profile``, or the one the per-joint parameters describe.
 
     A profile replaces the per-joint parameters (PROFILE_REPLACES); setting both is refused.
     """
@@ -651,7 +653,8 @@ def make_sender(node: Node, group: cm.CommandGroup, msg_type):
 
 
 class GripperGoalSender:
-    """Sends a gripper's target as GripperCommand goals when it moves by more than a deadband.
+    """
+    Sends a gripper's target as GripperCommand goals when it moves by more than a deadband.
 
     A goal per tick would make gripper_action_controller preempt its own goal 50 times a second;
     a new goal is sent only when the target moved by more than ``goal_deadband`` (robot units)

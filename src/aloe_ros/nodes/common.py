@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""rclpy helpers shared by every aloe node.
+"""
+rclpy helpers shared by every aloe node.
 
 - QoS profiles named by intent (``SENSOR_DATA``, ``COMMANDS``, ``LATCHED``, ``EVENTS``).
 - ``ParamSpec`` / ``declare_parameters``: parameters declared with descriptors (description,
@@ -96,7 +97,8 @@ SMALL_MESSAGE_BYTES = 1024 * 1024
 def subscribe_bounded(node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None],
                       qos: QoSProfile, max_bytes: int,
                       on_oversized: Callable[[int], None], **kwargs: Any):
-    """Subscribe to ``topic`` serialized and pass ``callback`` only messages of <= max_bytes.
+    """
+    Subscribe to ``topic`` serialized and pass ``callback`` only messages of <= max_bytes.
 
     A larger one is refused on its byte count before any conversion (``on_oversized(nbytes)``):
     it is never deserialized into Python objects or numpy arrays. What stays in memory after an
@@ -113,7 +115,8 @@ def subscribe_bounded(node: Node, msg_type: Any, topic: str, callback: Callable[
 
 def oversized_refusal(diag: 'DiagnosticsPublisher', once: 'OncePerCause', kind: str,
                       counter: str = '') -> Callable[[int], None]:
-    """Return ``subscribe_bounded``'s ``on_oversized`` for ``kind`` messages.
+    """
+    Return ``subscribe_bounded``'s ``on_oversized`` for ``kind`` messages.
 
     It counts ``counter`` (when given) and reports once per kind, until the cause is cleared.
     """
@@ -145,7 +148,8 @@ _TYPE_BY_KIND = {
 
 @dataclass
 class ParamSpec:
-    """One parameter: name, default, description and constraints.
+    """
+    One parameter: name, default, description and constraints.
 
     ``kind`` is inferred from the default unless given ('bool', 'int', 'double', 'string' and
     their '_array' forms; needed for empty-list defaults). ``min``/``max`` become a descriptor
@@ -258,7 +262,8 @@ class ParamSpec:
 
 def declare_parameters(node: Node, specs: Iterable[ParamSpec],
                        on_change: Optional[Callable[[str, Any], None]] = None) -> Dict[str, Any]:
-    """Declare ``specs`` on ``node`` with descriptors, validate them, return ``{name: value}``.
+    """
+    Declare ``specs`` on ``node`` with descriptors, validate them, return ``{name: value}``.
 
     Raises ConfigError for the first invalid parameter. Later ``ros2 param set`` calls on
     writable parameters are validated the same way and refused with the reason when invalid;
@@ -304,7 +309,8 @@ def declare_parameters(node: Node, specs: Iterable[ParamSpec],
 
 def load_robot_profile(p: Dict[str, Any], specs: Iterable[ParamSpec],
                        replaces: Sequence[str]) -> Optional[command_mapping.RobotProfile]:
-    """Return the robot profile of ``p['robot_profile']`` (None when empty), validated.
+    """
+    Return the robot profile of ``p['robot_profile']`` (None when empty), validated.
 
     A profile replaces the node's parameters named in ``replaces``: one of them set away from
     its default (``specs``) together with a profile is refused, naming them, so no one believes
@@ -326,7 +332,8 @@ def load_robot_profile(p: Dict[str, Any], specs: Iterable[ParamSpec],
 
 
 def differs_from_default(value: Any, default: Any) -> bool:
-    """Return True when a parameter's ``value`` is not its ``default``.
+    """
+    Return True when a parameter's ``value`` is not its ``default``.
 
     Arrays are compared entry by entry; numbers within float rounding (a limit written as
     ``3.14`` in one file and computed in another is the same limit); anything else exactly.
@@ -345,7 +352,8 @@ def differs_from_default(value: Any, default: Any) -> bool:
 
 
 class OncePerCause:
-    """Report each failure cause once until it clears, never more than ``burst`` per ``window``.
+    """
+    Report each failure cause once until it clears, never more than ``burst`` per ``window``.
 
     ``report(cause, message)`` logs (and calls ``on_event``) only when ``cause`` was not already
     active; ``clear(cause, message)`` logs the recovery once. Input that alternates between bad and
@@ -460,7 +468,8 @@ class OncePerCause:
 
 
 class DiagnosticsPublisher:
-    """Counters, rates and values of one node, published as DiagnosticArray at ``period`` s.
+    """
+    Counters, rates and values of one node, published as DiagnosticArray at ``period`` s.
 
     ``count(key)`` increments a counter (published as ``key`` and ``key_rate`` [1/s] over the
     last period); ``set(key, value)`` publishes a value as is; ``set_status(level, message)``
@@ -557,7 +566,8 @@ def diagnostic_values(msg: DiagnosticArray, name_contains: str) -> Dict[str, str
 
 
 class ClockGuard:
-    """Decides whether a ``/clock`` sample may set a node's ROS time (ROS-free).
+    """
+    Decides whether a ``/clock`` sample may set a node's ROS time (ROS-free).
 
     rclpy applies every ``/clock`` message as it comes; one with a negative ``sec`` raises
     inside rclpy's callback and ends the process, and a forged jump moves every timer. A sample
@@ -634,7 +644,8 @@ class ClockGuard:
 def guard_clock(node: Node, reporter: Optional['OncePerCause'] = None,
                 on_change: Optional[Callable[[bool, str], None]] = None,
                 guard: Optional[ClockGuard] = None) -> ClockGuard:
-    """Put a ClockGuard between ``/clock`` and ``node``'s ROS time; return the guard.
+    """
+    Put a ClockGuard between ``/clock`` and ``node``'s ROS time; return the guard.
 
     rclpy offers no hook to validate ``/clock`` before its TimeSource applies it, so the
     TimeSource's callback is replaced (then its subscription re-made, if sim time is active) by
@@ -687,7 +698,8 @@ STOP_POLL = 0.1
 
 
 class _StopSignals:
-    """SIGINT/SIGTERM as a stop request: the spin loop ends, the context stays valid.
+    """
+    SIGINT/SIGTERM as a stop request: the spin loop ends, the context stays valid.
 
     rclpy's own handlers shut the context down inside the signal handler, so a node's clean-up
     (the recorder closing its open episode) could then neither publish nor log to /rosout. Here
@@ -724,7 +736,8 @@ class _StopSignals:
 
 def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
              threads: int = 0, clean_stop: bool = False) -> int:
-    """Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up; return the exit code.
+    """
+    Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up; return the exit code.
 
     A ConfigError while building the node is printed (naming the parameter) and returns 2.
     ``threads > 0`` spins a MultiThreadedExecutor with that many threads (nodes whose slow
@@ -779,7 +792,8 @@ def run_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
 
 
 def _spin(node: Node, threads: int, stop: Optional[_StopSignals] = None) -> int:
-    """Spin ``node`` until shutdown; survive callback exceptions (see ``run_node``).
+    """
+    Spin ``node`` until shutdown; survive callback exceptions (see ``run_node``).
 
     With ``stop`` the loop also ends once a stop signal arrived; it then waits at most
     ``STOP_POLL`` s at a time, so a signal is seen without any callback becoming ready.

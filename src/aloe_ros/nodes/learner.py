@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Learner node: ALOE critic + actor over the episode store, versioned weights to the policy.
+"""
+Learner node: ALOE critic + actor over the episode store, versioned weights to the policy.
 
 Every name is relative to the node's namespace (``aloe/policy_update`` is ``/aloe/policy_update``
 at the root, ``/station_a/aloe/policy_update`` for a learner launched inside ``station_a``).

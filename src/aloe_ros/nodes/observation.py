@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Observation node: time-aligns cameras and joint states, publishes aloe_msgs/Observation.
+"""
+Observation node: time-aligns cameras and joint states, publishes aloe_msgs/Observation.
 
 Thin shell around ``aloe_ros.station.ingest.ObservationIngest`` (validation and alignment live
 there).

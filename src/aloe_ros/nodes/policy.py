@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Policy node: action chunks from observations, verified hot-swap of weights between chunks.
+"""
+Policy node: action chunks from observations, verified hot-swap of weights between chunks.
 
 Re-planning is event-driven: when an ``Observation`` arrives and a re-plan is due (every
 ``replan_period`` seconds on an absolute schedule, ``aloe_ros.station.replan``), the node turns
@@ -138,13 +139,15 @@ def check_inside(path: str, allowed_dir: str) -> str:
 
 
 # What a fresh machine runs first to start from a trained policy (the README's main job).
-FIRST_RUN_HINT = ('To start from a trained policy, run `aloe train-sim` first (the main job) and '
-                  'pass initial_weights:=<runs/sim_train-<time>/weights/policy_v000001.safetensors> '
+FIRST_RUN_HINT = ('To start from a trained policy, run `aloe train-sim` first (the main job) '
+                  'and pass initial_weights:='
+                  '<runs/sim_train-<time>/weights/policy_v000001.safetensors> '
                   'initial_sha256:=<the sha256 in its .json>')
 
 
 def ensure_weights_dir(weights_dir: str, log) -> None:
-    """Create a missing weights_dir (a fresh machine), saying so through log; refuse a non-dir.
+    """
+    Create a missing weights_dir (a fresh machine), saying so through log; refuse a non-dir.
 
     An empty directory lets nothing in: the policy still runs only verified weights, and the
     learner writes its first actor there.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Episode manager and recorder node: owns the episode lifecycle and writes every episode.
+"""
+Episode manager and recorder node: owns the episode lifecycle and writes every episode.
 
 Services ``/aloe/start_episode`` and ``/aloe/end_episode`` open and close episodes; the node
 publishes ``/aloe/episode_event`` (reliable, transient local) on each change and
@@ -116,7 +117,8 @@ RECORDED = {
 
 
 def recorded_name(topic: str) -> str:
-    """Return the name a subscribed topic is recorded under: relative names as if at ``/``.
+    """
+    Return the name a subscribed topic is recorded under: relative names as if at ``/``.
 
     ``cam_high/image_raw`` (the station's own, resolved under the recorder's namespace) is
     recorded as ``/cam_high/image_raw`` whatever the namespace; an absolute name stays as given.
@@ -521,7 +523,8 @@ class RecorderNode(Node):
         return callback
 
     def _adopt_step(self, rec, data: bytes):
-        """Relabel a step the executor labelled after a forged EVENT_STARTED into ``rec``.
+        """
+        Relabel a step the executor labelled after a forged EVENT_STARTED into ``rec``.
 
         Only this recorder opens episodes and it announced no other while ``rec`` is open, so
         a step labelled with an id it never issued (or with any other id once the executor had
@@ -560,7 +563,8 @@ class RecorderNode(Node):
         return True
 
     def _transcoder_for(self, topic: str, mode: str):
-        """Return a callback that records an Image as a JPEG/PNG CompressedImage.
+        """
+        Return a callback that records an Image as a JPEG/PNG CompressedImage.
 
         An image that cannot be transcoded (an encoding cv2 cannot write) is recorded raw on its
         own topic instead, so nothing is lost; the cause is logged once.

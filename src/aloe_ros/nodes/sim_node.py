@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""aloe_sim: the MuJoCo bimanual station as a ROS 2 node (thin shell over :mod:`aloe_ros.sim`).
+"""
+aloe_sim: the MuJoCo bimanual station as a ROS 2 node (thin shell over :mod:`aloe_ros.sim`).
 
 Publishes what the real robot's drivers publish, stamped with the simulation's own time:
 ``/follower_{left,right}/joint_states`` (7 names, gripper normalised), ``/joint_states`` (all URDF

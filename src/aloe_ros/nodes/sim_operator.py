@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The simulated operator's ROS side: a human supervisor's hands on the teleop devices.
+"""
+The simulated operator's ROS side: a human supervisor's hands on the teleop devices.
 
 A real operator watches the robot and, when it goes wrong, presses the takeover button (Joy/pedal),
 drives with the leader arms and presses success/failure at the end. The simulated operator
@@ -51,7 +52,8 @@ class SimOperatorBridge:
 
     def __init__(self, node, buttons=(0, 1, 2), cfg: Optional[OperatorConfig] = None,
                  lead_tolerance: float = 0.5):
-        """Attach to ``node`` (the sim node); ``buttons``: Joy takeover, success, failure indices.
+        """
+        Attach to ``node`` (the sim node); ``buttons``: Joy takeover, success, failure indices.
 
         ``lead_tolerance`` [rad]: how far the operator's leader arms may run ahead of the follower.
         A command needs a few ticks to go leader -> teleop -> executor -> robot. An expert that

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Smoke graph: every aloe_msgs message, service and action across two real processes.
+"""
+Smoke graph: every aloe_msgs message, service and action across two real processes.
 
 ``smoke_graph --role echo`` runs a node that echoes every message type back, answers every
 service with a deterministic response and serves the action. ``smoke_graph --role probe`` publishes

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Station joint states node: the arms' JointState topics -> one ``/joint_states``, URDF names.
+"""
+Station joint states node: the arms' JointState topics -> one ``/joint_states``, URDF names.
 
 Thin shell around ``aloe_ros.station.joint_state_merge.JointStateMerger``. On a real station
 nothing else publishes the combined joint state robot_state_publisher, RViz and the recorder's

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Teleop node: maps leader arms / Joy / keyboard to interventions and human joint targets.
+"""
+Teleop node: maps leader arms / Joy / keyboard to interventions and human joint targets.
 
 Thin shell around ``aloe_ros.station.teleop_core.TeleopCore`` (takeover, alignment, blending,
 handback

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""File transfer over ROS 2: the ReadChunk / ListEpisodes servers and a blocking client.
+"""
+File transfer over ROS 2: the ReadChunk / ListEpisodes servers and a blocking client.
 
 The learner serves its exported actors (``<learner>/read_weights``) and each recorder its
 complete episodes (``<recorder>/list_episodes``, ``<recorder>/read_episode``), so a policy node
@@ -48,7 +49,8 @@ PAGE_SIZE = 200
 
 
 def station_namespaces(names: Iterable[str]) -> List[str]:
-    """Return station namespaces as absolute names, each once, in order (``''`` entries dropped).
+    """
+    Return station namespaces as absolute names, each once, in order (``''`` entries dropped).
 
     ``station_a`` and ``/station_a/`` are ``/station_a``; ``/`` is a station at the root.
     Raises ValueError for a name ROS would refuse (spaces, a token starting with a digit...).
@@ -122,7 +124,8 @@ def serve_episodes(node: Node, store, prefix: str, max_chunk_bytes: int) -> None
 
 
 class ServiceCaller:
-    """Blocking calls of one service, made from a worker thread (never an executor callback).
+    """
+    Blocking calls of one service, made from a worker thread (never an executor callback).
 
     The node must be spun by an executor on other threads; the answer arrives through it.
     Raises TimeoutError when the service is not there or does not answer within ``timeout``.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""RViz helper node: the running chunk, the critic's view of it and who is in control, as markers.
+"""
+RViz helper node: the running chunk, the critic's view of it and who is in control, as markers.
 
 Publishes ``/aloe/viz/markers`` (visualization_msgs/MarkerArray, frame ``world``):
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Checks and playback of per-arm commands, as the real arm controllers would take them (no ROS).
+"""
+Checks and playback of per-arm commands, as the real arm controllers would take them (no ROS).
 
 An arm command carries 7 values in the order of ``robot.SIDE_JOINT_NAMES[side]`` (6 joints in rad,
 then the normalised gripper). :func:`check_positions` rejects wrong counts, NaN/Inf and values

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Scripted expert in joint space: closed-loop task logic + DLS IK (:mod:`aloe_ros.sim.ik`).
+"""
+Scripted expert in joint space: closed-loop task logic + DLS IK (:mod:`aloe_ros.sim.ik`).
 
 The expert keeps no episode memory: every call reads the scene (privileged object poses, which
 gripper holds what) and decides each arm's intent afresh, so it recovers from any state an operator
@@ -74,7 +75,8 @@ class ScriptedExpert:
 
     def act(self, obs: Optional[dict] = None, command: Optional[np.ndarray] = None,
             lead_tolerance: float = 0.15) -> np.ndarray:
-        """Return the next 14-vector action from the env's current state (``obs`` is not needed).
+        """
+        Return the next 14-vector action from the env's current state (``obs`` is not needed).
 
         Each arm steps from ``command`` (default: the env's last executed action; the position loop
         lags it) unless the measured pose is ``lead_tolerance`` rad or more away from it (the arm

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Damped-least-squares inverse kinematics of one arm on MuJoCo Jacobians.
+"""
+Damped-least-squares inverse kinematics of one arm on MuJoCo Jacobians.
 
 Solves for the 6 arm joints that put the tool site ``<side>_tcp`` at a world position and
 rotation, starting from the current configuration, on a scratch ``MjData`` so the simulation

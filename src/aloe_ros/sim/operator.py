@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Simulated operator: supervises a policy as a human would, takes over, hands back, ends episodes.
+"""
+Simulated operator: supervises a policy as a human would, takes over, hands back, ends episodes.
 
 Call :meth:`SimulatedOperator.observe` once per control tick, after the env stepped, with the
 action

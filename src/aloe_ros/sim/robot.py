@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Robot facts of the simulated ALOHA-like bimanual station: the one place they live.
+"""
+Robot facts of the simulated ALOHA-like bimanual station: the one place they live.
 
 The MuJoCo scene (:mod:`aloe_ros.sim.scene`), the URDF generator (:mod:`aloe_ros.sim.urdf`,
 which writes ``urdf/aloe_bimanual.urdf``), the sim node and the tests all read joint names,

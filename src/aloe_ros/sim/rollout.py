@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run one supervised episode in the sim and return it as an ``Episode`` (learning.episode).
+"""
+Run one supervised episode in the sim and return it as an ``Episode`` (learning.episode).
 
 The policy is any callable ``policy(obs) -> action14`` (chunking is the caller's business); when it
 has a ``reset()`` method, it is called at every hand-back, so a chunked policy re-plans from the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""MJCF of the bimanual station, generated from :mod:`aloe_ros.sim.robot`.
+"""
+MJCF of the bimanual station, generated from :mod:`aloe_ros.sim.robot`.
 
 Two 6-DoF arms with parallel grippers on a table, a top camera and one camera per wrist. Arms are
 position controlled (one actuator per joint, two per gripper) and gravity compensated. Arm geoms

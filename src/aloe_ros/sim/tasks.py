@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tasks of the bimanual sim: objects, randomisation, sparse success and failure.
+"""
+Tasks of the bimanual sim: objects, randomisation, sparse success and failure.
 
 - ``handover``: a 10 x 3 x 3 cm block lies on the left half of the table (x in [-0.20, -0.12] m,
   y in [-0.08, 0.08] m, yaw +-0.4 rad). The left arm picks it, hands it to the right arm over the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Generate ``urdf/aloe_bimanual.urdf`` from :mod:`aloe_ros.sim.robot` (same joints as the sim).
+"""
+Generate ``urdf/aloe_bimanual.urdf`` from :mod:`aloe_ros.sim.robot` (same joints as the sim).
 
 ``python -m aloe_ros.sim.urdf [path]`` writes it (default: print to stdout). Frames: ``world``,
 ``<side>_base_link``, ``<side>_<joint>_link`` (child of joint ``<side>_<joint>``), finger links,

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The station's own logic, ROS-free: executor, teleop, ingestion, image conversions, chunk FK.
+"""
+The station's own logic, ROS-free: executor, teleop, ingestion, image conversions, chunk FK.
 
 The node shells in ``aloe_ros.nodes`` convert messages and call these modules; everything here is
 tested without a ROS graph.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Camera calibration as ``sensor_msgs/CameraInfo`` carries it, without ROS.
+"""
+Camera calibration as ``sensor_msgs/CameraInfo`` carries it, without ROS.
 
 :class:`Intrinsics` holds a CameraInfo's calibration fields (image size, distortion model and
 coefficients, ``k``, ``r``, ``p``, row-major as in the message). Two producers and one
@@ -58,7 +59,8 @@ class Intrinsics:
 
 
 def pinhole_from_fovy(width: int, height: int, fovy_deg: float) -> Intrinsics:
-    """Return the calibration of an ideal pinhole camera with vertical field of view ``fovy_deg``.
+    """
+    Return the calibration of an ideal pinhole camera with vertical field of view ``fovy_deg``.
 
     The image's top and bottom edges (``v = -0.5`` and ``height - 0.5``) lie at +-fovy/2, as in
     MuJoCo's renderer; pixels are square.
@@ -72,7 +74,8 @@ def pinhole_from_fovy(width: int, height: int, fovy_deg: float) -> Intrinsics:
 
 
 def from_msg(msg: Any) -> Intrinsics:
-    """Return a CameraInfo's calibration; ValueError when it cannot describe whole images.
+    """
+    Return a CameraInfo's calibration; ValueError when it cannot describe whole images.
 
     A calibration with binning or a region of interest describes only part of the sensor's
     images; one with ``k`` all zero is an uncalibrated camera. Neither is passed on.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Robot profile: the policy's action vector <-> the robot's command interfaces, as data (no ROS).
+"""
+Robot profile: the policy's action vector <-> the robot's command interfaces, as data (no ROS).
 
 A robot profile (``config/robots/*.yaml``, a plain YAML file, not a ROS parameter file) says how
 the action vector (default: per arm 6 joints in rad, then the gripper normalised 0 = closed ..
@@ -238,7 +239,8 @@ class RobotProfile:
         return lower, upper, vmax
 
     def commands(self, action: Sequence[float]) -> List[Tuple[CommandGroup, np.ndarray]]:
-        """Return, per command group, its joints' targets in robot units (message order).
+        """
+        Return, per command group, its joints' targets in robot units (message order).
 
         Targets are clipped into the robot-unit limits, so rounding in the conversion can never
         put a command a hair outside them.
@@ -259,7 +261,8 @@ class RobotProfile:
     def state_to_action(self, source_index: int, names: Sequence[str],
                         position: Sequence[float], velocity: Sequence[float]
                         ) -> Tuple[List[str], np.ndarray, np.ndarray]:
-        """Return one source's JointState as (action names, positions, velocities), action units.
+        """
+        Return one source's JointState as (action names, positions, velocities), action units.
 
         Joints the profile does not read (finger mimics, other arms' joints) are ignored; a
         joint it reads that is missing, or sizes that disagree, raise ValueError. Empty
@@ -269,7 +272,8 @@ class RobotProfile:
 
     def leader_to_action(self, arm: str, names: Sequence[str], position: Sequence[float]
                          ) -> Tuple[List[str], np.ndarray]:
-        """Return a leader arm's JointState as (action names, positions), action units.
+        """
+        Return a leader arm's JointState as (action names, positions), action units.
 
         Read through the profile's ``leaders`` entry of ``arm``, or its follower's when the
         profile has no ``leaders``; errors as :meth:`state_to_action`.
@@ -351,7 +355,8 @@ def legacy_profile(action_names: Sequence[str], arms: Sequence[str], controllers
                    interface: str, lower: Sequence[float], upper: Sequence[float],
                    max_velocity: Sequence[float], time_from_start: float = 0.0,
                    joint_state_topics: Optional[Sequence[str]] = None) -> RobotProfile:
-    """Return the profile the executor's per-joint parameters describe (one group per arm).
+    """
+    Return the profile the executor's per-joint parameters describe (one group per arm).
 
     ``interface`` is ``trajectory`` or ``forward``; each arm's joints go, under their action
     names and in action units, to ``<controller>/joint_trajectory`` or ``<controller>/commands``
@@ -609,7 +614,8 @@ class _Validator:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m aloe_ros.station.command_mapping PROFILE [--action v1,...]``: dry run.
+    """
+    ``python -m aloe_ros.station.command_mapping PROFILE [--action v1,...]``: dry run.
 
     Validates the profile, prints every joint's limits in both units and what the executor
     would send for the given action vector (default: the middle of every joint's range).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""sensor_msgs/Image <-> numpy without rclpy (duck-typed on the message's fields).
+"""
+sensor_msgs/Image <-> numpy without rclpy (duck-typed on the message's fields).
 
 Supported encodings: rgb8, bgr8, rgba8, mono8 (uint8) and 16UC1 (uint16, depth in mm).
 Row padding (``step`` larger than ``width * channels * itemsize``) and big-endian 16-bit data
@@ -70,7 +71,8 @@ def _data_bytes(data: Any):
 
 
 def image_to_numpy(msg: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
-    """Decode an Image-like message to an array of shape (H, W) or (H, W, C).
+    """
+    Decode an Image-like message to an array of shape (H, W) or (H, W, C).
 
     The result is a fresh array in the message's own encoding (no colour conversion).
     Raises ImageError on an unknown encoding, zero or oversized dimensions, a ``step`` too
@@ -114,7 +116,8 @@ def image_to_numpy(msg: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
 
 
 def to_rgb8(msg: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
-    """Decode an Image-like message to an (H, W, 3) uint8 RGB array.
+    """
+    Decode an Image-like message to an (H, W, 3) uint8 RGB array.
 
     mono8 is replicated to three channels; 16UC1 is scaled by 1/256 (depth shown as grey).
     """
@@ -153,7 +156,8 @@ def decode_resize_rgb8(msg: Any, height: int, width: int,
 
 
 def fill_image(msg: Any, arr: np.ndarray, encoding: str) -> Any:
-    """Fill an Image-like message's size/encoding/data fields from ``arr`` and return it.
+    """
+    Fill an Image-like message's size/encoding/data fields from ``arr`` and return it.
 
     ``arr`` must be (H, W) for one channel or (H, W, C) matching ``encoding``.
     Header (stamp, frame_id) is left to the caller.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Chunk executor logic, ROS-free: what target to send at each control tick, and why.
+"""
+Chunk executor logic, ROS-free: what target to send at each control tick, and why.
 
 The executor plays action chunks (H x D joint targets) at a fixed rate and arbitrates between
 the policy, a human operator and holding still:
@@ -77,7 +78,8 @@ LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2
 
 @dataclass
 class SafetyNote:
-    """A safety-relevant change to report once: SafetyEvent level/kind, a message and its cause.
+    """
+    A safety-relevant change to report once: SafetyEvent level/kind, a message and its cause.
 
     Notes of one ``cause`` (a hold reason and its clearing share one) are rate-limited together.
     """
@@ -180,7 +182,8 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
                       joint_names: Sequence[str], dt: float, actions: Sequence[float],
                       executor_joint_names: Sequence[str], default_dt: float,
                       max_horizon: int = DEFAULT_MAX_HORIZON) -> Chunk:
-    """Validate ActionChunk fields and return a Chunk in the executor's joint order.
+    """
+    Validate ActionChunk fields and return a Chunk in the executor's joint order.
 
     Raises ValueError saying what is wrong: sizes that do not match, unknown or missing joint
     names, non-finite values, a non-positive dt. Sizes (horizon, action_dim, number of actions
@@ -222,7 +225,8 @@ def chunk_from_fields(stamp: float, chunk_id: int, policy_version: int, horizon:
 
 def sized_chunk(actions: Sequence[float], horizon: int, action_dim: int, max_horizon: int,
                 expected_dim: int, what: str = 'chunk') -> np.ndarray:
-    """Return ``actions`` as an (horizon, action_dim) float array after O(1) size checks.
+    """
+    Return ``actions`` as an (horizon, action_dim) float array after O(1) size checks.
 
     The sizes (``horizon <= max_horizon``, ``action_dim == expected_dim``, ``len(actions) ==
     horizon * action_dim``) are checked before any per-element work, so an oversized message is
@@ -240,7 +244,8 @@ def sized_chunk(actions: Sequence[float], horizon: int, action_dim: int, max_hor
 
 def check_limits(table: np.ndarray, lower: np.ndarray, upper: np.ndarray, tolerance: float,
                  what: str = 'chunk') -> Tuple[np.ndarray, int]:
-    """Return (table clipped into ``[lower, upper]``, number of values clipped).
+    """
+    Return (table clipped into ``[lower, upper]``, number of values clipped).
 
     Raises FloatingPointError on NaN/inf and ValueError when a value lies more than ``tolerance``
     outside the limits: a target the robot could not be commanded to.
@@ -262,7 +267,8 @@ def check_limits(table: np.ndarray, lower: np.ndarray, upper: np.ndarray, tolera
 def observation_to_action_vector(action_names: Sequence[str], obs_names: Sequence[str],
                                  position: Sequence[float],
                                  gripper: Sequence[float]) -> np.ndarray:
-    """Return the observed state in action order from Observation fields.
+    """
+    Return the observed state in action order from Observation fields.
 
     Arm joints are looked up by name in ``obs_names``; gripper dimensions (action names with
     'gripper' not in ``obs_names``) take ``gripper`` in order (left then right). Raises
@@ -346,7 +352,8 @@ class ExecutorCore:
         self._obs_stale = bool(stale)
 
     def on_chunk(self, chunk: Chunk) -> bool:
-        """Start playing ``chunk`` (already validated), blending from the running plan.
+        """
+        Start playing ``chunk`` (already validated), blending from the running plan.
 
         Return False when it is ignored: a repeat of the running chunk, or one planned before the
         robot was moved while holding (see :meth:`set_mode`).
@@ -395,7 +402,8 @@ class ExecutorCore:
         self._clock_fault = reason
 
     def set_mode(self, mode: int, reason: str = '', now: Optional[float] = None) -> str:
-        """Switch RUN/HOLD/ESTOP at time ``now``; return a message. ESTOP drops the running chunk.
+        """
+        Switch RUN/HOLD/ESTOP at time ``now``; return a message. ESTOP drops the running chunk.
 
         RUN after the robot was moved while holding (a reset scene) resumes from the measured
         pose and drops the running chunk; chunks stamped more than ``RESYNC_CHUNK_GRACE`` before
@@ -603,7 +611,8 @@ class LoopStats:
 
 
 class DeadlineSchedule:
-    """Absolute tick deadlines ``t_0 + k * period``: lateness never accumulates into drift.
+    """
+    Absolute tick deadlines ``t_0 + k * period``: lateness never accumulates into drift.
 
     After each tick ``advance(now)`` moves to the next deadline; deadlines that already passed
     are skipped (never run in a burst: a late tick decides with the current time anyway) and
@@ -639,7 +648,8 @@ class RealtimeSettings:
 
 
 def apply_realtime(settings: RealtimeSettings, os_api=None) -> List[str]:
-    """Apply ``settings`` to the calling thread; return one warning per setting that failed.
+    """
+    Apply ``settings`` to the calling thread; return one warning per setting that failed.
 
     Linux applies affinity and scheduling policy per thread when given pid 0. Like ros2_control's
     controller manager, a setting that is not permitted (no CAP_SYS_NICE, no rtprio limit) or not
@@ -673,7 +683,8 @@ def apply_realtime(settings: RealtimeSettings, os_api=None) -> List[str]:
 
 
 class ControlLoop:
-    """The fixed-rate loop body, free of threads and clocks (tests drive it with a fake clock).
+    """
+    The fixed-rate loop body, free of threads and clocks (tests drive it with a fake clock).
 
     ``now()`` reads the loop's clock; ``wait_until(t)`` blocks until that clock reaches ``t`` and
     returns False when the loop must stop; ``tick(t)`` runs one control tick. ``run()`` ticks at

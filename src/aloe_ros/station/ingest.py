@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Observation ingestion, ROS-free: validate inputs, time-align them, assemble an observation.
+"""
+Observation ingestion, ROS-free: validate inputs, time-align them, assemble an observation.
 
 Sources are the cameras, the per-arm joint states and, when configured, a task state (object
 state from a tracker, or the simulator's ground truth). Each keeps a short buffer of its recent
@@ -183,7 +184,8 @@ class ObservationIngest:
 
     def add_joint_state(self, arm: str, names: Sequence[str], position: Sequence[float],
                         velocity: Sequence[float], stamp: float, now: float) -> Sample:
-        """Validate one arm's JointState fields; raise InputRejected if refused.
+        """
+        Validate one arm's JointState fields; raise InputRejected if refused.
 
         Names may be full (``left_elbow``) or unprefixed (``elbow``); all of the arm's joints
         must be present, nothing else. Empty velocity is read as zeros.
@@ -218,7 +220,8 @@ class ObservationIngest:
 
     def add_task_state(self, names: Sequence[str], values: Sequence[float], stamp: float,
                        now: float) -> Sample:
-        """Validate one TaskState's fields; raise InputRejected if refused.
+        """
+        Validate one TaskState's fields; raise InputRejected if refused.
 
         The first accepted message fixes the names (and so the length); later ones must repeat
         them exactly, since a model reads the values by position.

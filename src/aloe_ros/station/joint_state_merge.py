@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""One combined joint state under URDF names from the arms' JointState topics (no ROS).
+"""
+One combined joint state under URDF names from the arms' JointState topics (no ROS).
 
 A real station's drivers publish a JointState per arm with the arm's own joint names
 (``waist``, ``left_finger``, ...); robot_state_publisher needs one ``/joint_states`` with the
@@ -93,7 +94,8 @@ class JointStateMerger:
         return [s.topic for s, m in zip(self.profile.sources, self._latest) if m is None]
 
     def combined(self) -> Optional[CombinedState]:
-        """Return the combination once every source delivered and something new came, else None.
+        """
+        Return the combination once every source delivered and something new came, else None.
 
         Raises ValueError when two sources give the same URDF name (the profile's renaming is
         wrong; nothing is published rather than a model with one joint from two arms).

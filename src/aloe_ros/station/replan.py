@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""When the policy computes its next chunk (ROS-free): on an observation, once a re-plan is due.
+"""
+When the policy computes its next chunk (ROS-free): on an observation, once a re-plan is due.
 
 A free-running timer computes from whatever observation is newest when it fires, so the chunk's
 observation is on average half an observation period older than it needs to be, plus up to a
@@ -38,7 +39,8 @@ class ReplanSchedule:
         self.last_plan: Optional[float] = None
 
     def due(self, now: float) -> bool:
-        """Return whether an observation arriving at ``now`` should be planned from.
+        """
+        Return whether an observation arriving at ``now`` should be planned from.
 
         A clock that went back behind the last plan (a simulation reset) makes a re-plan due.
         """

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Teleop / intervention capture logic, ROS-free.
+"""
+Teleop / intervention capture logic, ROS-free.
 
 States: ``IDLE`` (policy drives) -> ``ALIGNING`` -> ``BLENDING`` -> ``ACTIVE`` (human drives) ->
 ``IDLE``.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""What the DDS transport of this process can carry between processes on one host, ROS-free.
+"""
+What the DDS transport of this process can carry between processes on one host, ROS-free.
 
 Large same-host messages (camera frames) arrive reliably only through shared memory with a segment
 that holds several of them; otherwise they are fragmented over UDP loopback and lost under load
@@ -91,7 +92,8 @@ def fastdds_profile_path(env: Mapping[str, str], cwd: str = '.') -> Optional[str
 
 
 def parse_fastdds_segment(path: str) -> int:
-    """Return the SHM segment size [bytes] of the default participant profile in ``path``.
+    """
+    Return the SHM segment size [bytes] of the default participant profile in ``path``.
 
     Raises ValueError (with the reason) when the file cannot be read or names no SHM transport the
     default participant uses; the built-in transports then apply.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ROS-free helpers for showing a joint-space action chunk in Cartesian space (RViz markers).
+"""
+ROS-free helpers for showing a joint-space action chunk in Cartesian space (RViz markers).
 
 ``ChunkFK(urdf)`` loads the bimanual URDF with pinocchio and maps a chunk (H x 14, the action
 vector of docs/INTERFACES.md) to the tool-point path of each arm, in the URDF's root frame

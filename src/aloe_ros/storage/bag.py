@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""rosbag2 bag directories: one per episode, ``<id>/metadata.yaml`` + ``<id>/<id>_0.mcap``.
+"""
+rosbag2 bag directories: one per episode, ``<id>/metadata.yaml`` + ``<id>/<id>_0.mcap``.
 
 rosbag2's folder-level tools (``ros2 bag info <dir>``, ``play``, ``reindex``, ``convert``) open
 a directory holding the storage files and a ``metadata.yaml`` that describes them. This module
@@ -212,7 +213,8 @@ def _need(node: Any, key: str, kind: Any, where: str) -> Any:
 
 
 def read_bag_metadata(bag_dir: str) -> Dict[str, Any]:
-    """Parse and check ``<bag_dir>/metadata.yaml``; return its ``rosbag2_bagfile_information``.
+    """
+    Parse and check ``<bag_dir>/metadata.yaml``; return its ``rosbag2_bagfile_information``.
 
     Raises BagMetadataError naming the field when the file is missing, not YAML, or does not
     follow the layout above (counts that do not add up included).

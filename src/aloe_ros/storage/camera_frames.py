@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Raw camera frames in the episode bag: kept as they arrive, or transcoded to JPEG / PNG.
+"""
+Raw camera frames in the episode bag: kept as they arrive, or transcoded to JPEG / PNG.
 
 The recorder stores every camera message at its native resolution. ``sensor_msgs/Image`` can
 be kept as it is (``keep``), transcoded to ``sensor_msgs/CompressedImage`` (``jpeg`` or
@@ -71,7 +72,8 @@ def image_array(msg) -> Tuple[np.ndarray, bool]:
 
 
 def transcode(image_cdr: bytes, mode: str, jpeg_quality: int = 90) -> bytes:
-    """Return a CompressedImage (CDR) holding an Image (CDR) encoded as ``jpeg`` or ``png``.
+    """
+    Return a CompressedImage (CDR) holding an Image (CDR) encoded as ``jpeg`` or ``png``.
 
     Header (stamp, frame_id) is kept. The ``format`` field follows image_transport's
     compressed plugin (``"<encoding>; jpeg compressed bgr8"``). 16-bit images only go to PNG.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""SQLite catalog of recorded episodes (WAL mode, one transaction per change).
+"""
+SQLite catalog of recorded episodes (WAL mode, one transaction per change).
 
 A row is inserted as ``recording`` when an episode opens and becomes ``complete`` only after
 its MCAP file was finalized, fsynced and renamed; a recorder killed in between leaves a

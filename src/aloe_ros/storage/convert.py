@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Conversions between recorded messages and :class:`aloe_ros.learning.episode.Episode`.
+"""
+Conversions between recorded messages and :class:`aloe_ros.learning.episode.Episode`.
 
 Proprio layout (docs/INTERFACES.md, P = 14): an Observation carries ``position`` (arm joints,
 left arm then right arm, grippers excluded) and ``gripper`` ([left, right], normalised). The
@@ -78,7 +79,8 @@ def proprio_from(position: Sequence[float], gripper: Sequence[float]) -> np.ndar
 
 
 def observation_to_obs(msg: Any, cameras: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Decode an aloe_msgs/Observation into the policy/critic obs dict (learning.runtime).
+    """
+    Decode an aloe_msgs/Observation into the policy/critic obs dict (learning.runtime).
 
     Returns ``{'images': {cam: uint8 (h, w, 3)}, 'proprio': (14,), 'instruction': str}``, plus
     ``'state'`` (float32) when the message carries a task state; only the ``cameras`` named are
@@ -144,7 +146,8 @@ def stamp_ns(msg: Any) -> int:
 
 def check_executed_step(step: Any, action_dim: int, last_index: Optional[int],
                         episode_id: str) -> Optional[str]:
-    """Return why an ExecutedStep must be rejected, or None when it is valid.
+    """
+    Return why an ExecutedStep must be rejected, or None when it is valid.
 
     Rejected: wrong action size, joint_names / observed_position sizes that disagree with it,
     NaN or Inf values, an unknown source, a step_index not greater than the last accepted one,
@@ -201,7 +204,8 @@ def episode_from_messages(episode_id: str, observations: List[Any], steps: List[
                           events: List[Any], success_reward: float = 1.0,
                           step_penalty: float = 0.0, metadata: Optional[Dict[str, str]] = None
                           ) -> Episode:
-    """Build an Episode from decoded Observation, ExecutedStep and EpisodeEvent messages.
+    """
+    Build an Episode from decoded Observation, ExecutedStep and EpisodeEvent messages.
 
     Steps are ordered by step_index. Each step is paired with the latest observation whose
     header stamp is at or before the step's stamp (the first observation when none is); with no
@@ -286,7 +290,8 @@ def make_episode(episode_id: str, actions: np.ndarray, proprio: np.ndarray,
                  interventions: Optional[np.ndarray] = None, outcome: int = OUTCOME_NONE,
                  task: str = '', instruction: str = '', seed: int = -1,
                  success_reward: float = 1.0, step_penalty: float = 0.0) -> Episode:
-    """Build a validated Episode straight from python arrays (sim benchmarks that bypass ROS).
+    """
+    Build a validated Episode straight from python arrays (sim benchmarks that bypass ROS).
 
     Rewards, ``terminated`` and ``truncated`` follow the same rules as episodes read from the
     store. Defaults: all steps from the policy, version 0, no interventions (human steps count

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""One episode = one MCAP file in rosbag2's storage format.
+"""
+One episode = one MCAP file in rosbag2's storage format.
 
 Schemas are ``ros2msg`` (the concatenated definitions of :mod:`aloe_ros.storage.schema`),
 messages CDR, channels carry rosbag2 Jazzy's ``offered_qos_profiles`` and ``topic_type_hash``
@@ -235,7 +236,8 @@ def iter_messages(path: str, topics: Optional[List[str]] = None) -> Iterator[Tup
 
 
 class PartialFile:
-    """The complete records of an episode file that may be cut short (a killed writer's .partial).
+    """
+    The complete records of an episode file that may be cut short (a killed writer's .partial).
 
     ``messages``: ``(topic, type name, log_time_ns, CDR bytes)`` in file order; ``metadata``:
     ``{name: {key: value}}``; ``stopped``: why reading ended early ('' when the file is whole).

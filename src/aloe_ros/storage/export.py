@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Export episodes of the store: NumPy ``.npz`` (one file per episode) or LeRobotDataset v3.0.
+"""
+Export episodes of the store: NumPy ``.npz`` (one file per episode) or LeRobotDataset v3.0.
 
 ``--format lerobot`` writes a LeRobotDataset v3.0 directory (:mod:`aloe_ros.storage.lerobot`);
 the default ``npz`` writes the files below.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""LeRobotDataset v3.0 export and import (``aloe export --format lerobot``, ``aloe import``).
+"""
+LeRobotDataset v3.0 export and import (``aloe export --format lerobot``, ``aloe import``).
 
 Layout written (the v3.0 layout of LeRobot's ``datasets`` code; written here with pyarrow and
 PyAV, without LeRobot itself)::
@@ -257,7 +258,8 @@ IMAGE_MODES = ('auto', 'native', 'model')
 
 
 def native_camera_topics(mcap_path: str, cameras: Sequence[str]) -> Dict[str, Tuple[str, str]]:
-    """Return ``{camera: (topic, type)}`` of the cameras whose own topic the bag holds.
+    """
+    Return ``{camera: (topic, type)}`` of the cameras whose own topic the bag holds.
 
     A camera matches an Image / CompressedImage topic that has the camera's name as one of its
     names (``/cam_high/image_raw``); a raw Image topic is preferred over a compressed one.
@@ -299,7 +301,8 @@ def _rgb_frame(kind: str, data: bytes, topic: str) -> np.ndarray:
 
 def native_frames(mcap_path: str, topics: Dict[str, Tuple[str, str]],
                   stamps: Dict[str, np.ndarray]) -> Iterable[Tuple[str, np.ndarray]]:
-    """Yield ``(camera, frame)`` with exactly one native frame per step, per camera, in order.
+    """
+    Yield ``(camera, frame)`` with exactly one native frame per step, per camera, in order.
 
     Step t of camera c gets the latest frame of c's topic whose header stamp is at or before
     ``stamps[c][t]`` (the stamp of the observation image of step t: the very frame it was made
@@ -409,7 +412,8 @@ def export_lerobot(store: EpisodeStore, out_dir: str, episode_ids: Optional[Iter
                    fps: Optional[int] = None, robot_type: str = 'aloe_bimanual', gop: int = 2,
                    crf: int = 23, codec: Optional[str] = None,
                    progress: bool = True, images: str = 'auto') -> ExportReport:
-    """Write the complete episodes of ``store`` as a LeRobotDataset v3.0 at ``out_dir``.
+    """
+    Write the complete episodes of ``store`` as a LeRobotDataset v3.0 at ``out_dir``.
 
     Returns an :class:`ExportReport`. ``images``: ``auto`` exports each camera from its
     native topic when the first episode's bag holds one, else the observation images;
@@ -653,7 +657,8 @@ def read_lerobot(root: str) -> Tuple[Dict[str, Any], List[Dict[str, Any]], Any, 
 
 def import_lerobot(root: str, store: EpisodeStore, outcome: int = OUTCOME_SUCCESS,
                    progress: bool = True) -> List[str]:
-    """Add a LeRobotDataset v3.0's episodes to ``store``; return the new episode ids.
+    """
+    Add a LeRobotDataset v3.0's episodes to ``store``; return the new episode ids.
 
     Without aloe's columns an episode counts as a human demonstration (source human, no
     policy version) ending with ``outcome``; with them (a dataset this module exported) every

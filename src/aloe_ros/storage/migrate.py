@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`aloe migrate`: move a store's episodes from bare MCAP files into rosbag2 bag directories.
+"""
+`aloe migrate`: move a store's episodes from bare MCAP files into rosbag2 bag directories.
 
 Stores written before bag directories hold ``episodes/<YYYYMMDD>/<id>.mcap``; this renames each
 to ``episodes/<YYYYMMDD>/<id>/<id>_0.mcap`` (bytes unchanged), writes its ``metadata.yaml`` and

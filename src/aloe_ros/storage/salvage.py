@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`aloe salvage`: keep what a killed recorder had made durable of the episode in flight.
+"""
+`aloe salvage`: keep what a killed recorder had made durable of the episode in flight.
 
 A recorder killed mid-episode leaves ``<root>/quarantine/<id>.mcap.partial``; the recorder
 flushes it at least once per second, so it holds the episode up to the last flush. Without

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ROS 2 message definitions in the form rosbag2 writes into MCAP schemas, and their type hashes.
+"""
+ROS 2 message definitions in the form rosbag2 writes into MCAP schemas, and their type hashes.
 
 rosbag2 stores, per topic type, the type's own ``.msg`` text followed by every type it depends
 on, each once, depth first with each message's dependencies in sorted order; every dependency
@@ -93,7 +94,8 @@ _FIELD_RE = re.compile(r'^\s*([A-Za-z0-9_/]+)(\[[^\]]*\])?\s+')
 
 
 def dependencies(pkg: str, msg_text: str) -> List[str]:
-    """Return the ``pkg/Type`` names of the message types a ``.msg`` text uses, sorted.
+    """
+    Return the ``pkg/Type`` names of the message types a ``.msg`` text uses, sorted.
 
     A type without a package is taken from ``pkg``. Sorted and unique, as rosbag2 collects them.
     """
@@ -135,7 +137,8 @@ def _definition_cached(type_name: str, prefixes: Tuple[str, ...]) -> str:
 
 
 def message_definition(type_name: str, prefixes: Optional[Iterable[str]] = None) -> str:
-    """Return the concatenated ``ros2msg`` definition of a type and all its dependencies.
+    """
+    Return the concatenated ``ros2msg`` definition of a type and all its dependencies.
 
     ``type_name`` is ``pkg/msg/Type`` (``pkg/Type`` is accepted). Raises SchemaError naming the
     missing file when the type or a dependency is not installed.
@@ -198,7 +201,8 @@ def _field_type(pkg: str, type_string: str) -> Dict[str, Any]:
 
 
 def _individual_description(type_name: str, msg_text: str) -> Dict[str, Any]:
-    """Return the IndividualTypeDescription of one ``.msg`` text (fields in order, no constants).
+    """
+    Return the IndividualTypeDescription of one ``.msg`` text (fields in order, no constants).
 
     Lines are read as rosidl_adapter reads them: the comment cut at ``#``, the type up to the
     first space, and a line whose rest holds ``=`` is a constant.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The episode store: one rosbag2 bag directory per episode plus a SQLite catalog.
+"""
+The episode store: one rosbag2 bag directory per episode plus a SQLite catalog.
 
 Layout::
 
@@ -87,7 +88,8 @@ class RewardConfig:
 
 
 class EpisodeRecording:
-    """An open episode: append messages, then :meth:`close` with an outcome.
+    """
+    An open episode: append messages, then :meth:`close` with an outcome.
 
     Every message on ``/aloe/executed_step`` is counted for the catalog (source counts,
     interventions, policy versions). Validation of steps is the caller's job
@@ -266,7 +268,8 @@ class EpisodeStore:
     def begin_episode(self, task: str = '', instruction: str = '', seed: int = -1,
                       episode_id: Optional[str] = None, now: Optional[float] = None,
                       station: str = '') -> EpisodeRecording:
-        """Open a new episode file and its ``recording`` catalog row.
+        """
+        Open a new episode file and its ``recording`` catalog row.
 
         ``station`` (the recorder's namespace) is written into the file's header and the row,
         so the episode names its source wherever it is copied or pulled to.
@@ -298,7 +301,8 @@ class EpisodeStore:
     def add_episode(self, episode: Episode, dt: float = 0.02, start_ns: Optional[int] = None,
                     joint_names: Sequence[str] = (),
                     task_state_names: Sequence[str] = (), station: str = '') -> EpisodeRecord:
-        """Write a python-built Episode (sim benchmarks) as an MCAP episode; return its row.
+        """
+        Write a python-built Episode (sim benchmarks) as an MCAP episode; return its row.
 
         One Observation and one ExecutedStep per tick, stamped ``start_ns + t * dt``, framed by
         the STARTED / ENDED episode events, exactly what the recorder writes on a robot. An
@@ -358,7 +362,8 @@ class EpisodeStore:
 
     def import_episode(self, path: str, episode_id: str, sha256: str,
                        source: str = '') -> EpisodeRecord:
-        """Move a finalized episode MCAP from another store (a station) into this one.
+        """
+        Move a finalized episode MCAP from another store (a station) into this one.
 
         The file must hash to ``sha256`` (ChecksumError otherwise; the file is left where it
         is) and name ``episode_id`` in its metadata. It is renamed into the bag layout, its
@@ -407,7 +412,8 @@ class EpisodeStore:
         return sorted(paths, key=os.path.getmtime)
 
     def salvage(self, path: str, outcome: int = OUTCOME_ABORTED) -> EpisodeRecord:
-        """Copy the readable part of a quarantined ``.partial`` into the store; return its row.
+        """
+        Copy the readable part of a quarantined ``.partial`` into the store; return its row.
 
         Every message up to the writer's last flush is copied as written (steps keep their ids
         and indices) into a new, finalized file of the same episode id, closed with ``outcome``
@@ -461,7 +467,8 @@ class EpisodeStore:
             raise
 
     def recover(self) -> List[str]:
-        """Resolve what a killed writer left; return the quarantined files.
+        """
+        Resolve what a killed writer left; return the quarantined files.
 
         ``recording`` rows whose final MCAP exists (killed between rename and catalog commit)
         are completed from the file's summary; the others become ``quarantined``. Every
@@ -493,7 +500,8 @@ class EpisodeStore:
         return moved
 
     def migrate_to_bags(self, progress: Any = None) -> List[str]:
-        """Move episodes of the old layout (``<day>/<id>.mcap``) into bag directories.
+        """
+        Move episodes of the old layout (``<day>/<id>.mcap``) into bag directories.
 
         Each file is renamed (same file system: atomic, bytes unchanged, so its catalog sha256
         stays right) to ``<day>/<id>/<id>_0.mcap``, its ``metadata.yaml`` written, then its row
@@ -532,7 +540,8 @@ class EpisodeStore:
         return done
 
     def refresh_bag_metadata(self) -> List[str]:
-        """Rewrite the ``metadata.yaml`` of bag directories written before type hashes.
+        """
+        Rewrite the ``metadata.yaml`` of bag directories written before type hashes.
 
         Bags recorded before the RIHS01 type hash was stored have ``type_description_hash: ''``;
         their MCAP is left as it is and the hash computed from its recorded schemas. Returns the

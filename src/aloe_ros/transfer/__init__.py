@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Moving files between machines over ROS 2, ROS-free: chunked, resumable, sha256-verified.
+"""
+Moving files between machines over ROS 2, ROS-free: chunked, resumable, sha256-verified.
 
 ``chunks`` serves a file by (offset, length) and assembles one on the other side, refusing any
 chunk whose sha256 is wrong and any file whose whole-file sha256 is wrong; ``episodes`` decides

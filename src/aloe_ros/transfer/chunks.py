@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Chunked file transfer: a server that reads by offset, a resumable, verified download.
+"""
+Chunked file transfer: a server that reads by offset, a resumable, verified download.
 
 The server answers ``read(item, offset, max_bytes)`` with the bytes, the sha256 of those bytes
 and the size and sha256 of the whole item. The reader appends a chunk only when it arrives at
@@ -67,7 +68,8 @@ def sha256_hex(data: bytes) -> str:
 
 
 class FileServer:
-    """Serves items by chunks; ``resolve(item)`` names the file and its sha256 or raises.
+    """
+    Serves items by chunks; ``resolve(item)`` names the file and its sha256 or raises.
 
     ``resolve`` raises KeyError for an unknown item (the message goes back to the reader) and
     may return ``None`` for the sha256, in which case the file's is computed once and kept per
@@ -106,7 +108,8 @@ class FileServer:
 
 
 class Download:
-    """A resumable download of one item into ``dest`` (see the module docstring).
+    """
+    A resumable download of one item into ``dest`` (see the module docstring).
 
     ``sha256`` and ``total_bytes``, when known beforehand (a catalog entry, a PolicyUpdate), are
     what every reply must repeat; otherwise the first reply's are kept and held to.
@@ -188,7 +191,8 @@ class Download:
         return len(data)
 
     def finish(self) -> str:
-        """Check the whole file's sha256 and move it to ``dest``; return ``dest``.
+        """
+        Check the whole file's sha256 and move it to ``dest``; return ``dest``.
 
         Raises ChecksumError (and discards the partial file) when the assembled bytes are not
         the item announced.
@@ -229,7 +233,8 @@ class TransferStats:
 def fetch(read: Callable[[int, int], ChunkReply], download: Download,
           chunk_bytes: int = 1024 * 1024, max_refusals: int = 3,
           stats: Optional[TransferStats] = None) -> TransferStats:
-    """Read chunks with ``read(offset, n)`` into ``download`` until complete, then finish it.
+    """
+    Read chunks with ``read(offset, n)`` into ``download`` until complete, then finish it.
 
     A refused chunk is read again; ``max_refusals`` refusals in a row end the transfer with
     TransferError, keeping the verified bytes for a resume. ``read`` may raise (a station that
@@ -273,7 +278,8 @@ def check_item_name(name: str, suffix: str = '') -> None:
 
 def directory_server(directory: str, suffix: str, max_chunk_bytes: int = MAX_CHUNK_BYTES,
                      prefix: str = '') -> FileServer:
-    """Return a FileServer of the ``<prefix>*<suffix>`` files directly inside ``directory``.
+    """
+    Return a FileServer of the ``<prefix>*<suffix>`` files directly inside ``directory``.
 
     Only plain names are served (no path, no hidden file), and only regular files whose real
     path is in ``directory`` (a symlink leading out of it is not served).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Pulling a station's episodes into a learner's own store (catalog diff + verified transfer).
+"""
+Pulling a station's episodes into a learner's own store (catalog diff + verified transfer).
 
 A station's recorder lists its complete episodes (id, size, sha256); the learner pulls each one
 its store lacks, chunk by chunk into ``<store>/incoming/<station>/<id>.mcap``, checks the whole
@@ -69,7 +70,8 @@ def station_dir_name(station: str) -> str:
 
 
 def episode_server(store, max_chunk_bytes: int = MAX_CHUNK_BYTES) -> FileServer:
-    """Return a FileServer of the complete episodes of ``store`` (item = episode id).
+    """
+    Return a FileServer of the complete episodes of ``store`` (item = episode id).
 
     The sha256 served is the catalog's, written when the episode was finalized: a file changed
     on disk since then fails the reader's whole-file check instead of passing as genuine.
@@ -89,7 +91,8 @@ def remote_entry(row) -> RemoteEpisode:
 
 
 def missing_episodes(remote: Iterable[RemoteEpisode], have: Set[str]) -> List[RemoteEpisode]:
-    """Return the station's episodes the store lacks, in the station's order, each id once.
+    """
+    Return the station's episodes the store lacks, in the station's order, each id once.
 
     Entries without a sha256 cannot be verified and are left out.
     """
@@ -104,7 +107,8 @@ def missing_episodes(remote: Iterable[RemoteEpisode], have: Set[str]) -> List[Re
 
 
 class EpisodePuller:
-    """Pulls every episode that stations have and ``store`` lacks (see the module docstring).
+    """
+    Pulls every episode that stations have and ``store`` lacks (see the module docstring).
 
     ``list_episodes(station)`` returns the station's ``RemoteEpisode`` list and ``read(station,
     episode_id, offset, n)`` one ``ChunkReply``; both raise (any exception) when the station
@@ -131,7 +135,8 @@ class EpisodePuller:
                             episode_id + '.mcap')
 
     def pull(self, station: str, stop: Optional[Callable[[], bool]] = None) -> List[PullResult]:
-        """Pull what ``station`` has and the store lacks; return the episodes imported.
+        """
+        Pull what ``station`` has and the store lacks; return the episodes imported.
 
         A station that cannot be reached is noted in ``unreachable`` (said once) and tried
         again on the next call; an episode whose transfer fails verification is skipped this
