@@ -69,7 +69,8 @@ def as_demo(ep: Episode) -> Episode:
 
 
 class ChunkedPolicy:
-    """``obs -> action14`` over a flow-matching policy: sample a chunk, execute ``execute`` steps.
+    """
+    ``obs -> action14`` over a flow-matching policy: sample a chunk, execute ``execute`` steps.
 
     The chunk is re-planned every ``execute`` ticks (``reset()`` forces a re-plan at the next
     call).
@@ -199,7 +200,8 @@ class Timer:
 
 
 def parse_overrides(ap, items) -> dict:
-    """``--override SECTION.KEY=VALUE`` items (YAML values) as {section: {key: value}}.
+    """
+    ``--override SECTION.KEY=VALUE`` items (YAML values) as {section: {key: value}}.
 
     A malformed item is an argparse error naming it.
     """

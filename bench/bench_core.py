@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Benchmark of the ALOE learning core on CPU: updates/s, actor latency, replay memory.
+"""
+Benchmark of the ALOE learning core on CPU: updates/s, actor latency, replay memory.
 
 Usage: ``python bench/bench_core.py [--quick] [--threads N] [--config PATH]``.
 Prints a summary and writes ``results/bench_core.json``. Uses the default model

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Fault-injection bench: the CI fault scenarios of test/reliability, repeated many times.
+"""
+Fault-injection bench: the CI fault scenarios of test/reliability, repeated many times.
 
 Usage: ``python bench/bench_faults.py [--recorder-trials 20] [--trials 3] [--only NAME ...]``.
 Needs the workspace sourced (``. .venv/bin/activate && . install/setup.bash``). Every scenario

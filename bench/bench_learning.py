@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Learning efficiency: operator-free success rate vs interaction episodes, ALOE against baselines.
+"""
+Learning efficiency: operator-free success rate vs interaction episodes, ALOE against baselines.
 
 Every arm of a seed starts from the same behaviour-cloned actor (flow matching on ``demos``
 scripted
@@ -111,7 +112,8 @@ def _sim(cfg=None):
 
 
 def bc_start(seed: int, sizes, path=None, overrides=None):
-    """The shared start of one seed: demos and the BC actor trained on them.
+    """
+    The shared start of one seed: demos and the BC actor trained on them.
 
     ``overrides`` of the ``model`` and ``data`` sections apply here too (the arms share this
     actor).
@@ -133,7 +135,8 @@ def bc_start(seed: int, sizes, path=None, overrides=None):
 
 
 def evaluate(env, expert, runner, n: int):
-    """Operator-free evaluation over fixed seeds: (success rate, mean final task progress, ends).
+    """
+    Operator-free evaluation over fixed seeds: (success rate, mean final task progress, ends).
 
     ``ends``: the fraction of episodes that ended in success, with an object off the table
     (``fell``), or at the time limit (``timeout``), and the mean final phase of the scripted

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Off-policy evaluation accuracy: how well each critic values the *current* policy from mixtures.
+"""
+Off-policy evaluation accuracy: how well each critic values the *current* policy from mixtures.
 
 Setup (sim handover task, ``config/learner/bench_small.yaml``: no cameras, the 9-value privileged
 state as extra input, H = 20, 2 Q-heads, min aggregation):
@@ -112,7 +113,8 @@ METRIC_KEYS = ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman
 
 
 def reward_overrides():
-    """Data overrides that keep the critics' reward the sparse success reward of the ground truth.
+    """
+    Data overrides that keep the critics' reward the sparse success reward of the ground truth.
 
     Reward shaping that only exists in operator data (a takeover penalty) or that pi's rollouts
     would also pay (a step penalty) is switched off, whatever bench_small.yaml sets; keys this
@@ -123,7 +125,8 @@ def reward_overrides():
 
 
 def train_bc(demos, steps: int, seed: int, log=print):
-    """Behaviour-clone a flow-matching actor on demos (HG-DAgger trainer: every step is human).
+    """
+    Behaviour-clone a flow-matching actor on demos (HG-DAgger trainer: every step is human).
 
     The recipe is pinned (lr 1e-3, no EMA) so that pi's success, calibrated into ``PI_RANGE`` with
     ``pi_demos``, does not move when bench_small.yaml's actor defaults change.
@@ -139,7 +142,8 @@ def train_bc(demos, steps: int, seed: int, log=print):
 
 
 class BatchedRollouts:
-    """Monte-Carlo rollouts of a chunked policy from many sim states at once.
+    """
+    Monte-Carlo rollouts of a chunked policy from many sim states at once.
 
     ``N_ENVS`` sim copies step in lockstep; at every chunk boundary the active copies get their
     next
@@ -233,7 +237,8 @@ def collect_mixture(env, expert, operator, policy_bc_weak, cfg, sizes, seed: int
 
 def critic_trainer(method: str, pi, episodes, seed: int,
                    overrides: Optional[dict] = None) -> AloeTrainer:
-    """Trainer whose actor is a frozen copy of pi; the critic is normalised on the data.
+    """
+    Trainer whose actor is a frozen copy of pi; the critic is normalised on the data.
 
     The actor keeps pi's normalisation. ``overrides`` ({section: {key: value}}, ``--override``)
     change the critics' learner config (e.g. ``critic.layer_norm``).
@@ -281,7 +286,8 @@ def estimates(tr: AloeTrainer, keys, episodes, horizon: int, gamma: float):
 
 
 def ground_truth(runner: BatchedRollouts, env, keys, episodes, sizes, horizon: int, gamma: float):
-    """Monte-Carlo returns for V^pi(s_t) and Q^pi(s_t, a_{t:t+H}) per key: (v_ret, q_ret), (K, R).
+    """
+    Monte-Carlo returns for V^pi(s_t) and Q^pi(s_t, a_{t:t+H}) per key: (v_ret, q_ret), (K, R).
 
     Q's rollouts start after the dataset chunk, executed from the restored s_t; the chunk's own
     discounted reward is added and a chunk that terminates the episode needs no rollout.
@@ -341,7 +347,8 @@ def resamples(n: int, count: int, seed: int):
 
 
 def with_cis(est, v_gt, q_gt, draws):
-    """metrics() of each estimator, its ``ci`` {key: [lo, hi]} and the bootstrap draws of each key.
+    """
+    metrics() of each estimator, its ``ci`` {key: [lo, hi]} and the bootstrap draws of each key.
 
     Every estimator is scored on the same resampled state sets, so differences and ratios between
     estimators can be bootstrapped paired (from the returned draws).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""RSS of the observation node and the recorder before and after a burst of oversized messages.
+"""
+RSS of the observation node and the recorder before and after a burst of oversized messages.
 
 Usage: ``python bench/bench_oversized_rss.py [--mb 80] [--count 10] [--dds-dynamic]``.
 Needs the workspace sourced (``. scripts/env.sh``). Starts a real observation node and a real

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Recorder cost of keeping raw cameras: MB per minute and recorder CPU at 3 x 480 x 640 @ 30 Hz.
+"""
+Recorder cost of keeping raw cameras: MB per minute and recorder CPU at 3 x 480 x 640 @ 30 Hz.
 
 Usage: ``python bench/bench_recorder.py [--quick] [--modes keep,jpeg,png,skip] [--frames sim,noise]
 [--out results]``; needs the workspace sourced (``. scripts/env.sh``). Writes

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Benchmark of the MuJoCo bimanual sim: speed with and without rendering, expert success.
+"""
+Benchmark of the MuJoCo bimanual sim: speed with and without rendering, expert success.
 
 ``python bench/bench_sim.py [--quick]`` prints the figures and writes ``results/bench_sim.json``:
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Soak bench: the robot-side graph run faster than real time, memory and backlog over time.
+"""
+Soak bench: the robot-side graph run faster than real time, memory and backlog over time.
 
 Usage: ``python bench/bench_soak.py [--quick] [--minutes 30] [--speed 4]``.
 Needs the workspace sourced (``. .venv/bin/activate && . install/setup.bash``).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""System timing bench: the robot-side graph as separate OS processes over real DDS, wall clock.
+"""
+System timing bench: the robot-side graph as separate OS processes over real DDS, wall clock.
 
 Usage: ``python bench/bench_system.py [--quick] [--pin] [--out results]``; needs the workspace
 sourced
@@ -706,7 +707,8 @@ def latency_budget(r):
 
 
 def targets(r):
-    """Return the issue-16 targets of results ``r``: {name: {value, target, met, ...}}.
+    """
+    Return the issue-16 targets of results ``r``: {name: {value, target, met, ...}}.
 
     Targets that apply to ``--pin`` runs are evaluated only there (``met`` null otherwise, with the
     value measured in this run). Period error and missed ticks use the executor's own tick stamps

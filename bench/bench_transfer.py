@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Transfer rates over ROS 2: episodes from a recorder to a learner, weights to a policy node.
+"""
+Transfer rates over ROS 2: episodes from a recorder to a learner, weights to a policy node.
 
 Usage: ``python bench/bench_transfer.py [--quick] [--out docs/results]``; needs the workspace
 sourced (``. scripts/env.sh``, which also selects the project's Fast DDS profile). Writes

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Regenerate BENCHMARKS.md from the results JSON files (results/bench_*.json) and draw its plots.
+"""
+Regenerate BENCHMARKS.md from the results JSON files (results/bench_*.json) and draw its plots.
 
 Known benches (``ope``, ``learning``) get their own tables and plots; any other
 ``bench_<name>.json``
@@ -151,7 +152,8 @@ def _ci(r, key, nd=3):
 
 
 def ope_section(res, img_dir, output):
-    """OPE accuracy table (with bootstrap intervals), scatter plot and target verdicts.
+    """
+    OPE accuracy table (with bootstrap intervals), scatter plot and target verdicts.
 
     JSON keys (bench_ope.py): ``pi`` {success_rate, ci, episodes, range, in_range}, ``gt_quality``
     {rms_se_v, rms_se_q, reliability_adv}, per method ``ci`` {key: [lo, hi]}, ``targets`` {name:

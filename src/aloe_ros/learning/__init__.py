@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ALOE learning core (no rclpy): episodes, transitions, replay, models, critic, actor, trainer.
+"""
+ALOE learning core (no rclpy): episodes, transitions, replay, models, critic, actor, trainer.
 
 Modules are imported explicitly (``from aloe_ros.learning.trainer import AloeTrainer``) so that
 ``aloe_ros.learning.episode`` stays importable without torch.

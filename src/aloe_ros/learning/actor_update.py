@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Actor improvement: advantage-weighted flow matching (AWFM).
+"""
+Actor improvement: advantage-weighted flow matching (AWFM).
 
 ``L(theta) = sum_b w_b * L_FM(theta; s_b, a_b) / sum_b w_b`` (or ``/ B`` without
 ``actor.normalize_weights``), ``w_b = min(exp(A_b / beta), w_max)``, weights without gradient.
@@ -63,7 +64,8 @@ def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
 
 def ess_weights(adv: torch.Tensor, beta: float, w_max: float, target_ess: float = 0.0,
                 max_doublings: int = 30) -> Tuple[torch.Tensor, float]:
-    """Weights ``min(exp(A / beta'), w_max)``, least ``beta' >= beta`` with ESS >= ``target_ess``.
+    """
+    Weights ``min(exp(A / beta'), w_max)``, least ``beta' >= beta`` with ESS >= ``target_ess``.
 
     ESS grows monotonically with beta' (uniform weights as beta' -> inf), so beta' is found by
     doubling and then bisection on log beta'. ``target_ess = 0`` keeps beta. Returns

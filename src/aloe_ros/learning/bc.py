@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Behaviour-cloning warm start: plain flow matching on every stored chunk, uniform weights.
+"""
+Behaviour-cloning warm start: plain flow matching on every stored chunk, uniform weights.
 
 This is the "behaviour-cloned start" of the post-training loop: before any critic exists the
 actor imitates the demonstrations (scripted or human),
@@ -34,7 +35,8 @@ from .trainer import AloeTrainer
 def behaviour_clone(trainer: AloeTrainer, steps: int,
                     progress: Optional[Callable[[int, int, float],
                                                 None]] = None) -> Dict[str, float]:
-    """Run ``steps`` uniform flow-matching updates of ``trainer.policy``; return mean/last loss.
+    """
+    Run ``steps`` uniform flow-matching updates of ``trainer.policy``; return mean/last loss.
 
     ``progress(step, steps, loss)`` is called after every update. Raises ValueError when the
     replay is empty (call ``trainer.refresh()`` after adding demonstrations).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Checkpoints: safetensors weights + JSON config, atomic, checksummed, never unpickled.
+"""
+Checkpoints: safetensors weights + JSON config, atomic, checksummed, never unpickled.
 
 Actor export (``policy_v000007.safetensors``): the weights, with the full learner config,
 ``config_hash`` (sha256 of the model section), ``version`` and ``format`` stored in the

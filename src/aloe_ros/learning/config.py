@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Typed learner configuration, loaded from YAML and validated.
+"""
+Typed learner configuration, loaded from YAML and validated.
 
 Every error names the offending key with its full dotted path (``critic.tau``) so a user can
 fix the YAML without reading this file. Unknown keys are errors, not silently ignored: a typo

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ALOE critic math: conservative aggregation, chunked TD target, value and advantage.
+"""
+ALOE critic math: conservative aggregation, chunked TD target, value and advantage.
 
 The critic evaluates the *current* policy pi_theta from off-policy data (policy, human and mixed
 chunks): the bootstrap action a' is always drawn from pi_theta, never taken from the data.
@@ -31,7 +32,8 @@ SampleFn = Callable[[Dict[str, object], int], torch.Tensor]
 
 def aggregate(q_heads: torch.Tensor, cfg: CriticConfig,
               generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Conservative ensemble aggregation ``agg_i Q_i``: (K, B) -> (B,).
+    """
+    Conservative ensemble aggregation ``agg_i Q_i``: (K, B) -> (B,).
 
     - ``min``:        ``min_i Q_i``
     - ``mean``:       ``mean_i Q_i`` (not conservative; for evaluation studies)
@@ -53,7 +55,8 @@ def aggregate(q_heads: torch.Tensor, cfg: CriticConfig,
 
 
 def td_target(ret: torch.Tensor, boot: torch.Tensor, q_next: torch.Tensor) -> torch.Tensor:
-    """Chunked TD target.
+    """
+    Chunked TD target.
 
     ``y = sum_{k<n} gamma^k r_{t+k} + gamma^n (1 - done) agg_i Qbar_i(s_{t+n}, a')``
     with ``ret`` = the discounted reward sum over the n real steps and ``boot = gamma^n (1 -
@@ -75,7 +78,8 @@ def polyak_update(online: torch.nn.Module, target: torch.nn.Module, tau: float) 
 def critic_loss(critic: QEnsemble, target: QEnsemble, batch, sample_next: SampleFn,
                 cfg: CriticConfig,
                 generator: Optional[torch.Generator] = None):
-    """Mean-squared TD error of every head against the shared chunked TD target.
+    """
+    Mean-squared TD error of every head against the shared chunked TD target.
 
     ``L = mean_i mean_b (Q_i(s_t, a_{t:t+Hc}) - y)^2``, y from the Polyak target ensemble at
     ``s_{t+n}`` with ``a' ~ pi_theta(. | s_{t+n})``. Returns (loss, q_heads (K, B), y (B,)).
@@ -123,7 +127,8 @@ def advantage(critic: QEnsemble, obs, actions: torch.Tensor, mask: torch.Tensor,
 @torch.no_grad()
 def select_chunk(critic: QEnsemble, obs, sample: SampleFn, cfg: CriticConfig, n: int,
                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Return the best of ``n`` chunks of pi_theta by ``agg_i Q_i(s, a)``, shape (1, H, D).
+    """
+    Return the best of ``n`` chunks of pi_theta by ``agg_i Q_i(s, a)``, shape (1, H, D).
 
     One observation (batch 1); ``n`` = 1 returns the sample as drawn.
     """

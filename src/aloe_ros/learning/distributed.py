@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Data-parallel learning with torch.distributed (``torchrun``): NCCL on GPUs, gloo on CPU.
+"""
+Data-parallel learning with torch.distributed (``torchrun``): NCCL on GPUs, gloo on CPU.
 
 Launched by ``torchrun --nproc_per_node N ...`` (``WORLD_SIZE`` > 1 in the environment),
 ``DataParallel.from_env`` joins the process group and ``AloeTrainer(..., parallel=dp)`` trains
@@ -115,7 +116,8 @@ class DataParallel:
     @classmethod
     def from_env(cls, device: Optional[str] = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> Optional['DataParallel']:
-        """Join the group ``torchrun`` describes in the environment; None when WORLD_SIZE <= 1.
+        """
+        Join the group ``torchrun`` describes in the environment; None when WORLD_SIZE <= 1.
 
         The backend is NCCL for a CUDA ``device`` (each rank then uses ``cuda:LOCAL_RANK``) and
         gloo otherwise; without ``device``, ``default_backend()`` decides. An already
@@ -208,7 +210,8 @@ class DataParallel:
         return x[self.shard(x.shape[0])]
 
     def weight_share(self, w: torch.Tensor, normalize: bool) -> float:
-        """Factor turning this rank's ``weighted_flow_loss`` into its share of the global loss.
+        """
+        Factor turning this rank's ``weighted_flow_loss`` into its share of the global loss.
 
         Without normalisation the shard mean, averaged over equal shards, is the global mean (1).
         With it, ``sum_r w L / sum_r w`` times ``W sum_r w / sum_all w`` averages over ranks to
@@ -315,7 +318,8 @@ def _load_trainer_state(trainer, state: Dict[str, Any], rank: int) -> None:
 
 
 class LeadTrainer:
-    """Rank 0's trainer: ``refresh``, ``train`` and ``load_state`` run on every rank.
+    """
+    Rank 0's trainer: ``refresh``, ``train`` and ``load_state`` run on every rank.
 
     Everything else (``evaluate``, ``export``, ``save_state``, ``replay``, counters) is rank 0's
     own trainer, unchanged. Calls are serialised by a lock (the collectives must pair up).
@@ -436,7 +440,8 @@ class Follower:
 
 
 def run_follower() -> int:
-    """Entry point of ranks > 0 under torchrun: follow rank 0 until it stops; return 0.
+    """
+    Entry point of ranks > 0 under torchrun: follow rank 0 until it stops; return 0.
 
     Ctrl-C (SIGINT, which torchrun forwards to every rank) is ignored here: rank 0 shuts its node
     down and then sends ``stop``; SIGTERM still ends a follower at once.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The episode record every part of aloe_ros agrees on (sim, recorder, replay, learner).
+"""
+The episode record every part of aloe_ros agrees on (sim, recorder, replay, learner).
 
 An episode is the sequence of control ticks that actually ran on the robot. Tick t holds the
 observation seen at t and the action executed at t, whoever produced it. Layout per field:

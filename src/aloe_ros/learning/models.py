@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Networks: observation encoder, chunked flow-matching policy, Q-ensemble critic.
+"""
+Networks: observation encoder, chunked flow-matching policy, Q-ensemble critic.
 
 Observation batch (what every network takes), B = batch size:
 
@@ -44,7 +45,8 @@ Obs = Dict[str, object]
 
 @runtime_checkable
 class Policy(Protocol):
-    """What the learner and the runtime need from an actor.
+    """
+    What the learner and the runtime need from an actor.
 
     A VLA backbone plugs in by implementing these members (as an ``nn.Module``):
 
@@ -77,7 +79,8 @@ class Policy(Protocol):
 
 
 class Normalizer(nn.Module):
-    """Affine normaliser ``(x - mean) / std`` with statistics kept as buffers.
+    """
+    Affine normaliser ``(x - mean) / std`` with statistics kept as buffers.
 
     ``std_floor``: a dimension whose std is below it (a joint the demonstrations never moved,
     e.g. a forearm roll) is scaled by the floor instead, so a small drift at run time cannot
@@ -108,7 +111,8 @@ class Normalizer(nn.Module):
 
 
 class ImageEncoder(nn.Module):
-    """Small strided CNN for one camera: uint8 (B, h, w, 3) -> (B, feature_dim).
+    """
+    Small strided CNN for one camera: uint8 (B, h, w, 3) -> (B, feature_dim).
 
     A 4x4 stride-4 "patchify" stem, then 3x3 stride-2 convolutions: at 64x64 the default
     [16, 32, 64] costs ~0.8 M multiply-adds per image (CPU training at batch 256 stays tractable).
@@ -175,7 +179,8 @@ def _time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class FlowMatchingPolicy(nn.Module):
-    """Chunked flow-matching actor: a velocity field over a normalised H x D chunk.
+    """
+    Chunked flow-matching actor: a velocity field over a normalised H x D chunk.
 
     Straight-path (rectified) flow: ``x_0 ~ N(0, I)``, ``x_1`` = normalised expert chunk,
     ``x_t = (1 - t) x_0 + t x_1``. Sampling integrates ``dx/dt = v(x_t, t, obs)`` from t = 0 to 1
@@ -232,7 +237,8 @@ class FlowMatchingPolicy(nn.Module):
 
     def flow_loss(self, obs: Obs, actions: torch.Tensor, mask: torch.Tensor,
                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """Per-sample flow-matching loss (B,), averaged over real (mask = 1) steps only.
+        """
+        Per-sample flow-matching loss (B,), averaged over real (mask = 1) steps only.
 
         ``sample``: ``L = mean_{k: mask_k} || x1_hat(x_t, t, s)_k - x_{1,k} ||^2``;
         ``velocity``: ``L = mean_{k: mask_k} || v_theta(x_t, t, s)_k - (x_1 - x_0)_k ||^2``.
@@ -251,7 +257,8 @@ class FlowMatchingPolicy(nn.Module):
 
     def sample(self, obs: Obs, generator: Optional[torch.Generator] = None,
                num_samples: int = 1) -> torch.Tensor:
-        """Euler-integrate the flow from noise: chunks (num_samples * B, H, D) in robot units.
+        """
+        Euler-integrate the flow from noise: chunks (num_samples * B, H, D) in robot units.
 
         ``x_{i+1} = x_i + dt * v_theta(x_i, i dt, s)``, ``dt = 1 / flow_steps``. With num_samples
         N > 1 the observation is encoded once and rows are sample-major (row j * B + b = sample j
@@ -298,7 +305,8 @@ class EnsembleLayerNorm(nn.Module):
 
 
 class QEnsemble(nn.Module):
-    """K Q-heads over (observation, action chunk of ``critic_horizon`` steps).
+    """
+    K Q-heads over (observation, action chunk of ``critic_horizon`` steps).
 
     ``Q_i(s, a_{t:t+Hc})`` for i < K. The heads share one observation encoder (the critic's own,
     separate from the actor's); each head is an independent MLP on [obs feature, normalised

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""In-memory replay of chunk transitions, fed incrementally from an EpisodeSource.
+"""
+In-memory replay of chunk transitions, fed incrementally from an EpisodeSource.
 
 Steps are stored once (images as uint8) in growable columns; transitions are index rows into
 them, so an observation used as s_t by one chunk and as s_{t+H} by another is stored once.
@@ -246,7 +247,8 @@ class ReplayBuffer:
                 for s in np.unique(src)}
 
     def sampling_probs(self) -> Optional[np.ndarray]:
-        """Per-transition sampling probabilities, or None for uniform.
+        """
+        Per-transition sampling probabilities, or None for uniform.
 
         ``balance_sources``: every chunk source label present gets equal total mass, scaled by
         ``source_weights[name]`` (default 1).
@@ -298,7 +300,8 @@ class ReplayBuffer:
                      source=f(c['source']), human_step=f(human.astype(np.float32)), index=rows)
 
     def sample(self, batch_size: int, rng: np.random.Generator, human_only: bool = False) -> Batch:
-        """Sample a batch (uniform, or balanced by source per config).
+        """
+        Sample a batch (uniform, or balanced by source per config).
 
         ``human_only`` restricts sampling to chunks with at least one human step (HG-DAgger).
         """

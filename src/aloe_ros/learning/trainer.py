@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""High-level learner used by the ROS learner node and the benchmarks.
+"""
+High-level learner used by the ROS learner node and the benchmarks.
 
 ``method`` selects what ``train`` does (same data, same actor, same replay):
 
@@ -58,7 +59,8 @@ Progress = Callable[[str, int, int], None]
 
 
 class AloeTrainer:
-    """ALOE learner (and baselines): replay, critic, actor, checkpoints.
+    """
+    ALOE learner (and baselines): replay, critic, actor, checkpoints.
 
     ``policy`` may be any ``Policy`` implementation (default: ``FlowMatchingPolicy(cfg.model)``).
     ``parallel`` (``DataParallel.from_env()`` under torchrun): train data-parallel, see
@@ -239,7 +241,8 @@ class AloeTrainer:
 
     def train(self, critic_steps: int, actor_steps: int,
               progress: Optional[Progress] = None) -> Dict[str, float]:
-        """Run critic then actor updates on replay batches; return mean metrics.
+        """
+        Run critic then actor updates on replay batches; return mean metrics.
 
         ``progress(phase, done, total)`` is called after every update (phase 'critic' or 'actor').
         Keys: critic_loss, mean_q, mean_target, actor_loss, flow_loss, mean_v, mean_adv, ess,
@@ -279,7 +282,8 @@ class AloeTrainer:
     # -- queries ------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, obs: Dict[str, object], chunk: np.ndarray) -> Dict[str, object]:
-        """Score one executed/proposed chunk (H, D) at one observation dict.
+        """
+        Score one executed/proposed chunk (H, D) at one observation dict.
 
         Returns ``q_heads`` (list of K), ``q = agg_i Q_i(s, a)``, ``v = mean_j agg_i Q_i(s,
         a'_j)``,
@@ -362,7 +366,8 @@ class AloeTrainer:
         return info
 
     def load_state(self, out_dir: str, expected_sha256: Optional[str] = None) -> None:
-        """Resume from ``save_state`` output; refuse a config mismatch (naming it) or a bad sha256.
+        """
+        Resume from ``save_state`` output; refuse a config mismatch (naming it) or a bad sha256.
 
         Without ``expected_sha256`` the ``.sha256`` file written next to the state is used.
         """

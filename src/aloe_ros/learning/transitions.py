@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Cut chunk transitions from executed steps of mixed sources.
+"""
+Cut chunk transitions from executed steps of mixed sources.
 
 A transition starting at tick t of an episode of length T is
 ``(s_t, a_{t:t+H}, r_{t:t+Hc}, s_{t+n}, done, truncated, source)`` where H is the actor chunk
@@ -86,7 +87,8 @@ def takeover_ticks(episode: Episode) -> np.ndarray:
 
 
 def rejected_steps(episode: Episode, window: int) -> np.ndarray:
-    """Return a bool mask (T,) of the policy steps the operator rejected by taking over.
+    """
+    Return a bool mask (T,) of the policy steps the operator rejected by taking over.
 
     A step is rejected when the policy executed it at most ``window`` - 1 ticks before a takeover
     tick (the takeover tick included) and no human step lies between them: the actions that led
@@ -107,7 +109,8 @@ def rejected_steps(episode: Episode, window: int) -> np.ndarray:
 
 def episode_rewards(episode: Episode, step_penalty: float,
                     intervention_penalty: float = 0.0) -> np.ndarray:
-    """Return float64 rewards: recorded, minus the step penalty, minus the takeover penalty.
+    """
+    Return float64 rewards: recorded, minus the step penalty, minus the takeover penalty.
 
     ``step_penalty`` is subtracted at every step and ``intervention_penalty`` at each takeover tick
     (the last policy step before a human segment). The takeover penalty tells the critic what the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Gym-like MuJoCo environment of the bimanual station (no ROS).
+"""
+Gym-like MuJoCo environment of the bimanual station (no ROS).
 
 ``BimanualEnv(task, image_size, cameras, seed)``; ``reset(seed) -> obs``;
 ``step(action14) -> (obs, reward, terminated, truncated, info)``. Control runs at 50 Hz with
@@ -137,7 +138,8 @@ class BimanualEnv:
         return self.observe()
 
     def step(self, action) -> Tuple[dict, float, bool, bool, dict]:
-        """Apply ``action`` (14,) for a control period; return obs, reward, done flags, info.
+        """
+        Apply ``action`` (14,) for a control period; return obs, reward, done flags, info.
 
         Raises ValueError on a wrong length or NaN/Inf; out-of-limit values are clipped.
         """
