@@ -28,7 +28,9 @@ several lines:
 
 The summary moves to the line after the opening quotes and the closing quotes get a line of
 their own, both at the docstring's own indentation; every other line is kept byte for byte.
-One-line docstrings are left alone. Running it again changes nothing (idempotent), so it can be
+One-line docstrings are left alone. Code that takes a docstring's first line
+(``__doc__.splitlines()[0]``, e.g. for argparse) gets ``.strip()`` so it still finds the
+summary. Running it again changes nothing (idempotent), so it can be
 re-run after merges.
 
     python3 scripts/fix_docstrings.py [--check] PATH...   (files or directories)
@@ -38,9 +40,11 @@ re-run after merges.
 
 import argparse
 import ast
+import io
 import os
 import re
 import sys
+import tokenize
 
 SKIP_DIRS = {'.git', '.venv', '__pycache__', 'build', 'install', 'log', 'fixtures'}
 _OPENING = re.compile(r'(?P<prefix>[rRuU]?)(?P<quotes>"""|\'\'\')')
@@ -85,7 +89,8 @@ def _rewrite(literal, indent):
 def fix_source(source):
     """Return source with every multi-line docstring in D213/D209 layout."""
     tree = ast.parse(source)
-    lines = source.splitlines(keepends=True)
+    # Not str.splitlines: it also splits at form feeds and other separators ast ignores.
+    lines = _lines(source)
     # Line start offsets, to turn (line, column) into an index into source.
     starts = [0]
     for line in lines:
@@ -104,7 +109,42 @@ def fix_source(source):
             edits.append((start, end, new))
     for start, end, new in sorted(edits, reverse=True):
         source = source[:start] + new + source[end:]
+    return _strip_doc_before_first_line(source)
+
+
+# String arguments of ``__doc__.split(...)[0]`` that take the first line or paragraph.
+_SPLIT_ARGS = ("'\\n'", '"\\n"', "'\\n\\n'", '"\\n\\n"')
+
+
+def _strip_doc_before_first_line(source):
+    r"""
+    Make code that takes a docstring's first line skip the new empty first line.
+
+    ``__doc__.splitlines()[0]`` and ``__doc__.split('\n')[0]`` (also ``'\n\n'``), e.g. an
+    argparse description, become ``__doc__.strip().splitlines()[0]`` and so on. They are found
+    as tokens, so text in strings and comments is never touched.
+    """
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+              if t.type not in (tokenize.NL, tokenize.COMMENT)]
+    inserts = []
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME or tok.string != '__doc__':
+            continue
+        rest = [t.string for t in tokens[i + 1:i + 9]]
+        if (rest[:7] == ['.', 'splitlines', '(', ')', '[', '0', ']']
+                or (rest[:3] == ['.', 'split', '('] and len(rest) == 8
+                    and rest[3] in _SPLIT_ARGS and rest[4:] == [')', '[', '0', ']'])):
+            inserts.append(tok.end)
+    lines = _lines(source)
+    for row, col in sorted(inserts, reverse=True):
+        offset = sum(len(line) for line in lines[:row - 1]) + col
+        source = source[:offset] + '.strip()' + source[offset:]
     return source
+
+
+def _lines(source):
+    """Split source into lines as ast and tokenize count them (keeping the line ends)."""
+    return re.findall(r'.*?(?:\r\n|\r|\n)|.+\Z', source, re.S)
 
 
 def _python_files(paths):

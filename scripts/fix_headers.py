@@ -132,7 +132,7 @@ def _strip_license(lines):
 
 def main(argv=None):
     """Rewrite (or with --check, list) the files whose header is not canonical."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--check', action='store_true', help='change nothing; exit 1 if any file '
                         'needs a new header')
     parser.add_argument('--root',

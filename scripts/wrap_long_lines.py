@@ -291,7 +291,7 @@ def _same_tree(old, new):
 
 def main(argv=None):
     """Wrap (or with --check, list) the lines over the limit in the given files."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('paths', nargs='+')
     parser.add_argument('--limit', type=int, default=99)
     parser.add_argument('--check', action='store_true')

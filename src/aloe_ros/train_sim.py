@@ -372,7 +372,8 @@ def summarise(iteration: int, version: int, episodes: List[Dict[str, Any]],
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``aloe train-sim``."""
-    parser = argparse.ArgumentParser(prog='aloe train-sim', description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog='aloe train-sim',
+                                     description=__doc__.strip().splitlines()[0])
     parser.add_argument('--config',
                         help='job YAML (default: config/jobs/sim_train.yaml of this package)')
     parser.add_argument('--long', action='store_true',

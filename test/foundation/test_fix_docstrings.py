@@ -112,6 +112,44 @@ def test_a_second_run_changes_nothing():
     assert fix_docstrings.fix_source(AFTER) == AFTER
 
 
+ARGPARSE_BEFORE = '''"""
+Tool summary.
+
+More.
+"""
+import argparse
+
+
+def main():
+    """
+    Run it.
+
+    More.
+    """
+    # __doc__.splitlines()[0] in a comment stays
+    text = "__doc__.splitlines()[0] in a string stays"
+    a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    b = __doc__.split('\\n')[0], __doc__.split("\\n\\n")[0], main.__doc__.split('\\n')[0]
+    c = __doc__.split(',')[0], __doc__.splitlines()[1]
+    return a, b, c, text
+'''
+
+
+def test_code_taking_the_first_line_gets_the_summary():
+    after = fix_docstrings.fix_source(ARGPARSE_BEFORE)
+    assert 'description=__doc__.strip().splitlines()[0])' in after
+    assert ("b = __doc__.strip().split('\\n')[0], __doc__.strip().split(\"\\n\\n\")[0], "
+            "main.__doc__.strip().split('\\n')[0]") in after
+    assert "c = __doc__.split(',')[0], __doc__.splitlines()[1]" in after, 'other uses: untouched'
+    assert '# __doc__.splitlines()[0] in a comment stays' in after
+    assert 'text = "__doc__.splitlines()[0] in a string stays"' in after
+    assert fix_docstrings.fix_source(after) == after
+    namespace = {}
+    exec(compile(after, 'tool.py', 'exec'), namespace)
+    assert namespace['main']()[0].description == 'Tool summary.'
+    assert namespace['main']()[1] == ('Tool summary.', 'Tool summary.', 'Run it.')
+
+
 def test_check_mode_lists_files_and_writes_nothing(tmp_path, capsys):
     path = tmp_path / 'pkg' / 'mod.py'
     path.parent.mkdir()

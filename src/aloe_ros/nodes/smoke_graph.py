@@ -247,7 +247,7 @@ def run_probe(timeout: float) -> int:
 
 def main(argv=None) -> int:
     """Entry point: smoke_graph --role {echo,probe,both} [--timeout S]."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--role', choices=['echo', 'probe', 'both'], default='both')
     parser.add_argument('--timeout', type=float, default=20.0,
                         help='seconds to wait for each step')

@@ -621,7 +621,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     would send for the given action vector (default: the middle of every joint's range).
     """
     import argparse
-    parser = argparse.ArgumentParser(description=main.__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=main.__doc__.strip().split('\n')[0])
     parser.add_argument('profile', help='robot profile YAML')
     parser.add_argument('--action', default='',
                         help='comma-separated action vector (action units, action_names order)')

@@ -34,7 +34,8 @@ from aloe_ros.storage.store import EpisodeStore, StoreLockedError, in_bag_dir
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Migrate the store at ``--root`` (or, with ``--dry-run``, list what would move)."""
-    parser = argparse.ArgumentParser(prog='aloe migrate', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='aloe migrate',
+                                     description=__doc__.strip().split('\n\n')[0])
     parser.add_argument('--root', required=True, help='episode store root')
     parser.add_argument('--dry-run', action='store_true',
                         help='list the episodes to move, move none')

@@ -34,7 +34,8 @@ from aloe_ros.storage.store import STEP_TOPIC, EpisodeStore, StoreLockedError
 
 def main(argv: Optional[List[str]] = None) -> int:
     """List or salvage the quarantined partial episodes of a store; return the exit code."""
-    parser = argparse.ArgumentParser(prog='aloe salvage', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='aloe salvage',
+                                     description=__doc__.strip().split('\n\n')[0])
     parser.add_argument('--root', required=True, help='episode store root')
     parser.add_argument('--all', action='store_true',
                         help='salvage every quarantined partial episode')
