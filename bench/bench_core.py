@@ -73,7 +73,7 @@ def timed(fn, n):
 
 def main(argv=None):
     """Run the benchmark and write results/bench_core.json."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--quick', action='store_true', help='fewer repetitions (~1 minute)')
     ap.add_argument('--threads', type=int, default=1,
                     help='torch CPU threads for learner updates (default 1)')

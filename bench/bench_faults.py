@@ -184,7 +184,7 @@ def run_scenario(name, trials):
 
 def main(argv=None):
     """Run the selected scenarios and write results/bench_faults.json."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--recorder-trials', type=int, default=20)
     parser.add_argument('--trials', type=int, default=3, help='trials of every other scenario')
     parser.add_argument('--only', nargs='*',

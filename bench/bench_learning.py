@@ -351,7 +351,7 @@ def plot(summary, target: float, path: str, title: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     ap.add_argument('--quick', action='store_true', help='small sizes (CI smoke run, ~2-4 min)')
     ap.add_argument('--seeds', type=int, default=None, help='number of seeds (default by size)')
     ap.add_argument('--target', type=float, default=0.5, help='operator-free success target')

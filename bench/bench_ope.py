@@ -376,7 +376,7 @@ def gt_quality(v_ret, q_ret):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     ap.add_argument('--quick', action='store_true',
                     help='small sizes (CI smoke run, a few minutes)')
     ap.add_argument('--seed', type=int, default=0)

@@ -82,7 +82,7 @@ DYNAMIC_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 
 def main(argv=None):
     """Run the burst; print the RSS figures."""
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     ap.add_argument('--mb', type=float, default=80.0, help='size of each oversized message [MB]')
     ap.add_argument('--count', type=int, default=10, help='oversized messages per topic')
     ap.add_argument('--dds-dynamic', action='store_true',

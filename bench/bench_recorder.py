@@ -272,7 +272,7 @@ def run_one(mode, source, window_s, tmp, log):
 
 def main(argv=None):
     """Run the bench (or the publisher role); write ``<out>/bench_recorder.json``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='12 s episodes instead of 60 s')
     parser.add_argument('--modes', default='keep,jpeg,png,skip',
                         help='camera_transcode modes to run')

@@ -78,7 +78,7 @@ def _expert(task: str, seeds: int):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='fewer steps and 10 seeds per task')
     parser.add_argument('--out', default='results/bench_sim.json')
     args = parser.parse_args()

@@ -227,7 +227,7 @@ def run(minutes, speed, episode_seconds, sample_period, out_path):
 
 def main(argv=None):
     """Parse arguments, run, print the slopes."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='about one minute')
     parser.add_argument('--minutes', type=float, default=30.0)
     parser.add_argument('--speed', type=float, default=4.0,

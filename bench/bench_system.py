@@ -833,7 +833,7 @@ def print_report(r):
 
 def main(argv=None):
     """Parse arguments; run the bench (or the sensor publisher role); write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='about 2-3 minutes')
     parser.add_argument('--pin', action='store_true',
                         help='executor process on the last CPU, everything else on the others')

@@ -231,7 +231,7 @@ def bench_weights(spin, tmp, size):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     parser.add_argument('--quick', action='store_true', help='2 short episodes, 2 pushes')
     parser.add_argument('--out', default=os.path.join(ROOT, 'docs', 'results'))
     parser.add_argument('--serve-weights', help=argparse.SUPPRESS)

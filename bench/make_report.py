@@ -521,7 +521,7 @@ def render(results, img_dir, output):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     ap.add_argument('--results', default=C.RESULTS_DIR)
     ap.add_argument('--output', default=os.path.join(C.ROOT, 'BENCHMARKS.md'))
     ap.add_argument('--img-dir', default=os.path.join(C.ROOT, 'docs', 'img'))
