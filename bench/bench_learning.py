@@ -85,7 +85,7 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def arm_config(arm: str, seed: int, overrides: dict, path=None):
-    """The learner config of one arm: ``path`` (bench_small.yaml) + arm switches + overrides."""
+    """Return one arm's learner config: ``path`` (bench_small.yaml) + arm switches + overrides."""
     method, extra = ARMS[arm]
     return C.bench_config(method, seed=seed, path=path, **_merge(extra, overrides))
 
@@ -113,7 +113,7 @@ def _sim(cfg=None):
 
 def bc_start(seed: int, sizes, path=None, overrides=None):
     """
-    The shared start of one seed: demos and the BC actor trained on them.
+    Return the shared start of one seed: demos and the BC actor trained on them.
 
     ``overrides`` of the ``model`` and ``data`` sections apply here too (the arms share this
     actor).
@@ -291,7 +291,7 @@ def paired(curves, a: str, b: str):
 
 
 def check_targets(summary, pairs, baselines, sizes):
-    """The issue's learning targets, each with the figure it was judged on."""
+    """Return the issue's learning targets, each with the figure it was judged on."""
     if 'aloe' not in summary:
         return {}
     a = summary['aloe']

@@ -114,7 +114,7 @@ METRIC_KEYS = ('rmse_v', 'bias_v', 'rmse_q', 'bias_q', 'spearman_adv', 'spearman
 
 def reward_overrides():
     """
-    Data overrides that keep the critics' reward the sparse success reward of the ground truth.
+    Return data overrides keeping the critics' reward the ground truth's sparse success reward.
 
     Reward shaping that only exists in operator data (a takeover penalty) or that pi's rollouts
     would also pay (a step penalty) is switched off, whatever bench_small.yaml sets; keys this
