@@ -336,6 +336,117 @@ def test_forged_ended_started_pair_costs_no_step_of_the_real_episode(
     assert monitor.violations == []
 
 
+def test_forged_start_of_a_closed_episode_between_episodes_costs_no_step(
+        driver, start_node, tmp_path):
+    """Between a real end and the next real start, a forged EVENT_STARTED naming an episode that
+    has already ended (its id is public: the latched events carry it).
+
+    Followed, it would label the executor's steps with that closed id and make it ignore the
+    next real start as "another episode is open", so the recorder would drop every step of the
+    next episode. An ended episode is never reopened: the executor ignores the event and says
+    so once, and the next real episode is followed from step 0 and recorded whole.
+    """
+    st = _open_episode_with_forger(driver, start_node, tmp_path)
+    root, recorder, executor, feed = st.root, st.recorder, st.executor, st.feed
+    monitor, end_cli, first = st.monitor, st.end_cli, st.eid
+    # Episode one ends, episode two runs and ends: both ids are closed.
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success, recorder.output()
+    second, _ = _next_episode_followed_from_its_start(driver, st)
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success, recorder.output()
+    # Make sure the executor has taken episode two's end before the forged start: a copy of the
+    # end is reported as "received twice" only once both reached it.
+    again = EpisodeEvent(episode_id=second.episode_id, event=EpisodeEvent.EVENT_ENDED,
+                         outcome=OUTCOME_SUCCESS, terminated=True, task='handover')
+    again.header.stamp = driver.stamp()
+    st.forger.publish(again)
+    assert driver.spin_until(lambda: 'received twice' in executor.output(), 300, feed), \
+        executor.output()
+    forged = EpisodeEvent(episode_id=first, event=EpisodeEvent.EVENT_STARTED, task='handover')
+    forged.header.stamp = driver.stamp()
+    n = len(monitor.steps)
+    st.forger.publish(forged)
+
+    # Taken by the executor: either followed (steps relabelled with the closed id, step_index
+    # back to 0: the old behaviour) or ignored and said so.
+    def taken():
+        return (any(s.episode_id == first for s in monitor.steps[n:])
+                or f'EVENT_STARTED for {first!r}, an episode that has ended' in executor.output())
+
+    assert driver.spin_until(taken, 300, feed), executor.output()
+    assert not any(s.episode_id == first for s in monitor.steps[n:]), \
+        'the executor reopened a closed episode'
+    # The next real episode is followed from its start and recorded whole.
+    third, indices = _next_episode_followed_from_its_start(driver, st)
+    published = indices[-1] + 1
+    assert wait_recorded(driver, root, third.episode_id, published, 120, feed), \
+        (recorded_steps(root, third.episode_id), published, recorder.output())
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success and end.num_steps >= published, \
+        (end, published, recorder.output())
+    out = executor.output(100000)
+    assert out.count('an episode that has ended') == 1, out
+    assert 'ExecutedStep rejected' not in recorder.output(100000), recorder.output()
+    assert second.episode_id != first and executor.alive() and recorder.alive()
+    assert monitor.violations == []
+
+
+def test_recorder_adopts_steps_labelled_with_an_older_closed_episode(
+        driver, start_node, tmp_path):
+    """The recorder alone, steps published as an executor would: while episode three is open,
+    steps labelled with episode two (the label an executor keeps until it hears the next start)
+    are dropped, steps labelled with episode one (closed earlier: only a forged EVENT_STARTED
+    gives an executor that label now) are recorded into episode three, indices continued."""
+    from aloe_msgs.msg import ExecutedStep
+    recorder = start_node('aloe_ros.nodes.recorder', {'storage_root': str(tmp_path / 'store')})
+    node = driver.node
+    diags = driver.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+
+    def written(n):  # the recorder's count of steps written (1 Hz diagnostics)
+        return driver.spin_until(
+            lambda: diag_counter(diags, 'aloe_recorder', 'msgs_aloe_executed_step') >= n, 300)
+    step_pub = node.create_publisher(ExecutedStep, '/aloe/executed_step', reliable(200))
+    start_cli = node.create_client(StartEpisode, '/aloe/start_episode')
+    end_cli = node.create_client(EndEpisode, '/aloe/end_episode')
+
+    def publish(label, indices):
+        for k in indices:
+            step = ExecutedStep(episode_id=label, step_index=k, source=SOURCE_POLICY,
+                                policy_version=1, action=[0.0] * 14,
+                                observed_position=[0.0] * 14)
+            step.header.stamp = driver.stamp()
+            step_pub.publish(step)
+            driver.spin_for(0.01)
+
+    ids = []
+    for _ in range(3):
+        # Generous deadlines: on a loaded machine node start-up alone can take minutes.
+        start = driver.call(start_cli, StartEpisode.Request(task='handover'), 600)
+        assert start is not None and start.success, recorder.output()
+        ids.append(start.episode_id)
+        if len(ids) < 3:
+            publish(start.episode_id, range(5))
+            assert written(5 * len(ids)), recorder.output()
+            end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+            assert end is not None and end.success and end.num_steps == 5, end
+    first, second, third = ids
+    publish(second, range(5, 10))  # the previous episode's label: not part of episode three
+    publish(first, range(0, 7))  # a forged label: executed during episode three
+    publish(third, range(7, 10))  # the executor follows episode three
+    # 10 written in episodes one and two, 10 now (5 dropped, not counted)
+    assert written(20), recorder.output()
+    assert driver.spin_until(
+        lambda: diag_counter(diags, 'aloe_recorder', 'ignored_unlabelled_steps') >= 5, 60), \
+        recorder.output()
+    end = driver.call(end_cli, EndEpisode.Request(outcome=OUTCOME_SUCCESS), 300)
+    assert end is not None and end.success and end.num_steps == 10, (end, recorder.output())
+    out = recorder.output(100000)
+    assert out.count(f'executed steps labelled {first!r}') == 1, out
+    assert f'executed steps labelled {second!r}' not in out, out
+    assert 'ExecutedStep rejected' not in out and recorder.alive(), out
+
+
 def test_alternating_bad_and_good_observations_bounded_reports(driver, start_node):
     executor = start_node('aloe_ros.nodes.chunk_executor',
                           {'observation_timeout': 0.5, 'report_window': 5.0, 'report_burst': 3})
