@@ -585,8 +585,8 @@ def test_oversized_chunks_refused_unread_and_their_memory_freed(driver, start_no
     others, against 0.32 s and 0.35 s in as many steps before the chunks (taking a 56 MB sample
     still copies it: milliseconds of work that a starved process spreads over seconds). At load
     2 (``bench/bench_faults.py --only chunk_stall --trials 3``): 0.137, 0.129 and 1.77 s against
-    0.02-0.05 s: taking such a chunk still costs the loop about 0.1 s (5 ticks) where nothing
-    else competes. No bound that passes on a loaded machine would fail on the old 0.4 s; the
+    0.02-0.05 s: taking such a chunk still costs the loop about 0.1 s (5 ticks) when little else
+    runs. No bound that passes on a loaded machine would fail on the old 0.4 s; the
     bench measures it, with that baseline.
     """
     figures = oversized_chunks(driver, start_node)
