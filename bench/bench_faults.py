@@ -31,6 +31,10 @@ starts real node processes over DDS in a private ROS domain:
 - ``leader_silent``: the leader arms go silent mid-intervention (real teleop node): hold,
 SafetyEvent.
 - ``camera_stall`` / ``joints_stall``: observations flagged stale, executor holds, SafetyEvent.
+- ``chunk_stall``: ten 56 MB ActionChunks to a running executor, each refused unread on its byte
+  count; reports the 50 Hz loop's longest gap between executed steps while they arrive against
+  the longest gap in as many steps before them (the stall the size check may cause; it was
+  0.4 s before the check came first), and the executor's RSS after each.
 
 Writes ``results/bench_faults.json`` (per scenario: trials, survived, failures, seconds).
 """
@@ -56,6 +60,7 @@ os.environ.setdefault('PYTHONUNBUFFERED', '1')
 from fault_scenarios import RecorderKillTrials, kill_and_salvage  # noqa: E402
 from reliability_harness import Driver, NodeProcess  # noqa: E402
 import test_faults  # noqa: E402
+import test_hostile_input  # noqa: E402
 
 SCENARIOS = {
     'policy_kill9': test_faults.test_policy_killed_executor_holds_one_tick_after_chunk_end,
@@ -158,6 +163,37 @@ def run_salvage(trials):
     return out
 
 
+def run_chunk_stall(trials):
+    """Run the oversized-chunk scenario ``trials`` times; return its result dict."""
+    out = {'trials': trials, 'survived': 0, 'failures': [], 'runs': []}
+    t0 = time.monotonic()
+    for k in range(trials):
+        with tempfile.TemporaryDirectory(prefix='bench_faults_chunk_stall_') as tmp:
+            driver = Driver('bench_faults')
+            procs = _Processes(tmp)
+            try:
+                figures = test_hostile_input.oversized_chunks(driver, procs)
+                out['runs'].append(figures)
+                out['survived'] += 1
+                print(f'chunk_stall trial {k}: longest gap between steps '
+                      f'{figures["longest_gap_s"]:.3f} s during ten '
+                      f'{figures["chunk_mb"]:.0f} MB chunks, {figures["baseline_gap_s"]:.3f} s '
+                      f'before them; executor RSS {[round(r) for r in figures["rss_mb"]]} MB',
+                      flush=True)
+            except Exception as exc:
+                out['failures'].append({'trial': k, 'error': ''.join(
+                    traceback.format_exception(type(exc), exc, exc.__traceback__))[-3000:]})
+                print(f'chunk_stall trial {k}: FAILED {str(exc)[:300]}', flush=True)
+            finally:
+                procs.stop_all()
+                driver.close()
+    if out['runs']:
+        out['longest_gap_s'] = max(r['longest_gap_s'] for r in out['runs'])
+        out['baseline_gap_s'] = max(r['baseline_gap_s'] for r in out['runs'])
+    out['seconds'] = time.monotonic() - t0
+    return out
+
+
 def run_scenario(name, trials):
     """Run one test scenario ``trials`` times with fresh processes; return its result dict."""
     out = {'trials': trials, 'survived': 0, 'failures': []}
@@ -188,18 +224,21 @@ def main(argv=None):
     parser.add_argument('--recorder-trials', type=int, default=20)
     parser.add_argument('--trials', type=int, default=3, help='trials of every other scenario')
     parser.add_argument('--only', nargs='*',
-                        choices=['recorder_kill9', 'recorder_salvage', *SCENARIOS],
+                        choices=['recorder_kill9', 'recorder_salvage', 'chunk_stall',
+                                 *SCENARIOS],
                         default=None)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=os.path.join(ROOT, 'results', 'bench_faults.json'))
     args = parser.parse_args(argv)
-    names = args.only or ['recorder_kill9', 'recorder_salvage', *SCENARIOS]
+    names = args.only or ['recorder_kill9', 'recorder_salvage', 'chunk_stall', *SCENARIOS]
     results = {}
     for name in names:
         if name == 'recorder_kill9':
             results[name] = run_recorder(args.recorder_trials, args.seed)
         elif name == 'recorder_salvage':
             results[name] = run_salvage(args.trials)
+        elif name == 'chunk_stall':
+            results[name] = run_chunk_stall(args.trials)
         else:
             results[name] = run_scenario(name, args.trials)
     report = {'bench': 'faults', 'time': time.strftime('%Y-%m-%dT%H:%M:%S'),

@@ -15,7 +15,7 @@
 """
 RSS of the observation node and the recorder before and after a burst of oversized messages.
 
-Usage: ``python bench/bench_oversized_rss.py [--mb 80] [--count 10] [--dds-dynamic]``.
+Usage: ``python bench/bench_oversized_rss.py [--mb 80] [--count 10] [--readers POLICY]``.
 Needs the workspace sourced (``. scripts/env.sh``). Starts a real observation node and a real
 recorder (an episode open) in a private ROS domain, feeds them ordinary traffic, then publishes
 ``--count`` messages of ``--mb`` MB on the topics both read: a camera Image (above the
@@ -24,10 +24,12 @@ and an Observation (recorder). It prints each node's RSS [MB] at start, after th
 traffic, after each oversized message and after ordinary traffic again, and what each node
 refused. Both nodes refuse these messages on their serialized byte count (never deserialized,
 converted or written), so what RSS keeps is below Python: rclpy's copy of the serialized bytes
-(freed) and the DDS reader's history (its queue slots keep buffers grown to the largest sample:
-rmw_fastrtps's PREALLOCATED_WITH_REALLOC history memory policy). ``--dds-dynamic`` runs the
-nodes with a Fast DDS profile whose readers use the DYNAMIC policy instead
-(``RMW_FASTRTPS_USE_QOS_FROM_XML=1``) to measure that share.
+(freed) and the DDS reader's history. The nodes run on the shipped profile
+(``config/dds/fastdds_large_data.xml``, ``RMW_FASTRTPS_USE_QOS_FROM_XML=1``), whose readers use
+the DYNAMIC history memory policy. ``--readers rmw`` runs them as before that profile set it
+(``RMW_FASTRTPS_USE_QOS_FROM_XML=0``: rmw_fastrtps's PREALLOCATED_WITH_REALLOC, whose queue
+slots keep buffers grown to the largest sample); ``--readers DYNAMIC_REUSABLE`` (or another
+Fast DDS policy) runs them on a copy of the profile with that reader policy.
 """
 
 import argparse
@@ -45,39 +47,8 @@ os.environ.setdefault('PYTHONUNBUFFERED', '1')
 
 from reliability_harness import Driver, NodeProcess, observation_msg  # noqa: E402
 
-DYNAMIC_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<dds xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
-  <profiles>
-    <transport_descriptors>
-      <transport_descriptor>
-        <transport_id>aloe_shm_large</transport_id>
-        <type>SHM</type>
-        <segment_size>33554432</segment_size>
-      </transport_descriptor>
-      <transport_descriptor>
-        <transport_id>aloe_udp</transport_id>
-        <type>UDPv4</type>
-      </transport_descriptor>
-    </transport_descriptors>
-    <participant profile_name="aloe_large_data" is_default_profile="true">
-      <rtps>
-        <userTransports>
-          <transport_id>aloe_shm_large</transport_id>
-          <transport_id>aloe_udp</transport_id>
-        </userTransports>
-        <useBuiltinTransports>false</useBuiltinTransports>
-      </rtps>
-    </participant>
-    <data_writer profile_name="aloe_writer" is_default_profile="true">
-      <qos><publishMode><kind>ASYNCHRONOUS</kind></publishMode></qos>
-      <historyMemoryPolicy>DYNAMIC</historyMemoryPolicy>
-    </data_writer>
-    <data_reader profile_name="aloe_reader" is_default_profile="true">
-      <historyMemoryPolicy>DYNAMIC</historyMemoryPolicy>
-    </data_reader>
-  </profiles>
-</dds>
-"""
+PROFILE = os.path.join(ROOT, 'config', 'dds', 'fastdds_large_data.xml')
+POLICIES = ('DYNAMIC', 'DYNAMIC_REUSABLE', 'PREALLOCATED_WITH_REALLOC')
 
 
 def main(argv=None):
@@ -85,21 +56,29 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     ap.add_argument('--mb', type=float, default=80.0, help='size of each oversized message [MB]')
     ap.add_argument('--count', type=int, default=10, help='oversized messages per topic')
-    ap.add_argument('--dds-dynamic', action='store_true',
-                    help='DDS readers with the DYNAMIC history memory policy')
+    ap.add_argument('--readers', choices=('profile', 'rmw') + POLICIES, default='profile',
+                    help="DDS readers' history memory policy: the shipped profile's, "
+                         "rmw_fastrtps's own (RMW_FASTRTPS_USE_QOS_FROM_XML=0), or the one named")
     args = ap.parse_args(argv)
     from aloe_msgs.msg import Observation
     from aloe_msgs.srv import StartEpisode
     from sensor_msgs.msg import Image, JointState
     from aloe_ros.nodes.common import SENSOR_DATA
     tmp = tempfile.mkdtemp(prefix='bench_rss_')
-    if args.dds_dynamic:
-        profile = os.path.join(tmp, 'fastdds_dynamic.xml')
+    profile = PROFILE
+    if args.readers in POLICIES:
+        import re
+        with open(PROFILE) as f:
+            text = f.read()
+        text, n = re.subn(r'(<data_reader .*?<historyMemoryPolicy>)\w+(</historyMemoryPolicy>)',
+                          rf'\g<1>{args.readers}\g<2>', text, flags=re.S)
+        assert n == 1, 'no data_reader historyMemoryPolicy in the shipped profile'
+        profile = os.path.join(tmp, 'fastdds_readers.xml')
         with open(profile, 'w') as f:
-            f.write(DYNAMIC_PROFILE)
-        os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = profile
-        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
-        os.environ['RMW_FASTRTPS_USE_QOS_FROM_XML'] = '1'
+            f.write(text)
+    os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = profile
+    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
+    os.environ['RMW_FASTRTPS_USE_QOS_FROM_XML'] = '0' if args.readers == 'rmw' else '1'
     nodes = {
         'observation': NodeProcess('aloe_ros.nodes.observation',
                                    {'camera_names': ['cam_high']},
@@ -167,7 +146,7 @@ def _run(args, driver, nodes, Observation, StartEpisode, Image, JointState, qos)
     driver.spin_for(20.0, ordinary)
     table.append(('after 20 s of ordinary traffic again', rss()))
     print(f'RSS [MB], {args.count} x ({args.mb:.0f} MB Image, JointState, Observation)'
-          f'{" with DDS DYNAMIC readers" if args.dds_dynamic else ""}:')
+          f', DDS readers: {args.readers}:')
     for label, row in table:
         print(f'  {label:40s} ' + '  '.join(f'{k} {v:5d}' for k, v in row.items()))
     return 0

@@ -32,6 +32,11 @@ export HF_HUB_OFFLINE=1
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 # Camera frames between processes need a shared-memory segment that holds them (Fast DDS's default
 # is smaller than one 480x640 frame); a profile you already set is kept. 2.x and 3.x names.
+# With the shipped profile rmw_fastrtps also takes its DDS memory policies (readers free the buffer
+# of an oversized message) from it: RMW_FASTRTPS_USE_QOS_FROM_XML=1, unless you set it.
+if [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}" ]; then
+    export RMW_FASTRTPS_USE_QOS_FROM_XML="${RMW_FASTRTPS_USE_QOS_FROM_XML:-1}"
+fi
 export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$_ALOE_ROOT/config/dds/fastdds_large_data.xml}"
 export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$FASTRTPS_DEFAULT_PROFILES_FILE}"
 export PATH="$_ALOE_ROOT/install/aloe_ros/lib/aloe_ros:$PATH"

@@ -39,6 +39,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 LAUNCH_DIR = os.path.join(ROOT, 'launch')
 PROFILE = os.path.join(ROOT, 'config', 'dds', 'fastdds_large_data.xml')
 VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+QOS_FROM_XML = 'RMW_FASTRTPS_USE_QOS_FROM_XML'
 STATION_NODES = {'aloe_observation', 'aloe_policy', 'aloe_chunk_executor', 'aloe_sim'}
 # Launch file -> argument sets (branches) that start station nodes.
 STATION_LAUNCHES = {
@@ -79,6 +80,8 @@ def test_station_processes_get_the_shipped_profile(name, arguments):
         for var in VARIABLES:
             got = os.path.realpath(spec.env.get(var) or '')
             assert got == os.path.realpath(PROFILE), (name, spec.label, var)
+        # rmw_fastrtps takes the memory policies from the profile only with this set
+        assert spec.env.get(QOS_FROM_XML) == '1', (name, spec.label)
 
 
 @pytest.mark.parametrize('name', sorted(STATION_LAUNCHES))
@@ -89,7 +92,7 @@ def test_profile_is_set_before_any_process_in_the_file(name):
     # where it applies to every process after it.
     first_process = min(i for i, line in enumerate(lines)
                         if line.lstrip().startswith(('- node:', '- include:', '- executable:')))
-    for var in VARIABLES:
+    for var in VARIABLES + (QOS_FROM_XML,):
         at = [i for i, line in enumerate(lines) if line.startswith('- set_env:') and var in line]
         assert at and at[0] < first_process, (name, var)
     assert '$(find-pkg-share aloe_ros)/config/dds/fastdds_large_data.xml' in '\n'.join(lines)
@@ -98,6 +101,41 @@ def test_profile_is_set_before_any_process_in_the_file(name):
 def test_shipped_profile_is_what_the_check_expects():
     info = transport.transport_info({VARIABLES[0]: PROFILE}, ROOT)
     assert info.segment_bytes == 32 * 2**20 and not info.problem
+
+
+def test_shipped_profile_sets_what_rmw_fastrtps_would_and_frees_reader_buffers():
+    """
+    With RMW_FASTRTPS_USE_QOS_FROM_XML=1 rmw_fastrtps (jazzy) leaves to the XML what it
+    otherwise sets itself: writers' publish mode and history memory policy, data sharing, the
+    built-in (discovery) endpoints' memory policies. Any of them missing falls back to Fast DDS's
+    defaults (PREALLOCATED: samples above the type's preallocated size cannot be written), so
+    each is given here; only the readers' policy differs (DYNAMIC: no buffer kept per slot).
+    """
+    import xml.etree.ElementTree as ET
+    ns = {'d': 'http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles'}
+    root = ET.parse(PROFILE).getroot()
+
+    def default(tag):
+        found = [e for e in root.iterfind(f'd:profiles/d:{tag}', ns)
+                 if e.get('is_default_profile') == 'true']
+        assert len(found) == 1, tag
+        return found[0]
+
+    writer, reader = default('data_writer'), default('data_reader')
+    assert writer.findtext('d:historyMemoryPolicy', namespaces=ns) == 'PREALLOCATED_WITH_REALLOC'
+    assert writer.findtext('d:qos/d:publishMode/d:kind', namespaces=ns) == 'SYNCHRONOUS'
+    # DYNAMIC frees a sample's buffer once taken (DYNAMIC_REUSABLE keeps it: measured as bad as
+    # rmw_fastrtps's own PREALLOCATED_WITH_REALLOC in bench/bench_oversized_rss.py)
+    assert reader.findtext('d:historyMemoryPolicy', namespaces=ns) == 'DYNAMIC'
+    for entity in (writer, reader):
+        assert entity.findtext('d:qos/d:data_sharing/d:kind', namespaces=ns) == 'OFF'
+        # QoS the nodes choose (history, depth, reliability, durability) stays theirs
+        assert entity.find('d:qos/d:history', ns) is None
+        assert entity.find('d:qos/d:reliability', ns) is None
+        assert entity.find('d:qos/d:durability', ns) is None
+    builtin = default('participant').find('d:rtps/d:builtin', ns)
+    for policy in ('readerHistoryMemoryPolicy', 'writerHistoryMemoryPolicy'):
+        assert builtin.findtext(f'd:{policy}', namespaces=ns) == 'PREALLOCATED_WITH_REALLOC'
 
 
 def _children(pid):
@@ -145,7 +183,7 @@ def _shm_segments(pid):
 @pytest.mark.slow
 def test_launched_station_runs_on_the_shipped_profile(tmp_path):
     # only the launch file sets them
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES + (QOS_FROM_XML,)}
     env['PYTHONUNBUFFERED'] = '1'
     sys.path.insert(0, os.path.join(ROOT, 'test', 'reliability'))
     from reliability_harness import TINY_CONFIG, make_weights
@@ -189,6 +227,7 @@ def test_launched_station_runs_on_the_shipped_profile(tmp_path):
             for var in VARIABLES:
                 got = os.path.realpath(environ.get(var.encode(), b'').decode())
                 assert got == os.path.realpath(PROFILE), (node, var)
+            assert environ.get(QOS_FROM_XML.encode()) == b'1', node
             # The participant's own segment has the profile's size (plus Fast DDS's bookkeeping).
             assert max(_shm_segments(pid)) >= 32 * 2**20, (node, _shm_segments(pid))
         assert 'shared-memory segment 32.0 MiB' in text, text[-4000:]

@@ -65,7 +65,11 @@ indistinguishable here from a real end and start, so the label follows it; the r
 only node that opens episodes, records steps with a label it never issued (or any other label
 once it has seen this executor follow its episode) into its open episode, so the pair costs no
 step either. The real EVENT_ENDED of the split episode then lets the next start be followed
-(reported once).
+(reported once). An episode is never reopened: an EVENT_STARTED naming an id this executor
+labelled and saw end is ignored and reported once (between a real end and the next start it
+would label the next episode's steps with a closed id and hide the real start). Should one it
+never saw end be followed that way, the recorder records the steps into its open episode and
+the EVENT_ENDED of that episode (whose start was ignored) lets the next start be followed.
 """
 
 import collections
@@ -105,6 +109,8 @@ PROFILE_REPLACES = ('joint_names', 'lower_limits', 'upper_limits', 'max_velociti
 GIL_SWITCH_INTERVAL = 0.0005
 #: Longest wait for ROS time to move before the control thread re-checks for shutdown [s].
 ROS_TIME_POLL = 0.05
+#: Ended episode ids remembered (never followed again): days of episodes, ~100 kB.
+CLOSED_IDS_KEPT = 4096
 
 # ALOHA (ViperX 300 s) joint limits [rad], gripper normalised [0, 1]; override per robot in YAML.
 _ARM_LOWER = [-3.14, -1.85, -1.76, -3.14, -1.87, -3.14, 0.0]
@@ -234,6 +240,10 @@ class ChunkExecutorNode(Node):
         self.episode_id = ''
         self.episode_ended = False  # EVENT_ENDED seen for episode_id: the next start is followed
         self._followed = collections.deque(maxlen=16)  # ids labelled before the current one
+        # Ids labelled here and then ended: the recorder never reopens one, so an EVENT_STARTED
+        # naming one is forged or replayed (bounded; only ids this executor followed enter).
+        self._closed = collections.OrderedDict()
+        self._refused = collections.deque(maxlen=16)  # EVENT_STARTED ids ignored while labelling
         self.step_index = 0
 
         self.safety_pub = self.create_publisher(SafetyEvent, 'aloe/safety_event', EVENTS)
@@ -460,6 +470,15 @@ class ChunkExecutorNode(Node):
     def _apply_episode_event(self, msg: EpisodeEvent) -> None:
         if (msg.event == EpisodeEvent.EVENT_STARTED and msg.episode_id
                 and msg.episode_id != self.episode_id):
+            if msg.episode_id in self._closed:
+                # Between a real end and the next start this would relabel the next episode's
+                # steps with a closed id, which the recorder drops.
+                self.diag.count('episode_events_rejected')
+                self.once.report(f'episode_event:{msg.episode_id}',
+                                 f'EVENT_STARTED for {msg.episode_id!r}, an episode that has '
+                                 'ended: ignored (forged or replayed); episodes are never '
+                                 'reopened')
+                return
             if self.episode_id and not self.episode_ended:
                 self.diag.count('episode_events_rejected')
                 self.once.report(f'episode_event:{msg.episode_id}',
@@ -467,9 +486,12 @@ class ChunkExecutorNode(Node):
                                  f'{self.episode_id!r} is '
                                  'open: ignored (forged or stale); steps stay labelled '
                                  f'{self.episode_id!r}')
+                self._refused.append(msg.episode_id)
                 return
             if self.episode_id:
                 self._followed.append(self.episode_id)
+            if msg.episode_id in self._refused:
+                self._refused.remove(msg.episode_id)
             self.episode_id = msg.episode_id
             self.episode_ended = False
             self.step_index = 0
@@ -486,6 +508,20 @@ class ChunkExecutorNode(Node):
                              f'{self.episode_id!r}: that label came from a forged EVENT_STARTED '
                              '(or this end is replayed); the next EVENT_STARTED is followed')
             self._followed.remove(msg.episode_id)
+            self._close(msg.episode_id)
+            self.episode_ended = True
+        elif (msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id in self._refused
+              and not self.episode_ended):
+            # An episode whose start was ignored ran and ended: the label came from a forged
+            # EVENT_STARTED (the recorder recorded the steps into its episode anyway). Follow the
+            # next start, so a forged label does not outlive the episode it hid.
+            self.diag.count('episode_events_rejected')
+            self.once.report(f'episode_relabelled:{self.episode_id}',
+                             f'EVENT_ENDED for {msg.episode_id!r}, whose start was ignored while '
+                             f'steps were labelled {self.episode_id!r}: that label came from a '
+                             'forged EVENT_STARTED; the next EVENT_STARTED is followed')
+            self._refused.remove(msg.episode_id)
+            self._close(self.episode_id)
             self.episode_ended = True
         elif msg.event == EpisodeEvent.EVENT_ENDED and msg.episode_id \
                 and msg.episode_id == self.episode_id:
@@ -500,7 +536,14 @@ class ChunkExecutorNode(Node):
                 self.once.clear(cause)
             # The label stays (a forged end would otherwise unlabel the real episode's steps);
             # the recorder drops steps of an episode it has closed.
+            self._close(msg.episode_id)
             self.episode_ended = True
+
+    def _close(self, episode_id: str) -> None:
+        """Remember that ``episode_id`` (labelled here) has ended; it is never followed again."""
+        self._closed[episode_id] = None
+        while len(self._closed) > CLOSED_IDS_KEPT:
+            self._closed.popitem(last=False)
 
     def _on_set_mode(self, request: SetMode.Request, response: SetMode.Response):
         with self._lock:

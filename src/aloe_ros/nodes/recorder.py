@@ -50,14 +50,16 @@ with nothing open, StartEpisode while one is open) is refused with one log line,
 ``/diagnostics``, and the node keeps running. The open episode is flushed to disk every
 ``flush_period`` (<= 1 s): after a kill -9 its quarantined ``.partial`` holds it up to the last
 flush, and ``aloe salvage`` turns that into a truncated episode; the restarted recorder publishes
-EVENT_ENDED (ABORTED) for it. Steps still labelled with an episode this recorder closed (the
-executor keeps its label until the next EVENT_STARTED) are dropped like unlabelled ones.
+EVENT_ENDED (ABORTED) for it. Steps still labelled with the episode opened before the open one
+(the executor keeps its label until the next EVENT_STARTED) are dropped like unlabelled ones.
 Forged control events cost no step: anyone on the domain can publish on the event topic, and
-a forged EVENT_ENDED + EVENT_STARTED pair makes the executor relabel its steps mid-episode.
-Only this node opens episodes, so while one is open a step labelled with an id this store never
-issued, or with any other id once the executor has labelled steps with the open episode's, was
-executed during it: it is recorded into the open episode (id replaced, step_index continued),
-counted in ``adopted_steps`` and reported once per episode.
+a forged EVENT_ENDED + EVENT_STARTED pair makes the executor relabel its steps mid-episode; a
+forged EVENT_STARTED naming an old, closed episode between two episodes makes it label the next
+one's steps with that id (and ignore its real start). Only this node opens episodes, so while
+one is open a step labelled with any id but the episode opened before it, or with any other id
+once the executor has labelled steps with the open episode's, was executed during it: it is
+recorded into the open episode (id replaced, step_index continued), counted in
+``adopted_steps`` and reported once per episode.
 
 Complete episodes are served to learners on other machines (``<serve_episodes>/list_episodes``
 and ``<serve_episodes>/read_episode``: the catalog, then each MCAP in sha256-checked chunks; see
@@ -214,6 +216,9 @@ PARAMS = [
 PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
 #: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
 PROFILE_REPLACES = ('camera_topics', 'camera_info_topics', 'joint_state_topics')
+#: Newest complete episodes whose label a step may still carry before this process's first
+#: episode (the executor outlives a recorder restart with the label of the last one it heard).
+LINGERING_AT_START = 3
 
 
 class RecorderNode(Node):
@@ -251,9 +256,13 @@ class RecorderNode(Node):
         self._last_policy_version = 0
         self._rejected_seen = 0
         self._closed_ids = set()  # episodes this process ended (see ignored_unlabelled_steps)
-        # Every episode id this store ever issued: a step label outside it came from a forged
-        # EVENT_STARTED (see _adopt_step).
-        self._issued_ids = set(self.store.episode_ids())
+        # The labels the executor may still put on steps before it hears the open episode's start:
+        # the episode opened before it (it keeps that label until the next EVENT_STARTED). Any
+        # other label on a step while an episode is open came from a forged EVENT_STARTED (see
+        # _adopt_step), an id never issued or one of an episode closed earlier. At start, before
+        # this process opened one: the newest complete episodes and the quarantined ones.
+        self._lingering = set(list(self.store.episode_ids())[-LINGERING_AT_START:])
+        self._last_opened = ''
         self._following = False  # the executor labels steps with the open episode's id
         self._adopted = {}  # foreign label -> step_index offset into the open episode
         self.station = self.params['station'] or self.get_namespace()
@@ -265,7 +274,7 @@ class RecorderNode(Node):
         for path in self.store.quarantined:
             episode_id = os.path.basename(path).split('.mcap', 1)[0]
             self._closed_ids.add(episode_id)
-            self._issued_ids.add(episode_id)
+            self._lingering.add(episode_id)
             ended = EpisodeEvent(episode_id=episode_id, event=EVENT_ENDED,
                                  outcome=OUTCOME_ABORTED, terminated=False, truncated=True)
             ended.header.stamp = self.get_clock().now().to_msg()
@@ -382,7 +391,9 @@ class RecorderNode(Node):
             self.diag.count('write_errors')
             self.get_logger().error(f'StartEpisode failed: {res.message}')
             return res
-        self._issued_ids.add(rec.episode_id)
+        if self._last_opened:
+            self._lingering = {self._last_opened}
+        self._last_opened = rec.episode_id
         self._following = False
         self._adopted = {}
         self._log_once.clear('forged_label')
@@ -489,7 +500,7 @@ class RecorderNode(Node):
                 label = decoded.episode_id
                 if label == rec.episode_id:
                     self._following = True
-                elif label and (self._following or label not in self._issued_ids):
+                elif label and (self._following or label not in self._lingering):
                     # The executor followed a forged EVENT_STARTED: the step is still this
                     # episode's (nothing else is open), so it is recorded as one of them.
                     decoded, data = self._adopt_step(rec, data)
@@ -527,10 +538,12 @@ class RecorderNode(Node):
         Relabel a step the executor labelled after a forged EVENT_STARTED into ``rec``.
 
         Only this recorder opens episodes and it announced no other while ``rec`` is open, so
-        a step labelled with an id it never issued (or with any other id once the executor had
-        followed ``rec``) was executed during ``rec``: it keeps its place in the episode, with
-        the episode's id and its step_index continued from the last accepted one. Said once
-        per episode (rate-limited), counted in ``adopted_steps``.
+        a step labelled with an id other than the episode opened before ``rec`` (or with any
+        other id once the executor had followed ``rec``) was executed during ``rec``: a forged
+        EVENT_STARTED gave it a label never issued or one of an episode closed earlier. It
+        keeps its place in the episode, with the episode's id and its step_index continued from
+        the last accepted one. Said once per episode (rate-limited), counted in
+        ``adopted_steps``.
         """
         step = deserialize_message(bytes(data), ExecutedStep)
         label = step.episode_id
