@@ -105,6 +105,8 @@ def test_shipped_profile_is_what_the_check_expects():
 
 def test_shipped_profile_sets_what_rmw_fastrtps_would_and_frees_reader_buffers():
     """
+    The shipped profile sets what rmw_fastrtps would, except that readers free their buffers.
+
     With RMW_FASTRTPS_USE_QOS_FROM_XML=1 rmw_fastrtps (jazzy) leaves to the XML what it
     otherwise sets itself: writers' publish mode and history memory policy, data sharing, the
     built-in (discovery) endpoints' memory policies. Any of them missing falls back to Fast DDS's

@@ -349,8 +349,10 @@ def test_forged_ended_started_pair_costs_no_step_of_the_real_episode(
 def test_forged_start_of_a_closed_episode_between_episodes_costs_no_step(
         driver, start_node, tmp_path):
     """
-    Between a real end and the next real start, a forged EVENT_STARTED naming an episode that
-    has already ended (its id is public: the latched events carry it).
+    A forged start of an already closed episode, between two real episodes, costs no step.
+
+    Between a real end and the next real start, a forged EVENT_STARTED names an episode that has
+    already ended (its id is public: the latched events carry it).
 
     Followed, it would label the executor's steps with that closed id and make it ignore the
     next real start as "another episode is open", so the recorder would drop every step of the
@@ -406,6 +408,8 @@ def test_forged_start_of_a_closed_episode_between_episodes_costs_no_step(
 def test_recorder_adopts_steps_labelled_with_an_older_closed_episode(
         driver, start_node, tmp_path):
     """
+    The recorder records steps labelled with an older closed episode into the open one.
+
     The recorder alone, steps published as an executor would: while episode three is open,
     steps labelled with episode two (the label an executor keeps until it hears the next start)
     are dropped, steps labelled with episode one (closed earlier: only a forged EVENT_STARTED
