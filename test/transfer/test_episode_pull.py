@@ -123,6 +123,10 @@ def test_a_station_that_goes_away_mid_transfer_resumes_when_back(station, learne
     pulled = puller.pull('st')
     assert [r.episode_id for r in pulled] == ['ep0', 'ep1', 'ep2']
     assert pulled[0].resumed_from == 3 * 8 * 1024 and pulled[1].resumed_from == 0
+    size = station.catalog.get('ep0').size_bytes
+    assert pulled[0].bytes == size - 3 * 8 * 1024            # the kept bytes not read again
+    resumed = f'(resumed at byte {3 * 8 * 1024}, {size - 3 * 8 * 1024} bytes fetched)'
+    assert any('episode ep0' in line and resumed in line for line in logs), logs
     assert ('ep0', 3 * 8 * 1024) in link.reads[3:4]
     assert 'st' not in puller.unreachable and any('reachable again' in line for line in logs)
     assert learner_store.catalog.get('ep0').sha256 == station.catalog.get('ep0').sha256

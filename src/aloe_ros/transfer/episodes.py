@@ -176,7 +176,8 @@ class EpisodePuller:
         self.results.append(result)
         self._log(f'pulled episode {entry.episode_id} from {station}: {entry.size_bytes} bytes '
                   f'in {result.seconds:.2f} s'
-                  + (f' (resumed at byte {stats.resumed_from})' if stats.resumed_from else ''))
+                  + (f' (resumed at byte {stats.resumed_from}, {stats.bytes} bytes fetched)'
+                     if stats.resumed_from else ''))
         return result
 
     def _mark_unreachable(self, station: str, exc: Exception) -> None:
