@@ -260,7 +260,12 @@ def main():
     summary = {str(chunk): {'episodes': len(rows),
                             'episode_mb': float(np.mean([r['episode_mb'] for r in rows])),
                             'seconds_per_episode': float(np.mean([r['seconds'] for r in rows])),
-                            'mb_per_s': float(np.mean([r['mb_per_s'] for r in rows]))}
+                            'mb_per_s': float(np.mean([r['mb_per_s'] for r in rows])),
+                            # all bytes over all seconds: not lifted by one fast episode
+                            'mb_per_s_overall': float(sum(r['episode_mb'] for r in rows)
+                                                      / sum(r['seconds'] for r in rows)),
+                            'seconds_min_max': [float(min(r['seconds'] for r in rows)),
+                                                float(max(r['seconds'] for r in rows))]}
                for chunk, rows in by_chunk.items()}
     result = {'bench': 'bench_transfer', 'size': 'quick' if args.quick else 'default',
               'host': os.uname().nodename, 'cpus': os.cpu_count(),
@@ -281,7 +286,8 @@ def main():
     print('episodes (recorder -> learner store, sha256-verified):')
     for chunk, s in summary.items():
         print(f'  chunk {int(chunk) >> 10:5d} KiB: {s["episode_mb"]:.1f} MB/episode, '
-              f'{s["seconds_per_episode"]:.2f} s/episode, {s["mb_per_s"]:.1f} MB/s')
+              f'{s["seconds_per_episode"]:.2f} s/episode, {s["mb_per_s"]:.1f} MB/s '
+              f'(mean of episodes; {s["mb_per_s_overall"]:.1f} MB/s overall)')
     print('weights (PolicyUpdate -> policy running it):')
     for row in weights:
         print(f'  v{row["version"]}: {row["mb"]:.2f} MB, fetched in '
