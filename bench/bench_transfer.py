@@ -24,10 +24,10 @@ Episodes: a station store is filled with episodes of three 240x320 rgb8 cameras 
 a real ``aloe_recorder`` process serves it, and this process pulls every episode into a second
 store with the learner's own code (``RemoteStation`` + ``EpisodePuller``: catalog, chunks,
 sha256 per chunk and per file, import into the store), once per chunk size. Figures: seconds and
-MB/s per episode.
+MB/s per episode. The JSON records the load average at start and end (the host may be shared).
 
-Weights: an actor of ``config/learner/sim_train.yaml``'s model (untrained, same size) is served
-by this file started with ``--serve-weights`` (the learner's ReadChunk server code) and
+Weights: an actor of ``config/learner/sim_train_camera.yaml``'s model (untrained, same size) is
+served by this file started with ``--serve-weights`` (the learner's ReadChunk server code) and
 announced to a real ``policy`` node with an empty weights_dir; the figure is the time from the
 PolicyUpdate to the policy reporting the new version (fetch, sha256, config hash, load, swap).
 
@@ -230,6 +230,11 @@ def bench_weights(spin, tmp, size):
     return rows
 
 
+def load_average():
+    """Return the 1, 5 and 15-minute load averages (the host's other work skews the rates)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     parser.add_argument('--quick', action='store_true', help='2 short episodes, 2 pushes')
@@ -240,6 +245,8 @@ def main():
         serve_weights(args.serve_weights)
         return 0
     size = SIZES['quick' if args.quick else 'default']
+    load_start = load_average()
+    t_start = time.time()
     tmp = tempfile.mkdtemp(prefix='aloe_bench_transfer_')
     spin = Spinner('bench_transfer')
     try:
@@ -253,10 +260,19 @@ def main():
     summary = {str(chunk): {'episodes': len(rows),
                             'episode_mb': float(np.mean([r['episode_mb'] for r in rows])),
                             'seconds_per_episode': float(np.mean([r['seconds'] for r in rows])),
-                            'mb_per_s': float(np.mean([r['mb_per_s'] for r in rows]))}
+                            'mb_per_s': float(np.mean([r['mb_per_s'] for r in rows])),
+                            # all bytes over all seconds: not lifted by one fast episode
+                            'mb_per_s_overall': float(sum(r['episode_mb'] for r in rows)
+                                                      / sum(r['seconds'] for r in rows)),
+                            'seconds_min_max': [float(min(r['seconds'] for r in rows)),
+                                                float(max(r['seconds'] for r in rows))]}
                for chunk, rows in by_chunk.items()}
     result = {'bench': 'bench_transfer', 'size': 'quick' if args.quick else 'default',
               'host': os.uname().nodename, 'cpus': os.cpu_count(),
+              'started_at': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t_start)),
+              'wall_seconds': time.time() - t_start,
+              # the host is shared: the figures are only comparable at a similar load
+              'loadavg_start': load_start, 'loadavg_end': load_average(),
               'episodes': {'per_chunk_size': summary, 'rows': episodes},
               'weights': {'rows': weights,
                           'mean_seconds_to_running': float(np.mean(
@@ -270,12 +286,14 @@ def main():
     print('episodes (recorder -> learner store, sha256-verified):')
     for chunk, s in summary.items():
         print(f'  chunk {int(chunk) >> 10:5d} KiB: {s["episode_mb"]:.1f} MB/episode, '
-              f'{s["seconds_per_episode"]:.2f} s/episode, {s["mb_per_s"]:.1f} MB/s')
+              f'{s["seconds_per_episode"]:.2f} s/episode, {s["mb_per_s"]:.1f} MB/s '
+              f'(mean of episodes; {s["mb_per_s_overall"]:.1f} MB/s overall)')
     print('weights (PolicyUpdate -> policy running it):')
     for row in weights:
         print(f'  v{row["version"]}: {row["mb"]:.2f} MB, fetched in '
               f'{row.get("fetch_seconds", float("nan")):.2f} s, running after '
               f'{row["seconds_to_running"]:.2f} s')
+    print(f'load average at start {load_start}, at end {result["loadavg_end"]}')
     print(f'wrote {path}')
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

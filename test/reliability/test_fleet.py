@@ -20,10 +20,13 @@ __ns:=/station_a``, as ``namespace:=station_a`` makes the launch files do), with
 directories; nothing is shared but the domain.
 """
 
+import json
 import os
+import signal
 import time
 
 from aloe_msgs.msg import InterventionState
+import numpy as np
 import pytest
 from reliability_harness import TINY_CONFIG, sha256_of, synthetic_episode
 from sensor_msgs.msg import JointState
@@ -88,11 +91,11 @@ def test_two_namespaced_stations_record_apart_and_take_over_through_station_clie
         for cli in (client.start_cli, client.end_cli):
             assert cli.wait_for_service(timeout_sec=300), cli.srv_name
     assert a.start_cli.srv_name == '/station_a/aloe/start_episode'
-    names = _services(a)
-    for ns in STATIONS:
-        assert {f'/{ns}/aloe/start_episode', f'/{ns}/aloe/recorder/list_episodes',
-                f'/{ns}/aloe/recorder/read_episode'} <= names
-    assert '/aloe/start_episode' not in names          # nothing of a station at the root
+    wanted = {f'/{ns}/aloe/{name}' for ns in STATIONS
+              for name in ('start_episode', 'recorder/list_episodes', 'recorder/read_episode')}
+    # the graph learns a process's services one by one: wait for all (a loaded host is slow)
+    a.spin_until(lambda: wanted <= _services(a), 300, f'services {sorted(wanted)}')
+    assert '/aloe/start_episode' not in _services(a)   # nothing of a station at the root
 
     first_a = a.start_episode(task='handover', seed=1)
     first_b = b.start_episode(task='sort', seed=2)        # station_b's recorder is another one
@@ -232,3 +235,120 @@ def test_one_learner_serves_two_namespaced_stations(driver, start_node, tmp_path
     assert '/station_b/aloe/policy_update' in learner.output(50000)
     for proc in procs:
         assert proc.alive() and 'Traceback' not in proc.output(50000), proc.output()
+
+
+def _noise_episode(episode_id, steps, seed):
+    """Return an episode with one 96x128 camera of noise (incompressible: ~37 kB a step)."""
+    from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_POLICY
+    from aloe_ros.storage import make_episode
+    rng = np.random.default_rng(seed)
+    return make_episode(episode_id, actions=rng.normal(size=(steps, 14)),
+                        proprio=rng.normal(size=(steps, 14)),
+                        sources=np.full(steps, SOURCE_POLICY, np.uint8),
+                        policy_versions=np.ones(steps, np.uint32),
+                        images={'cam_high': rng.integers(0, 256, (steps, 96, 128, 3),
+                                                         dtype=np.uint8)},
+                        outcome=OUTCOME_SUCCESS, task='handover', seed=seed)
+
+
+@pytest.mark.slow
+def test_a_station_killed_mid_transfer_resumes_where_it_stopped(driver, start_node, tmp_path):
+    """
+    SIGKILL a recorder while the learner pulls one of its episodes; restart it; the pull resumes.
+
+    station_a holds a 3.7 MB episode, served in 4 KiB chunks (~900 ReadChunk calls), and a small
+    one; station_b two small ones. As soon as the learner's partial file of the big episode has
+    bytes, station_a's recorder is frozen (SIGSTOP, so no chunk lands after the check) until the
+    learner gives up on it, then SIGKILLed: the partial file then holds part of the episode, not
+    all of it. station_b's episodes are pulled meanwhile. The recorder restarted on the same
+    store, the learner fetches only the bytes it lacks (its log says from which byte and how
+    many), and its store holds every episode once, each sha256-verified, with nothing left in
+    ``incoming/``.
+    """
+    from aloe_ros.storage import EpisodeStore
+    episodes = {'station_a': [_noise_episode('station_a_big', 100, 1),
+                              synthetic_episode('station_a_small', steps=30, seed=2)],
+                'station_b': [synthetic_episode(f'station_b_ep{j}', steps=30, seed=3 + j)
+                              for j in range(2)]}
+    station_rows = {}
+    for ns, eps in episodes.items():
+        store = EpisodeStore(str(tmp_path / ns / 'store'), mode='w')
+        for episode in eps:
+            store.add_episode(episode)
+        station_rows[ns] = {r.episode_id: r for r in store.records()}
+        store.close()
+    big = station_rows['station_a']['station_a_big']
+    assert big.size_bytes > 3_000_000                   # hundreds of chunks of 4 KiB
+
+    recorders = {ns: start_node('aloe_ros.nodes.recorder', {
+        'storage_root': str(tmp_path / ns / 'store'), 'max_chunk_bytes': 4096},
+        name=f'{ns}_recorder', namespace=ns) for ns in STATIONS}
+    learner_root = tmp_path / 'learner' / 'store'
+    learner = start_node('aloe_ros.nodes.learner', {
+        'learner_config': TINY_CONFIG, 'store_root': str(learner_root),
+        'weights_dir': str(tmp_path / 'learner' / 'weights'), 'stations': list(STATIONS),
+        'min_episodes': 1000, 'poll_period': 0.2, 'pull_timeout': 10.0,
+        'max_chunk_bytes': 4096, 'evaluate_running_chunks': False})
+    procs = [learner, *recorders.values()]
+    incoming = learner_root / 'incoming' / 'station_a'
+    part = incoming / 'station_a_big.mcap.part'
+
+    def part_size():
+        try:
+            return os.path.getsize(part)
+        except OSError:
+            return 0
+
+    def said(text):
+        return learner.output(10 ** 7).count(text)
+    unreachable = 'station /station_a unreachable'
+
+    assert driver.spin_until(lambda: part_size() > 0, timeout=300), learner.output()
+    before = said(unreachable)
+    os.kill(recorders['station_a'].pid, signal.SIGSTOP)   # no chunk is answered from now on
+    # The learner's pending read times out: it gives the station up, keeping the partial file.
+    assert driver.spin_until(lambda: said(unreachable) > before, timeout=300), learner.output()
+    recorders['station_a'].kill9()
+    kept = part_size()
+    assert 0 < kept < big.size_bytes, (kept, big.size_bytes)   # the kill landed mid-transfer
+    with open(str(part) + '.json') as f:
+        assert json.load(f) == {'sha256': big.sha256, 'total_bytes': big.size_bytes}
+    assert 'pulled episode station_a_big' not in learner.output(10 ** 7)
+
+    # station_b is unaffected: its episodes arrive while station_a is gone.
+    assert driver.spin_until(
+        lambda: all(f'pulled episode {e} from /station_b' in learner.output(10 ** 7)
+                    for e in station_rows['station_b']), timeout=300), learner.output()
+    assert part_size() == kept                        # nothing more without the station
+
+    recorders['station_a'].start()                    # the same store, a new process
+    resumed = (f'pulled episode station_a_big from /station_a: {big.size_bytes} bytes in ')
+    assert driver.spin_until(
+        lambda: all(f'pulled episode {e} from /station_a' in learner.output(10 ** 7)
+                    for e in station_rows['station_a']), timeout=300), learner.output()
+    log = learner.output(10 ** 7)
+    line = next(x for x in log.splitlines() if resumed in x)
+    # Resumed at the kept offset: only the missing bytes crossed the wire again.
+    assert f'(resumed at byte {kept}, {big.size_bytes - kept} bytes fetched)' in line, line
+    assert 'station /station_a is reachable again' in log
+
+    learner_store = EpisodeStore(str(learner_root), mode='r')
+    try:
+        rows = learner_store.records()
+        expected = {**station_rows['station_a'], **station_rows['station_b']}
+        assert sorted(r.episode_id for r in rows) == sorted(expected)     # each once
+        for row in rows:
+            assert row.sha256 == expected[row.episode_id].sha256
+            assert sha256_of(os.path.join(learner_store.root, row.path)) == row.sha256
+            assert row.station == ('/station_a' if row.episode_id.startswith('station_a')
+                                   else '/station_b')
+    finally:
+        learner_store.close()
+    mcaps = [name for _d, _s, files in os.walk(learner_root / 'episodes') for name in files
+             if name.endswith('.mcap')]
+    assert sorted(mcaps) == sorted(f'{e}_0.mcap' for e in expected)  # no second copy
+    assert os.listdir(incoming) == []                 # no stale partial or state file
+    for episode_id in expected:
+        assert log.count(f'pulled episode {episode_id} ') == 1
+    for proc in procs:
+        assert proc.alive() and 'Traceback' not in proc.output(10 ** 7), proc.output()

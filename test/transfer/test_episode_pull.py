@@ -123,9 +123,37 @@ def test_a_station_that_goes_away_mid_transfer_resumes_when_back(station, learne
     pulled = puller.pull('st')
     assert [r.episode_id for r in pulled] == ['ep0', 'ep1', 'ep2']
     assert pulled[0].resumed_from == 3 * 8 * 1024 and pulled[1].resumed_from == 0
+    size = station.catalog.get('ep0').size_bytes
+    assert pulled[0].bytes == size - 3 * 8 * 1024            # the kept bytes not read again
+    resumed = f'(resumed at byte {3 * 8 * 1024}, {size - 3 * 8 * 1024} bytes fetched)'
+    assert any('episode ep0' in line and resumed in line for line in logs), logs
     assert ('ep0', 3 * 8 * 1024) in link.reads[3:4]
     assert 'st' not in puller.unreachable and any('reachable again' in line for line in logs)
     assert learner_store.catalog.get('ep0').sha256 == station.catalog.get('ep0').sha256
+
+
+def test_a_call_broken_by_shutting_down_is_not_taken_for_a_station_gone(
+        station, learner_store):
+    logs, stopping = [], []
+    link = Link(station, cut_after=2)
+
+    def read(name, item, offset, n):
+        if len(link.reads) == 2:
+            stopping.append(True)      # the learner's context goes down during this read
+        return link.read(name, item, offset, n)
+    puller = EpisodePuller(learner_store, link.list, read, chunk_bytes=8 * 1024,
+                           log=logs.append)
+    assert puller.pull('st', stop=lambda: bool(stopping)) == []
+    assert puller.unreachable == {} and not any('unreachable' in line for line in logs)
+    part = puller.incoming_path('st', 'ep0') + '.part'
+    assert os.path.getsize(part) == 2 * 8 * 1024       # kept for the next run all the same
+    n = len(link.reads)
+    assert puller.pull('st', stop=lambda: True) == [] and len(link.reads) == n
+    assert puller.unreachable == {}
+    link.cut_after = None
+    pulled = puller.pull('st')
+    assert [r.episode_id for r in pulled] == ['ep0', 'ep1', 'ep2']
+    assert pulled[0].resumed_from == 2 * 8 * 1024
 
 
 def test_an_episode_failing_verification_is_not_imported(station, learner_store, tmp_path):

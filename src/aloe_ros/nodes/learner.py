@@ -279,6 +279,9 @@ class LearnerNode(Node):
                 f'{sorted(self._update_pubs)}, weights served on {self.weights_services}')
         self._puller = None
         if self._sources:
+            # SIGTERM shuts the context down before destroy_node: stop pulling then, so a
+            # station call failing on the dead context is not reported as the station gone
+            self.context.on_shutdown(self._stop.set)
             self._puller_thread = threading.Thread(target=self._pull_loop, name='learner-puller',
                                                    daemon=True)
             self._puller = self._make_puller()
@@ -301,6 +304,8 @@ class LearnerNode(Node):
         """Puller thread: every poll_period, pull what each station has and the store lacks."""
         while not self._stop.is_set():
             for source in self._sources:
+                if self._stop.is_set():
+                    break
                 try:
                     pulled = self._puller.pull(source, stop=self._stop.is_set)
                 # a store error (disk full) is reported and retried, never ends the pulls

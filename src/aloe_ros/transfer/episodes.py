@@ -140,12 +140,17 @@ class EpisodePuller:
 
         A station that cannot be reached is noted in ``unreachable`` (said once) and tried
         again on the next call; an episode whose transfer fails verification is skipped this
-        time and counted in ``failures``.
+        time and counted in ``failures``. Once ``stop()`` is true (the learner shutting down)
+        nothing more is pulled, and a station call failing then is not taken for the station
+        going away (shutting down breaks the calls; the partial file is kept all the same).
         """
+        if stop is not None and stop():
+            return []
         try:
             remote = list(self._list(station))
         except Exception as exc:  # a station that comes and goes is normal; retried next pull
-            self._mark_unreachable(station, exc)
+            if not (stop is not None and stop()):
+                self._mark_unreachable(station, exc)
             return []
         if station in self.unreachable:
             self._log(f'station {station} is reachable again')
@@ -160,7 +165,8 @@ class EpisodePuller:
                 self.failures += 1
                 self._log(f'episode {entry.episode_id} from {station} not imported: {exc}')
             except Exception as exc:  # the station went away mid-transfer: resume next time
-                self._mark_unreachable(station, exc)
+                if not (stop is not None and stop()):
+                    self._mark_unreachable(station, exc)
                 break
         return done
 
@@ -176,7 +182,8 @@ class EpisodePuller:
         self.results.append(result)
         self._log(f'pulled episode {entry.episode_id} from {station}: {entry.size_bytes} bytes '
                   f'in {result.seconds:.2f} s'
-                  + (f' (resumed at byte {stats.resumed_from})' if stats.resumed_from else ''))
+                  + (f' (resumed at byte {stats.resumed_from}, {stats.bytes} bytes fetched)'
+                     if stats.resumed_from else ''))
         return result
 
     def _mark_unreachable(self, station: str, exc: Exception) -> None:
