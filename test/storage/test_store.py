@@ -26,7 +26,7 @@ from aloe_ros.learning.episode import (OUTCOME_ABORTED, OUTCOME_FAILURE, OUTCOME
 from aloe_ros.storage import (EpisodeStore, RewardConfig, StoreLockedError, check_executed_step,
                               export_npz, load_npz, message_definition)
 from aloe_ros.storage.convert import image_to_array, proprio_from, split_proprio
-from aloe_ros.storage.episode_file import decode, encode
+from aloe_ros.storage.episode_file import decode, encode, read_partial
 from aloe_ros.storage.export import main as export_main
 from aloe_ros.storage.schema import find_msg_file
 
@@ -171,6 +171,43 @@ def test_catalog_queries(tmp_path, episode_factory):
     assert stats['by_outcome'] == {OUTCOME_SUCCESS: 2, OUTCOME_FAILURE: 1}
     assert stats['steps'] == 36 and stats['human_steps'] == 8
     assert cat.integrity_ok()
+
+
+def test_each_episode_is_flushed_by_its_own_byte_count(tmp_path):
+    """
+    A new episode is made durable even when its payload equals the last flush of the previous one.
+
+    The recorder used to compare the open episode's bytes with a count kept across episodes: an
+    episode of 3 steps was never flushed after one whose last flush came at 3 equal-sized steps,
+    so its ``.partial`` held none of them (found by a fresh-clone suite run under a CPU hog).
+    """
+    store = EpisodeStore(str(tmp_path), mode='w')
+
+    def step(rec, k):
+        rec.write('/aloe/executed_step', {
+            'header': {'stamp': {'sec': 1, 'nanosec': k}, 'frame_id': ''},
+            'episode_id': rec.episode_id, 'step_index': k, 'source': SOURCE_HUMAN,
+            'policy_version': 0, 'intervention': True, 'action': [0.1] * 14,
+            'observed_position': [0.0] * 14}, 1_000 + k)
+
+    def durable_steps(rec):
+        partial = read_partial(store.path_of(rec.episode_id) + '.partial')
+        return [m[0] for m in partial.messages].count('/aloe/executed_step')
+
+    first = store.begin_episode(task='t')
+    for k in range(3):
+        step(first, k)
+    assert first.flush_pending() and durable_steps(first) == 3
+    assert not first.flush_pending()          # nothing new: no flush
+    for k in range(3, 8):
+        step(first, k)                        # not flushed again before it closes
+    first.close(OUTCOME_SUCCESS)
+    second = store.begin_episode(task='t')
+    for k in range(3):
+        step(second, k)
+    assert second.bytes_written == 3 * (first.bytes_written // 8)
+    assert second.flush_pending() and durable_steps(second) == 3
+    store.close()
 
 
 def test_partial_is_quarantined_and_never_listed(tmp_path, episode_factory):

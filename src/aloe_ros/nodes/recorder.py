@@ -333,7 +333,6 @@ class RecorderNode(Node):
             serve_episodes(self, self.store, self.params['serve_episodes'],
                            self.params['max_chunk_bytes'])
         self.create_timer(self.params['diagnostics_period'], self._update_diagnostics)
-        self._flushed_bytes = 0
         self.create_timer(self.params['flush_period'], self._flush)
         self.get_logger().info(f'station {self.station}: recording episodes into '
                                f'{self.store.root} '
@@ -637,16 +636,15 @@ class RecorderNode(Node):
 
     def _flush(self) -> None:
         rec = self.store.recording
-        if rec is None or rec.bytes_written == self._flushed_bytes:
+        if rec is None:
             return
         try:
-            rec.flush()
+            rec.flush_pending()
         except Exception as exc:
             self.diag.count('write_errors')
             self._log_once.report('flush', f'making {rec.episode_id} durable failed: {exc}',
                                   'error')
             return
-        self._flushed_bytes = rec.bytes_written
 
     def _update_diagnostics(self) -> None:
         rec = self.store.recording

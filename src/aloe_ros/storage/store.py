@@ -109,6 +109,7 @@ class EpisodeRecording:
         self.stats = StepStats()
         self.last_step_index: Optional[int] = None
         self._writer = writer
+        self._flushed_bytes = 0   # payload bytes made durable by this recording's last flush
         self._t_first: Optional[int] = None
         self._t_last: Optional[int] = None
 
@@ -146,6 +147,19 @@ class EpisodeRecording:
     def flush(self) -> None:
         """Make everything written so far durable (the recorder calls this periodically)."""
         self._writer.flush()
+        self._flushed_bytes = self._writer.bytes_in
+
+    def flush_pending(self) -> bool:
+        """
+        Flush if this recording was written to since its last flush; return whether it flushed.
+
+        The count is this recording's own: a new episode whose payload happens to reach the
+        byte count at which the previous episode was last flushed is still flushed.
+        """
+        if self._writer.bytes_in == self._flushed_bytes:
+            return False
+        self.flush()
+        return True
 
     def close(self, outcome: int, reason: str = '') -> EpisodeRecord:
         """Finalize the file (atomic rename) and mark the catalog row complete; return it."""
