@@ -62,16 +62,8 @@ WEIGHTS_CONFIG = os.path.join(ROOT, 'config', 'learner', 'sim_train_camera.yaml'
 
 def make_episode(episode_id, steps, seed):
     """Return an Episode with three 240x320 noise cameras (the recorder's raw frames)."""
-    from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_POLICY
-    from aloe_ros.storage import make_episode as make
-    rng = np.random.default_rng(seed)
-    return make(episode_id, actions=rng.normal(size=(steps, 14)),
-                proprio=rng.normal(size=(steps, 14)),
-                sources=np.full(steps, SOURCE_POLICY, np.uint8),
-                policy_versions=np.ones(steps, np.uint32),
-                images={c: rng.integers(0, 256, (steps, 240, 320, 3), dtype=np.uint8)
-                        for c in CAMERAS},
-                outcome=OUTCOME_SUCCESS, task='handover', seed=seed)
+    from reliability_harness import noise_camera_episode
+    return noise_camera_episode(episode_id, steps, seed, cameras=CAMERAS, size=(240, 320))
 
 
 class Spinner:

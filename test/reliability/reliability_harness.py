@@ -275,6 +275,26 @@ def synthetic_episode(episode_id, steps=30, seed=0):
                         task='handover', instruction='', seed=seed)
 
 
+def noise_camera_episode(episode_id, steps, seed, cameras=('cam_high',), size=(96, 128)):
+    """
+    Return a successful policy Episode whose cameras are uniform noise (incompressible frames).
+
+    ``size`` is (height, width); each step carries one such frame per camera, so an episode's
+    bytes are known in advance (transfer tests and bench_transfer).
+    """
+    from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_POLICY
+    from aloe_ros.storage import make_episode
+    rng = np.random.default_rng(seed)
+    return make_episode(episode_id, actions=rng.normal(size=(steps, 14)),
+                        proprio=rng.normal(size=(steps, 14)),
+                        sources=np.full(steps, SOURCE_POLICY, np.uint8),
+                        policy_versions=np.ones(steps, np.uint32),
+                        images={c: rng.integers(0, 256, (steps, size[0], size[1], 3),
+                                                dtype=np.uint8)
+                                for c in cameras},
+                        outcome=OUTCOME_SUCCESS, task='handover', seed=seed)
+
+
 def make_weights(out_dir, config_path=TINY_CONFIG, versions=1):
     """Export ``versions`` actors of ``config_path`` to ``out_dir``; return the last's info."""
     from aloe_ros.learning.config import load_config

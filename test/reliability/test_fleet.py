@@ -26,9 +26,9 @@ import signal
 import time
 
 from aloe_msgs.msg import InterventionState
-import numpy as np
 import pytest
-from reliability_harness import TINY_CONFIG, sha256_of, synthetic_episode
+from reliability_harness import (TINY_CONFIG, noise_camera_episode, sha256_of,
+                                 synthetic_episode)
 from sensor_msgs.msg import JointState
 from std_msgs.msg import UInt32
 
@@ -237,20 +237,6 @@ def test_one_learner_serves_two_namespaced_stations(driver, start_node, tmp_path
         assert proc.alive() and 'Traceback' not in proc.output(50000), proc.output()
 
 
-def _noise_episode(episode_id, steps, seed):
-    """Return an episode with one 96x128 camera of noise (incompressible: ~37 kB a step)."""
-    from aloe_ros.learning.episode import OUTCOME_SUCCESS, SOURCE_POLICY
-    from aloe_ros.storage import make_episode
-    rng = np.random.default_rng(seed)
-    return make_episode(episode_id, actions=rng.normal(size=(steps, 14)),
-                        proprio=rng.normal(size=(steps, 14)),
-                        sources=np.full(steps, SOURCE_POLICY, np.uint8),
-                        policy_versions=np.ones(steps, np.uint32),
-                        images={'cam_high': rng.integers(0, 256, (steps, 96, 128, 3),
-                                                         dtype=np.uint8)},
-                        outcome=OUTCOME_SUCCESS, task='handover', seed=seed)
-
-
 @pytest.mark.slow
 def test_a_station_killed_mid_transfer_resumes_where_it_stopped(driver, start_node, tmp_path):
     """
@@ -266,7 +252,7 @@ def test_a_station_killed_mid_transfer_resumes_where_it_stopped(driver, start_no
     ``incoming/``.
     """
     from aloe_ros.storage import EpisodeStore
-    episodes = {'station_a': [_noise_episode('station_a_big', 100, 1),
+    episodes = {'station_a': [noise_camera_episode('station_a_big', 100, 1),
                               synthetic_episode('station_a_small', steps=30, seed=2)],
                 'station_b': [synthetic_episode(f'station_b_ep{j}', steps=30, seed=3 + j)
                               for j in range(2)]}
