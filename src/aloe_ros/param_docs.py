@@ -41,9 +41,12 @@ NODES = [
 
 
 def _specs(module):
-    if hasattr(module, 'parameter_specs'):
-        return list(module.parameter_specs())
-    return list(module.PARAMS)
+    specs = list(module.parameter_specs() if hasattr(module, 'parameter_specs')
+                 else module.PARAMS)
+    if getattr(module, 'MANAGED', False):  # a lifecycle node: ManagedNode declares autostart
+        from aloe_ros.nodes.managed import AUTOSTART
+        specs.append(AUTOSTART)
+    return specs
 
 
 def _fmt(value) -> str:

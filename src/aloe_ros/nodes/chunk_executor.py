@@ -93,6 +93,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from aloe_ros.station import command_mapping as cm
 from aloe_ros.station import executor_core as ec
 from aloe_ros.learning.episode import SOURCE_HOLD, SOURCE_HUMAN, SOURCE_POLICY
+from aloe_ros.nodes.managed import AUTOSTART, ManagedNode
 from aloe_ros.nodes.common import (ClockGuard, COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS,
                                    FatalNodeError, guard_clock, LATCHED, load_robot_profile,
                                    OncePerCause, ParamSpec, SENSOR_DATA, SMALL_MESSAGE_BYTES,
@@ -195,18 +196,36 @@ def parameter_specs():
 
 
 #: Parameter name -> default, for static launch-file checks (``use_sim_time`` comes from rclpy).
-PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in parameter_specs()}}
+PARAMETERS = {'use_sim_time': False, AUTOSTART.name: AUTOSTART.default,
+              **{spec.name: spec.default for spec in parameter_specs()}}
+#: Managed (lifecycle) node: ``autostart`` is declared by ManagedNode (param_docs lists it).
+MANAGED = True
 
 
-class ChunkExecutorNode(Node):
-    """ROS shell of ExecutorCore: converts messages, runs the control thread, publishes."""
+class ChunkExecutorNode(ManagedNode):
+    """
+    ROS shell of ExecutorCore: converts messages, runs the control thread, publishes.
+
+    Managed (``ManagedNode``): configure loads the robot profile, builds the core and creates
+    the interfaces; activate starts the control thread in ``start_mode``; deactivate puts the
+    core in HOLD, lets one more tick send the hold command (when the clock moves within a
+    second) and stops the thread, so no command is sent while inactive; set_mode is refused
+    then.
+    """
 
     def __init__(self, **kwargs):
-        """Declare parameters, build the core, create interfaces, start the control thread."""
-        super().__init__('chunk_executor', **kwargs)
+        """Declare parameters; configure and activate unless ``autostart`` is false."""
+        super().__init__('chunk_executor', parameter_specs(), **kwargs)
         # Callbacks (ROS executor thread) and ticks (control thread) share the core under this
         # lock.
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self.core = None
+        self.bring_up()
+
+    def configure(self) -> None:
+        """Validate parameters, load the robot profile, build the core, create interfaces."""
         p = declare_parameters(self, parameter_specs(), on_change=self._on_param)
         self.p = p
         self.dt = 1.0 / p['rate']
@@ -276,7 +295,6 @@ class ChunkExecutorNode(Node):
         self.create_service(SetMode, 'aloe/executor/set_mode', self._on_set_mode)
         self._fatal = None
         self._fatal_guard = self.create_guard_condition(self._raise_fatal)
-        self._stop = threading.Event()
         self._sim_time = bool(self.get_parameter('use_sim_time').value)
         if self._sim_time:
             self._time_moved = threading.Event()
@@ -293,8 +311,6 @@ class ChunkExecutorNode(Node):
                                           self.loop)
         self.realtime = ec.RealtimeSettings(cpu_affinity=list(p['cpu_affinity']),
                                             priority=p['thread_priority'])
-        self._thread = threading.Thread(target=self._run_control, name='aloe_control', daemon=True)
-        self._thread.start()
         self.get_logger().info(
             f'chunk executor at {p["rate"]:.0f} Hz on its own thread '
             f'({"ROS time" if self._sim_time else "monotonic clock"}'
@@ -302,8 +318,46 @@ class ChunkExecutorNode(Node):
             f'{", SCHED_FIFO " + str(self.realtime.priority) if self.realtime.priority else ""}), '
             f'{len(self.joint_names)} joints, robot profile {self.profile.name!r}: '
             + ', '.join(f'{g.name} ({g.type}) -> {g.topic}' for g in self.profile.groups)
-            + ('; DRY RUN: no command is published' if p['dry_run'] else '') + '; '
-            'holding until the first observation')
+            + ('; DRY RUN: no command is published' if p['dry_run'] else ''))
+
+    def activate(self) -> None:
+        """Start the control thread in ``start_mode`` (holding until the first observation)."""
+        with self._lock:
+            start = ec.MODE_HOLD if self.p['start_mode'] == 'HOLD' else ec.MODE_RUN
+            if self.core.mode != start and self.core.mode != ec.MODE_ESTOP:
+                self.core.set_mode(start, 'activated', now=self._now())
+        self._stop.clear()
+        self.loop.pause()
+        self._thread = threading.Thread(target=self._run_control, name='aloe_control',
+                                        daemon=True)
+        self._thread.start()
+        self.get_logger().info('commanding: holding until the first observation')
+
+    def deactivate(self) -> None:
+        """HOLD, one more tick to send it (1 s at most), then stop the control thread."""
+        with self._lock:
+            if self.core.mode != ec.MODE_ESTOP:
+                self.core.set_mode(ec.MODE_HOLD, 'deactivated', now=self._now())
+            ticks = self.loop.ticks
+        deadline = time.monotonic() + 1.0
+        while self.loop.ticks <= ticks + 1 and time.monotonic() < deadline \
+                and self._thread is not None and self._thread.is_alive():
+            self._stop.wait(self.dt / 4)
+        self._stop_thread()
+        self.get_logger().info('holding: the last command sent holds the observed position; '
+                               'no command until activated again')
+
+    def release(self) -> None:
+        """Stop the control thread; drop the core (the interfaces go with the node's cleanup)."""
+        self._stop_thread()
+        self.core = None
+
+    def _stop_thread(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive() \
+                and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+        self._thread = None
 
     # ------------------------------------------------------------------ control thread
 
@@ -343,9 +397,7 @@ class ChunkExecutorNode(Node):
 
     def destroy_node(self):
         """Stop the control thread (it finishes its tick) before the publishers go."""
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
+        self._stop_thread()
         return super().destroy_node()
 
     # ------------------------------------------------------------------ helpers
@@ -374,6 +426,8 @@ class ChunkExecutorNode(Node):
         self.safety_pub.publish(msg)
 
     def _on_clock_fault(self, fault: bool, message: str) -> None:
+        if self.core is None:
+            return  # cleaned up: the guard outlives the core
         if fault:
             self.diag.count('clock_rejected')
         with self._lock:
@@ -547,6 +601,12 @@ class ChunkExecutorNode(Node):
 
     def _on_set_mode(self, request: SetMode.Request, response: SetMode.Response):
         with self._lock:
+            if not self.active:
+                response.success = False
+                response.message = 'inactive: no mode change until the executor is activated'
+                response.mode = self.core.mode
+                self.get_logger().warning(f'set_mode refused: {response.message}')
+                return response
             try:
                 response.message = self.core.set_mode(request.mode, request.reason,
                                                       now=self._now())

@@ -272,16 +272,8 @@ def declare_parameters(node: Node, specs: Iterable[ParamSpec],
     specs = list(specs)
     by_name = {s.name: s for s in specs}
     values: Dict[str, Any] = {}
+    declare_only(node, specs)
     for spec in specs:
-        kind = spec.resolved_kind()
-        default = spec.default
-        try:
-            if kind.endswith('_array') and not default:
-                node.declare_parameter(spec.name, _TYPE_BY_KIND[kind], spec.descriptor())
-            else:
-                node.declare_parameter(spec.name, default, spec.descriptor())
-        except Exception as exc:  # rclpy raises several types for range/type violations
-            raise ConfigError(spec.name, f'{type(exc).__name__}: {exc}') from exc
         try:
             values[spec.name] = node.get_parameter(spec.name).value
         except ParameterUninitializedException:
@@ -304,7 +296,33 @@ def declare_parameters(node: Node, specs: Iterable[ParamSpec],
         return SetParametersResult(successful=True)
 
     node.add_on_set_parameters_callback(_on_set)
+    # A managed node removes it at cleanup (a later configure adds a new one).
+    registered = getattr(node, '_parameter_callbacks', None)
+    if isinstance(registered, list):
+        registered.append(_on_set)
     return values
+
+
+def declare_only(node: Node, specs: Iterable[ParamSpec]) -> None:
+    """
+    Declare ``specs`` on ``node`` with their descriptors, without validating the values.
+
+    Names already declared are skipped, so a managed node declares its parameters when it is
+    built and validates them at each configure (``declare_parameters``). Raises ConfigError
+    for a value rclpy itself refuses (type or range).
+    """
+    for spec in specs:
+        if node.has_parameter(spec.name):
+            continue
+        kind = spec.resolved_kind()
+        default = spec.default
+        try:
+            if kind.endswith('_array') and not default:
+                node.declare_parameter(spec.name, _TYPE_BY_KIND[kind], spec.descriptor())
+            else:
+                node.declare_parameter(spec.name, default, spec.descriptor())
+        except Exception as exc:  # rclpy raises several types for range/type violations
+            raise ConfigError(spec.name, f'{type(exc).__name__}: {exc}') from exc
 
 
 def load_robot_profile(p: Dict[str, Any], specs: Iterable[ParamSpec],
@@ -656,7 +674,10 @@ def guard_clock(node: Node, reporter: Optional['OncePerCause'] = None,
     guard = guard or ClockGuard()
     reporter = reporter or OncePerCause(node.get_logger())
     source = node._time_source  # no public API: the TimeSource the node made for itself
-    apply = source.clock_callback
+    # Guarding again (a managed node configured after run_node guarded it) replaces the guard,
+    # never stacks one guard on another.
+    apply = getattr(source, '_aloe_unguarded_callback', None) or source.clock_callback
+    source._aloe_unguarded_callback = apply
 
     def on_clock(msg) -> None:
         wall = time.monotonic()

@@ -49,13 +49,13 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
 from std_msgs.msg import UInt32
 
 from aloe_msgs.msg import (ActionChunk, EpisodeEvent, InterventionState, Observation,
                            PolicyUpdate, SafetyEvent)
 from aloe_msgs.srv import LoadPolicy
 from aloe_ros.nodes.common import run_node
+from aloe_ros.nodes.managed import AUTOSTART, ManagedNode
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
                                    OncePerCause,
                                    ParamSpec,
@@ -111,7 +111,10 @@ PARAMS = [
               'Seconds to wait for the learner\'s service and for each chunk', min=0.1,
               max=600.0, read_only=True),
 ]
-PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
+PARAMETERS = {'use_sim_time': False, AUTOSTART.name: AUTOSTART.default,
+              **{spec.name: spec.default for spec in PARAMS}}
+#: Managed (lifecycle) node: ``autostart`` is declared by ManagedNode (param_docs lists it).
+MANAGED = True
 
 
 def uri_to_path(uri: str) -> str:
@@ -165,12 +168,24 @@ def ensure_weights_dir(weights_dir: str, log) -> None:
         f'learner publishes its first weights. {FIRST_RUN_HINT}')
 
 
-class PolicyNode(Node):
-    """Publishes action chunks and hot-swaps verified weights between chunks."""
+class PolicyNode(ManagedNode):
+    """
+    Publishes action chunks and hot-swaps verified weights between chunks.
 
-    def __init__(self):
-        """Declare parameters, load the initial weights if any, start the chunk timer."""
-        super().__init__('policy')
+    Managed (``ManagedNode``): configure validates the parameters, checks the learner config
+    against ``joint_names`` and loads and verifies ``initial_weights``; activate starts
+    planning; while inactive no chunk is published (announced weights are still fetched and
+    swapped in, so activation runs the newest version).
+    """
+
+    def __init__(self, **kwargs):
+        """Declare parameters; configure and activate unless ``autostart`` is false."""
+        super().__init__('policy', PARAMS, **kwargs)
+        self._loader = None
+        self.bring_up()
+
+    def configure(self) -> None:
+        """Validate parameters, load the initial weights if any, create the interfaces."""
         self.cfg = declare_parameters(self, PARAMS)
         if self.cfg['initial_weights'] and not self.cfg['initial_sha256']:
             raise ConfigError('initial_sha256', 'is required when initial_weights is set')
@@ -399,7 +414,7 @@ class PolicyNode(Node):
             return
         with self._plan_lock:
             self._swap_pending()
-            if self._plan(msg, now):
+            if self.active and self._plan(msg, now):
                 self._schedule.planned(now)
 
     def _on_episode(self, msg: EpisodeEvent) -> None:
@@ -419,7 +434,7 @@ class PolicyNode(Node):
             self._swap_pending()
             now = self._now()
             overdue = self._schedule.overdue(now, self.cfg['max_observation_age'])
-            if self.running_version() == 0 or not overdue:
+            if self.running_version() == 0 or not overdue or not self.active:
                 return
             last = self._last_observation_time
             self.diag.count('skipped_stale')
@@ -514,9 +529,22 @@ class PolicyNode(Node):
         ev.header.stamp = self.get_clock().now().to_msg()
         self._safety_pub.publish(ev)
 
+    def deactivate(self) -> None:
+        """Stop planning; a chunk being computed now is not published."""
+        with self._plan_lock:
+            pass  # the plan in progress (if any) has ended: no chunk after this
+
+    def release(self) -> None:
+        """Stop the loader thread and drop the running weights."""
+        if self._loader is not None:
+            self._loader.shutdown(wait=False, cancel_futures=True)
+            self._loader = None
+        self._runtime = None
+        self._pending = None
+
     def destroy_node(self):
         """Stop the loader thread before the node goes."""
-        self._loader.shutdown(wait=False, cancel_futures=True)
+        self.release()
         return super().destroy_node()
 
 

@@ -74,13 +74,13 @@ from aloe_msgs.msg import (ActionChunk, EpisodeEvent, EpisodeSummary, ExecutedSt
                            InterventionState, Observation, SafetyEvent)
 from aloe_msgs.srv import EndEpisode, StartEpisode
 from diagnostic_msgs.msg import KeyValue
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from std_msgs.msg import String
 
 from aloe_ros.learning.episode import OUTCOME_ABORTED, OUTCOME_NAMES, OUTCOME_TIMEOUT
+from aloe_ros.nodes.managed import AUTOSTART, ManagedNode
 from aloe_ros.nodes.common import (COMMANDS, ConfigError, DiagnosticsPublisher, EVENTS, LATCHED,
                                    load_robot_profile, OncePerCause, ParamSpec, declare_parameters,
                                    latched, reliable, run_node)
@@ -213,7 +213,10 @@ PARAMS = [
     ParamSpec('max_chunk_bytes', 4 * 1024 * 1024, 'Largest episode chunk served [bytes].',
               min=1024, max=8 * 1024 * 1024, read_only=True),
 ]
-PARAMETERS = {'use_sim_time': False, **{spec.name: spec.default for spec in PARAMS}}
+PARAMETERS = {'use_sim_time': False, AUTOSTART.name: AUTOSTART.default,
+              **{spec.name: spec.default for spec in PARAMS}}
+#: Managed (lifecycle) node: ``autostart`` is declared by ManagedNode (param_docs lists it).
+MANAGED = True
 #: Parameters a robot profile replaces (setting one of them with ``robot_profile`` is refused).
 PROFILE_REPLACES = ('camera_topics', 'camera_info_topics', 'joint_state_topics')
 #: Newest complete episodes whose label a step may still carry before this process's first
@@ -221,12 +224,25 @@ PROFILE_REPLACES = ('camera_topics', 'camera_info_topics', 'joint_state_topics')
 LINGERING_AT_START = 3
 
 
-class RecorderNode(Node):
-    """Episode manager + recorder: services, events, raw recording into the episode store."""
+class RecorderNode(ManagedNode):
+    """
+    Episode manager + recorder: services, events, raw recording into the episode store.
+
+    Managed (``ManagedNode``): configure validates the parameters and opens the store (taking
+    its lock, recovering leftovers); activate lets StartEpisode open episodes; deactivate
+    closes an open episode as ABORTED (truncated, every step kept) and StartEpisode is refused
+    while inactive; cleanup closes the store (releasing its lock). Completed episodes are
+    served to learners while inactive too.
+    """
 
     def __init__(self, **kwargs: Any):
-        """Declare and validate parameters, open the store (recovering leftovers), wire topics."""
-        super().__init__('aloe_recorder', **kwargs)
+        """Declare parameters; configure and activate unless ``autostart`` is false."""
+        super().__init__('aloe_recorder', PARAMS, **kwargs)
+        self.store = None
+        self.bring_up()
+
+    def configure(self) -> None:
+        """Validate parameters, open the store (recovering leftovers), wire topics."""
         self.params = declare_parameters(self, PARAMS)
         profile = load_robot_profile(self.params, PARAMS, PROFILE_REPLACES)
         if profile is not None:
@@ -365,6 +381,11 @@ class RecorderNode(Node):
 
     def _on_start(self, req: StartEpisode.Request, res: StartEpisode.Response):
         """Open a new episode and announce it with EVENT_STARTED."""
+        if not self.active:
+            res.success = False
+            res.message = 'the recorder is inactive: activate it first (lifecycle)'
+            self._reject(f'StartEpisode refused: {res.message}')
+            return res
         rec = self.store.recording
         if rec is not None:
             res.success = False
@@ -662,8 +683,13 @@ class RecorderNode(Node):
 
     # ------------------------------------------------------------------ shutdown
 
-    def destroy_node(self) -> None:
-        """Close an open episode as ABORTED (truncated), then release the store."""
+    def deactivate(self) -> None:
+        """Close an open episode as ABORTED (truncated): every step recorded so far is kept."""
+        if self.store is not None and self.store.recording is not None:
+            self.end_episode(OUTCOME_ABORTED, 'recorder deactivated')
+
+    def release(self) -> None:
+        """Close an open episode as ABORTED (truncated), then close the store (its lock)."""
         if getattr(self, 'store', None) is not None:
             if self.store.recording is not None:
                 # run_node(clean_stop=True) keeps the context valid here, so followers hear
@@ -672,6 +698,10 @@ class RecorderNode(Node):
                                  publish=self.context.ok())
             self.store.close()
             self.store = None
+
+    def destroy_node(self) -> None:
+        """Close an open episode as ABORTED (truncated), then release the store."""
+        self.release()
         super().destroy_node()
 
 

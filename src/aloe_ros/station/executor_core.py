@@ -604,6 +604,10 @@ class LoopStats:
                 self.missed_ticks += missed
         self._last = t
 
+    def pause(self) -> None:
+        """The loop stopped on purpose (a deactivated executor): the gap is no missed tick."""
+        self._last = None
+
     def period_error(self, percentile: float = 99.0) -> float:
         """Return the given percentile of |period - nominal| [s] over the window (0 if unknown)."""
         n = min(self._n, self._errors.shape[0])
