@@ -34,6 +34,7 @@ CONSOLE_SCRIPTS = [
     'aloe_sim = aloe_ros.nodes.sim_node:main',
     'aloe_viz = aloe_ros.nodes.viz:main',
     'aloe_joint_states = aloe_ros.nodes.station_joint_states:main',
+    'aloe_lifecycle_manager = aloe_ros.nodes.lifecycle_manager:main',
 ]
 
 

@@ -37,6 +37,8 @@ NODES = [
     ('aloe_viz', 'aloe_ros.nodes.viz', 'RViz markers: running chunk, Q/V/A, who is in control'),
     ('aloe_joint_states', 'aloe_ros.nodes.station_joint_states',
      'real station: the arms\' joint states as one /joint_states with URDF names'),
+    ('aloe_lifecycle_manager', 'aloe_ros.nodes.lifecycle_manager',
+     'managed bring-up: configures and activates the lifecycle nodes in order'),
 ]
 
 

@@ -43,9 +43,10 @@ EXTERNAL = sorted(EXTERNAL_EXECUTABLES)
 # evaluates.
 BRANCHES = {
     'sim_train.launch.yaml': [{}],
-    'sim.launch.yaml': [{'use_rsp': 'false'}],
+    'sim.launch.yaml': [{'use_rsp': 'false'}, {'use_rsp': 'false', 'managed': 'true'}],
     'bimanual_robot.launch.yaml': [{'use_rsp': 'false'},
-                                   {'use_rsp': 'false', 'with_learner': 'false'}],
+                                   {'use_rsp': 'false', 'with_learner': 'false'},
+                                   {'use_rsp': 'false', 'managed': 'true'}],
     'learner_only.launch.yaml': [{'store_root': '/tmp/store', 'weights_dir': '/tmp/weights'}],
     'teleop_rviz.launch.yaml': [{'station': 'sim'}, {'station': 'robot'}],
     'gazebo.launch.yaml': [],

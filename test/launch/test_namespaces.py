@@ -98,8 +98,29 @@ def test_parameter_file_sections_match_as_rcl_does():
     assert not _node_key_matches('/*/policy', '/policy')
 
 
-NODE_MODULES = ['chunk_executor', 'learner', 'observation', 'policy', 'recorder', 'sim_node',
-                'sim_operator', 'station_joint_states', 'teleop', 'viz', 'transfer']
+@pytest.mark.parametrize('name', ['sim.launch.yaml', 'bimanual_robot.launch.yaml'])
+def test_managed_bring_up_manages_the_station_s_own_nodes(name):
+    """managed:=true: a manager in the station's namespace names nodes that wait for it."""
+    from aloe_ros.nodes.lifecycle_manager import DEFAULT_NODES
+    managed = {'aloe_recorder', 'policy', 'chunk_executor'}
+    plan = _plan(name, namespace='station_a', managed='true', **STATION_FILES[name])
+    nodes = {p.name: p for p in plan.processes if p.kind == 'node'}
+    manager = nodes['lifecycle_manager']
+    assert manager.namespace == '/station_a'
+    names = manager.effective_parameters().get('node_names', DEFAULT_NODES)
+    # the executor last: it commands only once the policy and the recorder are active
+    assert set(names) == managed and names[-1] == 'chunk_executor'
+    for node in names:
+        assert nodes[node].namespace == '/station_a'
+        assert nodes[node].effective_parameters()['autostart'] is False, node
+    default = {p.name: p for p in _plan(name, **STATION_FILES[name]).processes}
+    assert 'lifecycle_manager' not in default
+    assert all(default[n].effective_parameters()['autostart'] is True for n in managed)
+
+
+NODE_MODULES = ['chunk_executor', 'learner', 'lifecycle_manager', 'observation', 'policy',
+                'recorder', 'sim_node', 'sim_operator', 'station_joint_states', 'teleop', 'viz',
+                'transfer']
 # Global by convention (one per domain, names fully qualified or remapped by the launch files).
 GLOBAL = {'/diagnostics', '/tf', '/tf_static', '/clock'}
 

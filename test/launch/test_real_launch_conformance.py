@@ -91,6 +91,11 @@ CASES = [
       'store_root': '/tmp/store'}),
     ('bimanual_robot.launch.yaml',
      {'robot_config': os.path.join(ROOT, 'config', 'robots', 'aloha_real.yaml')}),
+    # Managed bring-up (docs/LAUNCH.md): a lifecycle manager, the managed nodes not autostarting.
+    ('sim.launch.yaml', {'managed': 'true'}),
+    ('sim.launch.yaml', {'managed': 'true', 'namespace': 'station_a', 'use_rsp': 'false'}),
+    ('bimanual_robot.launch.yaml', {'managed': 'true', 'with_learner': 'false'}),
+    ('gazebo.launch.yaml', {'managed': 'true'}),
 ]
 
 
@@ -240,10 +245,12 @@ def test_gazebo_station_runs_on_sim_time(arguments, launch_env, monkeypatch, cap
     share = PackageResolver(launch_env['AMENT_PREFIX_PATH']).share_dir('aloe_ros')
     real = _real_plan(os.path.join(share, 'launch', 'gazebo.launch.yaml'), arguments, launch_env)
     ours, _plan = _aloe_plan('gazebo.launch.yaml', arguments, launch_env, monkeypatch, capsys)
+    expected = sorted(GAZEBO_STATION + (['aloe_lifecycle_manager']
+                                        if arguments.get('managed') == 'true' else []))
     for who, plan in (('ros2 launch', real), ('aloe launch', ours)):
         station = _station_processes(plan)
         # The bimanual station (joint states come from Gazebo's broadcaster) and the TF publisher.
-        assert sorted(os.path.basename(p['argv'][0]) for p in station) == GAZEBO_STATION, (
+        assert sorted(os.path.basename(p['argv'][0]) for p in station) == expected, (
             who, [p['argv'][0] for p in plan])
         wall = [p['argv'][0] for p in station
                 if p['effective_parameters'].get('use_sim_time') is not True]

@@ -137,6 +137,10 @@ class ServiceCaller:
         self._client = node.create_client(srv_type, name,
                                           callback_group=ReentrantCallbackGroup())
 
+    def ready(self) -> bool:
+        """Return whether the service is there now (does not wait)."""
+        return self._client.service_is_ready()
+
     def __call__(self, request):
         """Return the response to ``request``."""
         if not self._client.wait_for_service(timeout_sec=self.timeout):

@@ -157,13 +157,13 @@ class Sequencer:
 
     ``get_state(node) -> int`` returns the node's state id; ``change_state(node, transition) ->
     bool`` asks for a transition and returns whether the node reports success. Both may raise
-    ``ServiceFailure`` (or ``TimeoutError``) saying what did not answer. ``log(level, message)``
-    receives one line per transition ('info') and per failure ('error').
+    ``ServiceFailure`` (or ``TimeoutError``) saying what did not answer. ``log(message)``
+    receives one line per transition made; a failure is said once, in the returned report.
     """
 
     def __init__(self, nodes: Sequence[str], get_state: Callable[[str], int],
                  change_state: Callable[[str, int], bool],
-                 log: Callable[[str, str], None] = lambda level, message: None):
+                 log: Callable[[str], None] = lambda message: None):
         """Manage ``nodes`` (bring-up order, at least one, each once)."""
         nodes = list(nodes)
         if not nodes:
@@ -186,7 +186,6 @@ class Sequencer:
             if problem is not None:
                 report.ok = False
                 report.failed = step
-                self._log('error', f'{operation}: {step.node} {step.label} failed: {problem}')
                 undo = self._undo(report)
                 report.message = (f'{operation} failed: {step.node} {step.label} failed: '
                                   f'{problem}; {undo}')
@@ -217,7 +216,7 @@ class Sequencer:
         if not accepted:
             return f'the node refused it (now {state_label(now)})'
         report.done.append(step)
-        self._log('info', f'{report.operation}: {step.node} {step.past}: now {state_label(now)}')
+        self._log(f'{report.operation}: {step.node} {step.past}: now {state_label(now)}')
         return None
 
     def _read(self, node: str) -> int:
@@ -262,8 +261,7 @@ class Sequencer:
             now = self._read_after(node)
             if accepted:
                 report.undone.append(step)
-                self._log('info', f'{report.operation}: undo: {node} deactivated: now '
-                                  f'{state_label(now)}')
+                self._log(f'{report.operation}: undo: {node} deactivated: now {state_label(now)}')
                 said.append(f'{node} deactivated')
             else:
                 said.append(f'{node}: deactivate refused (now {state_label(now)})')
