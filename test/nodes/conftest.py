@@ -38,11 +38,13 @@ def _param(value):
 
 
 class NodeProcess:
-    """A node started with ``python -m <module> --ros-args -p name:=value ...``."""
+    """A node started with ``python -m <module> --ros-args [-r a:=b ...] -p name:=value ...``."""
 
-    def __init__(self, module, params=None, log_path=None):
+    def __init__(self, module, params=None, log_path=None, remaps=None):
         """Start the process; stdout and stderr go to ``log_path``."""
         args = [sys.executable, '-m', module, '--ros-args']
+        for src, dst in (remaps or {}).items():  # '__ns' and '__node' too
+            args += ['-r', f'{src}:={dst}']
         for key, value in (params or {}).items():
             args += ['-p', f'{key}:={_param(value)}']
         self.log_path = log_path
@@ -140,12 +142,12 @@ def ros():
 
 @pytest.fixture
 def start_node(tmp_path):
-    """Yield a factory that starts a node process (module, params); all stop at teardown."""
+    """Yield a factory that starts a node process (module, params, remaps, log name)."""
     started = []
 
-    def factory(module, params=None):
-        proc = NodeProcess(module, params,
-                           log_path=str(tmp_path / f'{module.rsplit(".", 1)[-1]}.log'))
+    def factory(module, params=None, remaps=None, name=None):
+        proc = NodeProcess(module, params, remaps=remaps,
+                           log_path=str(tmp_path / f'{name or module.rsplit(".", 1)[-1]}.log'))
         started.append(proc)
         return proc
 

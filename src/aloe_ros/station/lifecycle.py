@@ -178,7 +178,7 @@ class Sequencer:
         self.states: Dict[str, int] = {n: UNKNOWN for n in nodes}
 
     def run(self, operation: str) -> Report:
-        """Run ``operation`` (see ``plan``); on a failure undo its activations; return the report."""
+        """Run ``operation`` (see ``plan``); on a failure undo its activations; report."""
         steps = plan(operation, self.nodes)
         report = Report(operation, True, '')
         for step in steps:

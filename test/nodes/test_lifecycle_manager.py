@@ -1,0 +1,149 @@
+# Copyright 2026 aloe_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The lifecycle manager as a real process over DDS, managing stand-in lifecycle nodes."""
+
+import os
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from lifecycle_msgs.msg import State
+from lifecycle_msgs.srv import GetState
+import pytest
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from aloe_ros.nodes.common import DIAGNOSTICS, latched
+
+pytestmark = pytest.mark.ros
+HERE = os.path.dirname(os.path.abspath(__file__))
+NS = '/station_t'
+NAMES = ['a', 'b', 'c']
+ACTIVE = State.PRIMARY_STATE_ACTIVE
+INACTIVE = State.PRIMARY_STATE_INACTIVE
+UNCONFIGURED = State.PRIMARY_STATE_UNCONFIGURED
+# Generous deadlines (free when on time): a node's start-up has taken 75 s under a CPU hog.
+START = 300.0
+CALL = 180.0
+
+
+def test_manager_brings_nodes_up_in_order_and_undoes_a_failure(ros, start_node, monkeypatch):
+    """
+    Three stand-ins in a namespace, managed by name: a, b, c.
+
+    c fails its first two configures, b its first activation. Autostart and the first startup
+    stop at c's configure with nothing active; the second stops at b's activation and
+    deactivates a again; the third brings all up in order. Pause, resume, shutdown follow.
+    """
+    monkeypatch.setenv('PYTHONPATH', os.pathsep.join(
+        [HERE] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
+    node = ros.node
+    events = ros.collect(String, f'{NS}/lifecycle_events', latched(50))
+    diags = ros.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
+    fails = {'a': {}, 'b': {'fail_activate': 1}, 'c': {'fail_configure': 2}}
+    procs = [start_node('lifecycle_standin', fails[n], remaps={'__ns': NS, '__node': n}, name=n)
+             for n in NAMES]
+    manager = start_node('aloe_ros.nodes.lifecycle_manager',
+                         {'node_names': NAMES, 'service_timeout': 60.0}, remaps={'__ns': NS})
+    procs.append(manager)
+
+    def output():
+        return '\n'.join(p.output()[-3000:] for p in procs)
+
+    def parsed():
+        """Return (node, transition, ok|failed) of every event, in the order they happened."""
+        rows = sorted((m.data.split() for m in events), key=lambda r: int(r[3]))
+        return [tuple(r[:3]) for r in rows]
+
+    def call(operation):
+        client = node.create_client(Trigger, f'{NS}/aloe/lifecycle/{operation}')
+        assert ros.spin_until(client.service_is_ready, START), output()
+        future = client.call_async(Trigger.Request())
+        assert ros.spin_until(future.done, CALL), output()
+        return future.result()
+
+    state_clients = {n: node.create_client(GetState, f'{NS}/{n}/get_state') for n in NAMES}
+
+    def states():
+        out = {}
+        for n, client in state_clients.items():
+            assert ros.spin_until(client.service_is_ready, START), output()
+            future = client.call_async(GetState.Request())
+            assert ros.spin_until(future.done, CALL), output()
+            out[n] = future.result().current_state.id
+        return out
+
+    # Autostart: once every stand-in's services exist, startup; c's configure fails.
+    assert ros.spin_until(lambda: len(parsed()) >= 3, START), output()
+    assert parsed() == [('a', 'configure', 'ok'), ('b', 'configure', 'ok'),
+                        ('c', 'configure', 'failed')]
+    assert states() == {'a': INACTIVE, 'b': INACTIVE, 'c': UNCONFIGURED}
+
+    def manager_status():
+        for d in reversed(diags):
+            for s in d.status:
+                if s.name == f'{NS}/lifecycle_manager':
+                    return s
+        return None
+    assert ros.spin_until(lambda: manager_status() is not None and manager_status().level
+                          == DiagnosticStatus.ERROR, 60), output()
+    assert 'c configure failed' in manager_status().message
+
+    # A failing configure: the response names the node and the transition, nothing is active.
+    res = call('startup')
+    assert not res.success
+    assert 'c configure failed: the node refused it (now unconfigured)' in res.message, res.message
+    assert 'nothing was activated' in res.message
+    assert ACTIVE not in states().values()
+    assert ros.spin_until(lambda: parsed().count(('c', 'configure', 'failed')) == 2, 60)
+
+    # A failing activation: what this startup activated (a) is deactivated again.
+    del events[:]
+    res = call('startup')
+    assert not res.success and 'b activate failed' in res.message, res.message
+    assert 'undone: a deactivated' in res.message
+    assert ros.spin_until(lambda: len(parsed()) >= 4, 60), parsed()
+    assert parsed() == [('c', 'configure', 'ok'), ('a', 'activate', 'ok'),
+                        ('b', 'activate', 'failed'), ('a', 'deactivate', 'ok')]
+    assert states() == {'a': INACTIVE, 'b': INACTIVE, 'c': INACTIVE}
+
+    # Startup: activated in order, the last one last.
+    del events[:]
+    res = call('startup')
+    assert res.success, res.message
+    assert res.message.startswith('startup: activated a, b, c'), res.message
+    assert ros.spin_until(lambda: len(parsed()) >= 3, 60), parsed()
+    assert parsed() == [('a', 'activate', 'ok'), ('b', 'activate', 'ok'),
+                        ('c', 'activate', 'ok')]
+    assert states() == {n: ACTIVE for n in NAMES}
+    assert ros.spin_until(lambda: manager_status().level == DiagnosticStatus.OK, 60)
+    values = {kv.key: kv.value for kv in manager_status().values}
+    assert {values[f'state.{n}'] for n in NAMES} == {'active'}, values
+
+    # Pause: deactivated in reverse order; resume: activated in order again.
+    del events[:]
+    res = call('pause')
+    assert res.success, res.message
+    assert ros.spin_until(lambda: len(parsed()) >= 3, 60), parsed()
+    assert parsed() == [('c', 'deactivate', 'ok'), ('b', 'deactivate', 'ok'),
+                        ('a', 'deactivate', 'ok')]
+    assert states() == {n: INACTIVE for n in NAMES}
+    res = call('resume')
+    assert res.success, res.message
+    assert states() == {n: ACTIVE for n in NAMES}
+
+    # Shutdown: deactivated, then cleaned up, in reverse order.
+    res = call('shutdown')
+    assert res.success, res.message
+    assert states() == {n: UNCONFIGURED for n in NAMES}
+    assert manager.alive(), output()
