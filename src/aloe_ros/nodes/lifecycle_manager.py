@@ -50,7 +50,8 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
-from aloe_ros.nodes.common import DiagnosticsPublisher, ParamSpec, declare_parameters, run_node
+from aloe_ros.nodes.common import (DiagnosticsPublisher, OncePerCause, ParamSpec,
+                                   declare_parameters, run_node)
 from aloe_ros.nodes.transfer import ServiceCaller
 from aloe_ros.station import lifecycle
 from aloe_ros.station.lifecycle import Report, Sequencer, state_label
@@ -120,6 +121,7 @@ class LifecycleManagerNode(Node):
         self._publish_states()
         self._jobs: 'queue.Queue[_Job]' = queue.Queue()
         self._stop = threading.Event()
+        self._errors = OncePerCause(self.get_logger())
         group = MutuallyExclusiveCallbackGroup()  # one request waits on the worker at a time
         for operation in lifecycle.OPERATIONS:
             self.create_service(Trigger, f'{SERVICES}/{operation}',
@@ -158,8 +160,9 @@ class LifecycleManagerNode(Node):
                 response.success = False
                 response.message = f'{operation} not run: the lifecycle manager is shutting down'
                 return response
-        response.success = job.report.ok
-        response.message = job.report.message
+        response.success = job.report is not None and job.report.ok
+        response.message = (job.report.message if job.report is not None
+                            else f'{operation} not run: the lifecycle manager is shutting down')
         return response
 
     def _loop(self) -> None:
@@ -170,27 +173,39 @@ class LifecycleManagerNode(Node):
                 job = self._jobs.get(timeout=POLL_PERIOD)
             except queue.Empty:
                 job = None
-            if job is not None:
-                if pending_autostart:
-                    self.get_logger().info(f'{job.operation} requested before autostart ran: '
-                                           'autostart dropped')
+            try:
+                if job is not None:
+                    if pending_autostart:
+                        self.get_logger().info(f'{job.operation} requested before autostart '
+                                               'ran: autostart dropped')
+                        pending_autostart = False
+                    job.report = self._run(job.operation)
+                    continue
+                missing = [n for n in self.node_names
+                           if not (self._get[n].ready() and self._change[n].ready())]
+                if pending_autostart and not missing:
                     pending_autostart = False
-                job.report = self._run(job.operation)
-                job.done.set()
-                continue
-            missing = [n for n in self.node_names
-                       if not (self._get[n].ready() and self._change[n].ready())]
-            if pending_autostart and not missing:
-                pending_autostart = False
-                self._run('startup')
-            elif pending_autostart:
-                said = f'waiting for the lifecycle services of {missing}'
-                if said != waiting_said:
-                    self.get_logger().info(f'autostart {said}')
-                    waiting_said = said
-                self.diag.set_status(DiagnosticsPublisher.WARN, said)
-            else:
-                self._refresh_states(missing)
+                    self._run('startup')
+                elif pending_autostart:
+                    said = f'waiting for the lifecycle services of {missing}'
+                    if said != waiting_said:
+                        self.get_logger().info(f'autostart {said}')
+                        waiting_said = said
+                    self.diag.set_status(DiagnosticsPublisher.WARN, said)
+                else:
+                    self._refresh_states(missing)
+            except Exception as exc:  # rclpy raises RCLError and others once its context is gone
+                message = f'{type(exc).__name__}: {exc}'
+                if job is not None:
+                    job.report = Report(job.operation, False,
+                                        f'{job.operation} not completed: {message}')
+                if self._stop.is_set() or not self.context.ok():
+                    return
+                self._errors.emit('worker', 'error', f'lifecycle manager worker: {message}; '
+                                                     'it carries on')
+            finally:
+                if job is not None:
+                    job.done.set()
 
     def _run(self, operation: str) -> Report:
         self.get_logger().info(f'{operation}: {self.node_names}')
