@@ -147,3 +147,39 @@ def test_manager_brings_nodes_up_in_order_and_undoes_a_failure(ros, start_node, 
     assert res.success, res.message
     assert states() == {n: UNCONFIGURED for n in NAMES}
     assert manager.alive(), output()
+
+
+def test_a_node_that_does_not_answer_fails_the_operation_in_time(ros, start_node, monkeypatch):
+    """A managed node whose services never appear: startup fails after service_timeout, named."""
+    monkeypatch.setenv('PYTHONPATH', os.pathsep.join(
+        [HERE] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
+    stand_in = start_node('lifecycle_standin', {}, remaps={'__ns': '/station_u', '__node': 'a'},
+                          name='a')
+    # An absolute name reaches into another namespace; 'ghost' resolves in /station_v.
+    manager = start_node('aloe_ros.nodes.lifecycle_manager',
+                         {'node_names': ['/station_u/a', 'ghost'], 'autostart': False,
+                          'service_timeout': 2.0}, remaps={'__ns': '/station_v'})
+    client = ros.node.create_client(Trigger, '/station_v/aloe/lifecycle/startup')
+    assert ros.spin_until(client.service_is_ready, START), manager.output()
+    future = client.call_async(Trigger.Request())
+    assert ros.spin_until(future.done, CALL), manager.output()
+    res = future.result()
+    assert not res.success
+    assert ('ghost configure failed: its state could not be read (service ghost/get_state not '
+            'available within 2 s)') in res.message, res.message
+    assert 'nothing was activated' in res.message
+    assert '/station_u/a configured' in manager.output(), manager.output()
+    assert stand_in.alive() and manager.alive()
+
+
+def test_node_names_are_checked():
+    from aloe_ros.nodes.common import ConfigError
+    from aloe_ros.nodes.lifecycle_manager import PARAMS
+    spec = next(s for s in PARAMS if s.name == 'node_names')
+    assert spec.validate(['aloe_recorder', 'policy', '/station_a/chunk_executor'])
+    with pytest.raises(ConfigError, match='not node names'):
+        spec.validate(['policy', '2nd_policy'])
+    with pytest.raises(ConfigError, match='listed twice'):
+        spec.validate(['policy', 'policy'])
+    with pytest.raises(ConfigError, match='must not be empty'):
+        spec.validate([])
