@@ -69,8 +69,8 @@ _NODE_NAME = re.compile(r'/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 def _check_names(names) -> Optional[str]:
     bad = [n for n in names if not _NODE_NAME.fullmatch(n)]
     if bad:
-        return f'{bad} are not node names (tokens of letters, digits and _, not starting with a ' \
-               'digit)'
+        return (f'{bad} are not node names (tokens of letters, digits and _, not starting with '
+                'a digit)')
     if len(set(names)) != len(names):
         return f'a node is listed twice: {list(names)}'
     return None
