@@ -15,6 +15,7 @@
 """The lifecycle manager as a real process over DDS, managing stand-in lifecycle nodes."""
 
 import os
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from lifecycle_msgs.msg import State
@@ -183,3 +184,57 @@ def test_node_names_are_checked():
         spec.validate(['policy', 'policy'])
     with pytest.raises(ConfigError, match='must not be empty'):
         spec.validate([])
+
+
+def test_manager_brings_up_the_real_recorder_and_executor(ros, start_node, tmp_path):
+    """The shipped nodes with autostart false, in a namespace, as managed:=true starts them."""
+    ns = '/station_m'
+    names = ['aloe_recorder', 'chunk_executor']
+    procs = [start_node('aloe_ros.nodes.recorder',
+                        {'autostart': False, 'storage_root': str(tmp_path / 'store')},
+                        remaps={'__ns': ns}),
+             start_node('aloe_ros.nodes.chunk_executor',
+                        {'autostart': False, 'observation_timeout': 0.5,
+                         'command_interface': 'trajectory'}, remaps={'__ns': ns}),
+             start_node('aloe_ros.nodes.lifecycle_manager', {'node_names': names},
+                        remaps={'__ns': ns})]
+
+    def output():
+        return '\n'.join(p.output()[-3000:] for p in procs)
+
+    clients = {n: ros.node.create_client(GetState, f'{ns}/{n}/get_state') for n in names}
+
+    def states():
+        out = {}
+        for n, client in clients.items():
+            if not client.service_is_ready():
+                return None
+            future = client.call_async(GetState.Request())
+            if not ros.spin_until(future.done, CALL):
+                return None
+            out[n] = future.result().current_state.id
+        return out
+
+    # Autostart: both configured (the recorder opens its store, the executor loads its
+    # parameters), then activated, the executor last.
+    deadline = time.monotonic() + START
+    while states() != {n: ACTIVE for n in names} and time.monotonic() < deadline:
+        ros.spin_for(0.5)
+    assert states() == {n: ACTIVE for n in names}, output()
+    log = procs[2].output()
+    assert log.index('aloe_recorder activated') < log.index('chunk_executor activated'), log
+
+    def call(operation):
+        client = ros.node.create_client(Trigger, f'{ns}/aloe/lifecycle/{operation}')
+        assert ros.spin_until(client.service_is_ready, START), output()
+        future = client.call_async(Trigger.Request())
+        assert ros.spin_until(future.done, CALL), output()
+        return future.result()
+
+    res = call('pause')
+    assert res.success, res.message
+    assert states() == {n: INACTIVE for n in names}
+    res = call('shutdown')
+    assert res.success, res.message
+    assert states() == {n: UNCONFIGURED for n in names}
+    assert all(p.alive() for p in procs), output()
