@@ -605,7 +605,7 @@ class LoopStats:
         self._last = t
 
     def pause(self) -> None:
-        """The loop stopped on purpose (a deactivated executor): the gap is no missed tick."""
+        """Forget the last tick: a loop stopped on purpose (deactivated) missed no tick."""
         self._last = None
 
     def period_error(self, percentile: float = 99.0) -> float:
