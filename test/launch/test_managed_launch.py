@@ -17,8 +17,9 @@
 
 The real station launch file, run by ``aloe launch`` in a namespace: the recorder, the policy
 (with verified initial weights) and the chunk executor start unconfigured, the launched
-lifecycle manager brings them up (its order is tested in test/nodes), the station takes an episode only once it is
-active, and the manager's pause and resume services deactivate and reactivate every node.
+lifecycle manager brings them up (its order is tested in test/nodes), the station takes an
+episode only once it is active, and the manager's pause and resume services deactivate and
+reactivate every node.
 """
 
 import os
