@@ -530,9 +530,9 @@ class PolicyNode(ManagedNode):
         self._safety_pub.publish(ev)
 
     def deactivate(self) -> None:
-        """Stop planning; a chunk being computed now is not published."""
+        """Stop planning: return once a chunk being computed now is out; none follows it."""
         with self._plan_lock:
-            pass  # the plan in progress (if any) has ended: no chunk after this
+            pass  # the plan in progress (if any) has ended; later ones see active false
 
     def release(self) -> None:
         """Stop the loader thread and drop the running weights."""
