@@ -23,8 +23,6 @@ built-in one is 512 KiB), and the observation node reports the transport it runs
 """
 
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -34,6 +32,9 @@ from aloe_ros.launch_tools import PackageResolver
 from aloe_ros.launch_tools.loader import load_launch
 from aloe_ros.launch_tools.validate import _LenientResolver
 from aloe_ros.station import transport
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helper module beside this one
+from launched_station import LaunchedStation  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 LAUNCH_DIR = os.path.join(ROOT, 'launch')
@@ -187,21 +188,8 @@ def test_launched_station_runs_on_the_shipped_profile(tmp_path):
     # only the launch file sets them
     env = {k: v for k, v in os.environ.items() if k not in VARIABLES + (QOS_FROM_XML,)}
     env['PYTHONUNBUFFERED'] = '1'
-    sys.path.insert(0, os.path.join(ROOT, 'test', 'reliability'))
-    from reliability_harness import TINY_CONFIG, make_weights
-    # Initial weights given: an empty initial_weights:= does not pass rcl's command-line parser.
-    info = make_weights(str(tmp_path / 'weights'), TINY_CONFIG)
-    cmd = [sys.executable, '-m', 'aloe_ros.launch_tools.cli', '--source-tree', ROOT, 'aloe_ros',
-           'bimanual_robot.launch.yaml', 'use_rsp:=false', 'with_learner:=false',
-           f'store_root:={tmp_path / "store"}', f'weights_dir:={tmp_path / "weights"}',
-           f'learner_config:={TINY_CONFIG}', f'initial_weights:={info.path}',
-           f'initial_sha256:={info.sha256}',
-           # The default ALOHA profile's gripper_action groups need control_msgs, which this
-           # machine may lack; the sim's profile needs only trajectory_msgs.
-           f'robot_profile:={os.path.join(ROOT, "config", "robots", "aloe_sim_station.yaml")}']
-    log = open(tmp_path / 'launch.log', 'w')
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path))
-    output = lambda: open(tmp_path / 'launch.log').read()  # noqa: E731
+    launched = LaunchedStation(tmp_path, env)
+    proc, output = launched.proc, launched.output
     try:
         # generous: five nodes (the policy imports torch) start at once; minutes under a CPU hog
         deadline = time.monotonic() + 600
@@ -235,11 +223,4 @@ def test_launched_station_runs_on_the_shipped_profile(tmp_path):
         assert 'shared-memory segment 32.0 MiB' in text, text[-4000:]
         assert 'XMLPARSER' not in text and 'holds fewer than' not in text, text[-4000:]
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        launched.stop()

@@ -23,8 +23,6 @@ reactivate every node.
 """
 
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -34,7 +32,10 @@ from lifecycle_msgs.srv import GetState
 import pytest
 from std_srvs.srv import Trigger
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helper module beside this one
+from launched_station import LaunchedStation  # noqa: E402
+
+
 NS = '/managed_station'
 MANAGED = ('aloe_recorder', 'policy', 'chunk_executor')
 # Generous: five nodes (the policy imports torch) start at once; minutes under a CPU hog.
@@ -77,23 +78,10 @@ def _states(node, clients, timeout=CALL):
 
 @pytest.mark.slow
 def test_a_managed_station_is_brought_up_paused_and_resumed_by_its_manager(ros, tmp_path):
-    sys.path.insert(0, os.path.join(ROOT, 'test', 'reliability'))
-    from reliability_harness import TINY_CONFIG, make_weights
-    info = make_weights(str(tmp_path / 'weights'), TINY_CONFIG)
-    cmd = [sys.executable, '-m', 'aloe_ros.launch_tools.cli', '--source-tree', ROOT, 'aloe_ros',
-           'bimanual_robot.launch.yaml', 'managed:=true', f'namespace:={NS[1:]}',
-           'use_rsp:=false', 'with_learner:=false', f'store_root:={tmp_path / "store"}',
-           f'weights_dir:={tmp_path / "weights"}', f'learner_config:={TINY_CONFIG}',
-           f'initial_weights:={info.path}', f'initial_sha256:={info.sha256}',
-           # The default ALOHA profile's gripper_action groups need control_msgs, which this
-           # machine may lack; the sim's profile needs only trajectory_msgs.
-           f'robot_profile:={os.path.join(ROOT, "config", "robots", "aloe_sim_station.yaml")}']
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    log_path = tmp_path / 'launch.log'
-    log = open(log_path, 'w')
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            cwd=str(tmp_path))
-    output = lambda: open(log_path).read()[-6000:]  # noqa: E731
+    station = LaunchedStation(tmp_path, dict(os.environ, PYTHONUNBUFFERED='1'),
+                              'managed:=true', f'namespace:={NS[1:]}')
+    proc = station.proc
+    output = lambda: station.output()[-6000:]  # noqa: E731
     try:
         clients = {name: ros.create_client(GetState, f'{NS}/{name}/get_state')
                    for name in MANAGED}
@@ -125,11 +113,4 @@ def test_a_managed_station_is_brought_up_paused_and_resumed_by_its_manager(ros, 
         assert opened.success, opened.message
         assert proc.poll() is None, output()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        station.stop()

@@ -38,6 +38,48 @@ START = 300.0
 CALL = 180.0
 
 
+class Managed:
+    """The manager's Trigger operations and the managed nodes' states, seen from the test."""
+
+    def __init__(self, ros, ns, names, output):
+        """Clients for ``names`` in namespace ``ns``; ``output()`` explains a failed wait."""
+        self.ros = ros
+        self.ns = ns
+        self.output = output
+        self.clients = {n: ros.node.create_client(GetState, f'{ns}/{n}/get_state')
+                        for n in names}
+
+    def call(self, operation):
+        """Call ``aloe/lifecycle/<operation>``; return its Trigger response."""
+        client = self.ros.node.create_client(Trigger, f'{self.ns}/aloe/lifecycle/{operation}')
+        assert self.ros.spin_until(client.service_is_ready, START), self.output()
+        future = client.call_async(Trigger.Request())
+        assert self.ros.spin_until(future.done, CALL), self.output()
+        return future.result()
+
+    def states(self, must_answer=True):
+        """
+        Return {node: state id}.
+
+        ``must_answer``: each get_state is waited for and must answer (asserted); otherwise
+        None is returned while one is not there or does not answer in time (for polling).
+        """
+        out = {}
+        for n, client in self.clients.items():
+            ready = self.ros.spin_until(client.service_is_ready, START) if must_answer \
+                else client.service_is_ready()
+            assert ready or not must_answer, self.output()
+            if not ready:
+                return None
+            future = client.call_async(GetState.Request())
+            answered = self.ros.spin_until(future.done, CALL)
+            assert answered or not must_answer, self.output()
+            if not answered:
+                return None
+            out[n] = future.result().current_state.id
+        return out
+
+
 def test_manager_brings_nodes_up_in_order_and_undoes_a_failure(ros, start_node, monkeypatch):
     """
     Three stand-ins in a namespace, managed by name: a, b, c.
@@ -48,7 +90,6 @@ def test_manager_brings_nodes_up_in_order_and_undoes_a_failure(ros, start_node, 
     """
     monkeypatch.setenv('PYTHONPATH', os.pathsep.join(
         [HERE] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
-    node = ros.node
     events = ros.collect(String, f'{NS}/lifecycle_events', latched(50))
     diags = ros.collect(DiagnosticArray, '/diagnostics', DIAGNOSTICS)
     fails = {'a': {}, 'b': {'fail_activate': 1}, 'c': {'fail_configure': 2}}
@@ -66,23 +107,8 @@ def test_manager_brings_nodes_up_in_order_and_undoes_a_failure(ros, start_node, 
         rows = sorted((m.data.split() for m in events), key=lambda r: int(r[3]))
         return [tuple(r[:3]) for r in rows]
 
-    def call(operation):
-        client = node.create_client(Trigger, f'{NS}/aloe/lifecycle/{operation}')
-        assert ros.spin_until(client.service_is_ready, START), output()
-        future = client.call_async(Trigger.Request())
-        assert ros.spin_until(future.done, CALL), output()
-        return future.result()
-
-    state_clients = {n: node.create_client(GetState, f'{NS}/{n}/get_state') for n in NAMES}
-
-    def states():
-        out = {}
-        for n, client in state_clients.items():
-            assert ros.spin_until(client.service_is_ready, START), output()
-            future = client.call_async(GetState.Request())
-            assert ros.spin_until(future.done, CALL), output()
-            out[n] = future.result().current_state.id
-        return out
+    managed = Managed(ros, NS, NAMES, output)
+    call, states = managed.call, managed.states
 
     # Autostart: once every stand-in's services exist, startup; c's configure fails.
     assert ros.spin_until(lambda: len(parsed()) >= 3, START), output()
@@ -202,18 +228,11 @@ def test_manager_brings_up_the_real_recorder_and_executor(ros, start_node, tmp_p
     def output():
         return '\n'.join(p.output()[-3000:] for p in procs)
 
-    clients = {n: ros.node.create_client(GetState, f'{ns}/{n}/get_state') for n in names}
+    managed = Managed(ros, ns, names, output)
+    call = managed.call
 
     def states():
-        out = {}
-        for n, client in clients.items():
-            if not client.service_is_ready():
-                return None
-            future = client.call_async(GetState.Request())
-            if not ros.spin_until(future.done, CALL):
-                return None
-            out[n] = future.result().current_state.id
-        return out
+        return managed.states(must_answer=False)
 
     # Autostart: both configured (the recorder opens its store, the executor loads its
     # parameters), then activated, the executor last.
@@ -223,13 +242,6 @@ def test_manager_brings_up_the_real_recorder_and_executor(ros, start_node, tmp_p
     assert states() == {n: ACTIVE for n in names}, output()
     log = procs[2].output()
     assert log.index('aloe_recorder activated') < log.index('chunk_executor activated'), log
-
-    def call(operation):
-        client = ros.node.create_client(Trigger, f'{ns}/aloe/lifecycle/{operation}')
-        assert ros.spin_until(client.service_is_ready, START), output()
-        future = client.call_async(Trigger.Request())
-        assert ros.spin_until(future.done, CALL), output()
-        return future.result()
 
     res = call('pause')
     assert res.success, res.message
