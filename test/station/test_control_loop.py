@@ -145,3 +145,61 @@ def test_refused_realtime_settings_warn_with_the_reason_and_the_loop_goes_on():
     assert 'CPUs [7]' in warnings[0] and 'Invalid argument' in warnings[0]
     assert 'SCHED_FIFO priority 80' in warnings[1] and 'Operation not permitted' in warnings[1]
     assert 'CAP_SYS_NICE' in warnings[1] and 'normal priority' in warnings[1]
+
+
+class FakeGc:
+    """The parts of the gc module GcPauses uses, with collections run by hand."""
+
+    def __init__(self):
+        self.callbacks = []
+        self.collected = 0
+        self.frozen = False
+
+    def collect(self):
+        self.collected += 1
+
+    def freeze(self):
+        self.frozen = True
+
+    def run(self, generation, clock, seconds):
+        for cb in list(self.callbacks):
+            cb('start', {'generation': generation})
+        clock.t += seconds
+        for cb in list(self.callbacks):
+            cb('stop', {'generation': generation})
+
+
+def test_gc_pauses_freezes_and_reports_the_longest_pause_and_full_collections():
+    fake, clock = FakeGc(), SimClock()
+    pauses = ec.GcPauses(gc_api=fake, clock=lambda: clock.t)
+    pauses.freeze()
+    assert fake.collected == 1 and fake.frozen
+    pauses.install()
+    pauses.install()  # idempotent: one callback
+    assert len(fake.callbacks) == 1
+    fake.run(0, clock, 0.0002)
+    fake.run(2, clock, 0.019)
+    fake.run(1, clock, 0.001)
+    longest, full = pauses.take()
+    assert longest == pytest.approx(0.019) and full == 1
+    assert pauses.take() == (0.0, 0)  # reset by take
+    pauses.uninstall()
+    fake.run(2, clock, 0.05)
+    assert fake.callbacks == [] and pauses.take() == (0.0, 0)
+
+
+def test_gc_pauses_freeze_exempts_live_objects_and_times_a_real_collection():
+    import gc
+    keep = [[i] for i in range(200000)]  # many tracked objects
+    pauses = ec.GcPauses()
+    pauses.install()
+    try:
+        pauses.freeze()
+        assert gc.get_freeze_count() >= len(keep)
+        pauses.take()
+        gc.collect()
+        longest, full = pauses.take()
+        assert full == 1 and longest > 0.0
+    finally:
+        pauses.uninstall()
+        gc.unfreeze()

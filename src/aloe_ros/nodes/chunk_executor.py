@@ -222,6 +222,7 @@ class ChunkExecutorNode(ManagedNode):
         self._stop = threading.Event()
         self._thread = None
         self.core = None
+        self.gc_pauses = ec.GcPauses()
         self.bring_up()
 
     def configure(self) -> None:
@@ -246,7 +247,7 @@ class ChunkExecutorNode(ManagedNode):
                           'human_steps',
                           'hold_steps', 'clamped_steps', 'clock_rejected',
                           'episode_events_rejected',
-                          'reports_suppressed')
+                          'reports_suppressed', 'gc_full_collections')
         self.once = OncePerCause(self.get_logger(), on_event=self._publish_cause_event,
                                  window=p['report_window'], burst=p['report_burst'])
         self._note_kind = {}
@@ -328,6 +329,10 @@ class ChunkExecutorNode(ManagedNode):
                 self.core.set_mode(start, 'activated', now=self._now())
         self._stop.clear()
         self.loop.pause()
+        # Everything built so far is exempt from the collector, so a collection never walks it
+        # while the control thread waits for the interpreter (GcPauses); pauses are reported.
+        self.gc_pauses.install()
+        self.gc_pauses.freeze()
         self._thread = threading.Thread(target=self._run_control, name='aloe_control',
                                         daemon=True)
         self._thread.start()
@@ -350,6 +355,7 @@ class ChunkExecutorNode(ManagedNode):
     def release(self) -> None:
         """Stop the control thread; drop the core (the interfaces go with the node's cleanup)."""
         self._stop_thread()
+        self.gc_pauses.uninstall()
         self.core = None
 
     def _stop_thread(self) -> None:
@@ -660,6 +666,9 @@ class ChunkExecutorNode(ManagedNode):
                             - self.diag.counter('reports_suppressed'))
             self.diag.count('missed_ticks', self.loop.missed_ticks
                             - self.diag.counter('missed_ticks'))
+            gc_pause, gc_full = self.gc_pauses.take()
+            self.diag.set('gc_pause_max_ms', gc_pause * 1e3)
+            self.diag.count('gc_full_collections', gc_full)
             self.diag.set('mode', ec.MODE_NAMES[self.core.mode])
             self.diag.set('hold_reason', result.hold_reason or '-')
             self.diag.set('source', {SOURCE_HOLD: 'hold',
