@@ -516,7 +516,13 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
         before, after = diag_last_before('/chunk_executor', 'missed_ticks', t0), \
             diag_last_before('/chunk_executor', 'missed_ticks', t1)
         p99 = diag_series('/chunk_executor', 'period_error_p99_ms', t0, t1)
+        gc_pause = diag_series('/chunk_executor', 'gc_pause_max_ms', t0, t1)
+        gc0, gc1 = diag_last_before('/chunk_executor', 'gc_full_collections', t0), \
+            diag_last_before('/chunk_executor', 'gc_full_collections', t1)
         return {'missed_ticks': int(after - before) if before is not None and after is not None
+                else None,
+                'gc_pause_max_ms': max(gc_pause) if gc_pause else None,
+                'gc_full_collections': int(gc1 - gc0) if gc0 is not None and gc1 is not None
                 else None,
                 'period_error_p99_ms_max': max(p99) if p99 else None,
                 'period_error_p99_ms_median': float(np.median(p99)) if p99 else None}
@@ -582,6 +588,13 @@ def run(size, out_dir, log=print, pin=False, rt_priority=0):
         'observation_stamp_to_chunk_received_ms': dist(infer_age, 1e3),
         'chunk_received_to_first_tick_ms': dist(to_tick, 1e3),
     }
+    # The chain from the observation's stamp (its newest input), idle phase, 1 Hz diagnostics.
+    idle_t0, idle_t1 = phases['idle']
+    chain = (('stamp_to_observation_published_ms', '/observation', 'publish_age_ms'),
+             ('stamp_to_observation_at_policy_ms', '/policy', 'observation_age_ms'),
+             ('stamp_to_chunk_published_ms', '/policy', 'chunk_age_ms'))
+    for key, node, name in chain:
+        latency_breakdown[key] = dist(diag_series(node, name, idle_t0, idle_t1))
     inference = {name: dist(diag_series('/policy', 'inference_ms', t0, t1))
                  for name, (t0, t1) in phases.items()}
     inference['observation_stamp_to_chunk_received_ms'] = dist(infer_age, 1e3)
@@ -692,6 +705,9 @@ def latency_budget(r):
     inference = r['policy_inference_ms'].get('idle', {})
     parts = {
         'input_age (sensor stamp -> observation published)': b['observation_input_age_ms'],
+        'stamp -> observation published (newest input)': b['stamp_to_observation_published_ms'],
+        'stamp -> observation at the policy': b['stamp_to_observation_at_policy_ms'],
+        'stamp -> chunk published': b['stamp_to_chunk_published_ms'],
         'observation -> chunk received (planning wait + inference + DDS)':
             b['observation_stamp_to_chunk_received_ms'],
         'inference (policy inference_ms)': inference,
@@ -702,7 +718,7 @@ def latency_budget(r):
     def p99(k):
         v = parts[k]['p99']
         return v if v is not None and math.isfinite(v) else -1.0
-    largest = max((k for k in parts if not k.startswith('inference')), key=p99)
+    largest = max((k for k in parts if not k.startswith(('inference', 'stamp ->'))), key=p99)
     return {'parts_ms': parts, 'largest_p99': largest}
 
 
@@ -784,7 +800,8 @@ def print_report(r):
                   f"p99 {s['p99_ms']:.3f} max {s['max_ms']:.2f} ms, missed {s['missed_ticks']}")
         e = c['executor_diagnostics']
         print(f"control {name:5s} executor diag: missed {e['missed_ticks']}, "
-              f"p99 (last 500 ticks) max {e['period_error_p99_ms_max']} ms")
+              f"p99 (last 500 ticks) max {e['period_error_p99_ms_max']} ms, longest GC pause "
+              f"{e['gc_pause_max_ms']} ms, full collections {e['gc_full_collections']}")
     print('ratios train/idle:', json.dumps(r['ratios_train_over_idle']))
     w = r['weight_swaps']
     print(f"swaps: {len(w['swaps'])} windows of {w['window_s']:.2f} s; missed ticks in swap "

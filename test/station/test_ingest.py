@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
-from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest
+from aloe_ros.station.ingest import (IngestConfig, InputRejected, ObservationIngest,
+                                     PUBLISH_ON_ARRIVAL, PUBLISH_ON_TIMER, PublishGate)
 
 CAMS = ['cam_high', 'cam_left_wrist']
 ARM = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate', 'gripper']
@@ -174,3 +175,66 @@ def test_task_state_refused_when_not_configured():
     with pytest.raises(InputRejected) as exc:
         make().add_task_state(STATE_NAMES, [0.1, 0.2, 0.3], 10.0, 10.0)
     assert exc.value.cause == 'unknown_source'
+
+
+def arrive(ing, gate, t, sources):
+    """Feed ``sources`` stamped ``t`` one at a time; return the sources whose arrival published."""
+    published = []
+    for source in sources:
+        if source in CAMS:
+            ing.add_image(source, image(), t, t)
+        else:
+            ing.add_joint_state(source, [f'{source}_{n}' for n in ARM], np.zeros(7), [], t, t)
+        obs = ing.assemble(t)
+        if gate.on_input(obs, t):
+            gate.published(obs, t)
+            published.append(source)
+    return published
+
+
+def test_arrival_publishes_when_the_last_input_of_a_fresher_set_arrives():
+    ing, gate = make(), PublishGate(PUBLISH_ON_ARRIVAL, keepalive=0.1)
+    # Nothing publishes until every source delivered; the last one completes the set.
+    assert arrive(ing, gate, 10.0, CAMS + ['left', 'right']) == ['right']
+    # New camera frames: the set is fresher only once both cameras have a new one.
+    assert arrive(ing, gate, 10.033, CAMS) == []  # joints (10.0) still the oldest...
+    assert arrive(ing, gate, 10.04, ['left', 'right']) == ['right']  # ...until they refresh
+    # An input that leaves the freshest set unchanged publishes nothing.
+    assert arrive(ing, gate, 10.041, ['cam_high']) == []
+    assert arrive(ing, gate, 10.07, ['cam_high', 'cam_left_wrist', 'left']) == []
+    assert arrive(ing, gate, 10.07 + 1e-4, ['right']) == ['right']
+
+
+def test_arrival_keepalive_republishes_only_after_a_gap():
+    gate = PublishGate(PUBLISH_ON_ARRIVAL, keepalive=0.1)
+    assert gate.on_timer(5.0)  # nothing published yet: the timer reports what is missing
+    ing = make()
+    feed_all(ing, 5.0)
+    obs = ing.assemble(5.0)
+    assert gate.on_input(obs, 5.0)
+    gate.published(obs, 5.0)
+    assert not gate.on_timer(5.02) and not gate.on_timer(5.099)
+    assert gate.on_timer(5.11)
+    # The same set again is not fresher: only the keep-alive repeats it.
+    assert not gate.on_input(ing.assemble(5.1), 5.1)
+    # A clock that went back (simulation reset) starts over: older stamps publish again.
+    ing2 = make()
+    feed_all(ing2, 1.0)
+    assert gate.on_input(ing2.assemble(1.0), 1.0)
+
+
+def test_timer_mode_publishes_at_every_tick_and_never_on_arrival():
+    gate = PublishGate(PUBLISH_ON_TIMER, keepalive=0.1)
+    ing = make()
+    feed_all(ing, 5.0)
+    obs = ing.assemble(5.0)
+    assert not gate.on_input(obs, 5.0)
+    gate.published(obs, 5.0)
+    assert gate.on_timer(5.001) and gate.on_timer(5.02)
+
+
+def test_publish_gate_refuses_unknown_mode_and_bad_keepalive():
+    with pytest.raises(ValueError, match="'sometimes' is not one of"):
+        PublishGate('sometimes', 0.1)
+    with pytest.raises(ValueError, match='keepalive must be > 0'):
+        PublishGate(PUBLISH_ON_ARRIVAL, 0.0)

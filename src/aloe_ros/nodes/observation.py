@@ -24,8 +24,11 @@ Subscribes: per camera ``/<camera>/image_raw`` (sensor_msgs/Image, sensor data) 
 (aloe_msgs/TaskState, sensor data: object state aligned like another source);
 ``/aloe/episode_event`` (latched; its
 task_instruction replaces the parameter's).
-Publishes: ``/aloe/observation`` (Observation, sensor data) at ``rate`` once every source has
-delivered; ``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
+Publishes: ``/aloe/observation`` (Observation, sensor data) once every source has delivered: with
+``publish_on: arrival`` (default) in the callback of the input that completes a fresher aligned
+set, so no observation waits for a timer (the last set is repeated after ``keepalive_period``
+without a fresher one), with ``publish_on: timer`` the freshest set at ``rate``;
+``/diagnostics`` at 1 Hz (received/rejected counts per cause, input age, waiting).
 Bad input is rejected with one log line per source and cause, counted, and the node keeps running.
 Sizes are checked before any conversion: an image message above ``max_image_bytes`` and any
 other input above ``SMALL_MESSAGE_BYTES`` (1 MiB) is refused on its serialized byte count,
@@ -58,7 +61,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 
 from aloe_ros.station import camera_info, command_mapping, conversions, transport
 from aloe_ros.station.executor_core import DEFAULT_JOINT_NAMES
-from aloe_ros.station.ingest import IngestConfig, InputRejected, ObservationIngest, TASK_STATE
+from aloe_ros.station.ingest import (IngestConfig, InputRejected, ObservationIngest,
+                                     PUBLISH_ON_ARRIVAL, PUBLISH_ON_TIMER, PublishGate, TASK_STATE)
 from aloe_ros.nodes.common import (ConfigError, DiagnosticsPublisher, LATCHED,
                                    load_robot_profile, OncePerCause, ParamSpec, SENSOR_DATA,
                                    SMALL_MESSAGE_BYTES, declare_parameters, latched, run_node,
@@ -76,9 +80,17 @@ IMAGE_OVERHEAD_BYTES = 64 * 1024
 def parameter_specs():
     """Return the observation node's parameters."""
     return [
-        ParamSpec('rate', 50.0, 'observation publish rate [Hz] (the control rate)', min=1.0,
-                  max=1000.0,
+        ParamSpec('publish_on', PUBLISH_ON_ARRIVAL,
+                  'arrival: publish as soon as an input completes a fresher aligned set (no wait '
+                  'for a timer); timer: publish the freshest set at every tick of rate',
+                  choices=[PUBLISH_ON_ARRIVAL, PUBLISH_ON_TIMER], read_only=True),
+        ParamSpec('rate', 50.0, 'timer rate [Hz]: the publish rate with publish_on timer; with '
+                  'arrival, how often the keep-alive is checked', min=1.0, max=1000.0,
                   read_only=True),
+        ParamSpec('keepalive_period', 0.1,
+                  'publish_on arrival: the last set is published again when no fresher one came '
+                  'for this long, so a stopped input shows downstream as a stale observation [s]',
+                  min=0.001, max=10.0, read_only=True),
         ParamSpec('camera_names', ['cam_high', 'cam_left_wrist', 'cam_right_wrist'],
                   'cameras, in the order of Observation.images', read_only=True,
                   allow_empty=False),
@@ -191,7 +203,8 @@ class ObservationNode(Node):
                               self._oversized(TASK_STATE, 'TaskState'))
         subscribe_bounded(self, EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED,
                           SMALL_MESSAGE_BYTES, self._oversized('episode_event', 'EpisodeEvent'))
-        self.timer = self.create_timer(1.0 / p['rate'], self._publish)
+        self.gate = PublishGate(p['publish_on'], p['keepalive_period'])
+        self.timer = self.create_timer(1.0 / p['rate'], self._on_timer)
         # Checked against the first frame's size: frames the transport cannot carry are dropped
         # silently by DDS, so the only place to say so is here, once.
         self.transport = transport.transport_info(os.environ, os.getcwd())
@@ -201,8 +214,10 @@ class ObservationNode(Node):
             f'observation: {list(p["camera_names"])} + {list(p["joint_state_topics"])}'
             + (f' + {p["task_state_topic"]}' if p['task_state_topic'] else '') + ' -> '
             '/aloe/observation '
-            f'at {p["rate"]:.0f} Hz, images {p["image_width"]}x{p["image_height"]}, slop '
-            f'{p["slop"]} s, '
+            + (f'at {p["rate"]:.0f} Hz' if p['publish_on'] == PUBLISH_ON_TIMER else
+               'on arrival of each fresher aligned set (keep-alive '
+               f'{p["keepalive_period"]:g} s)')
+            + f', images {p["image_width"]}x{p["image_height"]}, slop {p["slop"]} s, '
             f'image conversion: {conversions.IMAGE_BACKEND}')
 
     def _now(self) -> float:
@@ -241,6 +256,10 @@ class ObservationNode(Node):
                 self.once.clear(key,
                                 f'{source}: no {key.split(":", 1)[1]} input for '
                                 f'{RECOVERY_TIME:.0f} s')
+        if self.gate.mode == PUBLISH_ON_ARRIVAL:
+            obs = self.ingest.assemble(now)
+            if self.gate.on_input(obs, now):
+                self._send(obs, now)
 
     def _on_data(self, camera: str, data: bytes, cls, handle) -> None:
         if not self._transport_checked:
@@ -315,8 +334,10 @@ class ObservationNode(Node):
         if msg.event == EpisodeEvent.EVENT_STARTED and msg.task_instruction:
             self.task_instruction = msg.task_instruction
 
-    def _publish(self) -> None:
+    def _on_timer(self) -> None:
         now = self._now()
+        if not self.gate.on_timer(now):
+            return
         obs = self.ingest.assemble(now)
         if obs is None:
             waiting = self.ingest.waiting_for()
@@ -326,6 +347,11 @@ class ObservationNode(Node):
                                  f'inputs never aligned within slop {self.p["slop"]} s: '
                                  'not publishing yet')
             return
+        self._send(obs, now)
+
+    def _send(self, obs, now: float) -> None:
+        """Publish ``obs`` (assembled at ``now``) and update the diagnostics."""
+        self.gate.published(obs, now)
         self.once.clear('no_alignment', 'inputs aligned: publishing observations')
         msg = Observation(camera_names=[c for c, _ in obs.images], joint_names=obs.arm_joint_names,
                           position=obs.position.tolist(), velocity=obs.velocity.tolist(),
@@ -358,6 +384,7 @@ class ObservationNode(Node):
             self.diag.set_status(DiagnosticsPublisher.OK, 'publishing')
         self.diag.set('max_input_age', float(obs.max_input_age))
         self.diag.set('input_age', float(now - obs.oldest))
+        self.diag.set('publish_age_ms', float(self._now() - obs.stamp) * 1e3)
         self.diag.set('waiting_for', '-')
 
 

@@ -49,6 +49,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.serialization import deserialize_message
 from std_msgs.msg import UInt32
 
 from aloe_msgs.msg import (ActionChunk, EpisodeEvent, InterventionState, Observation,
@@ -239,10 +240,11 @@ class PolicyNode(ManagedNode):
 
         io_group = MutuallyExclusiveCallbackGroup()
         # Sizes are checked on the serialized bytes, before any conversion.
-        subscribe_bounded(self, Observation, 'aloe/observation', self._on_observation,
-                          SENSOR_DATA, self.cfg['max_observation_bytes'],
-                          self._oversized('Observation', 'rejected_observations'),
-                          callback_group=io_group)
+        # Serialized: an observation is deserialized only when a re-plan is due (most are not),
+        # and refused on its byte count when oversized.
+        self._refuse_observation = self._oversized('Observation', 'rejected_observations')
+        self.create_subscription(Observation, 'aloe/observation', self._on_observation_data,
+                                 SENSOR_DATA, raw=True, callback_group=io_group)
         subscribe_bounded(self, PolicyUpdate, 'aloe/policy_update', self._on_update, latched(1),
                           SMALL_MESSAGE_BYTES, self._oversized('PolicyUpdate', 'updates_rejected'),
                           callback_group=io_group)
@@ -405,13 +407,20 @@ class PolicyNode(ManagedNode):
         """Return the refusal of a ``kind`` message above its byte limit (never deserialized)."""
         return oversized_refusal(self.diag, self.once, kind, counter)
 
-    def _on_observation(self, msg: Observation) -> None:
+    def _on_observation_data(self, data: bytes) -> None:
         """Plan from this observation at once when a re-plan is due (event-driven re-planning)."""
         self.diag.count('observations')
         now = self._now()
         self._last_observation_time = now
         if not self._schedule.due(now):
             return
+        if len(data) > self.cfg['max_observation_bytes']:
+            self._refuse_observation(len(data))
+            return
+        self._on_observation(deserialize_message(data, Observation), now)
+
+    def _on_observation(self, msg: Observation, now: float) -> None:
+        """Plan from ``msg``, which arrived at ``now`` when a re-plan was due."""
         with self._plan_lock:
             self._swap_pending()
             if self.active and self._plan(msg, now):
@@ -517,6 +526,9 @@ class PolicyNode(ManagedNode):
         self.diag.count('chunks_published')
         self.diag.set('inference_ms', latency * 1e3)
         self.diag.set('planning_delay_ms', (self._now() - now) * 1e3)
+        # Latency budget: the planned observation's age when it arrived and when its chunk left.
+        self.diag.set('observation_age_ms', age * 1e3)
+        self.diag.set('chunk_age_ms', (self._now() - stamp_to_sec(msg.header.stamp)) * 1e3)
         return True
 
     def _on_safety(self, level: str, cause: str, message: str) -> None:

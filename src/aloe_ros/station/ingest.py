@@ -303,3 +303,58 @@ class ObservationIngest:
                          task_state_names=list(self.task_state_names or []),
                          task_state=(chosen[TASK_STATE].data.copy() if TASK_STATE in chosen
                                      else np.zeros(0)))
+
+
+#: Observation publishing modes: on the arrival of a fresher aligned set, or on a fixed timer.
+PUBLISH_ON_ARRIVAL = 'arrival'
+PUBLISH_ON_TIMER = 'timer'
+
+
+class PublishGate:
+    """
+    When the observation node publishes (ROS-free).
+
+    ``timer``: every timer tick publishes the freshest aligned set, so an observation waits up
+    to a whole timer period after its last input arrived and a set is repeated until a fresher one
+    aligns. ``arrival``: an input whose arrival completes a *fresher* aligned set (its oldest stamp
+    later than the last published one's) publishes it at once, in that input's callback; the
+    timer then only republishes the last set when none has been published for ``keepalive`` s
+    (inputs stopped or no longer align), so downstream still sees it, flagged stale once old.
+    """
+
+    def __init__(self, mode: str, keepalive: float):
+        """Gate for ``mode`` (PUBLISH_ON_ARRIVAL or PUBLISH_ON_TIMER)."""
+        if mode not in (PUBLISH_ON_ARRIVAL, PUBLISH_ON_TIMER):
+            raise ValueError(f"publish mode '{mode}' is not one of "
+                             f"{[PUBLISH_ON_ARRIVAL, PUBLISH_ON_TIMER]}")
+        if not keepalive > 0:
+            raise ValueError(f'keepalive must be > 0, got {keepalive}')
+        self.mode = mode
+        self.keepalive = float(keepalive)
+        self._last_oldest = -math.inf
+        self._last_time: Optional[float] = None
+
+    def on_input(self, obs: Optional[Assembled], now: float) -> bool:
+        """Return whether ``obs``, assembled right after an input arrived at ``now``, publishes."""
+        if self._last_time is not None and now < self._last_time:
+            self.reset()  # the clock went back (a simulation reset): stamps restart
+        return (self.mode == PUBLISH_ON_ARRIVAL and obs is not None and obs.realigned
+                and obs.oldest > self._last_oldest)
+
+    def on_timer(self, now: float) -> bool:
+        """Return whether the timer tick at ``now`` publishes."""
+        if self.mode == PUBLISH_ON_TIMER or self._last_time is None:
+            return True
+        # A clock that went back (a simulation reset) counts as a gap.
+        return now - self._last_time >= self.keepalive or now < self._last_time
+
+    def published(self, obs: Assembled, now: float) -> None:
+        """Record that ``obs`` was published at ``now``."""
+        if obs.realigned:
+            self._last_oldest = obs.oldest
+        self._last_time = now
+
+    def reset(self) -> None:
+        """Forget the last published set (the clock went back: stamps restart)."""
+        self._last_oldest = -math.inf
+        self._last_time = None
