@@ -37,6 +37,13 @@ be visible here. Each candidate is checked before anything changes: the file mus
 ``learner_config``, and its version must be newer than the running one. Loading runs on a
 worker thread; the swap itself is a pointer exchange taken only between two chunks, so
 inference never waits for a load and no chunk mixes two versions.
+
+Threads: the node spins a single-threaded executor, so an observation reaches planning without a
+thread hand-off (rclpy's multi-threaded executor added several milliseconds to every hop:
+``bench/bench_system.py``, stamp -> observation at the policy). Observations are taken serialized
+and deserialized only when a re-plan is due. Fetches and loads announced by ``PolicyUpdate`` run
+on the weights-loader thread; a ``LoadPolicy`` call verifies and loads in its callback, so
+planning waits for it (a fraction of a second while the executor plays its current chunk).
 """
 
 import os
@@ -48,7 +55,6 @@ from typing import Optional
 from urllib.parse import unquote, urlparse
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.serialization import deserialize_message
 from std_msgs.msg import UInt32
 
@@ -238,29 +244,22 @@ class PolicyNode(ManagedNode):
         self._chunk_pub = self.create_publisher(ActionChunk, 'aloe/action_chunk', reliable(5))
         self._version_pub = self.create_publisher(UInt32, 'aloe/policy/version', latched(1))
 
-        io_group = MutuallyExclusiveCallbackGroup()
-        # Sizes are checked on the serialized bytes, before any conversion.
-        # Serialized: an observation is deserialized only when a re-plan is due (most are not),
-        # and refused on its byte count when oversized.
+        # Sizes are checked on the serialized bytes, before any conversion. Observations arrive
+        # serialized: one is deserialized only when a re-plan is due (most are not).
         self._refuse_observation = self._oversized('Observation', 'rejected_observations')
         self.create_subscription(Observation, 'aloe/observation', self._on_observation_data,
-                                 SENSOR_DATA, raw=True, callback_group=io_group)
+                                 SENSOR_DATA, raw=True)
         subscribe_bounded(self, PolicyUpdate, 'aloe/policy_update', self._on_update, latched(1),
-                          SMALL_MESSAGE_BYTES, self._oversized('PolicyUpdate', 'updates_rejected'),
-                          callback_group=io_group)
+                          SMALL_MESSAGE_BYTES, self._oversized('PolicyUpdate', 'updates_rejected'))
         self._intervening = False
         subscribe_bounded(self, EpisodeEvent, 'aloe/episode_event', self._on_episode, LATCHED,
-                          SMALL_MESSAGE_BYTES, self._oversized('EpisodeEvent'),
-                          callback_group=io_group)
+                          SMALL_MESSAGE_BYTES, self._oversized('EpisodeEvent'))
         subscribe_bounded(self, InterventionState, 'aloe/intervention', self._on_intervention,
-                          LATCHED, SMALL_MESSAGE_BYTES, self._oversized('InterventionState'),
-                          callback_group=io_group)
-        self.create_service(LoadPolicy, 'aloe/policy/load', self._on_load_service,
-                            callback_group=MutuallyExclusiveCallbackGroup())
+                          LATCHED, SMALL_MESSAGE_BYTES, self._oversized('InterventionState'))
+        self.create_service(LoadPolicy, 'aloe/policy/load', self._on_load_service)
         # Chunks are computed in the observation callback; this timer only swaps weights while no
         # observations arrive and reports when a due re-plan finds none.
-        self.create_timer(self.cfg['replan_period'], self._on_watchdog,
-                          callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_timer(self.cfg['replan_period'], self._on_watchdog)
 
         if self.cfg['initial_weights']:
             try:
@@ -375,7 +374,7 @@ class PolicyNode(ManagedNode):
                                'chunk')
 
     def _on_load_service(self, request: LoadPolicy.Request, response: LoadPolicy.Response):
-        """Verify and load synchronously in the service thread; the swap is at the next chunk."""
+        """Verify and load here (planning waits for it); the swap is at the next chunk."""
         try:
             if request.version <= self._newest_known_version():
                 raise ValueError(f'version {request.version} is not newer than '
@@ -562,7 +561,7 @@ class PolicyNode(ManagedNode):
 
 def main(args=None) -> int:
     """Run the policy node on a multi-threaded executor (loads never stall chunk production)."""
-    return run_node(PolicyNode, args, threads=3)
+    return run_node(PolicyNode, args)
 
 
 if __name__ == '__main__':
