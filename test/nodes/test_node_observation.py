@@ -125,3 +125,45 @@ def test_oversized_image_refused_on_its_byte_count_unread(ros):
         assert node.diag.counter('rejected') == 1
     finally:
         node.destroy_node()
+
+
+def test_arrival_publishes_each_completed_set_at_once(ros, start_node):
+    """With publish_on arrival a 1 Hz timer does not pace observations: every set is published."""
+    proc = start_node('aloe_ros.nodes.observation', {
+        'camera_names': CAMS, 'image_height': 16, 'image_width': 16, 'slop': 0.05,
+        'staleness_limit': 1.0, 'rate': 1.0, 'keepalive_period': 10.0})
+    node = ros.node
+    out = ros.collect(Observation, '/aloe/observation', SENSOR_DATA)
+    cam_pubs = {c: node.create_publisher(Image, f'/{c}/image_raw', SENSOR_DATA) for c in CAMS}
+    arm_pubs = {a: node.create_publisher(JointState, f'/follower_{a}/joint_states', SENSOR_DATA)
+                for a in ('left', 'right')}
+    fed = []
+
+    def feed():
+        stamp = node.get_clock().now().to_msg()
+        fed.append((stamp.sec, stamp.nanosec))
+        for pub in cam_pubs.values():
+            img = numpy_to_image(np.zeros((24, 32, 3), np.uint8), 'rgb8')
+            img.header.stamp = stamp
+            pub.publish(img)
+        for pub in arm_pubs.values():
+            js = JointState(name=ARM, position=[0.0] * 7)
+            js.header.stamp = stamp
+            pub.publish(js)
+
+    def stamps():
+        return {(o.header.stamp.sec, o.header.stamp.nanosec) for o in out}
+    # Start-up under a CPU hog can take a minute: wait for the first observation first.
+    assert ros.spin_until(lambda: out, timeout=300, every=feed, period=0.1), proc.output()
+    first = len(stamps())
+    start = node.get_clock().now().nanoseconds * 1e-9
+    assert ros.spin_until(lambda: len(stamps()) >= first + 10, timeout=120, every=feed,
+                          period=0.1), proc.output()
+    elapsed = node.get_clock().now().nanoseconds * 1e-9 - start
+    # A 1 Hz timer would need >= 9 s for 10 new observations; arrival takes ~1 s of feeding.
+    assert elapsed < 6.0, f'10 observations took {elapsed:.1f} s: paced by the timer?'
+    # Each observation is one fed set, stamped with that set's stamp (to the float seconds'
+    # precision the node computes in).
+    fed_s = np.array([sec + nsec * 1e-9 for sec, nsec in fed])
+    assert all(np.abs(fed_s - (sec + nsec * 1e-9)).min() < 1e-5 for sec, nsec in stamps())
+    assert proc.stop() == 0, proc.output()
