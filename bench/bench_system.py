@@ -50,14 +50,15 @@ Figures (all times on the wall clock):
   last 500 ticks) are reported alongside.
 - observation-to-command latency: for every chunk, ``stamp(first ExecutedStep executing the chunk)
   - ActionChunk.header.stamp``, where the chunk's stamp is the Observation stamp it was computed
-  from (= the aligned sensor stamps, i.e. the publisher's publish time), and the ExecutedStep stamp
-  is the executor tick that sent that command to the arms. Broken down into the observation node's
-  ``input_age`` (diagnostic: publish time - oldest aligned input stamp), observation stamp -> chunk
-  received here (observation delivery + inference + DDS; the policy plans on the arrival of the
-  first
-  observation at or after each 0.2 s re-plan deadline) and chunk received here -> its first
-  executing
-  tick.
+  from (its newest aligned input's stamp: a sensor message's publish time here), and the
+  ExecutedStep stamp is the executor tick that sent that command to the arms. The budget: the
+  observation node's ``input_age`` (publish time - *oldest* aligned input stamp); the chain from
+  the observation's stamp, from 1 Hz diagnostics over the idle window: observation published
+  (observation node ``publish_age_ms``), observation at the policy (``observation_age_ms``, the
+  planned one), chunk published (``chunk_age_ms``); observation stamp -> chunk received here (in
+  this process, which also handles every ExecutedStep); chunk received here -> its first executing
+  tick (the wait for the 50 Hz tick). The policy plans on the arrival of the first observation at
+  or after each re-plan deadline.
 - inference: the policy's ``inference_ms`` diagnostic (1 Hz samples) and ``chunk receive time -
   observation stamp`` (observation age + inference + DDS).
 - ingestion: frames the publisher sent vs the observation node's ``received_<camera>`` counters;

@@ -476,9 +476,11 @@ def system_section(res):
     budget = res['targets'].get('obs_to_command_p99_ms_idle', {})
     if isinstance(budget, dict) and budget.get('budget'):
         parts = budget['budget']['parts_ms']
-        lines += ['Latency budget over the whole run (p50 / p99 ms): ' + '; '.join(
-            f'{k} {_fmt(v["p50"], 1)} / {_fmt(v["p99"], 1)}' for k, v in parts.items()) +
-            f'. Largest p99 part: {budget["budget"]["largest_p99"]}.', '']
+        listed = '; '.join(f'{k} {_fmt(v["p50"], 1)} / {_fmt(v["p99"], 1)}'
+                           for k, v in parts.items())
+        lines += ['Latency budget (p50 / p99 ms; the stamp -> ... chain over the idle window, '
+                  f'the rest over the whole run): {listed}. Largest p99 part: '
+                  f'{budget["budget"]["largest_p99"]}.', '']
     if res.get('notes'):
         lines += [res['notes'], '']
     return lines

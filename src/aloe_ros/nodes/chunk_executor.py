@@ -39,7 +39,10 @@ message handling, diagnostics and services on the ROS executor's thread never de
 be pinned to CPUs (``cpu_affinity``) and run at a SCHED_FIFO priority (``thread_priority``); a
 setting
 that is not permitted is reported once with the reason and the loop runs without it. One lock
-guards the core and the node's state, shared by the two threads.
+guards the core and the node's state, shared by the two threads. At activation every object alive
+is frozen out of Python's garbage collector (``GcPauses``): a full collection of the whole process
+(~20 ms) could otherwise start in either thread and hold the interpreter through a tick; the
+longest collection pause and the count of full collections are in ``/diagnostics``.
 
 Faults: no message or request stops this node. A ``/clock`` sample that is invalid or jumps
 (``ClockGuard``) is not applied; the executor holds (SafetyEvent) until the clock has been sane

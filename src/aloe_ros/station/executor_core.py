@@ -694,7 +694,9 @@ class GcPauses:
     lock: with rclpy, numpy and the node loaded that is ~20 ms, a whole missed tick, and it can
     start in any thread that allocates. ``freeze()`` (called once the node is built) moves every
     object alive at that moment out of the collector's reach (``gc.freeze``), so later
-    collections walk only what was created since. ``install()`` times every collection
+    collections walk only what was created since (a frozen object is still freed when its last
+    reference goes; only frozen reference cycles dropped later, e.g. by a cleanup, stay until
+    exit). ``install()`` times every collection
     (``gc.callbacks``); ``take()`` returns and resets the longest pause and the count of full
     (generation 2) collections since the last call.
     """
