@@ -31,6 +31,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY_CONFIG = os.path.join(HERE, 'tiny_learner.yaml')
 OTHER_CONFIG = os.path.join(HERE, 'tiny_learner_other.yaml')
+#: Seconds a new client spins after its service looks ready, before its first request (call()).
+DISCOVERY_SETTLE = 1.0
 
 JOINTS = [f'{side}_{j}' for side in ('left', 'right')
           for j in ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate',
@@ -145,6 +147,7 @@ class Driver:
         self.node = rclpy.create_node(f'{name}_{os.getpid()}', context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+        self._settled_clients = set()
 
     def now(self):
         """Return the driver's ROS time in seconds."""
@@ -180,9 +183,22 @@ class Driver:
         return received
 
     def call(self, client, request, timeout=20.0, every=None):
-        """Call a service and return the response (None on timeout)."""
+        """
+        Call a service and return the response (None on timeout).
+
+        A client's first request waits ``DISCOVERY_SETTLE`` s (spinning) after the service looks
+        ready. Ready means this side discovered the server; the server learns of the client's
+        response reader separately, and rmw_fastrtps drops a response to a reader it has not
+        discovered after waiting 100 ms ("failed to send response (timeout)"). Under a CPU hog
+        that came later than a StartEpisode request, which the recorder then executed without the
+        caller ever hearing of it. Nothing on this side can observe the server's discovery, so
+        the settle is a margin, not a guarantee.
+        """
         if not self.spin_until(client.service_is_ready, timeout, every):
             return None
+        if id(client) not in self._settled_clients:
+            self.spin_for(DISCOVERY_SETTLE, every)
+            self._settled_clients.add(id(client))
         future = client.call_async(request)
         self.spin_until(future.done, timeout, every)
         return future.result() if future.done() else None

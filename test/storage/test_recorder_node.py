@@ -62,6 +62,7 @@ class Driver:
         self.node = rclpy.create_node('recorder_test_driver', context=self.ctx)
         self.executor = SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
+        self._settled = set()
         n = self.node
         self.start_cli = n.create_client(StartEpisode, '/aloe/start_episode')
         self.end_cli = n.create_client(EndEpisode, '/aloe/end_episode')
@@ -116,6 +117,11 @@ class Driver:
     def call(self, client, request, timeout=60.0):
         # Generous: on a loaded 2-core machine the recorder's start-up alone has taken 75 s.
         assert self.wait_for(client.service_is_ready, 300.0), 'service not available'
+        if id(client) not in self._settled:
+            # The server may not have discovered this client's response reader yet (see
+            # reliability_harness.Driver.call): a margin before the first request.
+            self.spin(1.0)
+            self._settled.add(id(client))
         future = client.call_async(request)
         assert self.wait_for(future.done, timeout), 'service call timed out'
         return future.result()
