@@ -523,11 +523,12 @@ class PolicyNode(ManagedNode):
         self._chunk_pub.publish(out)
         self.once.clear('stale', 'fresh observations again: producing chunks')
         self.diag.count('chunks_published')
+        sent = self._now()
         self.diag.set('inference_ms', latency * 1e3)
-        self.diag.set('planning_delay_ms', (self._now() - now) * 1e3)
+        self.diag.set('planning_delay_ms', (sent - now) * 1e3)
         # Latency budget: the planned observation's age when it arrived and when its chunk left.
         self.diag.set('observation_age_ms', age * 1e3)
-        self.diag.set('chunk_age_ms', (self._now() - stamp_to_sec(msg.header.stamp)) * 1e3)
+        self.diag.set('chunk_age_ms', (sent - now + age) * 1e3)
         return True
 
     def _on_safety(self, level: str, cause: str, message: str) -> None:
@@ -560,7 +561,7 @@ class PolicyNode(ManagedNode):
 
 
 def main(args=None) -> int:
-    """Run the policy node on a multi-threaded executor (loads never stall chunk production)."""
+    """Run the policy node on a single-threaded executor (weights load on the loader thread)."""
     return run_node(PolicyNode, args)
 
 
